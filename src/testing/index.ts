@@ -1,0 +1,28 @@
+/**
+ * `kindwatch/testing`: a real kube-apiserver and etcd for your tests, the TypeScript counterpart of Go's envtest.
+ *
+ * @example
+ * const cluster = await TestCluster.start();        // builds the binaries on first use, then starts in seconds
+ * try { ... use cluster.kubeconfigPath ... } finally { await cluster.stop(); }
+ */
+export { attachCluster, attachKubeconfig, attachState, type ClusterState, writeClusterState } from "./attach.js";
+export {
+  type Binaries,
+  cachedBinariesDir,
+  defaultCacheDir,
+  type EnsureBinariesOptions,
+  ETCD_VERSION,
+  ensureBinaries,
+  KUBERNETES_VERSION,
+} from "./binaries.js";
+export { CertificateAuthority, type CertificateRequest, type KeyPair } from "./certs.js";
+export {
+  type ClusterAccess,
+  freePort,
+  type RbacSubject,
+  TestCluster,
+  type TestClusterOptions,
+  type TestUser,
+} from "./cluster.js";
+export { kubeconfigYaml } from "./kubeconfig.js";
+export { type Credentials, type SimpleResponse, simpleRequest } from "./request.js";
