@@ -1,0 +1,63 @@
+/** Naming resources and kinds, and the URL paths they live at. */
+
+/** A resource as the API serves it: `apps/v1/deployments`. The core group is "". */
+export interface GroupVersionResource {
+  readonly group: string;
+  readonly version: string;
+  readonly resource: string;
+}
+
+/** A kind as objects name it: `apps/v1, Kind=Deployment`. The core group is "". */
+export interface GroupVersionKind {
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+}
+
+/** `group/version`, or `version` alone for the core group, as in an object's `apiVersion`. */
+export function apiVersionOf(gv: { readonly group: string; readonly version: string }): string {
+  return gv.group ? `${gv.group}/${gv.version}` : gv.version;
+}
+
+/** Splits an `apiVersion` into group and version. */
+export function parseApiVersion(apiVersion: string): { group: string; version: string } {
+  const slash = apiVersion.lastIndexOf("/");
+  return slash < 0
+    ? { group: "", version: apiVersion }
+    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+}
+
+/** `resource.version.group` (kubectl's fully qualified spelling), or `resource.version` for the core group. */
+export function formatGvr(gvr: GroupVersionResource): string {
+  return gvr.group ? `${gvr.resource}.${gvr.version}.${gvr.group}` : `${gvr.resource}.${gvr.version}`;
+}
+
+const segment = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i;
+
+function checkSegment(what: string, value: string): string {
+  if (!segment.test(value) || value.includes("..")) {
+    throw new TypeError(`invalid ${what} ${JSON.stringify(value)}: expected a DNS-style name`);
+  }
+  return value;
+}
+
+/** The URL path of a resource, a namespace's part of it, one object, or a subresource of it. */
+export function resourcePath(
+  gvr: GroupVersionResource,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
+  const base = gvr.group
+    ? `/apis/${checkSegment("group", gvr.group)}/${checkSegment("version", gvr.version)}`
+    : `/api/${checkSegment("version", gvr.version)}`;
+  let path = base;
+  if (namespace) path += `/namespaces/${encodeURIComponent(namespace)}`;
+  path += `/${checkSegment("resource", gvr.resource)}`;
+  if (name !== undefined) {
+    if (!name) throw new TypeError("an object name must not be empty");
+    path += `/${encodeURIComponent(name)}`;
+  }
+  if (subresource) path += `/${checkSegment("subresource", subresource)}`;
+  return path;
+}

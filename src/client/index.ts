@@ -1,0 +1,12 @@
+/** The dynamic client: any resource by GroupVersionResource, as plain JSON objects. */
+export {
+  apiVersionOf,
+  formatGvr,
+  type GroupVersionKind,
+  type GroupVersionResource,
+  parseApiVersion,
+  resourcePath,
+} from "./gvr.js";
+export { lines, parseLine } from "./lines.js";
+export * from "./options.js";
+export { DynamicClient, decodeWatchEvent, ResourceClient } from "./resource.js";

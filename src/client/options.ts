@@ -1,0 +1,148 @@
+/** Options and results of the dynamic client's calls, named as the API names them. */
+import type { ApiError } from "../http/errors.js";
+import type { Query } from "../http/transport.js";
+import type { KubeObject, ListMeta } from "../object/types.js";
+
+/** Options every call takes. */
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  /** Whole-request deadline in ms; default the transport's. */
+  readonly timeoutMs?: number;
+}
+
+/** Which objects a list or watch selects. */
+export interface SelectorOptions {
+  /** e.g. `app=web,tier!=cache` */
+  readonly labelSelector?: string;
+  /** e.g. `metadata.name=x,status.phase=Running` */
+  readonly fieldSelector?: string;
+}
+
+/** Options of a list call (one page). */
+export interface ListOptions extends CallOptions, SelectorOptions {
+  /** Page size; the server may return fewer. */
+  readonly limit?: number;
+  /** The `continue` token of the previous page. */
+  readonly continue?: string;
+  readonly resourceVersion?: string;
+  readonly resourceVersionMatch?: "NotOlderThan" | "Exact";
+}
+
+/** Options of a watch call. */
+export interface WatchOptions extends CallOptions, SelectorOptions {
+  /** Start after this version; absent: start with synthetic ADDED events for everything ("Get State and Start at Most Recent"). */
+  readonly resourceVersion?: string;
+  readonly resourceVersionMatch?: "NotOlderThan" | "Exact";
+  /** Ask for BOOKMARK events, which advance the resourceVersion without a change. Default true. */
+  readonly allowWatchBookmarks?: boolean;
+  /** Ask the server to end the watch after this many seconds. */
+  readonly timeoutSeconds?: number;
+  /** A streaming list: the current state as ADDED events, then a BOOKMARK marked `k8s.io/initial-events-end`. */
+  readonly sendInitialEvents?: boolean;
+}
+
+/** Options of create, update and patch. */
+export interface WriteOptions extends CallOptions {
+  /** Validate and return the result without persisting it. */
+  readonly dryRun?: boolean;
+  /** The manager recorded in managedFields; required for server-side apply. */
+  readonly fieldManager?: string;
+  /** What the server does with unknown or duplicate fields. */
+  readonly fieldValidation?: "Strict" | "Warn" | "Ignore";
+}
+
+/** The four patch formats: JSON patch (RFC 6902), merge patch (RFC 7386), strategic merge (built-in kinds only), apply. */
+export type PatchType = "json" | "merge" | "strategic" | "apply";
+
+/** Options of patch and apply. */
+export interface PatchOptions extends WriteOptions {
+  /** Server-side apply only: take ownership of fields other managers own instead of failing with a conflict. */
+  readonly force?: boolean;
+}
+
+/** Options of delete. */
+export interface DeleteOptions extends CallOptions {
+  readonly propagationPolicy?: "Foreground" | "Background" | "Orphan";
+  readonly gracePeriodSeconds?: number;
+  /** Delete only if the object still has this uid and/or resourceVersion; a mismatch is a Conflict. */
+  readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
+  readonly dryRun?: boolean;
+}
+
+/** Options of deleteCollection. */
+export interface DeleteCollectionOptions extends DeleteOptions, SelectorOptions {}
+
+/** The kind of a watch event. */
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+
+/** One event of a watch: a change to an object, a bookmark, or an error the server sent in the stream. */
+export type WatchEvent<T = KubeObject> =
+  | { readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK"; readonly object: T }
+  | { readonly type: "ERROR"; readonly error: ApiError; readonly object: unknown };
+
+/** A `metav1.Status`, as delete and deleteCollection may return. */
+export interface Status {
+  readonly apiVersion: string;
+  readonly kind: "Status";
+  readonly status?: "Success" | "Failure";
+  readonly message?: string;
+  readonly reason?: string;
+  readonly code?: number;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** An object's metadata only (`meta.k8s.io/v1 PartialObjectMetadata`): cheap to list and watch. */
+export interface PartialObjectMetadata extends KubeObject {
+  readonly kind: string;
+}
+
+/** A column of the server's Table view (what `kubectl get` prints). */
+export interface TableColumn {
+  readonly name: string;
+  readonly type: string;
+  readonly format?: string;
+  readonly description?: string;
+  /** 0 for the columns `kubectl get` shows; higher ones only with `-o wide`. */
+  readonly priority: number;
+}
+
+/** A row of the Table view: cells in column order, and the object (or its metadata) when asked for. */
+export interface TableRow {
+  readonly cells: readonly unknown[];
+  readonly object?: KubeObject;
+}
+
+/** The server's Table view of a list or object (`meta.k8s.io/v1 Table`). */
+export interface Table {
+  readonly apiVersion: string;
+  readonly kind: "Table";
+  readonly metadata: ListMeta;
+  readonly columnDefinitions: readonly TableColumn[];
+  readonly rows: readonly TableRow[];
+}
+
+/** Options of a Table request. */
+export interface TableOptions extends ListOptions {
+  /** What each row carries: nothing, the object's metadata (default), or the whole object. */
+  readonly includeObject?: "None" | "Metadata" | "Object";
+}
+
+/** Builds the query of a list or watch. */
+export function listQuery(opts: ListOptions & WatchOptions, watch: boolean): Query {
+  return {
+    labelSelector: opts.labelSelector,
+    fieldSelector: opts.fieldSelector,
+    limit: opts.limit,
+    continue: opts.continue,
+    resourceVersion: opts.resourceVersion,
+    resourceVersionMatch: opts.resourceVersionMatch,
+    timeoutSeconds: opts.timeoutSeconds,
+    ...(watch
+      ? {
+          watch: true,
+          allowWatchBookmarks: opts.allowWatchBookmarks ?? true,
+          sendInitialEvents: opts.sendInitialEvents,
+        }
+      : {}),
+  };
+}
