@@ -1,0 +1,23 @@
+/** Informers: the list-watch state machine, the store and its indexes, handlers, and shared informers. */
+export { Backoff, type BackoffOptions, delay } from "./backoff.js";
+export { type InformerLease, type InformerRequest, informerKey, SharedInformerFactory } from "./factory.js";
+export {
+  dropManagedFields,
+  type EventHandlers,
+  Informer,
+  type InformerLogger,
+  type InformerOptions,
+  type InformerStatus,
+} from "./informer.js";
+export { coalesce, HandlerQueue, type Notification, type Origin } from "./notify.js";
+export { type LabelSelector, matchesLabels, parseLabelSelector, type Requirement } from "./selector.js";
+export { type IndexFunc, keyOf, namespaceIndex, Store } from "./store.js";
+export {
+  type InitReason,
+  type ListWatch,
+  listWatchOf,
+  type Selection,
+  type WatcherEvent,
+  type WatcherOptions,
+  watcher,
+} from "./watcher.js";

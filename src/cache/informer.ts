@@ -1,0 +1,290 @@
+/**
+ * An informer: a watcher feeding a store, and handlers told what changed. On every relist the store is reconciled with
+ * the new list, and what changed while disconnected is delivered: updates, adds, and the deletes that happened unseen
+ * (with the last known state and `finalStateUnknown`), so that no handler ever misses a delete.
+ */
+import type { ApiError } from "../http/errors.js";
+import type { KubeObject } from "../object/types.js";
+import { HandlerQueue, type Notification, type Origin } from "./notify.js";
+import { type IndexFunc, keyOf, Store } from "./store.js";
+import { type ListWatch, type WatcherEvent, type WatcherOptions, watcher } from "./watcher.js";
+
+/** What a handler is told about; any subset may be given. Async handlers are awaited before their next call. */
+export interface EventHandlers<T> {
+  /** A new object; `origin` "initial" while the first list is being delivered. */
+  add?(object: T, info: { origin: Origin }): void | Promise<void>;
+  /** A changed object (or, with origin "resync", an unchanged one delivered again). */
+  update?(old: T, object: T, info: { origin: Origin }): void | Promise<void>;
+  /** A deleted object: its final state, or with `finalStateUnknown` the last state seen before a relist. */
+  delete?(object: T, info: { origin: Origin; finalStateUnknown: boolean }): void | Promise<void>;
+}
+
+/** Receives an informer's log lines; default: none. Never given secrets. */
+export type InformerLogger = (
+  level: "info" | "warn" | "error",
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+/** Options of an {@link Informer}. */
+export interface InformerOptions<T> extends WatcherOptions {
+  /**
+   * Applied to every object before it is stored and handed out; default: drop `metadata.managedFields`, which is often
+   * most of an object's size and of no use to a cache.
+   */
+  readonly transform?: (object: T) => T;
+  /** Deliver every stored object again as an update (origin "resync") this often; default never. */
+  readonly resyncMs?: number;
+  readonly indexers?: Readonly<Record<string, IndexFunc<T>>>;
+  readonly logger?: InformerLogger;
+}
+
+/** Drops `metadata.managedFields`: the default transform. */
+export function dropManagedFields<T extends KubeObject>(object: T): T {
+  if (object.metadata && "managedFields" in object.metadata) delete object.metadata.managedFields;
+  return object;
+}
+
+function resourceVersion(obj: KubeObject): string | undefined {
+  return typeof obj.metadata?.resourceVersion === "string" ? obj.metadata.resourceVersion : undefined;
+}
+
+function uid(obj: KubeObject): string | undefined {
+  return typeof obj.metadata?.uid === "string" ? obj.metadata.uid : undefined;
+}
+
+/** What an informer is doing, for status pages and readiness. */
+export interface InformerStatus {
+  readonly synced: boolean;
+  readonly objects: number;
+  readonly resourceVersion: string | undefined;
+  readonly lastError: ApiError | undefined;
+  /** Consecutive errors since the last healthy watch. */
+  readonly errors: number;
+  readonly relists: number;
+}
+
+/** Keeps a store of one resource (one selection of it) in sync and tells handlers what changed. */
+export class Informer<T extends KubeObject = KubeObject> {
+  readonly store: Store<T>;
+  readonly source: ListWatch<T>;
+  readonly #options: InformerOptions<T>;
+  readonly #transform: (object: T) => T;
+  readonly #queues = new Set<HandlerQueue<T>>();
+  readonly #syncWaiters = new Set<() => void>();
+  readonly #errorListeners = new Set<(error: ApiError, retryInMs: number) => void>();
+  #controller: AbortController | undefined;
+  #running: Promise<void> | undefined;
+  #synced = false;
+  #resourceVersion: string | undefined;
+  #lastError: ApiError | undefined;
+  #errors = 0;
+  #relists = 0;
+
+  constructor(source: ListWatch<T>, options: InformerOptions<T> = {}) {
+    this.source = source;
+    this.#options = options;
+    this.#transform = options.transform ?? dropManagedFields;
+    this.store = new Store<T>(options.indexers);
+  }
+
+  /** Whether the initial list has been stored (handlers may still be working through it). */
+  get hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  /** A snapshot of the informer's state. */
+  status(): InformerStatus {
+    return {
+      synced: this.#synced,
+      objects: this.store.size,
+      resourceVersion: this.#resourceVersion,
+      lastError: this.#lastError,
+      errors: this.#errors,
+      relists: this.#relists,
+    };
+  }
+
+  /**
+   * Adds handlers; returns a function that removes them. Handlers added after the informer has synced are first told
+   * of every stored object as an add with origin "initial", as client-go does.
+   */
+  addHandlers(handlers: EventHandlers<T>): () => void {
+    const log = this.#options.logger;
+    const queue = new HandlerQueue<T>(
+      (n) => deliver(handlers, n),
+      (err, n) =>
+        log?.("error", "informer handler failed", {
+          source: this.source.description,
+          event: n.type,
+          key: keyOf(n.object),
+          error: err instanceof Error ? err.message : String(err),
+        }),
+    );
+    this.#queues.add(queue);
+    if (this.#synced)
+      for (const object of this.store.list()) queue.push(keyOf(object), { type: "add", object, origin: "initial" });
+    return () => {
+      queue.close();
+      this.#queues.delete(queue);
+    };
+  }
+
+  /** Calls `listener` on every error the watcher reports (it retries by itself). Returns a function that removes it. */
+  onError(listener: (error: ApiError, retryInMs: number) => void): () => void {
+    this.#errorListeners.add(listener);
+    return () => this.#errorListeners.delete(listener);
+  }
+
+  /** Resolves once the initial list is in the store; rejects if `signal` aborts first. */
+  synced(signal?: AbortSignal): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.#syncWaiters.delete(done);
+        reject(signal?.reason ?? new Error("aborted"));
+      };
+      if (signal?.aborted) return onAbort();
+      this.#syncWaiters.add(done);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Resolves once every handler has handled everything delivered so far. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#queues].map((q) => q.idle()));
+  }
+
+  /** Starts listing and watching in the background; stops when `signal` aborts or {@link stop} is called. */
+  start(signal?: AbortSignal): void {
+    if (this.#running) return;
+    const controller = new AbortController();
+    this.#controller = controller;
+    signal?.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+    this.#running = this.#run(controller.signal);
+  }
+
+  /** Stops watching and handling; resolves once the watch has closed. */
+  async stop(): Promise<void> {
+    this.#controller?.abort();
+    await this.#running;
+    this.#running = undefined;
+    for (const queue of this.#queues) queue.close();
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    const resync = this.#options.resyncMs
+      ? setInterval(() => this.#resync(), this.#options.resyncMs).unref()
+      : undefined;
+    let buffer: Map<string, T> | undefined;
+    let reason: "initial" | "relist" = "initial";
+    try {
+      for await (const event of watcher(this.source, { ...this.#options, signal })) {
+        buffer = this.#handle(event, buffer, reason);
+        if (event.type === "init-start") reason = event.reason;
+      }
+    } finally {
+      clearInterval(resync);
+    }
+  }
+
+  #handle(event: WatcherEvent<T>, buffer: Map<string, T> | undefined, reason: "initial" | "relist") {
+    switch (event.type) {
+      case "init-start":
+        return new Map<string, T>();
+      case "init-object": {
+        const object = this.#transform(event.object);
+        buffer?.set(keyOf(object), object);
+        return buffer;
+      }
+      case "init-done":
+        this.#replace(buffer ?? new Map(), reason === "initial" && !this.#synced ? "initial" : "relist");
+        this.#resourceVersion = event.resourceVersion;
+        this.#errors = 0;
+        if (!this.#synced) {
+          this.#synced = true;
+          for (const wake of [...this.#syncWaiters]) wake();
+          this.#syncWaiters.clear();
+        } else this.#relists++;
+        return undefined;
+      case "apply": {
+        const object = this.#transform(event.object);
+        const key = keyOf(object);
+        const old = this.store.set(key, object);
+        this.#resourceVersion = resourceVersion(object) ?? this.#resourceVersion;
+        if (!old) this.#notify(key, { type: "add", object, origin: "live" });
+        else if (uid(old) && uid(object) && uid(old) !== uid(object)) {
+          this.#notify(key, { type: "delete", object: old, origin: "live", finalStateUnknown: true });
+          this.#notify(key, { type: "add", object, origin: "live" });
+        } else this.#notify(key, { type: "update", old, object, origin: "live" });
+        return buffer;
+      }
+      case "delete": {
+        const object = this.#transform(event.object);
+        const key = keyOf(object);
+        this.store.delete(key);
+        this.#resourceVersion = resourceVersion(object) ?? this.#resourceVersion;
+        this.#notify(key, { type: "delete", object, origin: "live", finalStateUnknown: false });
+        return buffer;
+      }
+      case "bookmark":
+        this.#resourceVersion = event.resourceVersion;
+        return buffer;
+      case "error":
+        this.#lastError = event.error;
+        this.#errors++;
+        this.#options.logger?.("warn", "watch failed; retrying", {
+          source: this.source.description,
+          kind: event.error.kind,
+          error: event.error.message,
+          retryInMs: Math.round(event.retryInMs),
+        });
+        for (const listener of this.#errorListeners) listener(event.error, event.retryInMs);
+        return buffer;
+    }
+  }
+
+  /** Makes the store equal to `fresh` and tells handlers every difference. */
+  #replace(fresh: Map<string, T>, origin: Origin): void {
+    for (const key of this.store.keys()) {
+      if (fresh.has(key)) continue;
+      const old = this.store.delete(key);
+      if (old) this.#notify(key, { type: "delete", object: old, origin, finalStateUnknown: true });
+    }
+    for (const [key, object] of fresh) {
+      const old = this.store.set(key, object);
+      if (!old) this.#notify(key, { type: "add", object, origin });
+      else if (uid(old) !== uid(object)) {
+        this.#notify(key, { type: "delete", object: old, origin, finalStateUnknown: true });
+        this.#notify(key, { type: "add", object, origin });
+      } else if (resourceVersion(old) !== resourceVersion(object)) {
+        this.#notify(key, { type: "update", old, object, origin });
+      }
+    }
+  }
+
+  #resync(): void {
+    for (const object of this.store.list()) {
+      this.#notify(keyOf(object), { type: "update", old: object, object, origin: "resync" });
+    }
+  }
+
+  #notify(key: string, n: Notification<T>): void {
+    for (const queue of this.#queues) queue.push(key, n);
+  }
+}
+
+function deliver<T>(handlers: EventHandlers<T>, n: Notification<T>): void | Promise<void> {
+  switch (n.type) {
+    case "add":
+      return handlers.add?.(n.object, { origin: n.origin });
+    case "update":
+      return handlers.update?.(n.old, n.object, { origin: n.origin });
+    case "delete":
+      return handlers.delete?.(n.object, { origin: n.origin, finalStateUnknown: n.finalStateUnknown });
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Delivery of informer notifications to one handler, at the handler's own pace. A slow handler neither blocks the watch
+ * nor the other handlers, and its backlog is bounded by the number of objects, not of events: notifications for a key
+ * that the handler has not received yet are merged (two updates become one, an add then a delete cancel out), and at
+ * most two are kept per key (a delete followed by the add of a new object under the same name).
+ */
+
+/** Where a notification comes from. */
+export type Origin = "initial" | "relist" | "resync" | "live";
+
+/** One thing a handler is told. */
+export type Notification<T> =
+  | { readonly type: "add"; readonly object: T; readonly origin: Origin }
+  | { readonly type: "update"; readonly old: T; readonly object: T; readonly origin: Origin }
+  | {
+      readonly type: "delete";
+      readonly object: T;
+      readonly origin: Origin;
+      /** True when the delete was inferred from a relist: `object` is the last state seen, not the final one. */
+      readonly finalStateUnknown: boolean;
+    };
+
+/** Merges `next` into what is pending for one key; returns the new pending list (possibly empty). */
+export function coalesce<T>(pending: readonly Notification<T>[], next: Notification<T>): Notification<T>[] {
+  const last = pending[pending.length - 1];
+  if (!last) return [next];
+  const before = pending.slice(0, -1);
+  if (last.type === "delete") return next.type === "add" ? [...pending, next] : [...before, next];
+  // `last` is an add or an update the handler has not seen yet.
+  switch (next.type) {
+    case "add":
+      return [...before, next];
+    case "update":
+      return last.type === "add"
+        ? [...before, { type: "add", object: next.object, origin: last.origin }]
+        : [...before, { type: "update", old: last.old, object: next.object, origin: next.origin }];
+    case "delete":
+      // An add the handler never saw needs no delete; an update's delete still must be told.
+      return last.type === "add" ? before : [...before, next];
+  }
+}
+
+/** A queue feeding one handler; call {@link push} for every notification and {@link close} at the end. */
+export class HandlerQueue<T> {
+  readonly #pending = new Map<string, Notification<T>[]>();
+  readonly #handle: (n: Notification<T>) => void | Promise<void>;
+  readonly #onError: (err: unknown, n: Notification<T>) => void;
+  #running = false;
+  #closed = false;
+  #idle: (() => void)[] = [];
+
+  constructor(
+    handle: (n: Notification<T>) => void | Promise<void>,
+    onError: (err: unknown, n: Notification<T>) => void,
+  ) {
+    this.#handle = handle;
+    this.#onError = onError;
+  }
+
+  /** How many keys have notifications waiting. */
+  get backlog(): number {
+    return this.#pending.size;
+  }
+
+  /** Queues a notification for `key`. */
+  push(key: string, n: Notification<T>): void {
+    if (this.#closed) return;
+    const merged = coalesce(this.#pending.get(key) ?? [], n);
+    // A merged key keeps its place in line, so that one busy object cannot starve the others.
+    if (merged.length === 0) this.#pending.delete(key);
+    else this.#pending.set(key, merged);
+    if (!this.#running) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    try {
+      while (!this.#closed) {
+        const first = this.#pending.entries().next();
+        if (first.done) break;
+        const [key, list] = first.value;
+        const n = list.shift();
+        if (list.length === 0) this.#pending.delete(key);
+        if (!n) continue;
+        try {
+          await this.#handle(n);
+        } catch (err) {
+          this.#onError(err, n);
+        }
+      }
+    } finally {
+      this.#running = false;
+      for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  /** Resolves once everything queued so far has been handled. */
+  idle(): Promise<void> {
+    if (!this.#running && this.#pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Drops what is pending and stops delivering. */
+  close(): void {
+    this.#closed = true;
+    this.#pending.clear();
+  }
+}
