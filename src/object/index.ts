@@ -7,4 +7,16 @@
  */
 export { deepCopy } from "./copy.js";
 export { isKubeObject, isMap, type ValueType, valueType } from "./narrow.js";
+/** Nested-field reads (`nested.integer(obj, "spec", "replicas")`, ...) and edits (`nested.set`, `nested.remove`). */
+export * as nested from "./nested.js";
+export {
+  describeMiss,
+  type EditFailure,
+  type EditResult,
+  type Found,
+  formatPath,
+  type Lookup,
+  type Miss,
+  type PathSegment,
+} from "./result.js";
 export type { Condition, ConditionStatus, KubeObject, List, ListMeta, ObjectMeta, OwnerReference } from "./types.js";
