@@ -5,6 +5,15 @@
  * const replicas = nested.integer(obj, "spec", "replicas");
  * if (replicas.found) scale(replicas.value); else log(describeMiss(replicas));
  */
+export {
+  type ConditionInput,
+  getCondition,
+  getConditions,
+  isConditionTrue,
+  removeCondition,
+  type SetConditionOptions,
+  setCondition,
+} from "./conditions.js";
 export { deepCopy } from "./copy.js";
 export { type NamespacedName, objectKey, splitKey } from "./key.js";
 /** Metadata accessors (`meta.name(obj)`, `meta.labels(obj)`, ...) and editors (`meta.addFinalizer(obj, f)`, ...). */
@@ -22,4 +31,5 @@ export {
   type Miss,
   type PathSegment,
 } from "./result.js";
+export { type Clock, formatTime, systemClock } from "./time.js";
 export type { Condition, ConditionStatus, KubeObject, List, ListMeta, ObjectMeta, OwnerReference } from "./types.js";
