@@ -1,0 +1,3 @@
+/** Nested-field reads and edits, gathered so the package can export them as one `nested` namespace. */
+export * from "./nested-get.js";
+export * from "./nested-set.js";
