@@ -1,25 +1,23 @@
 /**
- * kubeconfig files, read and merged the way kubectl does: `KUBECONFIG` lists files (the first to define a cluster,
- * user or context by name wins, and the first `current-context` wins), else `~/.kube/config`. Paths inside a file are
- * relative to that file.
+ * kubeconfig files, read and merged the way client-go's clientcmd does: `KUBECONFIG` lists files (the first to define a
+ * cluster, user or context by name wins, whole, and the first `current-context` wins; missing files are skipped), else
+ * `~/.kube/config`. Relative paths inside a file are resolved against that file's folder when it is read.
  */
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { delimiter, join, resolve } from "node:path";
+import { delimiter, join, resolve, sep } from "node:path";
 import { parse } from "yaml";
-import { authFor } from "./auth.js";
 import { ConfigError } from "./errors.js";
 import { resolvePath } from "./paths.js";
-import type { ClusterConfig, Impersonation, TlsConfig } from "./types.js";
 
-/** A named entry of a kubeconfig, with the file it came from (for relative paths). */
+/** A named entry of a kubeconfig, with the file it came from (for messages). */
 export interface Named<T> {
   readonly name: string;
   readonly value: T;
   readonly file: string;
 }
 
-/** The cluster fields of a kubeconfig that kindwatch understands. */
+/** The cluster fields of a kubeconfig that kindwatch understands; `certificate-authority` is absolute once read. */
 export interface KubeconfigCluster {
   readonly server?: string;
   readonly "certificate-authority"?: string;
@@ -27,20 +25,29 @@ export interface KubeconfigCluster {
   readonly "insecure-skip-tls-verify"?: boolean;
   readonly "tls-server-name"?: string;
   readonly "proxy-url"?: string;
+  readonly "disable-compression"?: boolean;
+  /** `extensions`, by name; `client.authentication.k8s.io/exec` is handed to exec plugins as `spec.cluster.config`. */
+  readonly extensions?: Readonly<Record<string, unknown>>;
 }
 
-/** An exec credential plugin's settings (client.authentication.k8s.io). */
+/** An exec credential plugin's settings (client.authentication.k8s.io); a relative `command` with a `/` is absolute once read. */
 export interface ExecConfig {
-  readonly command: string;
+  readonly command?: string;
   readonly args?: readonly string[];
-  readonly env?: readonly { name: string; value: string }[];
+  readonly env?: readonly { readonly name: string; readonly value: string }[];
   readonly apiVersion?: string;
   readonly installHint?: string;
   readonly provideClusterInfo?: boolean;
   readonly interactiveMode?: string;
 }
 
-/** The user fields of a kubeconfig that kindwatch understands. */
+/** A legacy `auth-provider` entry (only `oidc` is still honoured, by its `id-token`). */
+export interface AuthProviderConfig {
+  readonly name?: string;
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+/** The user fields of a kubeconfig that kindwatch understands; file paths are absolute once read. */
 export interface KubeconfigUser {
   readonly "client-certificate"?: string;
   readonly "client-certificate-data"?: string;
@@ -49,8 +56,9 @@ export interface KubeconfigUser {
   readonly token?: string;
   readonly tokenFile?: string;
   readonly exec?: ExecConfig;
-  readonly "auth-provider"?: { name?: string };
+  readonly "auth-provider"?: AuthProviderConfig;
   readonly username?: string;
+  readonly password?: string;
   readonly as?: string;
   readonly "as-uid"?: string;
   readonly "as-groups"?: readonly string[];
@@ -66,6 +74,7 @@ export interface KubeconfigContext {
 
 /** One or more kubeconfig files merged. */
 export interface Kubeconfig {
+  /** The files that were read, in order of precedence. */
   readonly files: readonly string[];
   readonly currentContext?: string;
   readonly clusters: readonly Named<KubeconfigCluster>[];
@@ -73,50 +82,206 @@ export interface Kubeconfig {
   readonly contexts: readonly Named<KubeconfigContext>[];
 }
 
-function record(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-function entries<T>(list: unknown, field: string, file: string): Named<T>[] {
-  if (list === undefined || list === null) return [];
-  if (!Array.isArray(list)) throw new ConfigError(`${file}: '${field}s' must be a list`);
-  return list.map((raw) => {
-    const item = record(raw);
-    if (typeof item.name !== "string" || !item.name) throw new ConfigError(`${file}: a ${field} entry has no name`);
-    return { name: item.name, value: record(item[field]) as T, file };
+/** Reads typed fields of one mapping, failing with the field's place in the file and what it must be. */
+class Fields {
+  constructor(
+    private readonly raw: Record<string, unknown>,
+    private readonly where: string,
+  ) {}
+
+  #fail(key: string, what: string): never {
+    throw new ConfigError(`${this.where}: '${key}' must be ${what}; fix that field`);
+  }
+
+  string(key: string): string | undefined {
+    const v = this.raw[key];
+    if (v === undefined || v === null || v === "") return undefined;
+    return typeof v === "string" ? v : this.#fail(key, "a string");
+  }
+
+  boolean(key: string): boolean | undefined {
+    const v = this.raw[key];
+    if (v === undefined || v === null) return undefined;
+    return typeof v === "boolean" ? v : this.#fail(key, "true or false");
+  }
+
+  strings(key: string): string[] | undefined {
+    const v = this.raw[key];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v) || !v.every((s) => typeof s === "string")) this.#fail(key, "a list of strings");
+    return v as string[];
+  }
+
+  record(key: string): Record<string, unknown> | undefined {
+    const v = this.raw[key];
+    if (v === undefined || v === null) return undefined;
+    return isRecord(v) ? v : this.#fail(key, "a mapping");
+  }
+
+  list(key: string): unknown[] | undefined {
+    const v = this.raw[key];
+    if (v === undefined || v === null) return undefined;
+    return Array.isArray(v) ? v : this.#fail(key, "a list");
+  }
+
+  /** A path, resolved against the kubeconfig's folder as client-go's ResolveLocalPaths does. */
+  path(key: string, file: string): string | undefined {
+    const v = this.string(key);
+    return v === undefined ? undefined : resolvePath(v, file);
+  }
+}
+
+/** Leaves out undefined fields, so that parsed entries compare and print cleanly. */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function parseCluster(raw: Record<string, unknown>, where: string, file: string): KubeconfigCluster {
+  const f = new Fields(raw, where);
+  let extensions: Record<string, unknown> | undefined;
+  for (const item of f.list("extensions") ?? []) {
+    if (!isRecord(item) || typeof item.name !== "string") {
+      throw new ConfigError(`${where}: each of 'extensions' needs a name and an extension; fix that list`);
+    }
+    extensions = { ...extensions, [item.name]: item.extension };
+  }
+  return defined({
+    server: f.string("server"),
+    "certificate-authority": f.path("certificate-authority", file),
+    "certificate-authority-data": f.string("certificate-authority-data"),
+    "insecure-skip-tls-verify": f.boolean("insecure-skip-tls-verify"),
+    "tls-server-name": f.string("tls-server-name"),
+    "proxy-url": f.string("proxy-url"),
+    "disable-compression": f.boolean("disable-compression"),
+    extensions,
   });
 }
 
-/** The files a kubeconfig is read from: `KUBECONFIG`'s list, else `~/.kube/config`. */
+function parseExec(raw: Record<string, unknown>, where: string, file: string): ExecConfig {
+  const f = new Fields(raw, `${where}: exec`);
+  const command = f.string("command");
+  const env = (f.list("env") ?? []).map((item) => {
+    const e = new Fields(isRecord(item) ? item : {}, `${where}: exec env`);
+    return { name: e.string("name") ?? "", value: e.string("value") ?? "" };
+  });
+  return defined({
+    // Only a command with a path separator is a file path; a bare name is looked up on PATH.
+    command: command?.includes(sep) ? resolvePath(command, file) : command,
+    args: f.strings("args"),
+    env: env.length > 0 ? env : undefined,
+    apiVersion: f.string("apiVersion"),
+    installHint: f.string("installHint"),
+    provideClusterInfo: f.boolean("provideClusterInfo"),
+    interactiveMode: f.string("interactiveMode"),
+  });
+}
+
+function parseUser(raw: Record<string, unknown>, where: string, file: string): KubeconfigUser {
+  const f = new Fields(raw, where);
+  const exec = f.record("exec");
+  const provider = f.record("auth-provider");
+  const extra = f.record("as-user-extra");
+  const extraFields = extra ? new Fields(extra, `${where}: as-user-extra`) : undefined;
+  const providerFields = provider ? new Fields(provider, `${where}: auth-provider`) : undefined;
+  const providerConfig = providerFields?.record("config");
+  return defined({
+    "client-certificate": f.path("client-certificate", file),
+    "client-certificate-data": f.string("client-certificate-data"),
+    "client-key": f.path("client-key", file),
+    "client-key-data": f.string("client-key-data"),
+    token: f.string("token"),
+    tokenFile: f.path("tokenFile", file),
+    exec: exec ? parseExec(exec, where, file) : undefined,
+    "auth-provider": providerFields
+      ? defined({
+          name: providerFields.string("name"),
+          config: providerConfig
+            ? Object.fromEntries(
+                Object.entries(providerConfig).filter((e): e is [string, string] => typeof e[1] === "string"),
+              )
+            : undefined,
+        })
+      : undefined,
+    username: f.string("username"),
+    password: f.string("password"),
+    as: f.string("as"),
+    "as-uid": f.string("as-uid"),
+    "as-groups": f.strings("as-groups"),
+    "as-user-extra": extra
+      ? Object.fromEntries(Object.keys(extra).map((k) => [k, extraFields?.strings(k) ?? []]))
+      : undefined,
+  });
+}
+
+function parseContext(raw: Record<string, unknown>, where: string): KubeconfigContext {
+  const f = new Fields(raw, where);
+  return defined({ cluster: f.string("cluster"), user: f.string("user"), namespace: f.string("namespace") });
+}
+
+function entries<T>(
+  list: unknown,
+  field: "cluster" | "user" | "context",
+  file: string,
+  read: (raw: Record<string, unknown>, where: string) => T,
+): Named<T>[] {
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) throw new ConfigError(`${file}: '${field}s' must be a list; fix that field`);
+  const seen = new Set<string>();
+  return list.map((raw) => {
+    const item = isRecord(raw) ? raw : {};
+    if (typeof item.name !== "string" || !item.name) {
+      throw new ConfigError(`${file}: an entry of '${field}s' has no name; give it one`);
+    }
+    // clientcmd refuses a file that defines a name twice, rather than guessing which entry was meant.
+    if (seen.has(item.name)) {
+      throw new ConfigError(`${file}: ${field} "${item.name}" is defined twice; remove one of them`);
+    }
+    seen.add(item.name);
+    const where = `${file}: ${field} "${item.name}"`;
+    const body = item[field];
+    if (body !== undefined && body !== null && !isRecord(body)) {
+      throw new ConfigError(`${where}: '${field}' must be a mapping; fix that entry`);
+    }
+    return { name: item.name, value: read(body ?? {}, where), file };
+  });
+}
+
+/** The files a kubeconfig is read from: `KUBECONFIG`'s list (empty entries and repeats dropped), else `~/.kube/config`. */
 export function kubeconfigPaths(env: NodeJS.ProcessEnv = process.env): string[] {
-  const list = (env.KUBECONFIG ?? "").split(delimiter).filter(Boolean);
+  const list = [...new Set((env.KUBECONFIG ?? "").split(delimiter).filter(Boolean))];
   return list.length > 0 ? list : [join(env.HOME || homedir(), ".kube", "config")];
 }
 
-/** Parses one kubeconfig document; `file` is used for messages and relative paths. */
+/** Parses one kubeconfig document; `file` names it in messages and anchors its relative paths. */
 export function parseKubeconfig(text: string, file: string): Kubeconfig {
   let doc: unknown;
   try {
     doc = parse(text);
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    const reason = (err instanceof Error ? err.message : String(err)).split("\n")[0]?.replace(/:$/, "");
     throw new ConfigError(`${file} is not valid YAML (${reason}); fix it or point KUBECONFIG elsewhere`);
   }
-  if (doc !== null && doc !== undefined && (typeof doc !== "object" || Array.isArray(doc))) {
-    throw new ConfigError(`${file} is not a kubeconfig (expected a mapping with clusters, users and contexts)`);
+  if (doc === null || doc === undefined) return { files: [file], clusters: [], users: [], contexts: [] };
+  if (!isRecord(doc)) {
+    throw new ConfigError(
+      `${file} is not a kubeconfig (expected a mapping with clusters, users and contexts); fix it or point KUBECONFIG elsewhere`,
+    );
   }
-  const d = record(doc);
-  const current = d["current-context"];
+  const current = new Fields(doc, file).string("current-context");
   return {
     files: [file],
-    ...(typeof current === "string" && current ? { currentContext: current } : {}),
-    clusters: entries<KubeconfigCluster>(d.clusters, "cluster", file),
-    users: entries<KubeconfigUser>(d.users, "user", file),
-    contexts: entries<KubeconfigContext>(d.contexts, "context", file),
+    ...(current ? { currentContext: current } : {}),
+    clusters: entries(doc.clusters, "cluster", file, (raw, where) => parseCluster(raw, where, file)),
+    users: entries(doc.users, "user", file, (raw, where) => parseUser(raw, where, file)),
+    contexts: entries(doc.contexts, "context", file, parseContext),
   };
 }
 
-/** Merges kubeconfigs in order of precedence: for each name, the first one wins, as kubectl merges. */
+/** Merges kubeconfigs in order of precedence: per name the first entry wins whole, as clientcmd merges. */
 export function mergeKubeconfigs(configs: readonly Kubeconfig[]): Kubeconfig {
   const first = <T>(pick: (c: Kubeconfig) => readonly Named<T>[]) => {
     const seen = new Map<string, Named<T>>();
@@ -133,7 +298,10 @@ export function mergeKubeconfigs(configs: readonly Kubeconfig[]): Kubeconfig {
   };
 }
 
-/** Reads and merges kubeconfig files; missing files in a `KUBECONFIG` list are skipped, as kubectl skips them. */
+/**
+ * Reads and merges kubeconfig files. Missing files are skipped, as clientcmd skips them in a `KUBECONFIG` list; it is
+ * an error when none exists.
+ */
 export function readKubeconfig(paths: readonly string[] = kubeconfigPaths()): Kubeconfig {
   const configs: Kubeconfig[] = [];
   for (const path of paths) {
@@ -141,109 +309,16 @@ export function readKubeconfig(paths: readonly string[] = kubeconfigPaths()): Ku
     try {
       text = readFileSync(path, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
-      throw new ConfigError(`cannot read kubeconfig ${path}: ${(err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") continue;
+      throw new ConfigError(
+        `cannot read kubeconfig ${path} (${code ?? err}); fix its permissions or remove it from KUBECONFIG`,
+      );
     }
     configs.push(parseKubeconfig(text, resolve(path)));
   }
   if (configs.length === 0) {
-    throw new ConfigError(
-      `no kubeconfig found at ${paths.join(", ")}: set KUBECONFIG or --kubeconfig to a kubeconfig file`,
-    );
+    throw new ConfigError(`no kubeconfig at ${paths.join(", ")}: set KUBECONFIG or pass a kubeconfig path`);
   }
   return mergeKubeconfigs(configs);
-}
-
-function readPem(data: string | undefined, path: string | undefined, file: string, what: string): string | undefined {
-  if (data) return Buffer.from(data, "base64").toString("utf8");
-  if (!path) return undefined;
-  const full = resolvePath(path, file);
-  try {
-    return readFileSync(full, "utf8");
-  } catch (err) {
-    throw new ConfigError(`${file}: cannot read ${what} ${full}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-}
-
-/** Options of {@link configFromKubeconfig}. */
-export interface KubeconfigOptions {
-  /** The context to use; default the kubeconfig's current context. */
-  readonly context?: string;
-  /** Overrides the context's namespace. */
-  readonly namespace?: string;
-}
-
-/** Resolves one context of a (merged) kubeconfig into a {@link ClusterConfig}. */
-export function configFromKubeconfig(kc: Kubeconfig, options: KubeconfigOptions = {}): ClusterConfig {
-  const where = kc.files.join(":");
-  const contextName = options.context ?? kc.currentContext;
-  if (!contextName) {
-    throw new ConfigError(`${where} sets no current-context: pass --context or run 'kubectl config use-context NAME'`);
-  }
-  const context = kc.contexts.find((c) => c.name === contextName);
-  if (!context) {
-    const known = kc.contexts.map((c) => c.name).join(", ") || "none";
-    throw new ConfigError(`context "${contextName}" is not in ${where} (contexts: ${known})`);
-  }
-  const cluster = kc.clusters.find((c) => c.name === context.value.cluster);
-  if (!cluster) {
-    throw new ConfigError(
-      `context "${contextName}" names cluster "${context.value.cluster ?? ""}", which ${where} lacks`,
-    );
-  }
-  const c = cluster.value;
-  if (typeof c.server !== "string" || !c.server) {
-    throw new ConfigError(`cluster "${cluster.name}" in ${cluster.file} has no server URL`);
-  }
-  try {
-    new URL(c.server);
-  } catch {
-    throw new ConfigError(`cluster "${cluster.name}" in ${cluster.file} has an invalid server URL: ${c.server}`);
-  }
-  const userEntry = context.value.user ? kc.users.find((u) => u.name === context.value.user) : undefined;
-  if (context.value.user && !userEntry) {
-    throw new ConfigError(`context "${contextName}" names user "${context.value.user}", which ${where} lacks`);
-  }
-  const u: KubeconfigUser = userEntry?.value ?? {};
-  const userFile = userEntry?.file ?? cluster.file;
-  const ca = readPem(
-    c["certificate-authority-data"],
-    c["certificate-authority"],
-    cluster.file,
-    "certificate-authority",
-  );
-  const cert = readPem(u["client-certificate-data"], u["client-certificate"], userFile, "client-certificate");
-  const key = readPem(u["client-key-data"], u["client-key"], userFile, "client-key");
-  if (Boolean(cert) !== Boolean(key)) {
-    throw new ConfigError(
-      `user "${userEntry?.name}" in ${userFile} has a client certificate without its key, or a key without its certificate`,
-    );
-  }
-  const tls: TlsConfig = {
-    ...(ca ? { ca } : {}),
-    ...(cert && key ? { cert, key } : {}),
-    ...(c["insecure-skip-tls-verify"] === true ? { insecureSkipVerify: true } : {}),
-    ...(c["tls-server-name"] ? { serverName: c["tls-server-name"] } : {}),
-  };
-  const impersonate: Impersonation | undefined = u.as
-    ? {
-        user: u.as,
-        ...(u["as-uid"] ? { uid: u["as-uid"] } : {}),
-        ...(u["as-groups"] ? { groups: u["as-groups"] } : {}),
-        ...(u["as-user-extra"] ? { extra: u["as-user-extra"] } : {}),
-      }
-    : undefined;
-  return {
-    server: c.server.replace(/\/+$/, ""),
-    tls,
-    auth: authFor(u, userFile, { server: c.server, ...(ca ? { ca } : {}) }, Boolean(cert)),
-    namespace: options.namespace ?? context.value.namespace ?? "default",
-    ...(impersonate ? { impersonate } : {}),
-    source: `context "${contextName}" in ${where}`,
-  };
-}
-
-/** Loads a kubeconfig (`KUBECONFIG`, `~/.kube/config`, or `paths`) and resolves a context of it. */
-export function loadKubeconfig(options: KubeconfigOptions & { paths?: readonly string[] } = {}): ClusterConfig {
-  return configFromKubeconfig(readKubeconfig(options.paths ?? kubeconfigPaths()), options);
 }

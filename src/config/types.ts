@@ -24,8 +24,12 @@ export interface AuthCredentials {
 export interface AuthProvider {
   /** The current credentials; cached by the provider for as long as they are valid. */
   credentials(signal?: AbortSignal): Promise<AuthCredentials>;
-  /** The server answered 401: forget cached credentials so that the next call fetches fresh ones. */
-  invalidate(): void;
+  /**
+   * The server answered 401 to `failed`: forget them so that the next call fetches fresh ones. When the provider has
+   * already moved on to other credentials (a concurrent request got there first) this does nothing, so that a burst
+   * of 401s costs one refresh. Without `failed`, forgets whatever is cached.
+   */
+  invalidate(failed?: AuthCredentials): void;
   /** A description for messages, never containing a secret (e.g. "client certificate", "exec: aws"). */
   readonly description: string;
 }
@@ -47,6 +51,8 @@ export interface ClusterConfig {
   /** The namespace to use when none is given: the context's, the pod's, or "default". */
   readonly namespace: string;
   readonly impersonate?: Impersonation;
+  /** kubeconfig's `proxy-url`: the HTTP(S) or SOCKS5 proxy to reach the server through. */
+  readonly proxyUrl?: string;
   /** Where this came from, for messages: "context NAME in FILE" or "in-cluster". */
   readonly source: string;
 }
@@ -57,6 +63,11 @@ export const noAuth: AuthProvider = {
   invalidate: () => {},
   description: "no credentials",
 };
+
+/** Whether two sets of credentials are the same (same token, same certificate). */
+export function sameCredentials(a: AuthCredentials, b: AuthCredentials): boolean {
+  return a.token === b.token && a.cert === b.cert && a.key === b.key;
+}
 
 /** An {@link AuthProvider} that always returns the same credentials. */
 export function staticAuth(credentials: AuthCredentials, description: string): AuthProvider {

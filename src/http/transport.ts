@@ -4,6 +4,7 @@
  * pool is markedly faster than `node:https` for many small requests and long-lived watch streams alike.
  */
 import { type Dispatcher, Pool } from "undici";
+import { ConfigError } from "../config/errors.js";
 import type { AuthCredentials, ClusterConfig } from "../config/types.js";
 import { ApiError, errorFromStatus } from "./errors.js";
 import { TokenBucket } from "./ratelimit.js";
@@ -114,7 +115,9 @@ function networkError(err: unknown, request: string, signal: AbortSignal | undef
     return new ApiError({ kind: "Aborted", status: 0, message: `${request} was aborted`, request, cause: err });
   }
   const code = e.code ?? "";
-  const kind = networkCodes.has(code) || code.startsWith("ERR_TLS") || code.includes("CERT") ? "Network" : "Unknown";
+  // OpenSSL's verification codes: CERT_*, *_CERT_*, and UNABLE_TO_VERIFY_LEAF_SIGNATURE / UNABLE_TO_GET_ISSUER_CERT*.
+  const tls = code.startsWith("ERR_TLS") || code.includes("CERT") || code.startsWith("UNABLE_TO_");
+  const kind = networkCodes.has(code) || tls ? "Network" : "Unknown";
   return new ApiError({ kind, status: 0, message: `${request}: ${e.message ?? String(err)}`, request, cause: err });
 }
 
@@ -266,11 +269,13 @@ export class Transport {
         }
         if (res.statusCode === 401 && !reauthenticated) {
           reauthenticated = true;
-          this.config.auth.invalidate();
+          this.config.auth.invalidate(creds);
           continue;
         }
         throw error;
       } catch (err) {
+        // Credentials that cannot be had (exec plugin missing, token file unreadable) are for the user to fix.
+        if (err instanceof ConfigError) throw err;
         const error = networkError(err, request, opts.signal, timeout?.aborted === true && !opts.signal?.aborted);
         if (error.kind === "Network" && idempotent.has(method) && attempt < maxRetries) {
           await sleep(backoffMs(attempt), opts.signal).catch(() => {
