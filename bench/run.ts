@@ -1,0 +1,24 @@
+/**
+ * Runs one benchmark against the local cluster (or `KINDWATCH_TEST_KUBECONFIG`): a table for people, then one JSON
+ * line for machines as the very last line of stdout.
+ *
+ *   npm run bench -- NAME [OPTIONS]      e.g. `npm run bench -- list`, `npm run bench -- list --runs 3`
+ */
+import { listBench } from "./list.js";
+
+const benchmarks: Record<string, (argv: readonly string[]) => Promise<void>> = {
+  list: listBench,
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const bench = name ? benchmarks[name] : undefined;
+if (!bench) {
+  console.error(`usage: npm run bench -- NAME [OPTIONS], where NAME is one of: ${Object.keys(benchmarks).join(", ")}`);
+  process.exit(2);
+}
+try {
+  await bench(rest);
+} catch (err) {
+  console.error(`bench ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}

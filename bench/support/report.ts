@@ -1,0 +1,39 @@
+/** The two faces of a benchmark's result: a table for people, then one JSON line for machines. */
+
+/** `{IMPLEMENTATION: {METRIC: value}}`: every metric a cost, lower is better. */
+export type Results = Record<string, Record<string, number>>;
+
+/** Lays out rows of cells as a left-aligned text table, the first row being the header. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
+  }
+  const line = (row: readonly string[]) =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  const [head, ...body] = rows;
+  if (!head) return "";
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+/** kindwatch's cost divided by each peer's, for every metric both have: `{"METRIC/PEER": ratio}`. */
+export function ratios(results: Results, ours: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const mine = results[ours] ?? {};
+  for (const [peer, metrics] of Object.entries(results)) {
+    if (peer === ours) continue;
+    for (const [metric, cost] of Object.entries(metrics)) {
+      const own = mine[metric];
+      if (own !== undefined && cost > 0) out[`${metric}/${peer}`] = Number((own / cost).toFixed(3));
+    }
+  }
+  return out;
+}
+
+/** The machine-readable line that must end a benchmark's output. */
+export function resultLine(bench: string, results: Results, ours: string): string {
+  return JSON.stringify({ bench, results, ratios: ratios(results, ours) });
+}

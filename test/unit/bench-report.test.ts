@@ -1,0 +1,38 @@
+/** The arithmetic behind every benchmark's JSON line: medians, and ratios that are kindwatch's cost over the peer's. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ratios, resultLine, table } from "../../bench/support/report.js";
+import { median, range } from "../../bench/support/stats.js";
+
+describe("bench report", () => {
+  it("takes the middle value, or the mean of the middle two", () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.deepEqual(range([3, 1, 2]), { min: 1, max: 3 });
+    assert.throws(() => median([]), RangeError);
+  });
+
+  it("divides kindwatch's cost by each peer's, for the metrics both have", () => {
+    const results = { kindwatch: { time_s: 1, rss: 50, only: 3 }, peer: { time_s: 2, rss: 100 } };
+    assert.deepEqual(ratios(results, "kindwatch"), { "time_s/peer": 0.5, "rss/peer": 0.5 });
+  });
+
+  it("ends with one JSON object in the agreed shape", () => {
+    const line = resultLine("list", { kindwatch: { time_s: 3 }, peer: { time_s: 4 } }, "kindwatch");
+    assert.deepEqual(JSON.parse(line), {
+      bench: "list",
+      results: { kindwatch: { time_s: 3 }, peer: { time_s: 4 } },
+      ratios: { "time_s/peer": 0.75 },
+    });
+  });
+
+  it("aligns columns under a ruled header", () => {
+    assert.equal(
+      table([
+        ["a", "bb"],
+        ["ccc", "d"],
+      ]),
+      "a    bb\n---  --\nccc  d",
+    );
+  });
+});
