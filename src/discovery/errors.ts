@@ -19,7 +19,7 @@ export class NoMatchError extends ApiError {
 /** More than one resource matches and none is preferred over the others (kind `BadRequest`): the user must pick. */
 export class AmbiguousError extends ApiError {
   readonly input: string;
-  /** Every match, at its preferred version, in the server's group order. */
+  /** Every match, each at the best version that matched, in the server's group order. */
   readonly matches: readonly ApiResource[];
 
   constructor(input: string, matches: readonly ApiResource[]) {

@@ -184,6 +184,9 @@ export class SnapshotMapper {
     const typed = input.toLowerCase();
     const withGroup = typed.includes(".");
     const candidates: Candidate[] = [];
+    // Bare names are labelled by their index here, and get their final label only once found close: deciding whether
+    // a name resolves alone is a lookup, too dear to do for every name the server has.
+    const bare: { name: string; resource: ApiResource | undefined }[] = [];
     for (const r of this.#preferred) {
       const names = [r.resource, r.singular, ...r.shortNames.map((s) => s.toLowerCase()), r.kind.toLowerCase()];
       for (const name of new Set(names)) {
@@ -192,16 +195,19 @@ export class SnapshotMapper {
           candidates.push({ key: `${name}.${r.group}`, label: `${name}.${r.group}` });
           candidates.push({ key: `${name}.${r.version}.${r.group}`, label: `${name}.${r.version}.${r.group}` });
         } else {
-          candidates.push({ key: name, label: this.#resolvesTo(name, r) ? name : qualifiedName(r) });
+          candidates.push({ key: name, label: String(bare.push({ name, resource: r }) - 1) });
         }
       }
     }
-    if (!withGroup) {
-      for (const category of new Set(this.#preferred.flatMap((r) => r.categories))) {
-        candidates.push({ key: category, label: category });
-      }
+    if (withGroup) return closest(typed, candidates);
+    for (const category of new Set(this.#preferred.flatMap((r) => r.categories))) {
+      candidates.push({ key: category, label: String(bare.push({ name: category, resource: undefined }) - 1) });
     }
-    return closest(typed, candidates);
+    const labels = closest(typed, candidates, 20).map((index) => {
+      const { name, resource } = bare[Number(index)] ?? { name: "", resource: undefined };
+      return !resource || this.#resolvesTo(name, resource) ? name : qualifiedName(resource);
+    });
+    return [...new Set(labels)].slice(0, 5);
   }
 
   #resolvesTo(name: string, resource: ApiResource): boolean {
