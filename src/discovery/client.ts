@@ -66,6 +66,11 @@ export class DiscoveryClient {
     return this.#current;
   }
 
+  /** When the latest fetch started (running or done), in {@link discoveryNow} units; undefined before the first. */
+  get lastFetchStartedAt(): number | undefined {
+    return this.#inflight?.startedAt ?? this.#current?.fetchedAt;
+  }
+
   /** The cached snapshot, fetched first when there is none yet or it is older than the TTL. */
   snapshot(options: { readonly signal?: AbortSignal } = {}): Promise<DiscoverySnapshot> {
     const current = this.#current;

@@ -94,8 +94,8 @@ export class RestMapper {
       // A snapshot fetched during this call is as fresh as a refresh would be.
       if (!(err instanceof NoMatchError) || snapshot.fetchedAt > since) throw err;
     }
-    const cached = this.discovery.cached;
-    if (!cached || cached.fetchedAt <= since) {
+    // Only a miss that needs a fetch of its own waits: one that started after this call began will do.
+    if ((this.discovery.lastFetchStartedAt ?? 0) <= since) {
       const wait = this.#nextMissRefresh - discoveryNow();
       if (wait > 0) await sleep(wait, signal);
       this.#nextMissRefresh = discoveryNow() + this.#interval;

@@ -170,6 +170,26 @@ describe("REST mapper", () => {
     assert.ok(typo.suggestions.includes(crd.plural), typo.suggestions.join(", "));
   });
 
+  it("bounds the refreshes that misses cause: concurrent ones share, a loop is spaced out", async () => {
+    const unknown = `nothing${letters(8)}`;
+    const together = new DiscoveryClient(transport);
+    // An interval long enough that a miss waiting for it could not go unnoticed.
+    const patient = new RestMapper(together, { missRefreshIntervalMs: 60_000 });
+    await together.snapshot();
+    const started = performance.now();
+    await Promise.all([1, 2, 3, 4, 5, 6].map(() => noMatch(patient.resolveResource(unknown))));
+    assert.equal(together.cached?.generation, 2, "one refresh for misses at once");
+    assert.ok(performance.now() - started < 30_000, "none of them waited for the interval");
+
+    const looped = new DiscoveryClient(transport);
+    const mapper = new RestMapper(looped, { missRefreshIntervalMs: 100 });
+    await looped.snapshot();
+    const loopStarted = performance.now();
+    for (let i = 0; i < 4; i++) await noMatch(mapper.resolveResource(unknown));
+    assert.equal(looped.cached?.generation, 5, "each miss refreshed once");
+    assert.ok(performance.now() - loopStarted >= 300, "misses in a loop refresh at most once per interval");
+  });
+
   it("maps a kind asked for by a program through the same refresh on a miss", async () => {
     const crd = uniqueCrd([{ name: "v1", storage: true }]);
     const discovery = new DiscoveryClient(transport);
