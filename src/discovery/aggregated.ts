@@ -1,0 +1,101 @@
+/**
+ * Aggregated discovery (`apidiscovery.k8s.io/v2`, and `v2beta1` from 1.26-1.29 servers): the whole API surface in two
+ * responses, `/api` for the core group and `/apis` for the rest.
+ */
+import type { Transport } from "../http/transport.js";
+import {
+  assemble,
+  type GroupDraft,
+  type ResourceDraft,
+  record,
+  records,
+  singularOrGuess,
+  sortSubresources,
+  strings,
+  text,
+  type VersionDraft,
+} from "./result.js";
+import type { ApiSubresource, DiscoveryResult } from "./types.js";
+
+/** Asks for aggregated discovery, newest first; plain JSON lets an older server answer with legacy documents. */
+export const aggregatedAccept =
+  "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList," +
+  "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList," +
+  "application/json";
+
+/** Whether a document is an `APIGroupDiscoveryList` (rather than a legacy `APIVersions` or `APIGroupList`). */
+export function isAggregatedDocument(doc: unknown): boolean {
+  return record(doc)?.kind === "APIGroupDiscoveryList";
+}
+
+function parseVersion(group: string, raw: Record<string, unknown>): VersionDraft | undefined {
+  const version = text(raw.version);
+  if (!version) return undefined;
+  if (raw.freshness === "Stale") {
+    const gv = group ? `${group}/${version}` : version;
+    return {
+      version,
+      unavailable: {
+        reason: "Stale",
+        message: `the API server could not refresh its discovery of ${gv}: the server behind it is not answering`,
+      },
+    };
+  }
+  const resources = records(raw.resources).flatMap((r): ResourceDraft[] => {
+    const kind = text(record(r.responseKind)?.kind);
+    const resource = text(r.resource);
+    // client-go drops entries without a name or a kind too: nothing could be done with them.
+    if (!resource || !kind) return [];
+    const subresources = records(r.subresources).flatMap((s): ApiSubresource[] => {
+      const responseKind = record(s.responseKind);
+      const name = text(s.subresource);
+      if (!name || !responseKind) return [];
+      return [
+        {
+          name,
+          group: text(responseKind.group) || group,
+          version: text(responseKind.version) || version,
+          kind: text(responseKind.kind) || kind,
+          verbs: strings(s.verbs),
+        },
+      ];
+    });
+    return [
+      {
+        resource,
+        kind,
+        singular: singularOrGuess(text(r.singularResource), kind),
+        namespaced: r.scope === "Namespaced",
+        verbs: strings(r.verbs),
+        shortNames: strings(r.shortNames),
+        categories: strings(r.categories),
+        subresources: sortSubresources(subresources),
+      },
+    ];
+  });
+  return { version, resources };
+}
+
+function groupDrafts(doc: unknown): GroupDraft[] {
+  return records(record(doc)?.items).map((item) => {
+    const name = text(record(item.metadata)?.name);
+    return { name, versions: records(item.versions).flatMap((v) => parseVersion(name, v) ?? []) };
+  });
+}
+
+/** Reads the two aggregated documents (`/api`, then `/apis`) into a result. */
+export function parseAggregatedDiscovery(api: unknown, apis: unknown): DiscoveryResult {
+  return assemble([...groupDrafts(api), ...groupDrafts(apis)], "aggregated");
+}
+
+/** Both root documents as fetched with {@link aggregatedAccept}: aggregated ones, or legacy ones from an older server. */
+export async function fetchRootDocuments(
+  transport: Transport,
+  signal?: AbortSignal,
+): Promise<{ api: unknown; apis: unknown }> {
+  const [api, apis] = await Promise.all([
+    transport.json({ path: "/api", accept: aggregatedAccept, ...(signal ? { signal } : {}) }),
+    transport.json({ path: "/apis", accept: aggregatedAccept, ...(signal ? { signal } : {}) }),
+  ]);
+  return { api, apis };
+}
