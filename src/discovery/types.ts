@@ -1,20 +1,8 @@
 /** What discovery tells about a cluster: its groups, versions and resource types. */
+import type { GroupVersionKind, GroupVersionResource } from "../client/gvr.js";
 import type { ErrorKind } from "../http/errors.js";
 
-/** A resource type at one group version; `group` is "" for the core group. */
-export interface GroupVersionResource {
-  readonly group: string;
-  readonly version: string;
-  /** The plural, lowercase name used in URLs, e.g. `deployments`. */
-  readonly resource: string;
-}
-
-/** A kind at one group version; `group` is "" for the core group. */
-export interface GroupVersionKind {
-  readonly group: string;
-  readonly version: string;
-  readonly kind: string;
-}
+export type { GroupVersionKind, GroupVersionResource };
 
 /** A resource named by group and plural name, with the version left to the mapper when absent. */
 export interface ResourceRef {

@@ -131,7 +131,8 @@ function issue(req: CertificateRequest, subjectKey: KeyObject, issuer: { name: B
   const notBefore = new Date(now - 60_000);
   const notAfter = new Date(now + (req.validDays ?? 365) * 86_400_000);
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f;
+  // Positive and without a leading zero byte, which DER forbids: the first byte is in 0x40..0x7f.
+  serial[0] = ((serial[0] ?? 0) & 0x3f) | 0x40;
   const tbs = tlv(
     SEQUENCE,
     tlv(0xa0, tlv(INTEGER, Buffer.from([2]))),

@@ -1,0 +1,70 @@
+/**
+ * One cluster, connected: its config, transport, dynamic client, discovery, REST mapper and shared informers, made
+ * once and shared. The entry point most programs need.
+ */
+import { SharedInformerFactory } from "./cache/factory.js";
+import type { InformerOptions } from "./cache/informer.js";
+import type { GroupVersionResource } from "./client/gvr.js";
+import { DynamicClient, type ResourceClient } from "./client/resource.js";
+import { type LoadConfigOptions, loadConfig } from "./config/index.js";
+import type { ClusterConfig } from "./config/types.js";
+import { DiscoveryClient } from "./discovery/client.js";
+import { RestMapper } from "./discovery/mapper.js";
+import type { ApiResource } from "./discovery/types.js";
+import { Transport, type TransportOptions } from "./http/transport.js";
+import type { KubeObject } from "./object/types.js";
+
+/** Options of {@link connect}: where the cluster is, and how to talk to it. */
+export interface ConnectOptions extends LoadConfigOptions, TransportOptions {
+  /** Use this config instead of finding one. */
+  readonly config?: ClusterConfig;
+  /** Defaults for the informers of {@link Cluster.informers}. */
+  readonly informers?: InformerOptions<KubeObject>;
+}
+
+/** A connected cluster. Close it with {@link Cluster.close}. */
+export class Cluster {
+  readonly config: ClusterConfig;
+  readonly transport: Transport;
+  readonly client: DynamicClient;
+  readonly discovery: DiscoveryClient;
+  readonly mapper: RestMapper;
+  readonly informers: SharedInformerFactory;
+
+  constructor(options: ConnectOptions = {}) {
+    this.config = options.config ?? loadConfig(options);
+    this.transport = new Transport(this.config, options);
+    this.client = new DynamicClient(this.transport);
+    this.discovery = new DiscoveryClient(this.transport);
+    this.mapper = new RestMapper(this.discovery);
+    this.informers = new SharedInformerFactory(this.client, options.informers);
+  }
+
+  /** A client for `gvr` (all namespaces); `.namespace(ns)` on it for one. */
+  resource<T extends KubeObject = KubeObject>(gvr: GroupVersionResource): ResourceClient<T> {
+    return this.client.resource<T>(gvr);
+  }
+
+  /**
+   * Resolves what a user types (`deploy`, `widgets.example.com`, `Widget`) as kubectl does, refreshing discovery once
+   * on a miss, and returns a client for it with what discovery knows of it.
+   */
+  async lookup<T extends KubeObject = KubeObject>(
+    text: string,
+    signal?: AbortSignal,
+  ): Promise<{ client: ResourceClient<T>; resource: ApiResource }> {
+    const resource = await this.mapper.resolveResource(text, signal ? { signal } : {});
+    return { client: this.client.resource<T>(resource), resource };
+  }
+
+  /** Stops every informer and closes all connections. */
+  async close(): Promise<void> {
+    await this.informers.shutdown();
+    await this.transport.close();
+  }
+}
+
+/** Connects to the cluster of `KUBECONFIG`, `~/.kube/config` or the pod (or as `options` say). */
+export function connect(options: ConnectOptions = {}): Cluster {
+  return new Cluster(options);
+}
