@@ -75,7 +75,10 @@ export interface WatcherOptions {
   readonly streamingList?: boolean | "auto";
   /** Server-side watch timeout is drawn from [min, 2 × min) seconds so that watchers do not reconnect in step; default 300. */
   readonly minWatchTimeoutSeconds?: number;
-  /** A watch that sends nothing for this long is presumed dead (half-open connection) and reopened; default 90 s. */
+  /**
+   * A watch that sends nothing for this long while the watcher waits on it is presumed dead (half-open connection) and
+   * reopened from the same resourceVersion; default 90 s.
+   */
   readonly idleTimeoutMs?: number;
   readonly backoff?: BackoffOptions;
 }
