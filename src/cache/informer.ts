@@ -114,9 +114,10 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /**
    * Adds handlers; returns a function that removes them. Handlers added after the informer has synced are first told
-   * of every stored object as an add with origin "initial", as client-go does.
+   * of every stored object as an add with origin "initial", as client-go does, unless `replay` is false (for a caller
+   * that has just read the store itself).
    */
-  addHandlers(handlers: EventHandlers<T>): () => void {
+  addHandlers(handlers: EventHandlers<T>, { replay = true }: { replay?: boolean } = {}): () => void {
     const queue = new HandlerQueue<T>(
       (n) => deliver(handlers, n),
       (err, n) =>
@@ -128,8 +129,9 @@ export class Informer<T extends KubeObject = KubeObject> {
         }),
     );
     this.#queues.add(queue);
-    if (this.#synced)
+    if (this.#synced && replay) {
       for (const object of this.store.list()) queue.push(keyOf(object), { type: "add", object, origin: "initial" });
+    }
     return () => {
       queue.close();
       this.#queues.delete(queue);
@@ -176,11 +178,15 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#running = this.#run(controller.signal).finally(() => signal?.removeEventListener("abort", onAbort));
   }
 
-  /** Stops watching and handling; resolves once the watch has closed. */
-  async stop(): Promise<void> {
+  /**
+   * Stops watching and handling; resolves once the watch has closed. With `drain`, handlers first receive everything
+   * already queued for them, so that what they were told matches the store exactly.
+   */
+  async stop({ drain = false }: { drain?: boolean } = {}): Promise<void> {
     this.#controller?.abort();
     await this.#running;
     this.#running = undefined;
+    if (drain) await this.idle();
     for (const queue of this.#queues) queue.close();
   }
 
