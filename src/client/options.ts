@@ -10,6 +10,12 @@ export interface CallOptions {
   readonly timeoutMs?: number;
 }
 
+/** Options of a get. */
+export interface GetOptions extends CallOptions {
+  /** "0": any version the server has at hand (its cache); absent: the latest (a quorum read). */
+  readonly resourceVersion?: string;
+}
+
 /** Which objects a list or watch selects. */
 export interface SelectorOptions {
   /** e.g. `app=web,tier!=cache` */
@@ -89,6 +95,14 @@ export interface Status {
   readonly reason?: string;
   readonly code?: number;
   readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** Whether `value` is a `metav1.Status` (what delete returns once an object is gone) rather than an object. */
+export function isStatus(value: unknown): value is Status {
+  if (value === null || typeof value !== "object") return false;
+  const { kind, apiVersion } = value as { kind?: unknown; apiVersion?: unknown };
+  // A custom kind may be named Status too; the API's own is in the core or meta.k8s.io group.
+  return kind === "Status" && (apiVersion === "v1" || apiVersion === "meta.k8s.io/v1");
 }
 
 /** An object's metadata only (`meta.k8s.io/v1 PartialObjectMetadata`): cheap to list and watch. */
