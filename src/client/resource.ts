@@ -335,7 +335,8 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       const message = `GET ${path}: the server sent a ${String(table.kind)}, not a Table: it does not serve Table views of ${this.gvr.resource}`;
       throw new ApiError({ kind: "NotAcceptable", status: 0, message, request: `GET ${path}` });
     }
-    return table;
+    // With includeObject=None the server sends `"object": null`; the type promises an object or nothing.
+    return { ...table, rows: (table.rows ?? []).map(({ object, ...rest }) => (object ? { ...rest, object } : rest)) };
   }
 }
 

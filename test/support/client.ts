@@ -186,12 +186,25 @@ export async function inBatches<T>(items: readonly T[], concurrency: number, fn:
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
-/** Collects the events of a watch until `until` says stop (or the watch ends). */
-export async function collect<E>(events: AsyncIterable<E>, until: (seen: readonly E[]) => boolean): Promise<E[]> {
+/**
+ * Takes events from a watch until `until` says stop (or the watch ends), then closes it unless `keepOpen`, so that one
+ * watch can be read in steps.
+ */
+export async function collect<E>(
+  events: AsyncGenerator<E>,
+  until: (seen: readonly E[]) => boolean,
+  { keepOpen = false }: { keepOpen?: boolean } = {},
+): Promise<E[]> {
   const seen: E[] = [];
-  for await (const e of events) {
-    seen.push(e);
-    if (until(seen)) break;
+  try {
+    for (;;) {
+      const next = await events.next();
+      if (next.done) break;
+      seen.push(next.value);
+      if (until(seen)) break;
+    }
+  } finally {
+    if (!keepOpen) await events.return(undefined);
   }
   return seen;
 }
