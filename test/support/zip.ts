@@ -16,7 +16,8 @@ export async function readZipEntry(zipPath: string, entryName: string): Promise<
   // The end record is the last 22 bytes, unless a comment (at most 65535 bytes) follows it.
   let end = -1;
   for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--) {
-    if (zip.readUInt32LE(i) === endOfCentralDirectory) {
+    // The signature may also occur inside the comment: the real record's comment length reaches the end exactly.
+    if (zip.readUInt32LE(i) === endOfCentralDirectory && i + 22 + zip.readUInt16LE(i + 20) === zip.length) {
       end = i;
       break;
     }
