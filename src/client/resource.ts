@@ -184,15 +184,21 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(accept ? { accept } : {}),
     });
+    const aborted = (cause?: unknown) =>
+      new ApiError({ kind: "Aborted", status: 0, message: `${request} was aborted`, request, cause });
     try {
       for await (const line of lines(res.body)) {
+        // Lines already read may still be queued: none is delivered once the caller has asked to stop.
+        if (opts.signal?.aborted) throw aborted(opts.signal.reason);
         const event = decodeWatchEvent<unknown>(parseLine(line), request);
         yield event.type === "ERROR" ? event : { type: event.type, object: convert(event.object, request) };
       }
     } catch (err) {
       if (err instanceof ApiError) throw err;
-      if (opts.signal?.aborted) {
-        throw new ApiError({ kind: "Aborted", status: 0, message: `${request} was aborted`, request, cause: err });
+      if (opts.signal?.aborted) throw aborted(err);
+      if ((err as Error).name === "TimeoutError") {
+        const message = `${request} ran past its ${opts.timeoutMs} ms timeoutMs`;
+        throw new ApiError({ kind: "Timeout", status: 0, message, request, cause: err });
       }
       const message = `${request}: the stream broke: ${(err as Error).message}`;
       throw new ApiError({ kind: "Network", status: 0, message, request, cause: err });

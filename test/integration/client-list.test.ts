@@ -54,14 +54,11 @@ describe("dynamic client: list", () => {
   it("pages over 1,000 objects 100 at a time: 10 full pages, every name exactly once", async () => {
     const seen = new Map<string, number>();
     const sizes: number[] = [];
-    let first: { continue?: string; remainingItemCount?: number } | undefined;
-    for await (const page of configMaps.pages({ limit: pageSize })) {
-      first ??= page.metadata;
+    for await (const page of configMaps.pages({ limit: pageSize, labelSelector: "bulk=yes" })) {
       sizes.push(page.items.length);
       for (const name of names(page.items)) seen.set(name, (seen.get(name) ?? 0) + 1);
     }
     assert.deepEqual(sizes, Array(10).fill(pageSize));
-    assert.equal(first?.remainingItemCount, total - pageSize);
     assert.equal(seen.size, total);
     assert.ok(
       [...seen.values()].every((n) => n === 1),

@@ -130,14 +130,28 @@ describe("dynamic client: watch", () => {
     assert.deepEqual(changes(events), []);
   });
 
+  it("ends with a Timeout ApiError when its own timeoutMs runs out first", async () => {
+    const started = performance.now();
+    const err = await collect(
+      configMaps.watch({ labelSelector: "nothing=here", timeoutMs: 500, signal }),
+      () => false,
+    ).then(
+      () => assert.fail("the watch ended without an error"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApiError && err.kind === "Timeout", String(err));
+    assert.ok(performance.now() - started < 10_000);
+  });
+
   it("ends with an Aborted ApiError when the signal fires, waiting or not", async () => {
     const aborter = new AbortController();
     const { metadata } = await configMaps.list({ limit: 1 });
     const iterator = configMaps.watch({ resourceVersion: metadata.resourceVersion, signal: aborter.signal });
-    const created = configMaps.create(configMap("abort-me"));
+    await configMaps.create(configMap("abort-me"));
+    await configMaps.patch("abort-me", { data: { later: "changed" } }, "merge");
     const first = await iterator.next();
     assert.equal(first.done, false);
-    await created;
+    // The MODIFIED event is on its way or queued already: none may come out after the abort.
     const pending = iterator.next();
     aborter.abort();
     const err = await pending.then(
