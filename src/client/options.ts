@@ -43,7 +43,10 @@ export interface WatchOptions extends CallOptions, SelectorOptions {
   readonly allowWatchBookmarks?: boolean;
   /** Ask the server to end the watch after this many seconds. */
   readonly timeoutSeconds?: number;
-  /** A streaming list: the current state as ADDED events, then a BOOKMARK marked `k8s.io/initial-events-end`. */
+  /**
+   * A streaming list: the current state as ADDED events, then a BOOKMARK marked `k8s.io/initial-events-end`. The server
+   * requires `resourceVersionMatch: "NotOlderThan"` and bookmarks with it; both are the default then.
+   */
   readonly sendInitialEvents?: boolean;
 }
 
@@ -81,7 +84,11 @@ export interface DeleteCollectionOptions extends DeleteOptions, SelectorOptions 
 /** The kind of a watch event. */
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
 
-/** One event of a watch: a change to an object, a bookmark, or an error the server sent in the stream. */
+/**
+ * One event of a watch: a change to an object, a bookmark, or an error the server sent in the stream. A BOOKMARK's
+ * object holds only `apiVersion`, `kind` and `metadata.resourceVersion` (and `metadata.annotations` at the end of the
+ * initial events), whatever `T` says.
+ */
 export type WatchEvent<T = KubeObject> =
   | { readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK"; readonly object: T }
   | { readonly type: "ERROR"; readonly error: ApiError; readonly object: unknown };
@@ -149,7 +156,7 @@ export function listQuery(opts: ListOptions & WatchOptions, watch: boolean): Que
     limit: opts.limit,
     continue: opts.continue,
     resourceVersion: opts.resourceVersion,
-    resourceVersionMatch: opts.resourceVersionMatch,
+    resourceVersionMatch: opts.resourceVersionMatch ?? (watch && opts.sendInitialEvents ? "NotOlderThan" : undefined),
     timeoutSeconds: opts.timeoutSeconds,
     ...(watch
       ? {

@@ -163,7 +163,8 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
 
   /**
    * One watch request as an async iterable of events. It ends when the server ends the watch (timeout) or `signal`
-   * fires; an expired resourceVersion arrives as an `ERROR` event with a `Gone` error. Re-watching and relisting are the
+   * fires (an `Aborted` error; its own `timeoutMs` gives a `Timeout` error); an expired resourceVersion arrives as an
+   * `ERROR` event with a `Gone` error. The request goes out on the first `next()`. Re-watching and relisting are the
    * informer's job (`src/cache`), not this call's.
    */
   watch(opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {

@@ -221,9 +221,8 @@ describe("dynamic client: watch", () => {
       assert.equal(e.object.metadata.labels?.meta, "yes");
     }
 
-    const initial = await collect(
-      widgets.watchMetadata({ sendInitialEvents: true, resourceVersionMatch: "NotOlderThan", signal }),
-      (seen) => isInitialEventsEnd(seen.at(-1)),
+    const initial = await collect(widgets.watchMetadata({ sendInitialEvents: true, signal }), (seen) =>
+      isInitialEventsEnd(seen.at(-1)),
     );
     assert.ok(isInitialEventsEnd(initial.at(-1)));
     assert.ok(changes(initial).every((e) => e.object.kind === "PartialObjectMetadata" && e.object.spec === undefined));

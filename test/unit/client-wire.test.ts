@@ -130,6 +130,15 @@ describe("queries", () => {
     assert.equal(list.limit, 10);
     assert.equal(list.continue, "t");
   });
+
+  it("asks for NotOlderThan with sendInitialEvents, which the server requires, unless told otherwise", () => {
+    assert.equal(listQuery({ sendInitialEvents: true }, true).resourceVersionMatch, "NotOlderThan");
+    assert.equal(
+      listQuery({ sendInitialEvents: true, resourceVersionMatch: "Exact" }, true).resourceVersionMatch,
+      "Exact",
+    );
+    assert.equal(listQuery({}, true).resourceVersionMatch, undefined);
+  });
 });
 
 describe("metadata views and Status", () => {
