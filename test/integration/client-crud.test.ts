@@ -1,8 +1,9 @@
 /** The dynamic client's reads, writes, deletes and subresources, on a CRD and on built-in kinds, against a real server. */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { isStatus } from "../../src/client/index.js";
-import { ApiError, isConflict, isNotFound } from "../../src/http/index.js";
+import { DynamicClient, isStatus } from "../../src/client/index.js";
+import { loadConfig } from "../../src/config/index.js";
+import { ApiError, isConflict, isNotFound, Transport } from "../../src/http/index.js";
 import type { KubeObject } from "../../src/object/types.js";
 import {
   type Client,
@@ -322,6 +323,22 @@ describe("dynamic client: create, get, update, delete", () => {
     assert.equal(spec(await widgets.get("w-scale")).replicas, 4);
     await widgets.patchScale("w-scale", [{ op: "replace", path: "/spec/replicas", value: 6 }], "json");
     assert.equal(spec(await widgets.get("w-scale")).replicas, 6);
+  });
+
+  it("reports Forbidden for a user RBAC does not allow, on reads, writes and watches alike", async () => {
+    const user = await env.cluster.user(uniqueName("nobody"));
+    const transport = new Transport(loadConfig({ kubeconfig: user.kubeconfigPath, env: {} }));
+    try {
+      const theirs = new DynamicClient(transport).resource(configMapsGvr).namespace(env.namespace);
+      const err = await rejectsWith(theirs.list(), "Forbidden");
+      assert.equal(err.status, 403);
+      assert.equal(err.details.kind, "configmaps");
+      await rejectsWith(theirs.get("anything"), "Forbidden");
+      await rejectsWith(theirs.create(configMap("nope")), "Forbidden");
+      await rejectsWith(theirs.watch().next(), "Forbidden");
+    } finally {
+      await transport.close();
+    }
   });
 
   it("rejects calls it can tell are wrong before sending them", async () => {
