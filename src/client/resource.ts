@@ -144,16 +144,16 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
    */
   async *pages(opts: ListOptions = {}): AsyncGenerator<List<T>> {
     const limit = opts.limit ?? defaultPageSize;
-    let token = opts.continue;
-    let first = !token;
-    do {
-      // The continue token carries the snapshot's version; the server rejects a resourceVersion(Match) beside it.
-      const { resourceVersion, resourceVersionMatch, ...rest } = opts;
-      const page = await this.list(first ? { ...opts, limit } : { ...rest, limit, continue: token });
-      first = false;
+    // The continue token carries the snapshot's version; the server rejects a resourceVersion(Match) beside it.
+    const { resourceVersion, resourceVersionMatch, ...rest } = opts;
+    let query: ListOptions = opts.continue ? { ...rest, limit } : { ...opts, limit };
+    for (;;) {
+      const page = await this.list(query);
       yield page;
-      token = page.metadata?.continue || undefined;
-    } while (token);
+      const token = page.metadata?.continue;
+      if (!token) return;
+      query = { ...rest, limit, continue: token };
+    }
   }
 
   /** Every object, page by page, without holding more than a page in memory. */
