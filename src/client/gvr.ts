@@ -41,6 +41,12 @@ function checkSegment(what: string, value: string): string {
   return value;
 }
 
+/** A name as one path segment; "." and ".." would be resolved away on the way to the server and address another path. */
+function nameSegment(what: string, value: string): string {
+  if (!value || value === "." || value === "..") throw new TypeError(`invalid ${what} ${JSON.stringify(value)}`);
+  return encodeURIComponent(value);
+}
+
 /** The URL path of a resource, a namespace's part of it, one object, or a subresource of it. */
 export function resourcePath(
   gvr: GroupVersionResource,
@@ -52,12 +58,9 @@ export function resourcePath(
     ? `/apis/${checkSegment("group", gvr.group)}/${checkSegment("version", gvr.version)}`
     : `/api/${checkSegment("version", gvr.version)}`;
   let path = base;
-  if (namespace) path += `/namespaces/${encodeURIComponent(namespace)}`;
+  if (namespace) path += `/namespaces/${nameSegment("namespace", namespace)}`;
   path += `/${checkSegment("resource", gvr.resource)}`;
-  if (name !== undefined) {
-    if (!name) throw new TypeError("an object name must not be empty");
-    path += `/${encodeURIComponent(name)}`;
-  }
+  if (name !== undefined) path += `/${nameSegment("object name", name)}`;
   if (subresource) path += `/${checkSegment("subresource", subresource)}`;
   return path;
 }

@@ -10,6 +10,12 @@ export interface CallOptions {
   readonly timeoutMs?: number;
 }
 
+/** Options of a get. */
+export interface GetOptions extends CallOptions {
+  /** "0": any version the server has at hand (its cache); absent: the latest (a quorum read). */
+  readonly resourceVersion?: string;
+}
+
 /** Which objects a list or watch selects. */
 export interface SelectorOptions {
   /** e.g. `app=web,tier!=cache` */
@@ -37,7 +43,10 @@ export interface WatchOptions extends CallOptions, SelectorOptions {
   readonly allowWatchBookmarks?: boolean;
   /** Ask the server to end the watch after this many seconds. */
   readonly timeoutSeconds?: number;
-  /** A streaming list: the current state as ADDED events, then a BOOKMARK marked `k8s.io/initial-events-end`. */
+  /**
+   * A streaming list: the current state as ADDED events, then a BOOKMARK marked `k8s.io/initial-events-end`. The server
+   * requires `resourceVersionMatch: "NotOlderThan"` and bookmarks with it; both are the default then.
+   */
   readonly sendInitialEvents?: boolean;
 }
 
@@ -75,7 +84,11 @@ export interface DeleteCollectionOptions extends DeleteOptions, SelectorOptions 
 /** The kind of a watch event. */
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
 
-/** One event of a watch: a change to an object, a bookmark, or an error the server sent in the stream. */
+/**
+ * One event of a watch: a change to an object, a bookmark, or an error the server sent in the stream. A BOOKMARK's
+ * object holds only `apiVersion`, `kind` and `metadata.resourceVersion` (and `metadata.annotations` at the end of the
+ * initial events), whatever `T` says.
+ */
 export type WatchEvent<T = KubeObject> =
   | { readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK"; readonly object: T }
   | { readonly type: "ERROR"; readonly error: ApiError; readonly object: unknown };
@@ -89,6 +102,14 @@ export interface Status {
   readonly reason?: string;
   readonly code?: number;
   readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** Whether `value` is a `metav1.Status` (what delete returns once an object is gone) rather than an object. */
+export function isStatus(value: unknown): value is Status {
+  if (value === null || typeof value !== "object") return false;
+  const { kind, apiVersion } = value as { kind?: unknown; apiVersion?: unknown };
+  // A custom kind may be named Status too; the API's own is in the core or meta.k8s.io group.
+  return kind === "Status" && (apiVersion === "v1" || apiVersion === "meta.k8s.io/v1");
 }
 
 /** An object's metadata only (`meta.k8s.io/v1 PartialObjectMetadata`): cheap to list and watch. */
@@ -135,7 +156,7 @@ export function listQuery(opts: ListOptions & WatchOptions, watch: boolean): Que
     limit: opts.limit,
     continue: opts.continue,
     resourceVersion: opts.resourceVersion,
-    resourceVersionMatch: opts.resourceVersionMatch,
+    resourceVersionMatch: opts.resourceVersionMatch ?? (watch && opts.sendInitialEvents ? "NotOlderThan" : undefined),
     timeoutSeconds: opts.timeoutSeconds,
     ...(watch
       ? {

@@ -7,10 +7,12 @@ import type { Transport } from "../http/transport.js";
 import type { KubeObject, List } from "../object/types.js";
 import { type GroupVersionResource, resourcePath } from "./gvr.js";
 import { lines, parseLine } from "./lines.js";
+import { toPartialObjectMetadata, toPartialObjectMetadataList } from "./metadata.js";
 import {
   type CallOptions,
   type DeleteCollectionOptions,
   type DeleteOptions,
+  type GetOptions,
   type ListOptions,
   listQuery,
   type PartialObjectMetadata,
@@ -122,32 +124,36 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** Reads one object. */
-  get(name: string, opts: CallOptions = {}): Promise<T> {
-    return this.#json("GET", this.#path(name), opts);
+  async get(name: string, opts: GetOptions = {}): Promise<T> {
+    return this.#json("GET", this.#path(name), opts, getQuery(opts));
   }
 
   /** Reads one object's status subresource. */
-  getStatus(name: string, opts: CallOptions = {}): Promise<T> {
-    return this.#json("GET", this.#path(name, "status"), opts);
+  async getStatus(name: string, opts: GetOptions = {}): Promise<T> {
+    return this.#json("GET", this.#path(name, "status"), opts, getQuery(opts));
   }
 
   /** Lists one page (all objects when no `limit` is given). */
-  list(opts: ListOptions = {}): Promise<List<T>> {
+  async list(opts: ListOptions = {}): Promise<List<T>> {
     return this.#json("GET", this.#path(), opts, { query: listQuery(opts, false) });
   }
 
-  /** Lists page after page with `limit`/`continue` (default 500 a page), yielding each page. */
+  /**
+   * Lists page after page with `limit`/`continue` (default 500 a page), yielding each page. Every page is of the same
+   * snapshot: the first page's resourceVersion. A `410 Gone` means the snapshot was compacted away: list again.
+   */
   async *pages(opts: ListOptions = {}): AsyncGenerator<List<T>> {
-    let token = opts.continue;
-    do {
-      const page = await this.list({
-        ...opts,
-        limit: opts.limit ?? defaultPageSize,
-        ...(token ? { continue: token } : {}),
-      });
+    const limit = opts.limit ?? defaultPageSize;
+    // The continue token carries the snapshot's version; the server rejects a resourceVersion(Match) beside it.
+    const { resourceVersion, resourceVersionMatch, ...rest } = opts;
+    let query: ListOptions = opts.continue ? { ...rest, limit } : { ...opts, limit };
+    for (;;) {
+      const page = await this.list(query);
       yield page;
-      token = page.metadata?.continue || undefined;
-    } while (token);
+      const token = page.metadata?.continue;
+      if (!token) return;
+      query = { ...rest, limit, continue: token };
+    }
   }
 
   /** Every object, page by page, without holding more than a page in memory. */
@@ -157,14 +163,19 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
 
   /**
    * One watch request as an async iterable of events. It ends when the server ends the watch (timeout) or `signal`
-   * fires; an expired resourceVersion arrives as an `ERROR` event with a `Gone` error. Re-watching and relisting are the
+   * fires (an `Aborted` error; its own `timeoutMs` gives a `Timeout` error); an expired resourceVersion arrives as an
+   * `ERROR` event with a `Gone` error. The request goes out on the first `next()`. Re-watching and relisting are the
    * informer's job (`src/cache`), not this call's.
    */
   watch(opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
-    return this.#watch<T>(opts, undefined);
+    return this.#watch(opts, undefined, (obj) => obj as T);
   }
 
-  async *#watch<E>(opts: WatchOptions, accept: string | undefined): AsyncGenerator<WatchEvent<E>> {
+  async *#watch<E>(
+    opts: WatchOptions,
+    accept: string | undefined,
+    convert: (obj: unknown, request: string) => E,
+  ): AsyncGenerator<WatchEvent<E>> {
     const path = this.#path();
     const request = `WATCH ${path}`;
     const res = await this.transport.stream({
@@ -174,12 +185,21 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(accept ? { accept } : {}),
     });
+    const aborted = (cause?: unknown) =>
+      new ApiError({ kind: "Aborted", status: 0, message: `${request} was aborted`, request, cause });
     try {
-      for await (const line of lines(res.body)) yield decodeWatchEvent<E>(parseLine(line), request);
+      for await (const line of lines(res.body)) {
+        // Lines already read may still be queued: none is delivered once the caller has asked to stop.
+        if (opts.signal?.aborted) throw aborted(opts.signal.reason);
+        const event = decodeWatchEvent<unknown>(parseLine(line), request);
+        yield event.type === "ERROR" ? event : { type: event.type, object: convert(event.object, request) };
+      }
     } catch (err) {
       if (err instanceof ApiError) throw err;
-      if (opts.signal?.aborted) {
-        throw new ApiError({ kind: "Aborted", status: 0, message: `${request} was aborted`, request, cause: err });
+      if (opts.signal?.aborted) throw aborted(err);
+      if ((err as Error).name === "TimeoutError") {
+        const message = `${request} ran past its ${opts.timeoutMs} ms timeoutMs`;
+        throw new ApiError({ kind: "Timeout", status: 0, message, request, cause: err });
       }
       const message = `${request}: the stream broke: ${(err as Error).message}`;
       throw new ApiError({ kind: "Network", status: 0, message, request, cause: err });
@@ -189,7 +209,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** Creates an object; its namespace is this client's, else the object's own. */
-  create(obj: T, opts: WriteOptions = {}): Promise<T> {
+  async create(obj: T, opts: WriteOptions = {}): Promise<T> {
     return this.#json("POST", this.#path(undefined, undefined, this.#objectNamespace(obj)), opts, {
       body: obj,
       query: writeQuery(opts),
@@ -197,7 +217,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** Replaces an object (optimistic concurrency: a stale `metadata.resourceVersion` is a Conflict). */
-  update(obj: T, opts: WriteOptions = {}): Promise<T> {
+  async update(obj: T, opts: WriteOptions = {}): Promise<T> {
     return this.#json("PUT", this.#path(nameOf(obj, "update"), undefined, this.#objectNamespace(obj)), opts, {
       body: obj,
       query: writeQuery(opts),
@@ -205,7 +225,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** Replaces an object's status through the status subresource; spec changes in `obj` are ignored by the server. */
-  updateStatus(obj: T, opts: WriteOptions = {}): Promise<T> {
+  async updateStatus(obj: T, opts: WriteOptions = {}): Promise<T> {
     return this.#json("PUT", this.#path(nameOf(obj, "updateStatus"), "status", this.#objectNamespace(obj)), opts, {
       body: obj,
       query: writeQuery(opts),
@@ -213,20 +233,33 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** Patches an object: a JSON patch (an array of operations), a merge patch, a strategic merge patch or an apply. */
-  patch(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<T> {
+  async patch(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<T> {
     return this.#patch(name, undefined, patch, type, opts);
   }
 
   /** Patches an object's status subresource. */
-  patchStatus(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<T> {
+  async patchStatus(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<T> {
     return this.#patch(name, "status", patch, type, opts);
   }
 
-  #patch(name: string, sub: string | undefined, patch: unknown, type: PatchType, opts: PatchOptions, ns?: string) {
+  async #patch<R = T>(
+    name: string,
+    sub: string | undefined,
+    patch: unknown,
+    type: PatchType,
+    opts: PatchOptions,
+    ns?: string,
+  ): Promise<R> {
+    if (!(type in patchContentTypes)) {
+      throw new TypeError(`unknown patch type ${JSON.stringify(type)}: use json, merge, strategic or apply`);
+    }
     if (type === "apply" && !opts.fieldManager) {
       throw new TypeError("server-side apply needs a fieldManager: pass { fieldManager: 'my-controller' }");
     }
-    return this.#json<T>("PATCH", this.#path(name, sub, ns ?? this.namespaceName), opts, {
+    if (type !== "apply" && opts.force !== undefined) {
+      throw new TypeError("force is for server-side apply only: drop it, or use the apply patch type");
+    }
+    return this.#json<R>("PATCH", this.#path(name, sub, ns ?? this.namespaceName), opts, {
       body: patch,
       contentType: patchContentTypes[type],
       query: writeQuery(opts),
@@ -234,13 +267,13 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** Server-side apply of `obj` (the fields this manager wants); conflicts with other managers fail unless `force`. */
-  apply(obj: T | Partial<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
+  async apply(obj: T | Partial<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
     const full = obj as T;
     return this.#patch(nameOf(full, "apply"), undefined, obj, "apply", opts, this.#objectNamespace(full));
   }
 
   /** Server-side apply to the status subresource. */
-  applyStatus(obj: T | Partial<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
+  async applyStatus(obj: T | Partial<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
     const full = obj as T;
     return this.#patch(nameOf(full, "applyStatus"), "status", obj, "apply", opts, this.#objectNamespace(full));
   }
@@ -248,12 +281,12 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   /**
    * Deletes an object. Returns the object while finalizers hold it (deletionTimestamp set), else the server's Status.
    */
-  delete(name: string, opts: DeleteOptions = {}): Promise<T | Status> {
+  async delete(name: string, opts: DeleteOptions = {}): Promise<T | Status> {
     return this.#json("DELETE", this.#path(name), opts, { body: deleteBody(opts) });
   }
 
   /** Deletes every object the selectors match (in this namespace, or cluster-wide for cluster-scoped kinds). */
-  deleteCollection(opts: DeleteCollectionOptions = {}): Promise<List<T> | Status> {
+  async deleteCollection(opts: DeleteCollectionOptions = {}): Promise<List<T> | Status> {
     return this.#json("DELETE", this.#path(), opts, {
       body: deleteBody(opts),
       query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
@@ -261,49 +294,61 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** Reads the scale subresource (`autoscaling/v1 Scale`). */
-  getScale(name: string, opts: CallOptions = {}): Promise<KubeObject> {
-    return this.#json("GET", this.#path(name, "scale"), opts);
+  async getScale(name: string, opts: GetOptions = {}): Promise<KubeObject> {
+    return this.#json("GET", this.#path(name, "scale"), opts, getQuery(opts));
   }
 
   /** Replaces the scale subresource: `scale.spec.replicas` is what changes. */
-  updateScale(name: string, scale: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+  async updateScale(name: string, scale: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
     return this.#json("PUT", this.#path(name, "scale"), opts, { body: scale, query: writeQuery(opts) });
   }
 
   /** Patches the scale subresource, e.g. `{ spec: { replicas: 3 } }` as a merge patch. */
-  patchScale(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<KubeObject> {
-    return this.#json("PATCH", this.#path(name, "scale"), opts, {
-      body: patch,
-      contentType: patchContentTypes[type],
-      query: writeQuery(opts),
-    });
+  async patchScale(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<KubeObject> {
+    return this.#patch<KubeObject>(name, "scale", patch, type, opts);
   }
 
   /** Reads one object's metadata only. */
-  getMetadata(name: string, opts: CallOptions = {}): Promise<PartialObjectMetadata> {
-    return this.#json("GET", this.#path(name), opts, { accept: metaAccept("PartialObjectMetadata") });
+  async getMetadata(name: string, opts: GetOptions = {}): Promise<PartialObjectMetadata> {
+    const path = this.#path(name);
+    const obj = await this.#json("GET", path, opts, { ...getQuery(opts), accept: metaAccept("PartialObjectMetadata") });
+    return toPartialObjectMetadata(obj, `GET ${path}`);
   }
 
   /** Lists metadata only: a fraction of the bytes of a full list for kinds with large specs. */
-  listMetadata(opts: ListOptions = {}): Promise<List<PartialObjectMetadata>> {
-    return this.#json("GET", this.#path(), opts, {
+  async listMetadata(opts: ListOptions = {}): Promise<List<PartialObjectMetadata>> {
+    const path = this.#path();
+    const list = await this.#json<List>("GET", path, opts, {
       query: listQuery(opts, false),
       accept: metaAccept("PartialObjectMetadataList"),
     });
+    return toPartialObjectMetadataList(list, `GET ${path}`);
   }
 
   /** Watches metadata only. */
   watchMetadata(opts: WatchOptions = {}): AsyncGenerator<WatchEvent<PartialObjectMetadata>> {
-    return this.#watch<PartialObjectMetadata>(opts, metaAccept("PartialObjectMetadata"));
+    return this.#watch(opts, metaAccept("PartialObjectMetadata"), toPartialObjectMetadata);
   }
 
   /** The server's Table view (the columns `kubectl get` prints) of a list, or of one object when `name` is given. */
-  table(opts: TableOptions & { name?: string } = {}): Promise<Table> {
-    return this.#json("GET", this.#path(opts.name), opts, {
+  async table(opts: TableOptions & { name?: string } = {}): Promise<Table> {
+    const path = this.#path(opts.name);
+    const table = await this.#json<Table>("GET", path, opts, {
       query: { ...(opts.name ? {} : listQuery(opts, false)), includeObject: opts.includeObject },
       accept: tableAccept,
     });
+    // The plain-JSON fallback in Accept lets the server answer with a list when it cannot make a Table.
+    if (table.kind !== "Table") {
+      const message = `GET ${path}: the server sent a ${String(table.kind)}, not a Table: it does not serve Table views of ${this.gvr.resource}`;
+      throw new ApiError({ kind: "NotAcceptable", status: 0, message, request: `GET ${path}` });
+    }
+    // With includeObject=None the server sends `"object": null`; the type promises an object or nothing.
+    return { ...table, rows: (table.rows ?? []).map(({ object, ...rest }) => (object ? { ...rest, object } : rest)) };
   }
+}
+
+function getQuery(opts: GetOptions): { query?: { resourceVersion: string } } {
+  return opts.resourceVersion !== undefined ? { query: { resourceVersion: opts.resourceVersion } } : {};
 }
 
 function deleteBody(opts: DeleteOptions): object {

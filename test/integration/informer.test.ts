@@ -4,7 +4,7 @@ import { Informer } from "../../src/cache/informer.js";
 import { listWatchOf } from "../../src/cache/watcher.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { attachCluster } from "../../src/testing/index.js";
-import { clientFor, configmaps, namespaces } from "../support/client.js";
+import { clientFor, configMapsGvr as configmaps, namespacesGvr as namespaces } from "../support/client.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 describe("informer on the real API server", () => {

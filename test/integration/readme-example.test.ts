@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { isAlreadyExists } from "../../src/http/errors.js";
 import { attachCluster, type ClusterAccess } from "../../src/testing/index.js";
-import { clientFor, namespaces } from "../support/client.js";
+import { clientFor, namespacesGvr as namespaces } from "../support/client.js";
 import { createCrd } from "../support/crds.js";
 import { uniqueName } from "../support/wait.js";
 
