@@ -19,13 +19,16 @@ export class TokenBucket {
   #delayed = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #queue: Waiter[] = [];
+  readonly #now: () => number;
 
-  constructor(qps: number, burst: number) {
+  /** `now` is a monotonic clock in ms (for tests). */
+  constructor(qps: number, burst: number, now: () => number = () => performance.now()) {
     if (!(qps > 0) || !Number.isFinite(qps)) throw new RangeError(`qps must be a positive number, not ${qps}`);
     this.qps = qps;
     this.burst = Math.max(1, Math.floor(burst));
+    this.#now = now;
     this.#tokens = this.burst;
-    this.#last = performance.now();
+    this.#last = now();
   }
 
   /** Whether {@link disable} was called. */
@@ -84,7 +87,7 @@ export class TokenBucket {
   }
 
   #refill(): void {
-    const now = performance.now();
+    const now = this.#now();
     this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.qps);
     this.#last = now;
   }
