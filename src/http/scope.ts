@@ -1,9 +1,44 @@
 /**
  * The cancellation of one call: the caller's `AbortSignal` and the call's deadline folded into one signal whose reason
- * is the {@link ApiError} the caller gets. Listeners on the caller's signal are removed when the call ends, so that one
- * long-lived signal (a watcher's, across many re-watches) does not collect them.
+ * is the {@link ApiError} the caller gets.
  */
 import { ApiError } from "./errors.js";
+
+interface Followers {
+  readonly callbacks: Set<() => void>;
+  readonly listener: () => void;
+}
+
+const followers = new WeakMap<AbortSignal, Followers>();
+
+/**
+ * Calls `onAbort` when `signal` aborts; returns how to stop. However many calls share one signal (a manager's shutdown
+ * signal, a watcher's across re-watches), it carries one listener of ours, and none once they have all ended, so that
+ * Node never warns of a listener leak and nothing is kept alive by a long-lived signal.
+ */
+function follow(signal: AbortSignal, onAbort: () => void): () => void {
+  let entry = followers.get(signal);
+  if (!entry) {
+    const callbacks = new Set<() => void>();
+    const listener = () => {
+      followers.delete(signal);
+      for (const callback of callbacks) callback();
+    };
+    entry = { callbacks, listener };
+    followers.set(signal, entry);
+    signal.addEventListener("abort", listener, { once: true });
+  }
+  const own = entry;
+  const callback = () => onAbort();
+  own.callbacks.add(callback);
+  return () => {
+    own.callbacks.delete(callback);
+    if (own.callbacks.size === 0 && followers.get(signal) === own) {
+      followers.delete(signal);
+      signal.removeEventListener("abort", own.listener);
+    }
+  };
+}
 
 /** One call's signal, deadline and last failed attempt. */
 export class CallScope {
@@ -14,6 +49,7 @@ export class CallScope {
   #timer: NodeJS.Timeout | undefined;
   #deadline: number | undefined;
   #timeoutMs = 0;
+  readonly #unfollow: () => void;
   /** The error of the last failed attempt, carried as the cause of a later timeout or abort. */
   lastError: ApiError | undefined;
 
@@ -21,7 +57,7 @@ export class CallScope {
     this.#caller = caller;
     this.request = request;
     if (caller?.aborted) this.#onCallerAbort();
-    else caller?.addEventListener("abort", this.#onCallerAbort, { once: true });
+    this.#unfollow = caller && !caller.aborted ? follow(caller, this.#onCallerAbort) : () => {};
   }
 
   /** Aborts when the caller aborts or the deadline passes; its reason is then an {@link ApiError}. */
@@ -52,7 +88,7 @@ export class CallScope {
   /** Releases the caller's signal and the timer; the scope's signal no longer fires. */
   dispose(): void {
     this.endDeadline();
-    this.#caller?.removeEventListener("abort", this.#onCallerAbort);
+    this.#unfollow();
   }
 
   /** Ends the call now with `reason` (the transport was closed). */
