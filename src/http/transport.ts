@@ -8,7 +8,7 @@
  * retried with backoff for reads only, as a write may have been applied before the connection broke.
  */
 import type { Readable } from "node:stream";
-import { type Dispatcher, Pool } from "undici";
+import { Client, type Dispatcher, Pool } from "undici";
 import type { AuthCredentials, ClusterConfig } from "../config/types.js";
 import { ApiError, errorFromStatus } from "./errors.js";
 import { networkError } from "./network.js";
@@ -164,6 +164,42 @@ function withMessage(error: ApiError, message: string): ApiError {
   });
 }
 
+/**
+ * `sent`, or the scope's reason as soon as its signal fires. undici applies an abort only once the request has a
+ * connection, so a request waiting for one (a TLS handshake that hangs) would ignore its signal until undici's own
+ * 10 s connect timeout; the caller hears at once, and a response that comes after all is thrown away.
+ */
+function abortable(sent: Promise<Dispatcher.ResponseData>, scope: CallScope): Promise<Dispatcher.ResponseData> {
+  const signal = scope.signal;
+  if (signal.aborted) {
+    sent.then(
+      (res) => res.body.destroy(),
+      () => {},
+    );
+    return Promise.reject(scope.reason);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      sent.then(
+        (res) => res.body.destroy(),
+        () => {},
+      );
+      reject(scope.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    sent.then(
+      (res) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(res);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError };
 
 /** Sends requests to one cluster. Create one per cluster and share it; {@link close} it when done. */
@@ -176,7 +212,7 @@ export class Transport {
   readonly #limiter: TokenBucket | undefined;
   readonly #limiterMode: RateLimitStatus["mode"];
   readonly #scopes = new Set<CallScope>();
-  #pools: { requests: Pool; streams: Pool };
+  #pool: Pool;
   #poolCert: string | undefined;
   #closed = false;
 
@@ -197,7 +233,7 @@ export class Transport {
     } else {
       this.#limiterMode = "off";
     }
-    this.#pools = this.#newPools(config.tls.cert, config.tls.key);
+    this.#pool = this.#newPool(config.tls.cert, config.tls.key);
     this.#poolCert = config.tls.cert;
   }
 
@@ -214,41 +250,57 @@ export class Transport {
     };
   }
 
-  /**
-   * Two pools: a bounded one for ordinary requests, since a burst of parallel requests on fresh connections spends its
-   * time in TLS handshakes, and an unbounded one for streams, each of which holds its connection for minutes.
-   */
-  #newPools(cert: string | undefined, key: string | undefined): { requests: Pool; streams: Pool } {
+  #connectOptions(cert: string | undefined, key: string | undefined) {
     const tls = this.config.tls;
-    const pool = (connections: number | null) =>
-      new Pool(this.#origin, {
-        connect: {
-          ...(tls.ca ? { ca: tls.ca } : {}),
-          ...(cert && key ? { cert, key } : {}),
-          rejectUnauthorized: !tls.insecureSkipVerify,
-          ...(tls.serverName ? { servername: tls.serverName } : {}),
-        },
-        connections,
-        // Below the API server's 90 s idle timeout, so that we close idle connections before it does.
-        keepAliveTimeout: 30_000,
-        // Watches stay open for minutes with long quiet spells; deadlines are per call instead (CallScope).
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-    return { requests: pool(this.#options.connections ?? 32), streams: pool(null) };
+    return {
+      ...(tls.ca ? { ca: tls.ca } : {}),
+      ...(cert && key ? { cert, key } : {}),
+      rejectUnauthorized: !tls.insecureSkipVerify,
+      ...(tls.serverName ? { servername: tls.serverName } : {}),
+    };
   }
 
-  /** Rotated client certificates (exec plugins) need pools whose connections present the new one. */
-  #poolFor(creds: AuthCredentials, stream: boolean): Pool {
+  /**
+   * The pool for ordinary requests, bounded, since a burst of parallel requests on fresh connections spends its time in
+   * TLS handshakes.
+   */
+  #newPool(cert: string | undefined, key: string | undefined): Pool {
+    return new Pool(this.#origin, {
+      connect: this.#connectOptions(cert, key),
+      connections: this.#options.connections ?? 32,
+      // Below the API server's 90 s idle timeout, so that we close idle connections before it does.
+      keepAliveTimeout: 30_000,
+      // Deadlines are per call instead (CallScope), across retries.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  /**
+   * A connection of its own for each stream. A stream holds its connection for minutes and is ended by destroying it
+   * mid-response, after which an undici pool would at once open a spare connection to replace it (measured with undici
+   * 7.30: every closed watch left an idle TLS connection behind); a client of its own is destroyed with the stream.
+   */
+  #newStreamClient(creds: AuthCredentials): Client {
+    const cert = creds.cert && creds.key ? creds : this.config.tls;
+    return new Client(this.#origin, {
+      connect: this.#connectOptions(cert.cert, cert.key),
+      // Watches stay open for minutes with long quiet spells; the call's deadline covers the wait for the headers.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  /** Rotated client certificates (exec plugins) need a pool whose connections present the new one. */
+  #poolFor(creds: AuthCredentials): Pool {
     if (creds.cert && creds.key && creds.cert !== this.#poolCert) {
-      const old = this.#pools;
-      this.#pools = this.#newPools(creds.cert, creds.key);
+      const old = this.#pool;
+      this.#pool = this.#newPool(creds.cert, creds.key);
       this.#poolCert = creds.cert;
-      // close() lets in-flight requests and open watches finish on the old connections.
-      void old.requests.close();
-      void old.streams.close();
+      // close() lets in-flight requests finish on the old connections.
+      void old.close();
     }
-    return stream ? this.#pools.streams : this.#pools.requests;
+    return this.#pool;
   }
 
   #headers(opts: RequestOptions, creds: AuthCredentials, hasBody: boolean): Record<string, string | string[]> {
@@ -334,19 +386,22 @@ export class Transport {
     path: string,
     body: string | Buffer | Uint8Array | undefined,
     creds: AuthCredentials,
-    stream: boolean,
+    dispatcher: Dispatcher,
     scope: CallScope,
     consume: (res: Dispatcher.ResponseData) => Promise<T>,
   ): Promise<Outcome<T>> {
     const request = `${method} ${opts.path}`;
     try {
-      const res = await this.#poolFor(creds, stream).request({
-        method: method as Dispatcher.HttpMethod,
-        path,
-        headers: this.#headers(opts, creds, body !== undefined),
-        ...(body !== undefined ? { body } : {}),
-        signal: scope.signal,
-      });
+      const res = await abortable(
+        dispatcher.request({
+          method: method as Dispatcher.HttpMethod,
+          path,
+          headers: this.#headers(opts, creds, body !== undefined),
+          ...(body !== undefined ? { body } : {}),
+          signal: scope.signal,
+        }),
+        scope,
+      );
       this.#observe(res.headers, request);
       if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, value: await consume(res) };
       const text = await res.body.text();
@@ -362,11 +417,14 @@ export class Transport {
     }
   }
 
-  /** Sends with retries; `consume` turns a 2xx response into the result, inside the retry loop and the deadline. */
+  /**
+   * Sends with retries; `consume` turns a 2xx response into the result, inside the retry loop and the deadline. For a
+   * stream, `consume` takes over the call: it must call `end` once the stream is done, which frees its connection.
+   */
   async #send<T>(
     opts: RequestOptions,
     stream: boolean,
-    consume: (res: Dispatcher.ResponseData, scope: CallScope, release: () => void) => Promise<T>,
+    consume: (res: Dispatcher.ResponseData, scope: CallScope, end: () => void) => Promise<T>,
   ): Promise<T> {
     const method = (opts.method ?? "GET").toUpperCase();
     const request = `${method} ${opts.path}`;
@@ -391,13 +449,19 @@ export class Transport {
       let reauthenticated = false;
       for (let attempt = 1; ; attempt++) {
         if (attempt > 1) await this.#throttle(limiter, scope);
-        const outcome = await this.#attempt(opts, method, path, body, creds, stream, scope, (res) =>
-          consume(res, scope, release),
+        const dispatcher = stream ? this.#newStreamClient(creds) : this.#poolFor(creds);
+        const end = () => {
+          release();
+          if (stream) void dispatcher.destroy();
+        };
+        const outcome = await this.#attempt(opts, method, path, body, creds, dispatcher, scope, (res) =>
+          consume(res, scope, end),
         );
         if (outcome.ok) {
           handedOver = stream;
           return outcome.value;
         }
+        if (stream) void dispatcher.destroy();
         const error = outcome.error;
         if (error.kind === "Aborted" || (error.kind === "Timeout" && error.status === 0)) throw error;
         scope.lastError = error;
@@ -463,12 +527,13 @@ export class Transport {
    * call `close()`. The deadline covers the wait for the response headers, not the stream.
    */
   stream(opts: RequestOptions): Promise<StreamResponse> {
-    return this.#send(opts, true, async (res, scope, release) => {
+    return this.#send(opts, true, async (res, scope, end) => {
       scope.endDeadline();
-      const request = `${(opts.method ?? "GET").toUpperCase()} ${opts.path}`;
+      // Aborted by the caller or by close(): free the connection even if no one reads the body.
+      scope.signal.addEventListener("abort", end, { once: true });
       const raw = res.body as Readable & AsyncIterable<Buffer>;
       let closed = false;
-      const failure = (err: unknown) => this.#failure(err, scope, request);
+      const failure = (err: unknown) => this.#failure(err, scope, scope.request);
       async function* chunks(): AsyncGenerator<Buffer, void, undefined> {
         try {
           for await (const chunk of raw) yield chunk;
@@ -476,7 +541,7 @@ export class Transport {
           if (!closed) throw failure(err);
         } finally {
           raw.destroy();
-          release();
+          end();
         }
       }
       return {
@@ -486,7 +551,7 @@ export class Transport {
         close: () => {
           closed = true;
           raw.destroy();
-          release();
+          end();
         },
       };
     });
@@ -496,6 +561,6 @@ export class Transport {
   async close(): Promise<void> {
     this.#closed = true;
     for (const scope of this.#scopes) scope.abort(this.#closedError(scope.request));
-    await Promise.all([this.#pools.requests.destroy(), this.#pools.streams.destroy()]);
+    await this.#pool.destroy();
   }
 }
