@@ -1,7 +1,7 @@
 /**
- * One keep-alive connection pool per cluster, with authentication, client-side rate limiting, `429`/`Retry-After`,
- * retries of idempotent reads on network errors, deadlines, and `AbortSignal` on every call. Built on undici, whose
- * pool is markedly faster than `node:https` for many small requests and long-lived watch streams alike.
+ * Talking to one cluster: a bounded keep-alive undici pool for requests and a connection of its own for each stream,
+ * with authentication, client-side rate limiting, `429`/`Retry-After`, retries of idempotent reads on network errors,
+ * deadlines, and `AbortSignal` on every call.
  *
  * Retries follow client-go's rest client: a `429`, or a `5xx` that carries `Retry-After`, is sent again for any verb
  * after the delay the server asked for (the server did not process it, or asked for the retry); a network failure is
@@ -105,7 +105,7 @@ export interface TransportOptions {
   readonly timeoutMs?: number;
   /** How many times a `429` or a `5xx` with `Retry-After` (any verb), or a network error (reads only), is retried; default 5. */
   readonly maxRetries?: number;
-  /** Most connections for ordinary requests; default 32. Streams have a pool of their own, one connection each. */
+  /** Most connections for ordinary requests; default 32. Each stream has a connection of its own besides. */
   readonly connections?: number;
   /** Called before each retry. */
   readonly onRetry?: (event: RetryEvent) => void;

@@ -165,7 +165,7 @@ describe("typed errors from the real API server", () => {
     const retries: RetryEvent[] = [];
     const bogus: ClusterConfig = {
       ...config,
-      tls: { ...(config.tls.ca ? { ca: config.tls.ca } : {}) },
+      tls: { ...config.tls, cert: undefined, key: undefined },
       auth: staticAuth({ token: "not-a-real-token" }, "bearer token"),
       source: "a hand-made config",
     };
@@ -208,7 +208,7 @@ describe("typed errors from the real API server", () => {
     };
     const retries: RetryEvent[] = [];
     const transport = new Transport(
-      { ...config, tls: { ...(config.tls.ca ? { ca: config.tls.ca } : {}) }, auth: rotating },
+      { ...config, tls: { ...config.tls, cert: undefined, key: undefined }, auth: rotating },
       { onRetry: (e) => retries.push(e) },
     );
     try {
