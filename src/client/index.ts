@@ -7,6 +7,5 @@ export {
   parseApiVersion,
   resourcePath,
 } from "./gvr.js";
-export { lines, parseLine } from "./lines.js";
 export * from "./options.js";
 export { DynamicClient, decodeWatchEvent, ResourceClient } from "./resource.js";

@@ -3,10 +3,10 @@
  * resource (and namespace); everything goes through the cluster's one {@link Transport}.
  */
 import { ApiError, errorFromStatus } from "../http/errors.js";
+import { jsonLines } from "../http/ndjson.js";
 import type { Transport } from "../http/transport.js";
 import type { KubeObject, List } from "../object/types.js";
 import { type GroupVersionResource, resourcePath } from "./gvr.js";
-import { lines, parseLine } from "./lines.js";
 import { toPartialObjectMetadata, toPartialObjectMetadataList } from "./metadata.js";
 import {
   type CallOptions,
@@ -188,10 +188,10 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     const aborted = (cause?: unknown) =>
       new ApiError({ kind: "Aborted", status: 0, message: `${request} was aborted`, request, cause });
     try {
-      for await (const line of lines(res.body)) {
+      for await (const raw of jsonLines(res.body, request)) {
         // Lines already read may still be queued: none is delivered once the caller has asked to stop.
         if (opts.signal?.aborted) throw aborted(opts.signal.reason);
-        const event = decodeWatchEvent<unknown>(parseLine(line), request);
+        const event = decodeWatchEvent<unknown>(raw, request);
         yield event.type === "ERROR" ? event : { type: event.type, object: convert(event.object, request) };
       }
     } catch (err) {

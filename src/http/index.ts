@@ -1,11 +1,16 @@
 /** The transport layer: one connection pool per cluster, rate limits, retries, typed errors. */
 export * from "./errors.js";
+export { jsonLines } from "./ndjson.js";
 export { TokenBucket } from "./ratelimit.js";
 export {
   type Query,
+  type RateLimitStatus,
   type RequestOptions,
   type Response,
+  type RetryEvent,
   type StreamResponse,
   Transport,
   type TransportOptions,
 } from "./transport.js";
+export { defaultUserAgent } from "./useragent.js";
+export { parseWarnings } from "./warnings.js";

@@ -1,69 +1,120 @@
+/** A client-side rate limit: the token bucket client-go uses (`flowcontrol.NewTokenBucketRateLimiter`). */
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (reason: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: () => void;
+}
+
 /** A token bucket: `qps` tokens a second, at most `burst` saved up; callers wait for a token in FIFO order. */
 export class TokenBucket {
-  readonly #qps: number;
-  readonly #burst: number;
+  /** Tokens added per second. */
+  readonly qps: number;
+  /** Most tokens saved up: how many calls may go at once after a quiet spell. */
+  readonly burst: number;
   #tokens: number;
   #last: number;
-  #tail: Promise<void> = Promise.resolve();
   #off = false;
-  readonly #wakers = new Set<() => void>();
+  #delayed = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #queue: Waiter[] = [];
+  readonly #now: () => number;
 
-  constructor(qps: number, burst: number) {
-    this.#qps = qps;
-    this.#burst = Math.max(1, burst);
-    this.#tokens = this.#burst;
-    this.#last = performance.now();
+  /** `now` is a monotonic clock in ms (for tests). */
+  constructor(qps: number, burst: number, now: () => number = () => performance.now()) {
+    if (!(qps > 0) || !Number.isFinite(qps)) throw new RangeError(`qps must be a positive number, not ${qps}`);
+    this.qps = qps;
+    this.burst = Math.max(1, Math.floor(burst));
+    this.#now = now;
+    this.#tokens = this.burst;
+    this.#last = now();
   }
 
-  #refill(): void {
-    const now = performance.now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#qps);
-    this.#last = now;
+  /** Whether {@link disable} was called. */
+  get disabled(): boolean {
+    return this.#off;
+  }
+
+  /** Callers waiting for a token now. */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /** Callers that had to wait for a token so far (as opposed to taking a saved-up one at once). */
+  get delayed(): number {
+    return this.#delayed;
   }
 
   /** Turns the limit off for good: every waiting and future caller goes at once. */
   disable(): void {
     this.#off = true;
-    for (const wake of this.#wakers) wake();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const waiter of this.#queue.splice(0)) {
+      waiter.signal?.removeEventListener("abort", waiter.onAbort);
+      waiter.resolve();
+    }
   }
 
-  /** Resolves when a token is taken; rejects with the signal's reason if it aborts first. */
+  /** Resolves when a token is taken; rejects with the signal's reason if it aborts first, even while queued. */
   take(signal?: AbortSignal): Promise<void> {
     if (this.#off) return Promise.resolve();
-    const turn = this.#tail.then(() => this.#wait(signal));
-    // A caller that gives up must not hold up the ones behind it.
-    this.#tail = turn.catch(() => {});
-    return turn;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    this.#refill();
+    if (this.#queue.length === 0 && this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return Promise.resolve();
+    }
+    this.#delayed++;
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          const at = this.#queue.indexOf(waiter);
+          if (at >= 0) this.#queue.splice(at, 1);
+          // The head may have left: whoever is next needs a timer of its own, or none if no one is left.
+          this.#reschedule();
+          reject(signal?.reason);
+        },
+      };
+      signal?.addEventListener("abort", waiter.onAbort, { once: true });
+      this.#queue.push(waiter);
+      this.#schedule();
+    });
   }
 
-  async #wait(signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      signal?.throwIfAborted();
-      if (this.#off) return;
-      this.#refill();
-      if (this.#tokens >= 1) {
-        this.#tokens -= 1;
-        return;
-      }
-      const ms = ((1 - this.#tokens) / this.#qps) * 1000;
-      await new Promise<void>((resolve, reject) => {
-        const done = () => {
-          clearTimeout(timer);
-          this.#wakers.delete(wake);
-          signal?.removeEventListener("abort", onAbort);
-        };
-        const wake = () => {
-          done();
-          resolve();
-        };
-        const onAbort = () => {
-          done();
-          reject(signal?.reason);
-        };
-        const timer = setTimeout(wake, ms);
-        this.#wakers.add(wake);
-        signal?.addEventListener("abort", onAbort, { once: true });
-      });
+  #refill(): void {
+    const now = this.#now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.qps);
+    this.#last = now;
+  }
+
+  #reschedule(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#schedule();
+  }
+
+  /** Hands out the tokens there are, in order, and sets one timer for when the next waiter's token is due. */
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#off) return;
+    this.#refill();
+    let head = this.#queue[0];
+    while (head && this.#tokens >= 1) {
+      this.#tokens -= 1;
+      this.#queue.shift();
+      head.signal?.removeEventListener("abort", head.onAbort);
+      head.resolve();
+      head = this.#queue[0];
     }
+    if (!head) return;
+    const ms = Math.max(1, Math.ceil(((1 - this.#tokens) / this.qps) * 1000));
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#schedule();
+    }, ms);
   }
 }

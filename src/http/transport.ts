@@ -1,13 +1,21 @@
 /**
- * One keep-alive connection pool per cluster, with authentication, client-side rate limiting, `429`/`Retry-After`,
- * retries of idempotent reads on network errors, timeouts, and `AbortSignal` on every call. Built on undici, whose
- * pool is markedly faster than `node:https` for many small requests and long-lived watch streams alike.
+ * Talking to one cluster: a bounded keep-alive undici pool for requests and a connection of its own for each stream,
+ * with authentication, client-side rate limiting, `429`/`Retry-After`, retries of idempotent reads on network errors,
+ * deadlines, and `AbortSignal` on every call.
+ *
+ * Retries follow client-go's rest client: a `429`, or a `5xx` that carries `Retry-After`, is sent again for any verb
+ * after the delay the server asked for (the server did not process it, or asked for the retry); a network failure is
+ * retried with backoff for reads only, as a write may have been applied before the connection broke.
  */
-import { type Dispatcher, Pool } from "undici";
-import { ConfigError } from "../config/errors.js";
-import type { AuthCredentials, ClusterConfig } from "../config/types.js";
+import type { Readable } from "node:stream";
+import { Client, type Dispatcher, Pool } from "undici";
+import { type AuthCredentials, type ClusterConfig, sameCredentials } from "../config/types.js";
 import { ApiError, errorFromStatus } from "./errors.js";
+import { networkError } from "./network.js";
 import { TokenBucket } from "./ratelimit.js";
+import { CallScope, sleep } from "./scope.js";
+import { defaultUserAgent } from "./useragent.js";
+import { parseWarnings } from "./warnings.js";
 
 /** Query parameters; `undefined` values are left out. */
 export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
@@ -23,8 +31,14 @@ export interface RequestOptions {
   readonly contentType?: string;
   readonly accept?: string;
   readonly signal?: AbortSignal;
-  /** Whole-request deadline in ms; default the transport's (30 s). 0: none, for watches. */
+  /**
+   * Deadline in ms for the whole call: rate-limit waits after the first, every attempt and the waits between them, and
+   * reading the body. For {@link Transport.stream} it ends once the response headers are in. Default the transport's
+   * (30 s); 0: none.
+   */
   readonly timeoutMs?: number;
+  /** Overrides {@link TransportOptions.maxRetries} for this call. */
+  readonly maxRetries?: number;
 }
 
 /** A response whose body has been read. */
@@ -38,34 +52,70 @@ export interface Response {
 export interface StreamResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /**
+   * The body as it arrives. Iteration ends when the server ends the stream or after {@link close}; it throws an
+   * {@link ApiError} when the connection breaks (`Network`), the caller's signal fires or the transport closes
+   * (`Aborted`).
+   */
   readonly body: AsyncIterable<Buffer>;
-  /** Ends the stream and releases its connection. */
+  /** Ends the stream and releases its connection; iteration then ends without an error. */
   close(): void;
+}
+
+/** A retry the transport is about to make: for logs and metrics (client-go's `rest_client_request_retries_total`). */
+export interface RetryEvent {
+  /** "METHOD path". */
+  readonly request: string;
+  /** The attempt that failed, from 1. */
+  readonly attempt: number;
+  /** Why it failed. */
+  readonly error: ApiError;
+  /** How long the transport waits before the next attempt: the server's `Retry-After`, or a backoff. */
+  readonly delayMs: number;
+}
+
+/** The state of a transport's client-side rate limit. */
+export interface RateLimitStatus {
+  /** "auto": on until the server shows API Priority and Fairness; "fixed": always on; "off": never. */
+  readonly mode: "auto" | "fixed" | "off";
+  /** Whether requests are limited now. */
+  readonly active: boolean;
+  readonly qps: number;
+  readonly burst: number;
+  /** Requests that had to wait for a token so far. */
+  readonly delayed: number;
+  /** Requests waiting for a token now. */
+  readonly waiting: number;
 }
 
 /** Tuning of a {@link Transport}. */
 export interface TransportOptions {
-  /** Sent as `User-Agent`; default `kindwatch/VERSION (PLATFORM) node/VERSION`. */
+  /** Sent as `User-Agent`; default `kindwatch/VERSION (OS/ARCH) node/VERSION`. */
   readonly userAgent?: string;
   /**
-   * Client-side rate limit in requests per second. Default "auto": 50 QPS with a burst of 100 until the server shows it
-   * does API Priority and Fairness (its responses carry `X-Kubernetes-PF-*` headers), then off, as the server protects
-   * itself better than a client can. 0 or a negative number: off.
+   * Client-side rate limit in requests per second, for requests but not for streams (as client-go leaves watches
+   * alone). Default "auto": 50 QPS with a burst of 100 until a response shows that the server does API Priority and
+   * Fairness (`X-Kubernetes-PF-*` headers), then off, as the server protects itself better than a client can guess.
+   * 0 or a negative number: off.
    */
   readonly qps?: number | "auto";
+  /** Most requests at once after a quiet spell; default 100 in "auto" mode, else `qps`. */
   readonly burst?: number;
-  /** Default whole-request deadline for non-streaming requests; default 30 s. */
+  /** Default deadline of a call (see {@link RequestOptions.timeoutMs}); default 30 s. */
   readonly timeoutMs?: number;
-  /** How many times a `429` (any verb) or a network error (reads only) is retried; default 5. */
+  /** How many times a `429` or a `5xx` with `Retry-After` (any verb), or a network error (reads only), is retried; default 5. */
   readonly maxRetries?: number;
-  /** Most connections for ordinary requests; default 32. Watches have a pool of their own, one connection each. */
+  /** Most connections for ordinary requests; default 32. Each stream has a connection of its own besides. */
   readonly connections?: number;
+  /** Called before each retry. */
+  readonly onRetry?: (event: RetryEvent) => void;
+  /** Called with each warning the server sends (`Warning: 299`), such as the use of a deprecated API. */
+  readonly onWarning?: (warning: string, request: string) => void;
 }
 
-const version = "0.1.0";
-const defaultUserAgent = `kindwatch/${version} (${process.platform}/${process.arch}) node/${process.version}`;
-const idempotent = new Set(["GET", "HEAD", "OPTIONS"]);
-const maxRetryAfterSeconds = 30;
+const readOnlyMethods = new Set(["GET", "HEAD"]);
+/** APF asks for at most 32 s; anything longer is a proxy's mistake, not a reason to hang. */
+const maxRetryAfterMs = 60_000;
 
 function buildQuery(query: Query | undefined): string {
   if (!query) return "";
@@ -75,63 +125,78 @@ function buildQuery(query: Query | undefined): string {
   return text ? `?${text}` : "";
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
+function encodeBody(body: unknown): string | Buffer | Uint8Array | undefined {
+  if (body === undefined || typeof body === "string" || body instanceof Uint8Array) return body;
+  return JSON.stringify(body);
+}
+
+/** `Retry-After` in seconds: an integer (what the API server sends) or an HTTP date (what some proxies send). */
+function retryAfterHeader(headers: Response["headers"]): number | undefined {
+  const raw = headers["retry-after"];
+  const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+/** Exponential backoff with jitter for network retries: 100-200 ms, 200-400 ms, ... up to 2.5-5 s. */
+function backoffMs(attempt: number): number {
+  const cap = Math.min(200 * 2 ** (attempt - 1), 5000);
+  return cap / 2 + Math.random() * (cap / 2);
+}
+
+/** A copy of `error` with another message (and the original as its cause). */
+function withMessage(error: ApiError, message: string): ApiError {
+  return new ApiError({
+    kind: error.kind,
+    status: error.status,
+    message,
+    reason: error.reason,
+    details: error.details,
+    request: error.request,
+    transient: error.transient,
+    cause: error,
   });
 }
 
-const networkCodes = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ETIMEDOUT",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CLOSED",
-  "UND_ERR_CONNECT_TIMEOUT",
-]);
-
-/** Turns whatever undici or Node threw into an {@link ApiError} with a kind. */
-function networkError(err: unknown, request: string, signal: AbortSignal | undefined, timedOut: boolean): ApiError {
-  if (err instanceof ApiError) return err;
-  const e = err as { code?: string; message?: string; name?: string };
-  if (timedOut || e.code === "UND_ERR_HEADERS_TIMEOUT" || e.code === "UND_ERR_BODY_TIMEOUT") {
-    return new ApiError({ kind: "Timeout", status: 0, message: `${request} timed out`, request, cause: err });
+/**
+ * `sent`, or the scope's reason as soon as its signal fires. undici applies an abort only once the request has a
+ * connection, so a request waiting for one (a TLS handshake that hangs) would ignore its signal until undici's own
+ * 10 s connect timeout; the caller hears at once, and a response that comes after all is thrown away.
+ */
+function abortable(sent: Promise<Dispatcher.ResponseData>, scope: CallScope): Promise<Dispatcher.ResponseData> {
+  const signal = scope.signal;
+  if (signal.aborted) {
+    sent.then(
+      (res) => res.body.destroy(),
+      () => {},
+    );
+    return Promise.reject(scope.reason);
   }
-  if (signal?.aborted || e.name === "AbortError" || e.code === "UND_ERR_ABORTED") {
-    return new ApiError({ kind: "Aborted", status: 0, message: `${request} was aborted`, request, cause: err });
-  }
-  const code = e.code ?? "";
-  // OpenSSL's verification codes: CERT_*, *_CERT_*, and UNABLE_TO_VERIFY_LEAF_SIGNATURE / UNABLE_TO_GET_ISSUER_CERT*.
-  const tls = code.startsWith("ERR_TLS") || code.includes("CERT") || code.startsWith("UNABLE_TO_");
-  const kind = networkCodes.has(code) || tls ? "Network" : "Unknown";
-  return new ApiError({ kind, status: 0, message: `${request}: ${e.message ?? String(err)}`, request, cause: err });
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      sent.then(
+        (res) => res.body.destroy(),
+        () => {},
+      );
+      reject(scope.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    sent.then(
+      (res) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(res);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
-function retryAfterMs(headers: Response["headers"], attempt: number): number {
-  const raw = headers["retry-after"];
-  const seconds = Number(Array.isArray(raw) ? raw[0] : raw);
-  const base = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, maxRetryAfterSeconds) * 1000 : 0;
-  return base || backoffMs(attempt);
-}
-
-function backoffMs(attempt: number): number {
-  const cap = Math.min(200 * 2 ** attempt, 5000);
-  return cap / 2 + Math.random() * (cap / 2);
-}
+type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError };
 
 /** Sends requests to one cluster. Create one per cluster and share it; {@link close} it when done. */
 export class Transport {
@@ -141,8 +206,9 @@ export class Transport {
   readonly #options: TransportOptions;
   readonly #userAgent: string;
   readonly #limiter: TokenBucket | undefined;
-  readonly #limiterAuto: boolean;
-  #pools: { requests: Pool; streams: Pool };
+  readonly #limiterMode: RateLimitStatus["mode"];
+  readonly #scopes = new Set<CallScope>();
+  #pool: Pool;
   #poolCert: string | undefined;
   #closed = false;
 
@@ -154,50 +220,83 @@ export class Transport {
     this.#options = options;
     this.#userAgent = options.userAgent ?? defaultUserAgent;
     const qps = options.qps ?? "auto";
-    this.#limiterAuto = qps === "auto";
-    this.#limiter =
-      qps === "auto"
-        ? new TokenBucket(50, options.burst ?? 100)
-        : qps > 0
-          ? new TokenBucket(qps, options.burst ?? qps)
-          : undefined;
-    this.#pools = this.#newPools(config.tls.cert, config.tls.key);
+    if (qps === "auto") {
+      this.#limiterMode = "auto";
+      this.#limiter = new TokenBucket(50, options.burst ?? 100);
+    } else if (qps > 0) {
+      this.#limiterMode = "fixed";
+      this.#limiter = new TokenBucket(qps, options.burst ?? qps);
+    } else {
+      this.#limiterMode = "off";
+    }
+    this.#pool = this.#newPool(config.tls.cert, config.tls.key);
     this.#poolCert = config.tls.cert;
   }
 
-  /**
-   * Two pools: a bounded one for ordinary requests, since a burst of parallel requests on fresh connections spends its
-   * time in TLS handshakes, and an unbounded one for watches, each of which holds its connection for minutes.
-   */
-  #newPools(cert: string | undefined, key: string | undefined): { requests: Pool; streams: Pool } {
-    const tls = this.config.tls;
-    const pool = (connections: number | null) =>
-      new Pool(this.#origin, {
-        connect: {
-          ...(tls.ca ? { ca: tls.ca } : {}),
-          ...(cert && key ? { cert, key } : {}),
-          rejectUnauthorized: !tls.insecureSkipVerify,
-          ...(tls.serverName ? { servername: tls.serverName } : {}),
-        },
-        connections,
-        keepAliveTimeout: 30_000,
-        // Watches stay open for minutes with long quiet spells; deadlines are per request instead.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-    return { requests: pool(this.#options.connections ?? 32), streams: pool(null) };
+  /** The client-side rate limit as it stands. */
+  get rateLimit(): RateLimitStatus {
+    const bucket = this.#limiter;
+    return {
+      mode: this.#limiterMode,
+      active: bucket !== undefined && !bucket.disabled,
+      qps: bucket?.qps ?? 0,
+      burst: bucket?.burst ?? 0,
+      delayed: bucket?.delayed ?? 0,
+      waiting: bucket?.waiting ?? 0,
+    };
   }
 
-  /** Rotated client certificates (exec plugins) need pools whose connections present the new one. */
-  #poolFor(creds: AuthCredentials, stream: boolean): Pool {
+  #connectOptions(cert: string | undefined, key: string | undefined) {
+    const tls = this.config.tls;
+    return {
+      ...(tls.ca ? { ca: tls.ca } : {}),
+      ...(cert && key ? { cert, key } : {}),
+      rejectUnauthorized: !tls.insecureSkipVerify,
+      ...(tls.serverName ? { servername: tls.serverName } : {}),
+    };
+  }
+
+  /**
+   * The pool for ordinary requests, bounded, since a burst of parallel requests on fresh connections spends its time in
+   * TLS handshakes.
+   */
+  #newPool(cert: string | undefined, key: string | undefined): Pool {
+    return new Pool(this.#origin, {
+      connect: this.#connectOptions(cert, key),
+      connections: this.#options.connections ?? 32,
+      // Below the API server's 90 s idle timeout, so that we close idle connections before it does.
+      keepAliveTimeout: 30_000,
+      // Deadlines are per call instead (CallScope), across retries.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  /**
+   * A connection of its own for each stream. A stream holds its connection for minutes and is ended by destroying it
+   * mid-response, after which an undici pool would at once open a spare connection to replace it (measured with undici
+   * 7.30: every closed watch left an idle TLS connection behind); a client of its own is destroyed with the stream.
+   */
+  #newStreamClient(creds: AuthCredentials): Client {
+    const cert = creds.cert && creds.key ? creds : this.config.tls;
+    return new Client(this.#origin, {
+      connect: this.#connectOptions(cert.cert, cert.key),
+      // Watches stay open for minutes with long quiet spells; the call's deadline covers the wait for the headers.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  /** Rotated client certificates (exec plugins) need a pool whose connections present the new one. */
+  #poolFor(creds: AuthCredentials): Pool {
     if (creds.cert && creds.key && creds.cert !== this.#poolCert) {
-      const old = this.#pools;
-      this.#pools = this.#newPools(creds.cert, creds.key);
+      const old = this.#pool;
+      this.#pool = this.#newPool(creds.cert, creds.key);
       this.#poolCert = creds.cert;
-      void old.requests.close();
-      void old.streams.close();
+      // close() lets in-flight requests finish on the old connections.
+      void old.close();
     }
-    return stream ? this.#pools.streams : this.#pools.requests;
+    return this.#pool;
   }
 
   #headers(opts: RequestOptions, creds: AuthCredentials, hasBody: boolean): Record<string, string | string[]> {
@@ -219,72 +318,176 @@ export class Transport {
     return headers;
   }
 
-  /** Sends with retries; `consume` turns a 2xx response into the result, inside the retry loop. */
-  async #send<T>(
+  #closedError(request: string): ApiError {
+    return new ApiError({
+      kind: "Aborted",
+      status: 0,
+      message: `${request}: the transport is closed; create a new one to send more requests`,
+      request,
+    });
+  }
+
+  /** What a thrown error means for this call: the scope's reason once it fired, else a network failure. */
+  #failure(err: unknown, scope: CallScope, request: string): ApiError {
+    if (scope.signal.aborted) return scope.reason;
+    if (this.#closed) return this.#closedError(request);
+    return networkError(err, request, this.config.server);
+  }
+
+  async #throttle(limiter: TokenBucket | undefined, scope: CallScope): Promise<void> {
+    if (!limiter) return;
+    try {
+      await limiter.take(scope.signal);
+    } catch {
+      throw scope.reason;
+    }
+  }
+
+  async #credentials(scope: CallScope): Promise<AuthCredentials> {
+    try {
+      return await this.config.auth.credentials(scope.signal);
+    } catch (err) {
+      // A ConfigError (an exec plugin failed) says what to fix; pass it on as it is.
+      throw scope.signal.aborted ? scope.reason : err;
+    }
+  }
+
+  /** Notes what every response tells about the server: whether it does APF, and its warnings. */
+  #observe(headers: Response["headers"], request: string): void {
+    if (
+      this.#limiterMode === "auto" &&
+      (headers["x-kubernetes-pf-flowschema-uid"] !== undefined ||
+        headers["x-kubernetes-pf-prioritylevel-uid"] !== undefined)
+    ) {
+      this.#limiter?.disable();
+    }
+    const onWarning = this.#options.onWarning;
+    if (onWarning) for (const text of parseWarnings(headers.warning)) onWarning(text, request);
+  }
+
+  /** How long to wait before retrying after `error`, or undefined if it must not be retried. */
+  #retryDelay(error: ApiError, method: string, attempt: number): number | undefined {
+    const after = error.retryAfterSeconds;
+    if (error.status === 429) return after === undefined ? backoffMs(attempt) : Math.min(after * 1000, maxRetryAfterMs);
+    if (error.status >= 500 && after !== undefined) return Math.min(after * 1000, maxRetryAfterMs);
+    if (error.status === 0 && error.kind === "Network" && error.transient && readOnlyMethods.has(method)) {
+      return backoffMs(attempt);
+    }
+    return undefined;
+  }
+
+  async #attempt<T>(
     opts: RequestOptions,
-    stream: boolean,
+    method: string,
+    path: string,
+    body: string | Buffer | Uint8Array | undefined,
+    creds: AuthCredentials,
+    dispatcher: Dispatcher,
+    scope: CallScope,
     consume: (res: Dispatcher.ResponseData) => Promise<T>,
-  ): Promise<T> {
-    if (this.#closed) throw new ApiError({ kind: "Aborted", status: 0, message: "the transport is closed" });
-    const method = (opts.method ?? "GET").toUpperCase();
-    const path = `${this.#basePath}${opts.path}${buildQuery(opts.query)}`;
+  ): Promise<Outcome<T>> {
     const request = `${method} ${opts.path}`;
-    const body =
-      opts.body === undefined
-        ? undefined
-        : typeof opts.body === "string" || Buffer.isBuffer(opts.body)
-          ? opts.body
-          : JSON.stringify(opts.body);
-    const maxRetries = this.#options.maxRetries ?? 5;
-    const timeoutMs = opts.timeoutMs ?? (stream ? 0 : (this.#options.timeoutMs ?? 30_000));
-    let reauthenticated = false;
-    for (let attempt = 0; ; attempt++) {
-      const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
-      const signals = [opts.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
-      const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-      try {
-        await this.#limiter?.take(signal);
-        const creds = await this.config.auth.credentials(signal);
-        const res = await this.#poolFor(creds, stream).request({
-          method: method as "GET",
+    try {
+      const res = await abortable(
+        dispatcher.request({
+          method: method as Dispatcher.HttpMethod,
           path,
           headers: this.#headers(opts, creds, body !== undefined),
           ...(body !== undefined ? { body } : {}),
-          ...(signal ? { signal } : {}),
-        });
-        if (this.#limiterAuto && res.headers["x-kubernetes-pf-flowschema-uid"] !== undefined) this.#limiter?.disable();
-        if (res.statusCode >= 200 && res.statusCode < 300) return await consume(res);
-        const text = await res.body.text();
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // not a Status: keep the text for the message
+          signal: scope.signal,
+        }),
+        scope,
+      );
+      this.#observe(res.headers, request);
+      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, value: await consume(res) };
+      const text = await res.body.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // Not JSON (APF's 429, a proxy's page): errorFromStatus quotes the text.
+      }
+      return { ok: false, error: errorFromStatus(res.statusCode, parsed, request, retryAfterHeader(res.headers)) };
+    } catch (err) {
+      return { ok: false, error: this.#failure(err, scope, request) };
+    }
+  }
+
+  /**
+   * Sends with retries; `consume` turns a 2xx response into the result, inside the retry loop and the deadline. For a
+   * stream, `consume` takes over the call: it must call `end` once the stream is done, which frees its connection.
+   */
+  async #send<T>(
+    opts: RequestOptions,
+    stream: boolean,
+    consume: (res: Dispatcher.ResponseData, scope: CallScope, end: () => void) => Promise<T>,
+  ): Promise<T> {
+    const method = (opts.method ?? "GET").toUpperCase();
+    const request = `${method} ${opts.path}`;
+    if (this.#closed) throw this.#closedError(request);
+    const scope = new CallScope(opts.signal, request);
+    this.#scopes.add(scope);
+    const release = () => {
+      scope.dispose();
+      this.#scopes.delete(scope);
+    };
+    let handedOver = false;
+    try {
+      const path = `${this.#basePath}${opts.path}${buildQuery(opts.query)}`;
+      const body = encodeBody(opts.body);
+      const maxRetries = Math.max(0, opts.maxRetries ?? this.#options.maxRetries ?? 5);
+      const limiter = stream ? undefined : this.#limiter;
+      // As client-go: the first wait for a token comes before the deadline starts, so that a throttled client does
+      // not time out calls that it has not even sent.
+      await this.#throttle(limiter, scope);
+      scope.startDeadline(opts.timeoutMs ?? this.#options.timeoutMs ?? 30_000);
+      let creds = await this.#credentials(scope);
+      let reauthenticated = false;
+      for (let attempt = 1; ; attempt++) {
+        if (attempt > 1) await this.#throttle(limiter, scope);
+        const dispatcher = stream ? this.#newStreamClient(creds) : this.#poolFor(creds);
+        const end = () => {
+          release();
+          if (stream) void dispatcher.destroy();
+        };
+        const outcome = await this.#attempt(opts, method, path, body, creds, dispatcher, scope, (res) =>
+          consume(res, scope, end),
+        );
+        if (outcome.ok) {
+          handedOver = stream;
+          return outcome.value;
         }
-        const error = errorFromStatus(res.statusCode, parsed, request);
-        // The server did not process a throttled request, so any verb may be sent again.
-        if (res.statusCode === 429 && attempt < maxRetries) {
-          await sleep(retryAfterMs(res.headers, attempt), opts.signal);
-          continue;
-        }
-        if (res.statusCode === 401 && !reauthenticated) {
+        if (stream) void dispatcher.destroy();
+        const error = outcome.error;
+        if (error.kind === "Aborted" || (error.kind === "Timeout" && error.status === 0)) throw error;
+        scope.lastError = error;
+        if (error.status === 401 && !reauthenticated) {
+          // Expired exec-plugin or token-file credentials: fetch fresh ones and try once more, if there are any.
           reauthenticated = true;
           this.config.auth.invalidate(creds);
-          continue;
+          const fresh = await this.#credentials(scope);
+          if (!sameCredentials(fresh, creds)) {
+            creds = fresh;
+            this.#options.onRetry?.({ request, attempt, error, delayMs: 0 });
+            continue;
+          }
         }
-        throw error;
-      } catch (err) {
-        // Credentials that cannot be had (exec plugin missing, token file unreadable) are for the user to fix.
-        if (err instanceof ConfigError) throw err;
-        const error = networkError(err, request, opts.signal, timeout?.aborted === true && !opts.signal?.aborted);
-        if (error.kind === "Network" && idempotent.has(method) && attempt < maxRetries) {
-          await sleep(backoffMs(attempt), opts.signal).catch(() => {
-            throw networkError(opts.signal?.reason, request, opts.signal, false);
-          });
-          continue;
+        if (error.status === 401) {
+          throw withMessage(
+            error,
+            `${error.message}: the server rejected the ${this.config.auth.description} of ${this.config.source}; renew the credentials or fix the kubeconfig user`,
+          );
         }
-        throw error;
+        const delayMs = attempt > maxRetries ? undefined : this.#retryDelay(error, method, attempt);
+        const deadline = scope.deadline;
+        if (delayMs === undefined || (deadline !== undefined && performance.now() + delayMs >= deadline)) {
+          throw attempt > 1 ? withMessage(error, `${error.message} (gave up after ${attempt} attempts)`) : error;
+        }
+        this.#options.onRetry?.({ request, attempt, error, delayMs });
+        await sleep(delayMs, scope);
       }
+    } finally {
+      if (!handedOver) release();
     }
   }
 
@@ -297,25 +500,63 @@ export class Transport {
     }));
   }
 
-  /** Sends a request and parses its JSON body. */
+  /** Sends a request and parses its JSON body (`undefined` for an empty one). */
   async json(opts: RequestOptions): Promise<unknown> {
     const res = await this.request(opts);
-    return res.body.length === 0 ? undefined : JSON.parse(res.body.toString("utf8"));
+    if (res.body.length === 0) return undefined;
+    try {
+      return JSON.parse(res.body.toString("utf8"));
+    } catch (err) {
+      const request = `${(opts.method ?? "GET").toUpperCase()} ${opts.path}`;
+      throw new ApiError({
+        kind: "Unknown",
+        status: res.status,
+        message: `${request}: the server answered ${res.status} with a body that is not JSON: ${res.body.toString("utf8", 0, 100)}`,
+        request,
+        cause: err,
+      });
+    }
   }
 
-  /** Sends a request whose body streams (a watch); the caller reads it and must call `close()` or drain it. */
+  /**
+   * Sends a request whose body streams (a watch); the caller reads the body and must either read it to the end or
+   * call `close()`. The deadline covers the wait for the response headers, not the stream.
+   */
   stream(opts: RequestOptions): Promise<StreamResponse> {
-    return this.#send(opts, true, async (res) => ({
-      status: res.statusCode,
-      headers: res.headers,
-      body: res.body,
-      close: () => res.body.destroy(),
-    }));
+    return this.#send(opts, true, async (res, scope, end) => {
+      scope.endDeadline();
+      // Aborted by the caller or by close(): free the connection even if no one reads the body.
+      scope.signal.addEventListener("abort", end, { once: true });
+      const raw = res.body as Readable & AsyncIterable<Buffer>;
+      let closed = false;
+      const failure = (err: unknown) => this.#failure(err, scope, scope.request);
+      async function* chunks(): AsyncGenerator<Buffer, void, undefined> {
+        try {
+          for await (const chunk of raw) yield chunk;
+        } catch (err) {
+          if (!closed) throw failure(err);
+        } finally {
+          raw.destroy();
+          end();
+        }
+      }
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        body: chunks(),
+        close: () => {
+          closed = true;
+          raw.destroy();
+          end();
+        },
+      };
+    });
   }
 
-  /** Closes all connections; in-flight streams end. */
+  /** Closes all connections; in-flight calls and open streams fail with an `Aborted` {@link ApiError}. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all([this.#pools.requests.destroy(), this.#pools.streams.destroy()]);
+    for (const scope of this.#scopes) scope.abort(this.#closedError(scope.request));
+    await this.#pool.destroy();
   }
 }

@@ -1,55 +1,9 @@
-/** The dynamic client's pure parts: watch framing, event decoding, URL paths, queries, metadata and Status shapes. */
+/** The dynamic client's pure parts: event decoding, URL paths, queries, metadata and Status shapes. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodeWatchEvent, isStatus, lines, listQuery, parseLine, resourcePath } from "../../src/client/index.js";
+import { decodeWatchEvent, isStatus, listQuery, resourcePath } from "../../src/client/index.js";
 import { toPartialObjectMetadata, toPartialObjectMetadataList } from "../../src/client/metadata.js";
 import { ApiError } from "../../src/http/index.js";
-
-async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {
-  for (const p of parts) yield Buffer.from(p);
-}
-
-async function all(parts: string[]): Promise<string[]> {
-  const out: string[] = [];
-  for await (const line of lines(chunks(...parts))) out.push(line.toString());
-  return out;
-}
-
-describe("watch framing", () => {
-  it("splits newline-delimited events however the bytes are chunked", async () => {
-    const text = '{"type":"ADDED","object":{"a":"ü"}}\n{"type":"DELETED","object":{}}\n';
-    const expected = ['{"type":"ADDED","object":{"a":"ü"}}', '{"type":"DELETED","object":{}}'];
-    assert.deepEqual(await all([text]), expected);
-    const bytes = Buffer.from(text);
-    // Every split point, including inside the two-byte "ü".
-    for (let i = 1; i < bytes.length; i++) {
-      const out: string[] = [];
-      async function* two() {
-        yield bytes.subarray(0, i);
-        yield bytes.subarray(i);
-      }
-      for await (const line of lines(two())) out.push(line.toString("utf8"));
-      assert.deepEqual(out, expected, `split at ${i}`);
-    }
-    assert.deepEqual(await all(["{", '"a"', ":1}\n\n", "\n{}", "\n"]), ['{"a":1}', "{}"]);
-  });
-
-  it("treats a stream cut in the middle of an event as a network error, trailing whitespace as a clean end", async () => {
-    await assert.rejects(
-      all(['{"type":"ADDED"}\n{"type":']),
-      (e: unknown) => e instanceof ApiError && e.kind === "Network",
-    );
-    assert.deepEqual(await all(['{"a":1}\n', "  \r"]), ['{"a":1}']);
-  });
-
-  it("reports a line that is not JSON with its start", () => {
-    assert.deepEqual(parseLine(Buffer.from('{"x":[1]}')), { x: [1] });
-    assert.throws(
-      () => parseLine(Buffer.from("<html>proxy error</html>")),
-      (e: unknown) => e instanceof ApiError && /<html>proxy error/.test(e.message),
-    );
-  });
-});
 
 describe("watch event decoding", () => {
   it("passes changes and bookmarks through with their object", () => {

@@ -1,0 +1,170 @@
+/** The transport against the real API server: rate limits, connection reuse, watch streams, User-Agent, warnings. */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { ClusterConfig } from "../../src/config/index.js";
+import { jsonLines, Transport } from "../../src/http/index.js";
+import { attachCluster } from "../../src/testing/index.js";
+import { adminConfig, createNamespace, deletePath, throughProxy } from "../support/http.js";
+import { TcpProxy } from "../support/proxy.js";
+import { uniqueName, waitFor } from "../support/wait.js";
+
+interface ConfigMap {
+  metadata: { name: string; resourceVersion: string; managedFields?: { manager: string }[] };
+}
+
+interface WatchEvent {
+  type: string;
+  object: ConfigMap;
+}
+
+describe("transport against the real API server", () => {
+  let config: ClusterConfig;
+  let admin: Transport;
+  let server: string;
+  const namespace = uniqueName("http-transport");
+  const configmaps = `/api/v1/namespaces/${namespace}/configmaps`;
+
+  before(async () => {
+    const cluster = await attachCluster();
+    server = cluster.server;
+    config = adminConfig(cluster);
+    admin = new Transport(config);
+    await createNamespace(admin, namespace);
+  });
+
+  after(async () => {
+    await deletePath(admin, `/api/v1/namespaces/${namespace}`);
+    await admin.close();
+  });
+
+  it("in auto mode, turns its rate limit off once the server shows API Priority and Fairness", async () => {
+    const transport = new Transport(config);
+    try {
+      assert.deepEqual(transport.rateLimit, {
+        mode: "auto",
+        active: true,
+        qps: 50,
+        burst: 100,
+        delayed: 0,
+        waiting: 0,
+      });
+      const res = await transport.request({ path: "/api" });
+      assert.ok(res.headers["x-kubernetes-pf-flowschema-uid"], "the server does APF");
+      assert.equal(transport.rateLimit.active, false);
+      assert.equal(transport.rateLimit.mode, "auto");
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it("with a numeric qps, holds back every request beyond the burst, APF or not", async () => {
+    const transport = new Transport(config, { qps: 20, burst: 1 });
+    try {
+      const calls = Array.from({ length: 4 }, () => transport.request({ path: "/api" }));
+      assert.equal(transport.rateLimit.waiting, 3, "the first goes, three wait for a token");
+      const responses = await Promise.all(calls);
+      assert.ok(responses.every((r) => r.status === 200));
+      assert.deepEqual(transport.rateLimit, { mode: "fixed", active: true, qps: 20, burst: 1, delayed: 3, waiting: 0 });
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it("reuses kept-alive connections: 50 sequential requests open at most two", async () => {
+    const proxy = await TcpProxy.start(server);
+    const transport = new Transport(throughProxy(config, proxy));
+    try {
+      for (let i = 0; i < 50; i++) assert.equal((await transport.request({ path: configmaps })).status, 200);
+      // undici hears that a connection is free again a moment after the body was read, so a request sent at once
+      // after another may open a second connection; from then on the two take turns.
+      assert.ok(proxy.accepted <= 2, `${proxy.accepted} connections for 50 requests`);
+    } finally {
+      await transport.close();
+      await proxy.close();
+    }
+  });
+
+  it("streams a watch as newline-delimited JSON, and close() ends it and frees its connection", async () => {
+    const proxy = await TcpProxy.start(server);
+    const transport = new Transport(throughProxy(config, proxy), { qps: 1, burst: 1 });
+    try {
+      const list = (await admin.json({ path: configmaps })) as { metadata: { resourceVersion: string } };
+      const stream = await transport.stream({
+        path: configmaps,
+        query: { watch: 1, resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: false },
+      });
+      assert.equal(stream.status, 200);
+      assert.match(String(stream.headers["content-type"]), /^application\/json/);
+      const names = ["one", "two", "three"];
+      for (const name of names) {
+        await admin.request({ method: "POST", path: configmaps, body: { metadata: { name } } });
+      }
+      const seen: string[] = [];
+      const events = jsonLines(stream.body);
+      for await (const value of events) {
+        const event = value as WatchEvent;
+        assert.equal(event.type, "ADDED");
+        seen.push(event.object.metadata.name);
+        if (seen.length === names.length) break;
+      }
+      assert.deepEqual(seen, names);
+      assert.equal(transport.rateLimit.delayed, 0, "streams are not rate limited, as in client-go");
+
+      // Breaking out of the loop ends the body: a connection in the middle of a response cannot be reused.
+      await waitFor("the first watch's connection to close", () => proxy.open === 0);
+
+      const second = await transport.stream({
+        path: configmaps,
+        query: { watch: 1, resourceVersion: list.metadata.resourceVersion },
+      });
+      const iterator = second.body[Symbol.asyncIterator]();
+      assert.equal((await iterator.next()).done, false, "the replayed events arrive");
+      assert.equal(proxy.open, 1);
+      second.close();
+      const rest = iterator.next();
+      assert.deepEqual(await rest, { done: true, value: undefined }, "iteration ends quietly, without an error");
+      await waitFor("the closed watch's connection to close", () => proxy.open === 0);
+      assert.equal(proxy.accepted, 2);
+    } finally {
+      await transport.close();
+      await proxy.close();
+    }
+  });
+
+  it("identifies itself with its User-Agent, as the server's field managers show", async () => {
+    // A field manager records who set which fields: with no fieldManager given, the server takes the User-Agent's name.
+    const created = (await admin.json({
+      method: "POST",
+      path: configmaps,
+      body: { metadata: { name: "ua" }, data: { a: "1" } },
+    })) as ConfigMap;
+    assert.equal(created.metadata.managedFields?.[0]?.manager, "kindwatch");
+    const custom = new Transport(config, { userAgent: "team-controller/2.1 (linux/amd64) kindwatch/0.1.0" });
+    try {
+      const other = (await custom.json({
+        method: "POST",
+        path: configmaps,
+        body: { metadata: { name: "ua-custom" }, data: { a: "1" } },
+      })) as ConfigMap;
+      assert.equal(other.metadata.managedFields?.[0]?.manager, "team-controller");
+    } finally {
+      await custom.close();
+    }
+  });
+
+  it("passes the server's deprecation warnings to onWarning", async () => {
+    const warnings: [string, string][] = [];
+    const transport = new Transport(config, { onWarning: (text, request) => warnings.push([text, request]) });
+    try {
+      await transport.request({ path: `/api/v1/namespaces/${namespace}/endpoints` });
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.match(
+        warnings[0]?.[0] ?? "",
+        /^v1 Endpoints is deprecated in v1\.33\+; use discovery\.k8s\.io\/v1 EndpointSlice$/,
+      );
+      assert.equal(warnings[0]?.[1], `GET /api/v1/namespaces/${namespace}/endpoints`);
+    } finally {
+      await transport.close();
+    }
+  });
+});
