@@ -178,29 +178,45 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   ): AsyncGenerator<WatchEvent<E>> {
     const path = this.#path();
     const request = `WATCH ${path}`;
-    const res = await this.transport.stream({
-      path,
-      query: listQuery(opts, true),
-      timeoutMs: opts.timeoutMs ?? 0,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(accept ? { accept } : {}),
-    });
+    // The transport's deadline covers only the wait for the response; a watch's own timeoutMs covers all of it.
+    const deadline = opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined;
+    const signals = [opts.signal, deadline].filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    const timedOut = (cause?: unknown) =>
+      new ApiError({
+        kind: "Timeout",
+        status: 0,
+        message: `${request} ran past its ${opts.timeoutMs} ms timeoutMs`,
+        request,
+        cause,
+      });
     const aborted = (cause?: unknown) =>
       new ApiError({ kind: "Aborted", status: 0, message: `${request} was aborted`, request, cause });
+    let res: Awaited<ReturnType<Transport["stream"]>>;
+    try {
+      res = await this.transport.stream({
+        path,
+        query: listQuery(opts, true),
+        ...(signal ? { signal } : {}),
+        ...(accept ? { accept } : {}),
+      });
+    } catch (err) {
+      throw deadline?.aborted && !opts.signal?.aborted ? timedOut(err) : err;
+    }
     try {
       for await (const raw of jsonLines(res.body, request)) {
         // Lines already read may still be queued: none is delivered once the caller has asked to stop.
         if (opts.signal?.aborted) throw aborted(opts.signal.reason);
+        if (deadline?.aborted) throw timedOut();
         const event = decodeWatchEvent<unknown>(raw, request);
         yield event.type === "ERROR" ? event : { type: event.type, object: convert(event.object, request) };
       }
+      // A stream cut by the deadline can also just end.
+      if (deadline?.aborted && !opts.signal?.aborted) throw timedOut();
     } catch (err) {
+      if (opts.signal?.aborted) throw err instanceof ApiError && err.kind === "Aborted" ? err : aborted(err);
+      if (deadline?.aborted) throw err instanceof ApiError && err.kind === "Timeout" ? err : timedOut(err);
       if (err instanceof ApiError) throw err;
-      if (opts.signal?.aborted) throw aborted(err);
-      if ((err as Error).name === "TimeoutError") {
-        const message = `${request} ran past its ${opts.timeoutMs} ms timeoutMs`;
-        throw new ApiError({ kind: "Timeout", status: 0, message, request, cause: err });
-      }
       const message = `${request}: the stream broke: ${(err as Error).message}`;
       throw new ApiError({ kind: "Network", status: 0, message, request, cause: err });
     } finally {

@@ -45,7 +45,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint | undefin
     throw new Error(`checkpoint ${path} is not JSON: delete it to start over`);
   }
   const cp = doc as Partial<Checkpoint> | null;
-  if (!cp || cp.format !== 1 || typeof cp.kinds !== "object" || cp.kinds === null) {
+  if (cp?.format !== 1 || typeof cp.kinds !== "object" || cp.kinds === null) {
     throw new Error(`checkpoint ${path} is not a kindwatch checkpoint (format 1): delete it to start over`);
   }
   return cp as Checkpoint;
