@@ -133,9 +133,13 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     return this.#json("GET", this.#path(name, "status"), opts, getQuery(opts));
   }
 
-  /** Lists one page (all objects when no `limit` is given). */
+  /**
+   * Lists one page (all objects when no `limit` is given). Items get the list's `apiVersion` and `kind` where the server
+   * leaves them out (it does for built-in kinds), as client-go's unstructured lists do, so that a listed object looks
+   * like a watched or fetched one.
+   */
   async list(opts: ListOptions = {}): Promise<List<T>> {
-    return this.#json("GET", this.#path(), opts, { query: listQuery(opts, false) });
+    return withItemKinds(await this.#json<List<T>>("GET", this.#path(), opts, { query: listQuery(opts, false) }));
   }
 
   /**
@@ -365,6 +369,17 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
 
 function getQuery(opts: GetOptions): { query?: { resourceVersion: string } } {
   return opts.resourceVersion !== undefined ? { query: { resourceVersion: opts.resourceVersion } } : {};
+}
+
+function withItemKinds<T extends KubeObject>(list: List<T>): List<T> {
+  const kind = typeof list.kind === "string" && list.kind.endsWith("List") ? list.kind.slice(0, -4) : undefined;
+  if (!Array.isArray(list.items) || !kind || typeof list.apiVersion !== "string") return list;
+  for (const item of list.items) {
+    if (item === null || typeof item !== "object") continue;
+    if (typeof item.apiVersion !== "string" || !item.apiVersion) item.apiVersion = list.apiVersion;
+    if (typeof item.kind !== "string" || !item.kind) item.kind = kind;
+  }
+  return list;
 }
 
 function deleteBody(opts: DeleteOptions): object {

@@ -49,6 +49,8 @@ describe("dynamic client: list", () => {
     assert.equal(list.items.length, total);
     assert.equal(list.metadata.continue, undefined);
     assert.ok(list.metadata.resourceVersion);
+    // The server leaves apiVersion and kind out of built-in kinds' items; the client puts them back.
+    assert.ok(list.items.every((cm) => cm.apiVersion === "v1" && cm.kind === "ConfigMap"));
   });
 
   it("pages over 1,000 objects 100 at a time: 10 full pages, every name exactly once", async () => {
