@@ -1,4 +1,4 @@
-/** Exponential backoff with full jitter, reset after a healthy spell: retries never spin and never synchronise. */
+/** Exponential backoff with jitter, reset after a healthy spell: retries never spin and never synchronise. */
 
 /** Settings of a {@link Backoff}; defaults follow client-go's reflector (800 ms doubling to 30 s, reset after 2 min). */
 export interface BackoffOptions {
@@ -37,7 +37,8 @@ export class Backoff {
   next(): number {
     if (this.#healthySince !== undefined && this.#now() - this.#healthySince >= this.#resetAfter) this.#failures = 0;
     this.#healthySince = undefined;
-    const cap = Math.min(this.#initial * 2 ** this.#failures, this.#max);
+    // The exponent stops growing long after the cap is reached, so that 0 × 2^n never becomes NaN.
+    const cap = Math.min(this.#initial * 2 ** Math.min(this.#failures, 64), this.#max);
     this.#failures++;
     return cap / 2 + this.#random() * (cap / 2);
   }

@@ -53,6 +53,13 @@ function uid(obj: KubeObject): string | undefined {
   return typeof obj.metadata?.uid === "string" ? obj.metadata.uid : undefined;
 }
 
+/** Whether `a` and `b` are different objects under one name: deleted and created again in between. */
+function replaced(a: KubeObject, b: KubeObject): boolean {
+  const before = uid(a);
+  const after = uid(b);
+  return before !== undefined && after !== undefined && before !== after;
+}
+
 /** What an informer is doing, for status pages and readiness. */
 export interface InformerStatus {
   readonly synced: boolean;
@@ -110,11 +117,10 @@ export class Informer<T extends KubeObject = KubeObject> {
    * of every stored object as an add with origin "initial", as client-go does.
    */
   addHandlers(handlers: EventHandlers<T>): () => void {
-    const log = this.#options.logger;
     const queue = new HandlerQueue<T>(
       (n) => deliver(handlers, n),
       (err, n) =>
-        log?.("error", "informer handler failed", {
+        this.#log("error", "informer handler failed", {
           source: this.source.description,
           event: n.type,
           key: keyOf(n.object),
@@ -164,8 +170,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     if (this.#running) return;
     const controller = new AbortController();
     this.#controller = controller;
-    signal?.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
-    this.#running = this.#run(controller.signal);
+    const onAbort = () => controller.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    this.#running = this.#run(controller.signal).finally(() => signal?.removeEventListener("abort", onAbort));
   }
 
   /** Stops watching and handling; resolves once the watch has closed. */
@@ -184,8 +192,18 @@ export class Informer<T extends KubeObject = KubeObject> {
     let reason: "initial" | "relist" = "initial";
     try {
       for await (const event of watcher(this.source, { ...this.#options, signal })) {
-        buffer = this.#handle(event, buffer, reason);
+        try {
+          buffer = this.#handle(event, buffer, reason);
+        } catch (err) {
+          // A throwing transform, index function or listener must not end the informer: it would stop silently.
+          this.#log("error", "informer failed to handle an event", {
+            source: this.source.description,
+            event: event.type,
+            error: err instanceof Error ? err.message : String(err),
+          });
+        }
         if (event.type === "init-start") reason = event.reason;
+        if (event.type !== "error" && event.type !== "init-start") this.#errors = 0;
       }
     } finally {
       clearInterval(resync);
@@ -204,7 +222,6 @@ export class Informer<T extends KubeObject = KubeObject> {
       case "init-done":
         this.#replace(buffer ?? new Map(), reason === "initial" && !this.#synced ? "initial" : "relist");
         this.#resourceVersion = event.resourceVersion;
-        this.#errors = 0;
         if (!this.#synced) {
           this.#synced = true;
           for (const wake of [...this.#syncWaiters]) wake();
@@ -217,7 +234,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         const old = this.store.set(key, object);
         this.#resourceVersion = resourceVersion(object) ?? this.#resourceVersion;
         if (!old) this.#notify(key, { type: "add", object, origin: "live" });
-        else if (uid(old) && uid(object) && uid(old) !== uid(object)) {
+        else if (replaced(old, object)) {
           this.#notify(key, { type: "delete", object: old, origin: "live", finalStateUnknown: true });
           this.#notify(key, { type: "add", object, origin: "live" });
         } else this.#notify(key, { type: "update", old, object, origin: "live" });
@@ -237,18 +254,30 @@ export class Informer<T extends KubeObject = KubeObject> {
       case "error":
         this.#lastError = event.error;
         this.#errors++;
-        this.#options.logger?.("warn", "watch failed; retrying", {
+        this.#log("warn", "watch failed; retrying", {
           source: this.source.description,
           kind: event.error.kind,
           error: event.error.message,
           retryInMs: Math.round(event.retryInMs),
         });
-        for (const listener of this.#errorListeners) listener(event.error, event.retryInMs);
+        for (const listener of this.#errorListeners) {
+          try {
+            listener(event.error, event.retryInMs);
+          } catch (err) {
+            this.#log("error", "informer error listener failed", {
+              source: this.source.description,
+              error: err instanceof Error ? err.message : String(err),
+            });
+          }
+        }
         return buffer;
     }
   }
 
-  /** Makes the store equal to `fresh` and tells handlers every difference. */
+  /**
+   * Makes the store equal to `fresh` and tells handlers every difference. One object that cannot be stored (a throwing
+   * index function) is reported and skipped, so that the rest still arrives and the informer still syncs.
+   */
   #replace(fresh: Map<string, T>, origin: Origin): void {
     for (const key of this.store.keys()) {
       if (fresh.has(key)) continue;
@@ -256,9 +285,19 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (old) this.#notify(key, { type: "delete", object: old, origin, finalStateUnknown: true });
     }
     for (const [key, object] of fresh) {
-      const old = this.store.set(key, object);
+      let old: T | undefined;
+      try {
+        old = this.store.set(key, object);
+      } catch (err) {
+        this.#log("error", "informer could not store an object", {
+          source: this.source.description,
+          key,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        continue;
+      }
       if (!old) this.#notify(key, { type: "add", object, origin });
-      else if (uid(old) !== uid(object)) {
+      else if (replaced(old, object)) {
         this.#notify(key, { type: "delete", object: old, origin, finalStateUnknown: true });
         this.#notify(key, { type: "add", object, origin });
       } else if (resourceVersion(old) !== resourceVersion(object)) {
@@ -275,6 +314,14 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   #notify(key: string, n: Notification<T>): void {
     for (const queue of this.#queues) queue.push(key, n);
+  }
+
+  #log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void {
+    try {
+      this.#options.logger?.(level, message, fields);
+    } catch {
+      // A broken logger must not take the informer down with it.
+    }
   }
 }
 

@@ -25,15 +25,21 @@ export function coalesce<T>(pending: readonly Notification<T>[], next: Notificat
   const last = pending[pending.length - 1];
   if (!last) return [next];
   const before = pending.slice(0, -1);
-  if (last.type === "delete") return next.type === "add" ? [...pending, next] : [...before, next];
+  if (last.type === "delete") {
+    // After a delete, anything but another delete means the name exists again: the handler must be told an add.
+    if (next.type === "delete") return [...before, next];
+    return [...pending, next.type === "add" ? next : { type: "add", object: next.object, origin: next.origin }];
+  }
   // `last` is an add or an update the handler has not seen yet.
   switch (next.type) {
     case "add":
       return [...before, next];
-    case "update":
-      return last.type === "add"
-        ? [...before, { type: "add", object: next.object, origin: last.origin }]
-        : [...before, { type: "update", old: last.old, object: next.object, origin: next.origin }];
+    case "update": {
+      if (last.type === "add") return [...before, { type: "add", object: next.object, origin: last.origin }];
+      // A resync merged into a real change must not hide it: handlers may skip resyncs.
+      const origin = next.origin === "resync" ? last.origin : next.origin;
+      return [...before, { type: "update", old: last.old, object: next.object, origin }];
+    }
     case "delete":
       // An add the handler never saw needs no delete; an update's delete still must be told.
       return last.type === "add" ? before : [...before, next];
@@ -85,12 +91,20 @@ export class HandlerQueue<T> {
         try {
           await this.#handle(n);
         } catch (err) {
-          this.#onError(err, n);
+          this.#report(err, n);
         }
       }
     } finally {
       this.#running = false;
       for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  #report(err: unknown, n: Notification<T>): void {
+    try {
+      this.#onError(err, n);
+    } catch {
+      // A failing reporter must not end delivery: the drain loop would stop for good with work still pending.
     }
   }
 

@@ -22,41 +22,52 @@ export function keyOf(obj: KubeObject): string {
 export class Store<T extends KubeObject = KubeObject> {
   readonly #items = new Map<string, T>();
   readonly #indexers = new Map<string, IndexFunc<T>>();
+  /** Per index: index value -> keys. */
   readonly #indexes = new Map<string, Map<string, Set<string>>>();
+  /**
+   * Per index: key -> the values it was filed under. Unfiling uses these rather than calling the index function on the
+   * old object again, which would give the new values if a caller changed the stored object in place.
+   */
+  readonly #filed = new Map<string, Map<string, readonly string[]>>();
 
   constructor(indexers: Readonly<Record<string, IndexFunc<T>>> = {}) {
-    this.addIndexer(namespaceIndex, (obj) =>
-      typeof obj.metadata?.namespace === "string" ? [obj.metadata.namespace] : [],
-    );
+    // Cluster-scoped objects are filed under "", as client-go's MetaNamespaceIndexFunc does.
+    this.addIndexer(namespaceIndex, (obj) => [
+      typeof obj.metadata?.namespace === "string" ? obj.metadata.namespace : "",
+    ]);
     for (const [name, fn] of Object.entries(indexers)) this.addIndexer(name, fn);
   }
 
-  /** Adds an index, computed at once for the objects already stored. */
+  /** Adds an index, computed at once for the objects already stored; a throwing `fn` leaves the store unchanged. */
   addIndexer(name: string, fn: IndexFunc<T>): void {
     if (this.#indexers.has(name)) throw new Error(`index ${name} exists already`);
+    const filed = new Map<string, readonly string[]>();
+    for (const [key, obj] of this.#items) filed.set(key, [...fn(obj)]);
     this.#indexers.set(name, fn);
     this.#indexes.set(name, new Map());
-    for (const [key, obj] of this.#items) this.#index(name, fn, key, obj);
+    this.#filed.set(name, new Map());
+    for (const [key, values] of filed) this.#file(name, key, values);
   }
 
-  #index(name: string, fn: IndexFunc<T>, key: string, obj: T): void {
+  #file(name: string, key: string, values: readonly string[]): void {
     const index = this.#indexes.get(name);
-    if (!index) return;
-    for (const value of fn(obj)) {
-      const keys = index.get(value);
+    this.#filed.get(name)?.set(key, values);
+    for (const value of values) {
+      const keys = index?.get(value);
       if (keys) keys.add(key);
-      else index.set(value, new Set([key]));
+      else index?.set(value, new Set([key]));
     }
   }
 
-  #unindex(key: string, obj: T): void {
-    for (const [name, fn] of this.#indexers) {
+  #unfile(key: string): void {
+    for (const [name, filed] of this.#filed) {
       const index = this.#indexes.get(name);
-      for (const value of fn(obj)) {
+      for (const value of filed.get(key) ?? []) {
         const keys = index?.get(value);
         keys?.delete(key);
         if (keys?.size === 0) index?.delete(value);
       }
+      filed.delete(key);
     }
   }
 
@@ -97,7 +108,7 @@ export class Store<T extends KubeObject = KubeObject> {
     return [...(this.#indexes.get(name)?.keys() ?? [])];
   }
 
-  /** The objects of one namespace. */
+  /** The objects of one namespace; "" gives the cluster-scoped ones. */
   listNamespace(namespace: string): T[] {
     return this.byIndex(namespaceIndex, namespace);
   }
@@ -111,22 +122,21 @@ export class Store<T extends KubeObject = KubeObject> {
     return out;
   }
 
-  /** Stores `obj` under `key`, returning what it replaced. */
+  /** Stores `obj` under `key`, returning what it replaced; a throwing index function leaves the store unchanged. */
   set(key: string, obj: T): T | undefined {
+    const values = [...this.#indexers].map(([name, fn]) => [name, [...fn(obj)]] as const);
     const old = this.#items.get(key);
-    if (old) this.#unindex(key, old);
+    this.#unfile(key);
     this.#items.set(key, obj);
-    for (const [name, fn] of this.#indexers) this.#index(name, fn, key, obj);
+    for (const [name, v] of values) this.#file(name, key, v);
     return old;
   }
 
   /** Removes the object under `key`, returning it. */
   delete(key: string): T | undefined {
     const old = this.#items.get(key);
-    if (old) {
-      this.#unindex(key, old);
-      this.#items.delete(key);
-    }
+    this.#unfile(key);
+    this.#items.delete(key);
     return old;
   }
 }

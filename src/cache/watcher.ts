@@ -75,7 +75,10 @@ export interface WatcherOptions {
   readonly streamingList?: boolean | "auto";
   /** Server-side watch timeout is drawn from [min, 2 × min) seconds so that watchers do not reconnect in step; default 300. */
   readonly minWatchTimeoutSeconds?: number;
-  /** A watch that sends nothing for this long is presumed dead (half-open connection) and reopened; default 90 s. */
+  /**
+   * A watch that sends nothing for this long while the watcher waits on it is presumed dead (half-open connection) and
+   * reopened from the same resourceVersion; default 90 s.
+   */
   readonly idleTimeoutMs?: number;
   readonly backoff?: BackoffOptions;
 }
@@ -101,6 +104,9 @@ function refusesStreaming(err: ApiError): boolean {
   return err.kind === "Invalid" || err.kind === "BadRequest" || err.kind === "MethodNotAllowed";
 }
 
+/** A watch that ends this soon without a single event is a failure, not a server timeout (as client-go judges it). */
+const shortWatchMs = 1000;
+
 /** Lists then watches `source` forever; see the module comment. */
 export async function* watcher<T extends KubeObject>(
   source: ListWatch<T>,
@@ -114,183 +120,240 @@ export async function* watcher<T extends KubeObject>(
   let resourceVersion: string | undefined;
   let reason: InitReason = "initial";
   /** A watch stream that a streaming list opened and that goes on as the live watch. */
-  let carried: AsyncIterator<WatchEvent<T>> | undefined;
+  let carried: WatchStream<T> | undefined;
 
-  const openWatch = (opts: WatchOptions): AsyncIterator<WatchEvent<T>> => {
-    const idle = new IdleGuard(idleTimeoutMs, signal);
-    const events = source.watch({
-      allowWatchBookmarks: true,
-      timeoutSeconds: Math.floor(minTimeout * (1 + Math.random())),
-      signal: idle.signal,
-      ...opts,
-    });
-    return idle.wrap(events[Symbol.asyncIterator]());
-  };
+  const openWatch = (opts: WatchOptions): WatchStream<T> =>
+    new WatchStream(
+      source,
+      { allowWatchBookmarks: true, timeoutSeconds: Math.floor(minTimeout * (1 + Math.random())), ...opts },
+      idleTimeoutMs,
+      signal,
+    );
 
   try {
     yield* loop();
   } finally {
-    await carried?.return?.();
+    await carried?.close();
   }
 
   async function* loop(): AsyncGenerator<WatcherEvent<T>> {
     while (!signal?.aborted) {
-      let iterator = carried;
+      let stream = carried;
       carried = undefined;
       try {
         if (resourceVersion === undefined) {
           if (streaming !== false) {
             yield { type: "init-start", reason, streaming: true };
-            iterator = openWatch({
+            const initial = openWatch({
               sendInitialEvents: true,
               resourceVersionMatch: "NotOlderThan",
               resourceVersion: "",
             });
-            let done = false;
+            let listed: string | undefined;
             try {
-              while (!done) {
-                const next = await iterator.next();
+              while (listed === undefined) {
+                const next = await initial.next();
                 if (next.done)
                   throw new ApiError({ kind: "Network", status: 0, message: "streaming list ended early" });
                 const event = next.value;
                 if (event.type === "ERROR") throw event.error;
+                backoff.healthy();
                 if (event.type === "BOOKMARK") {
-                  if (!isInitialEventsEnd(event.object)) continue;
-                  resourceVersion = resourceVersionOf(event.object) ?? "";
-                  done = true;
+                  if (isInitialEventsEnd(event.object)) listed = resourceVersionOf(event.object) ?? "";
                 } else if (event.type !== "DELETED") {
                   yield { type: "init-object", object: event.object };
+                  if (signal?.aborted) return;
                 }
               }
             } catch (err) {
-              await iterator.return?.();
               const error = toApiError(err, source.description);
-              if (streaming === "auto" && refusesStreaming(error)) {
+              if (!signal?.aborted && streaming === "auto" && refusesStreaming(error)) {
                 streaming = false;
                 continue;
               }
               throw error;
+            } finally {
+              // Unless it goes on as the live watch, the stream closes here, also when the consumer stops mid-list.
+              if (listed === undefined) await initial.close();
             }
+            resourceVersion = listed;
             reason = "relist";
-            carried = iterator;
-            yield { type: "init-done", resourceVersion: resourceVersion ?? "" };
+            carried = initial;
+            yield { type: "init-done", resourceVersion };
             continue;
           }
           yield { type: "init-start", reason, streaming: false };
           let token: string | undefined;
           let listVersion = "";
           do {
-            const page = await source.list({
-              limit: options.pageSize ?? 500,
-              ...(token ? { continue: token } : {}),
-              ...(signal ? { signal } : {}),
-            });
-            for (const object of page.items ?? []) yield { type: "init-object", object };
+            const page = await abortable(
+              source.list({
+                limit: options.pageSize ?? 500,
+                ...(token ? { continue: token } : {}),
+                ...(signal ? { signal } : {}),
+              }),
+              signal,
+            );
+            for (const object of page.items ?? []) {
+              yield { type: "init-object", object };
+              if (signal?.aborted) return;
+            }
             token = page.metadata?.continue || undefined;
             listVersion = page.metadata?.resourceVersion ?? listVersion;
           } while (token);
           resourceVersion = listVersion;
-          yield { type: "init-done", resourceVersion };
           reason = "relist";
+          yield { type: "init-done", resourceVersion };
           continue;
         }
 
-        iterator ??= openWatch({ resourceVersion });
-        backoff.healthy();
+        stream ??= openWatch({ resourceVersion });
         try {
-          for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+          for (let next = await stream.next(); !next.done; next = await stream.next()) {
             const event = next.value;
             if (event.type === "ERROR") throw event.error;
+            backoff.healthy();
             const rv = resourceVersionOf(event.object);
             if (rv) resourceVersion = rv;
             if (event.type === "BOOKMARK") yield { type: "bookmark", resourceVersion };
             else if (event.type === "DELETED") yield { type: "delete", object: event.object };
             else yield { type: "apply", object: event.object };
           }
+          if (stream.events === 0 && stream.ageMs < shortWatchMs) {
+            // Re-watching at once would spin against a server or proxy that closes every watch straight away.
+            const message = `${source.description}: the watch closed at once without an event`;
+            throw new ApiError({ kind: "Network", status: 0, message });
+          }
         } finally {
-          await iterator.return?.();
+          await stream.close();
         }
       } catch (err) {
         if (signal?.aborted) return;
         const error = toApiError(err, source.description);
-        if (error.kind === "Gone") {
-          // Our resourceVersion was compacted away: only a fresh list can say what exists now.
-          resourceVersion = undefined;
-          yield { type: "error", error, retryInMs: 0 };
+        if (error instanceof IdleTimeout && resourceVersion !== undefined) {
+          // A silent watch reopened: nothing is wrong that a re-watch from the same version does not cure.
           continue;
         }
-        if (error.kind === "Timeout" && resourceVersion !== undefined && error.status === 0) {
-          // An idle watch reopened: nothing is wrong that a re-watch from the same version does not cure.
-          continue;
-        }
-        const retryInMs = backoff.next();
+        if (error.kind === "Gone") resourceVersion = undefined;
+        const wait = backoff.next();
+        // Our resourceVersion was compacted away: the first Gone after a healthy spell relists at once, repeated ones
+        // wait like any failure, so that a server answering every watch with Gone cannot make us spin.
+        const retryInMs = error.kind === "Gone" && backoff.failures === 1 ? 0 : wait;
         yield { type: "error", error, retryInMs };
-        await delay(retryInMs, signal);
+        if (retryInMs > 0) await delay(retryInMs, signal);
       }
     }
   }
 }
 
-/**
- * Aborts a watch that has received nothing for `ms`: a half-open connection never ends by itself. The timer is reset
- * on every event.
- */
-class IdleGuard {
-  readonly #controller = new AbortController();
-  readonly #ms: number;
-  #timer: NodeJS.Timeout | undefined;
-  #idle = false;
+/** Settles like `promise`, or rejects as soon as `signal` aborts: a source that ignores its signal cannot hold us. */
+function abortable<V>(promise: Promise<V>, signal: AbortSignal | undefined): Promise<V> {
+  if (!signal) return promise;
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new ApiError({ kind: "Aborted", status: 0, message: "aborted", cause: signal.reason }));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  promise.catch(() => {}); // a rejection after the abort has no one left to tell
+  return Promise.race([promise, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
+}
 
+/** The watch of a silent stream was given up after the idle timeout. */
+class IdleTimeout extends ApiError {}
+
+/**
+ * One watch request with an idle timeout: a half-open connection never ends by itself, so a watch that sends nothing
+ * for `idleMs` while we wait on it is given up. It also gives up at once when the parent signal aborts, whether or
+ * not the source honours its signal, and closing it never waits on a source that does not answer.
+ */
+class WatchStream<T extends KubeObject> {
+  readonly #controller = new AbortController();
+  readonly #idleMs: number;
   readonly #parent: AbortSignal | undefined;
   readonly #onParentAbort = () => this.#controller.abort(this.#parent?.reason);
+  readonly #inner: AsyncIterator<WatchEvent<T>>;
+  readonly #opened = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+  #timedOut = false;
+  #inFlight: Promise<unknown> | undefined;
+  #closed = false;
+  /** How many events it has delivered. */
+  events = 0;
 
-  constructor(ms: number, parent?: AbortSignal) {
-    this.#ms = ms;
+  constructor(source: ListWatch<T>, opts: WatchOptions, idleMs: number, parent: AbortSignal | undefined) {
+    this.#idleMs = idleMs;
     this.#parent = parent;
-    parent?.addEventListener("abort", this.#onParentAbort, { once: true });
-    this.#arm();
+    if (parent?.aborted) this.#controller.abort(parent.reason);
+    else parent?.addEventListener("abort", this.#onParentAbort, { once: true });
+    try {
+      this.#inner = source.watch({ ...opts, signal: this.#controller.signal })[Symbol.asyncIterator]();
+    } catch (err) {
+      this.#release();
+      throw err;
+    }
   }
 
-  /** Stops the timer and forgets the parent signal, so that a long-lived signal does not collect dead watches. */
+  /** Milliseconds since it was opened. */
+  get ageMs(): number {
+    return Date.now() - this.#opened;
+  }
+
   #release(): void {
     clearTimeout(this.#timer);
     this.#parent?.removeEventListener("abort", this.#onParentAbort);
   }
 
-  get signal(): AbortSignal {
-    return this.#controller.signal;
+  #stopError(cause?: unknown): ApiError {
+    if (this.#timedOut) {
+      return new IdleTimeout({ kind: "Timeout", status: 0, message: `watch idle for ${this.#idleMs} ms`, cause });
+    }
+    return new ApiError({ kind: "Aborted", status: 0, message: "watch aborted", cause });
   }
 
-  #arm(): void {
-    clearTimeout(this.#timer);
+  /** The next event; rejects with a Timeout when the watch stays silent too long. */
+  async next(): Promise<IteratorResult<WatchEvent<T>>> {
+    const stop = this.#controller.signal;
+    if (stop.aborted) throw this.#stopError();
+    // The clock runs only while we wait: a slow consumer does not make a busy watch look idle.
     this.#timer = setTimeout(() => {
-      this.#idle = true;
+      this.#timedOut = true;
       this.#controller.abort();
-    }, this.#ms);
+    }, this.#idleMs);
     this.#timer.unref?.();
+    const inner = this.#inner.next();
+    this.#inFlight = inner;
+    const settled = () => {
+      if (this.#inFlight === inner) this.#inFlight = undefined;
+    };
+    inner.then(settled, settled);
+    let onStop = () => {};
+    const stopped = new Promise<never>((_, reject) => {
+      onStop = () => reject(this.#stopError());
+      stop.addEventListener("abort", onStop, { once: true });
+    });
+    try {
+      const result = await Promise.race([inner, stopped]);
+      if (!result.done) this.events++;
+      return result;
+    } catch (err) {
+      throw stop.aborted ? this.#stopError(err) : err;
+    } finally {
+      clearTimeout(this.#timer);
+      stop.removeEventListener("abort", onStop);
+    }
   }
 
-  wrap<E>(inner: AsyncIterator<E>): AsyncIterator<E> {
-    return {
-      next: async () => {
-        try {
-          const result = await inner.next();
-          if (result.done) this.#release();
-          else this.#arm();
-          return result;
-        } catch (err) {
-          this.#release();
-          if (this.#idle) {
-            throw new ApiError({ kind: "Timeout", status: 0, message: `watch idle for ${this.#ms} ms`, cause: err });
-          }
-          throw err;
-        }
-      },
-      return: async () => {
-        this.#release();
-        this.#controller.abort();
-        return (await inner.return?.()) ?? { done: true, value: undefined };
-      },
-    };
+  /** Ends the watch request; safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#release();
+    this.#controller.abort();
+    const closing = Promise.resolve()
+      .then(() => this.#inner.return?.())
+      .catch(() => {});
+    // An async generator queues return() behind a pending next(): do not wait on a source that may never answer.
+    if (!this.#inFlight) await closing;
   }
 }

@@ -1,0 +1,201 @@
+/**
+ * A scripted, in-memory {@link ListWatch} for unit tests of the watcher and informer state machines: each list call
+ * takes the next scripted reply, each watch call opens a {@link ScriptedWatch} the test feeds event by event. It is not
+ * an API server: it knows nothing of resource versions or selectors, it replays what the test says, and records every
+ * call so that tests can count them.
+ */
+
+import type { ListWatch } from "../../src/cache/watcher.js";
+import type { ListOptions, WatchEvent, WatchOptions } from "../../src/client/options.js";
+import { ApiError, type ErrorKind } from "../../src/http/errors.js";
+import type { KubeObject, List } from "../../src/object/types.js";
+
+/** An ApiError as the client would raise it. */
+export function apiError(kind: ErrorKind, status = 0, message = `scripted ${kind}`): ApiError {
+  return new ApiError({ kind, status, message });
+}
+
+/** A ConfigMap-like object. */
+export function obj(
+  name: string,
+  resourceVersion: string,
+  extra: { uid?: string; namespace?: string; labels?: Record<string, string>; data?: Record<string, string> } = {},
+): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name,
+      namespace: extra.namespace ?? "ns",
+      uid: extra.uid ?? `uid-${name}`,
+      resourceVersion,
+      ...(extra.labels ? { labels: extra.labels } : {}),
+      managedFields: [{ manager: "test" }],
+    },
+    ...(extra.data ? { data: extra.data } : {}),
+  };
+}
+
+/** One page of a list. */
+export function page(resourceVersion: string, items: KubeObject[], continueToken?: string): List<KubeObject> {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMapList",
+    metadata: { resourceVersion, ...(continueToken ? { continue: continueToken } : {}) },
+    items,
+  };
+}
+
+/** A BOOKMARK event; `initialEnd` marks the end of a streaming list. */
+export function bookmark(resourceVersion: string, initialEnd = false): WatchEvent<KubeObject> {
+  return {
+    type: "BOOKMARK",
+    object: {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { resourceVersion, ...(initialEnd ? { annotations: { "k8s.io/initial-events-end": "true" } } : {}) },
+    },
+  };
+}
+
+/** An ERROR event carrying `error`. */
+export function errorEvent(error: ApiError): WatchEvent<KubeObject> {
+  return { type: "ERROR", error, object: { kind: "Status" } };
+}
+
+type Item<T> = { event: WatchEvent<T> } | { end: true } | { error: unknown };
+type Waiter<T> = { resolve: (r: IteratorResult<WatchEvent<T>>) => void; reject: (err: unknown) => void };
+
+/** One watch call: the test pushes events into it, ends it or fails it; it records whether it was closed. */
+export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIterableIterator<WatchEvent<T>> {
+  readonly opts: WatchOptions;
+  /** Whether the consumer called return(). */
+  returned = false;
+  readonly #items: Item<T>[] = [];
+  #waiter: Waiter<T> | undefined;
+  #done = false;
+
+  constructor(opts: WatchOptions, honorSignal: boolean) {
+    this.opts = opts;
+    if (honorSignal) {
+      opts.signal?.addEventListener("abort", () => this.fail(apiError("Aborted", 0, "scripted watch aborted")), {
+        once: true,
+      });
+    }
+  }
+
+  /** Sends events. */
+  push(...events: WatchEvent<T>[]): this {
+    for (const event of events) this.#offer({ event });
+    return this;
+  }
+
+  /** Ends the stream as a server timeout would. */
+  end(): this {
+    this.#offer({ end: true });
+    return this;
+  }
+
+  /** Breaks the stream with an error, as a cut connection would. */
+  fail(error: unknown): this {
+    this.#offer({ error });
+    return this;
+  }
+
+  #offer(item: Item<T>): void {
+    if (this.#done) return;
+    const waiter = this.#waiter;
+    if (!waiter) {
+      this.#items.push(item);
+      return;
+    }
+    this.#waiter = undefined;
+    this.#settle(item, waiter);
+  }
+
+  #settle(item: Item<T>, waiter: Waiter<T>): void {
+    if ("event" in item) {
+      waiter.resolve({ done: false, value: item.event });
+      return;
+    }
+    this.#done = true;
+    if ("end" in item) waiter.resolve({ done: true, value: undefined });
+    else waiter.reject(item.error);
+  }
+
+  next(): Promise<IteratorResult<WatchEvent<T>>> {
+    if (this.#done) return Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve, reject) => {
+      const item = this.#items.shift();
+      if (item) this.#settle(item, { resolve, reject });
+      else this.#waiter = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<WatchEvent<T>>> {
+    this.returned = true;
+    this.#done = true;
+    this.#waiter?.resolve({ done: true, value: undefined });
+    this.#waiter = undefined;
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/** A reply to a list call: a page, an error to throw, or a function of the call's options. */
+export type ListReply<T extends KubeObject> =
+  | List<T>
+  | Error
+  | ((opts: ListOptions) => List<T> | Promise<List<T>> | Error);
+
+/** The scripted source; see the module comment. */
+export class ScriptedListWatch<T extends KubeObject = KubeObject> implements ListWatch<T> {
+  readonly description = "configmaps/v1 (scripted)";
+  /** Every list call's options, in order. */
+  readonly lists: ListOptions[] = [];
+  /** Every watch opened, in order. */
+  readonly watches: ScriptedWatch<T>[] = [];
+  readonly #listReplies: ListReply<T>[] = [];
+  readonly #watchScripts: ((w: ScriptedWatch<T>) => void)[] = [];
+  /** Used when no list reply is scripted; default: a server error. */
+  defaultList: ListReply<T> = apiError("InternalError", 500, "no list reply scripted");
+  /** Run on each watch opened once the scripted ones are used up; default: the watch stays open and silent. */
+  defaultWatch: (w: ScriptedWatch<T>) => void = () => {};
+  /** Whether watches end when their signal aborts, as the real client's do. */
+  honorSignal = true;
+
+  /** Queues replies for the next list calls. */
+  replyToList(...replies: ListReply<T>[]): this {
+    this.#listReplies.push(...replies);
+    return this;
+  }
+
+  /** Queues scripts run on the next watches as they open (e.g. `w => w.push(...).end()`). */
+  onWatch(...scripts: ((w: ScriptedWatch<T>) => void)[]): this {
+    this.#watchScripts.push(...scripts);
+    return this;
+  }
+
+  /** The most recent watch. */
+  get lastWatch(): ScriptedWatch<T> | undefined {
+    return this.watches[this.watches.length - 1];
+  }
+
+  async list(opts: ListOptions): Promise<List<T>> {
+    this.lists.push(opts);
+    const reply = this.#listReplies.shift() ?? this.defaultList;
+    const value = typeof reply === "function" ? await reply(opts) : reply;
+    if (value instanceof Error) throw value;
+    return structuredClone(value);
+  }
+
+  watch(opts: WatchOptions): AsyncIterable<WatchEvent<T>> {
+    const w = new ScriptedWatch<T>(opts, this.honorSignal);
+    this.watches.push(w);
+    (this.#watchScripts.shift() ?? this.defaultWatch)(w);
+    return w;
+  }
+}

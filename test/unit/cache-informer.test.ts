@@ -1,0 +1,406 @@
+/**
+ * The informer over a scripted in-memory ListWatch: sync, live events, the difference delivered on a relist, errors,
+ * resync, late handlers, isolation of failing user code, and a clean stop.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { afterEach, describe, it } from "node:test";
+import { type EventHandlers, Informer, type InformerOptions } from "../../src/cache/informer.js";
+import type { WatchEvent } from "../../src/client/options.js";
+import type { KubeObject } from "../../src/object/types.js";
+import { apiError, bookmark, errorEvent, obj, page, ScriptedListWatch } from "../support/listwatch.js";
+import { waitFor } from "../support/wait.js";
+
+const added = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "ADDED", object: o });
+const modified = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "MODIFIED", object: o });
+const deleted = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "DELETED", object: o });
+
+const at = (o: KubeObject): string => `${o.metadata.name}@${o.metadata.resourceVersion}`;
+
+/** Handlers that write what they are told as short lines into `into`. */
+function recorder(into: string[]): EventHandlers<KubeObject> {
+  return {
+    add: (o, { origin }) => void into.push(`add ${at(o)} ${origin}`),
+    update: (old, o, { origin }) => void into.push(`update ${at(old)}->${at(o)} ${origin}`),
+    delete: (o, { origin, finalStateUnknown }) =>
+      void into.push(`delete ${at(o)} ${origin}${finalStateUnknown ? " final-state-unknown" : ""}`),
+  };
+}
+
+const informers: Informer[] = [];
+
+function informer(src: ScriptedListWatch, options: InformerOptions<KubeObject> = {}): Informer {
+  const i = new Informer(src, {
+    streamingList: false,
+    minWatchTimeoutSeconds: 1,
+    backoff: { initialMs: 5, maxMs: 40 },
+    ...options,
+  });
+  informers.push(i);
+  return i;
+}
+
+afterEach(async () => {
+  await Promise.all(informers.splice(0).map((i) => i.stop()));
+});
+
+const soon = () => AbortSignal.timeout(3000);
+
+describe("Informer: sync", () => {
+  it("syncs after the initial paginated list and tells handlers each object as an add with origin initial", async () => {
+    const src = new ScriptedListWatch().replyToList(
+      page("7", [obj("a", "3"), obj("b", "4")], "next"),
+      page("7", [obj("c", "5", { namespace: "other" })]),
+    );
+    const inf = informer(src, { pageSize: 2 });
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    assert.equal(inf.hasSynced, false);
+    inf.start();
+    await inf.synced(soon());
+    assert.equal(inf.hasSynced, true);
+    assert.deepEqual(inf.store.keys().sort(), ["ns/a", "ns/b", "other/c"]);
+    assert.equal(inf.store.get("ns/a")?.metadata.managedFields, undefined, "managedFields dropped by default");
+    assert.deepEqual(inf.status(), {
+      synced: true,
+      objects: 3,
+      resourceVersion: "7",
+      lastError: undefined,
+      errors: 0,
+      relists: 0,
+    });
+    await inf.idle();
+    assert.deepEqual(seen.sort(), ["add a@3 initial", "add b@4 initial", "add c@5 initial"]);
+    assert.equal(src.lists[1]?.continue, "next");
+  });
+
+  it("syncs from a streaming list and applies the custom transform", async () => {
+    const src = new ScriptedListWatch().onWatch((w) =>
+      w.push(added(obj("a", "3", { data: { k: "v" } })), bookmark("9", true), modified(obj("a", "10"))),
+    );
+    const inf = informer(src, {
+      streamingList: "auto",
+      transform: (o) => ({ ...o, data: { transformed: "yes" } }),
+    });
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await inf.synced(soon());
+    await waitFor("the live update", () => seen.length === 2, { timeoutMs: 2000 });
+    assert.deepEqual(seen, ["add a@3 initial", "update a@3->a@10 live"]);
+    assert.deepEqual(inf.store.get("ns/a")?.data, { transformed: "yes" });
+    assert.ok(inf.store.get("ns/a")?.metadata.managedFields, "a custom transform replaces the default one");
+  });
+
+  it("synced(signal) rejects when the signal aborts before the initial list, and resolves later once synced", async () => {
+    let answer: (() => void) | undefined;
+    const src = new ScriptedListWatch().replyToList(
+      () =>
+        new Promise((resolve) => {
+          answer = () => resolve(page("5", [obj("a", "5")]));
+        }),
+    );
+    const inf = informer(src);
+    inf.start();
+    await assert.rejects(inf.synced(AbortSignal.abort(new Error("gave up at once"))), /gave up at once/);
+    // Not AbortSignal.timeout(): its timer is unref'd, and nothing else keeps this process alive meanwhile.
+    const later30 = new AbortController();
+    setTimeout(() => later30.abort(new Error("gave up after 30 ms")), 30);
+    await assert.rejects(inf.synced(later30.signal), /gave up after 30 ms/);
+    const later = inf.synced(soon());
+    await waitFor("the list call", () => answer !== undefined, { timeoutMs: 2000 });
+    answer?.();
+    await later;
+    await inf.synced(); // resolves at once now
+  });
+});
+
+describe("Informer: changes", () => {
+  it("delivers live adds, updates and deletes, and follows bookmarks", async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(page("5", [obj("a", "1"), obj("b", "2")]))
+      .onWatch((w) => w.push(added(obj("c", "6")), modified(obj("a", "7")), deleted(obj("b", "8")), bookmark("20")));
+    const inf = informer(src);
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await waitFor("the bookmark", () => inf.status().resourceVersion === "20", { timeoutMs: 2000 });
+    await inf.idle();
+    assert.deepEqual(seen.slice(2), ["add c@6 live", "update a@1->a@7 live", "delete b@8 live"]);
+    assert.deepEqual(inf.store.keys().sort(), ["ns/a", "ns/c"]);
+  });
+
+  it("tells a name whose uid changed while watching as a delete of the old object and an add of the new", async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(page("5", [obj("a", "1", { uid: "u1" })]))
+      .onWatch((w) => w.push(modified(obj("a", "9", { uid: "u2" }))));
+    const inf = informer(src);
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await waitFor("the change", () => seen.length === 3, { timeoutMs: 2000 });
+    assert.deepEqual(seen, ["add a@1 initial", "delete a@1 live final-state-unknown", "add a@9 live"]);
+  });
+
+  it("on a relist delivers exactly the missing deletes, the updates, the adds, and delete+add for a new uid", async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(
+        page("5", [
+          obj("same", "1"),
+          obj("changed", "1"),
+          obj("gone", "1"),
+          obj("recreated", "1", { uid: "old-uid" }),
+          obj("seen-live", "1"),
+        ]),
+        page("30", [
+          obj("same", "1"),
+          obj("changed", "12"),
+          obj("recreated", "14", { uid: "new-uid" }),
+          obj("seen-live", "6"),
+          obj("new", "15"),
+        ]),
+      )
+      .onWatch((w) => w.push(modified(obj("seen-live", "6")), errorEvent(apiError("Gone", 410))));
+    const inf = informer(src);
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await waitFor("the relist", () => inf.status().relists === 1, { timeoutMs: 2000 });
+    await inf.idle();
+    assert.deepEqual(seen.slice(5), [
+      "update seen-live@1->seen-live@6 live",
+      "delete gone@1 relist final-state-unknown",
+      "update changed@1->changed@12 relist",
+      "delete recreated@1 relist final-state-unknown",
+      "add recreated@14 relist",
+      "add new@15 relist",
+    ]);
+    assert.deepEqual(inf.store.keys().sort(), ["ns/changed", "ns/new", "ns/recreated", "ns/same", "ns/seen-live"]);
+    assert.equal(inf.store.get("ns/recreated")?.metadata.uid, "new-uid");
+    assert.equal(inf.status().resourceVersion, "30");
+  });
+
+  it("keeps the old store until a relist is complete, and drops what a failed relist had collected", async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(
+        page("5", [obj("a", "1"), obj("b", "1")]),
+        page("9", [obj("a", "9")], "more"),
+        apiError("Gone", 410, "continue token expired"),
+        page("10", [obj("b", "10")]),
+      )
+      .onWatch((w) => w.push(errorEvent(apiError("Gone", 410))));
+    const inf = informer(src);
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await waitFor("the relist", () => inf.status().relists === 1, { timeoutMs: 2000 });
+    await inf.idle();
+    assert.deepEqual(seen.slice(2), ["delete a@1 relist final-state-unknown", "update b@1->b@10 relist"]);
+  });
+});
+
+describe("Informer: errors", () => {
+  it("reports errors to onError with growing backoff, counts them, and resets the count once healthy", async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(apiError("ServiceUnavailable", 503), apiError("ServiceUnavailable", 503), page("5", []))
+      .onWatch(
+        (w) => w.fail(apiError("Network", 0, "reset")),
+        (w) => w.push(added(obj("a", "6"))),
+      );
+    const logged: string[] = [];
+    const inf = informer(src, {
+      backoff: { initialMs: 8, maxMs: 64, random: () => 0 },
+      logger: (level, message, fields) => void logged.push(`${level} ${message} ${fields?.kind ?? ""}`),
+    });
+    const errors: string[] = [];
+    inf.onError((error, retryInMs) => void errors.push(`${error.kind} ${retryInMs}`));
+    const statuses: number[] = [];
+    inf.onError(() => void statuses.push(inf.status().errors));
+    inf.start();
+    await waitFor("the add", () => inf.store.get("ns/a"), { timeoutMs: 2000 });
+    assert.deepEqual(errors, ["ServiceUnavailable 4", "ServiceUnavailable 8", "Network 16"]);
+    assert.deepEqual(statuses, [1, 2, 1], "the list that worked in between reset the count");
+    assert.equal(inf.status().errors, 0);
+    assert.equal(inf.status().lastError?.kind, "Network");
+    assert.deepEqual(logged, [
+      "warn watch failed; retrying ServiceUnavailable",
+      "warn watch failed; retrying ServiceUnavailable",
+      "warn watch failed; retrying Network",
+    ]);
+  });
+
+  it("isolates a throwing handler: it is reported, and other handlers are told everything", async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(page("5", [obj("a", "1")]))
+      .onWatch((w) => w.push(added(obj("b", "2"))));
+    const logged: { level: string; message: string; fields: Record<string, unknown> | undefined }[] = [];
+    const inf = informer(src, { logger: (level, message, fields) => void logged.push({ level, message, fields }) });
+    const good: string[] = [];
+    const bad: string[] = [];
+    inf.addHandlers({
+      add: async (o) => {
+        bad.push(at(o));
+        throw new Error(`cannot handle ${o.metadata.name}`);
+      },
+    });
+    inf.addHandlers(recorder(good));
+    inf.start();
+    await waitFor("both adds", () => good.length === 2, { timeoutMs: 2000 });
+    await inf.idle();
+    assert.deepEqual(good, ["add a@1 initial", "add b@2 live"]);
+    assert.deepEqual(bad, ["a@1", "b@2"], "the failing handler still gets the next notification");
+    const failures = logged.filter((l) => l.message === "informer handler failed");
+    assert.deepEqual(
+      failures.map((l) => [l.level, l.fields?.key, l.fields?.event, l.fields?.error]),
+      [
+        ["error", "ns/a", "add", "cannot handle a"],
+        ["error", "ns/b", "add", "cannot handle b"],
+      ],
+    );
+  });
+
+  it("goes on when a transform, an index function, an error listener or the logger throws", async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(apiError("InternalError", 500), page("5", [obj("a", "1"), obj("unindexable", "1")]))
+      .onWatch((w) => w.push(added(obj("bad", "2")), added(obj("c", "3"))));
+    const inf = informer(src, {
+      transform: (o) => {
+        if (o.metadata.name === "bad") throw new Error("transform broke");
+        return o;
+      },
+      indexers: {
+        picky: (o) => {
+          if (o.metadata.name === "unindexable") throw new Error("index broke");
+          return [];
+        },
+      },
+      logger: () => {
+        throw new Error("logger broke");
+      },
+    });
+    inf.onError(() => {
+      throw new Error("listener broke");
+    });
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await inf.synced(soon());
+    await waitFor("the add after the bad one", () => inf.store.get("ns/c"), { timeoutMs: 2000 });
+    await inf.idle();
+    assert.deepEqual(seen, ["add a@1 initial", "add c@3 live"]);
+    assert.deepEqual(inf.store.keys().sort(), ["ns/a", "ns/c"]);
+  });
+});
+
+describe("Informer: handlers and resync", () => {
+  it("tells handlers added after sync every stored object as an add with origin initial, then what changes", async () => {
+    const src = new ScriptedListWatch().replyToList(page("5", [obj("a", "1"), obj("b", "2")]));
+    const inf = informer(src);
+    inf.start();
+    await inf.synced(soon());
+    const late: string[] = [];
+    const remove = inf.addHandlers(recorder(late));
+    await inf.idle();
+    assert.deepEqual(late.sort(), ["add a@1 initial", "add b@2 initial"]);
+    await waitFor("the watch", () => src.watches.length === 1, { timeoutMs: 2000 });
+    src.watches[0]?.push(modified(obj("a", "3")));
+    await waitFor("the update", () => late.length === 3, { timeoutMs: 2000 });
+    assert.equal(late[2], "update a@1->a@3 live");
+    remove();
+    src.watches[0]?.push(modified(obj("a", "4")));
+    await waitFor("the store", () => inf.store.get("ns/a")?.metadata.resourceVersion === "4", { timeoutMs: 2000 });
+    await inf.idle();
+    assert.equal(late.length, 3, "a removed handler is told nothing more");
+  });
+
+  it("resyncs: every stored object again as an update with origin resync", async () => {
+    const src = new ScriptedListWatch().replyToList(page("5", [obj("a", "1"), obj("b", "2")]));
+    const inf = informer(src, { resyncMs: 20 });
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await waitFor("two resyncs", () => seen.filter((s) => s.endsWith("resync")).length >= 4, { timeoutMs: 3000 });
+    const resyncs = seen.filter((s) => s.endsWith("resync"));
+    assert.ok(resyncs.every((s) => s === "update a@1->a@1 resync" || s === "update b@2->b@2 resync"));
+    await inf.stop();
+    // Handlers are closed after stop(), so watch the timer itself: a resync reads the whole store.
+    let reads = 0;
+    const list = inf.store.list.bind(inf.store);
+    inf.store.list = () => {
+      reads++;
+      return list();
+    };
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(reads, 0, "no resync ran after stop()");
+  });
+});
+
+describe("Informer: stopping", () => {
+  it("stop() resolves promptly and closes the open watch", async () => {
+    const src = new ScriptedListWatch().replyToList(page("5", [obj("a", "1")]));
+    const inf = informer(src);
+    inf.start();
+    await inf.synced(soon());
+    await waitFor("the watch", () => src.watches.length === 1, { timeoutMs: 2000 });
+    const started = Date.now();
+    await inf.stop();
+    assert.ok(Date.now() - started < 500);
+    assert.equal(src.watches[0]?.returned, true);
+    await inf.stop(); // twice is fine
+  });
+
+  it("stops when the start signal aborts, and does not run at all with a signal aborted already", async () => {
+    const src = new ScriptedListWatch().replyToList(page("5", []));
+    const controller = new AbortController();
+    const inf = informer(src);
+    inf.start(controller.signal);
+    await inf.synced(soon());
+    await waitFor("the watch", () => src.watches.length === 1, { timeoutMs: 2000 });
+    controller.abort();
+    await waitFor("the watch closed", () => src.watches[0]?.returned, { timeoutMs: 2000 });
+
+    const idle = new ScriptedListWatch();
+    const never = informer(idle);
+    never.start(AbortSignal.abort());
+    await never.stop();
+    assert.equal(idle.lists.length + idle.watches.length, 0);
+  });
+
+  it("leaves nothing behind: a process that stops its informers exits at once", async () => {
+    const dist = (path: string) => new URL(path, import.meta.url).href;
+    const script = `
+      const { Informer } = await import(${JSON.stringify(dist("../../src/cache/informer.js"))});
+      const { ScriptedListWatch, page, obj, apiError } = await import(${JSON.stringify(dist("../support/listwatch.js"))});
+      const synced = new ScriptedListWatch().replyToList(page("5", [obj("a", "1")]));
+      const a = new Informer(synced, { streamingList: false, resyncMs: 10 });
+      a.addHandlers({ add() {}, update() {} });
+      a.start();
+      await a.synced(AbortSignal.timeout(5000));
+      const failing = new ScriptedListWatch();
+      const b = new Informer(failing, { streamingList: false, backoff: { initialMs: 60000 } });
+      let failed = false;
+      b.onError(() => { failed = true; });
+      b.start();
+      while (!failed) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 30));
+      await Promise.all([a.stop(), b.stop()]);
+      console.log("stopped", Date.now());
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.stderr.on("data", (d) => {
+      err += d;
+    });
+    const deadline = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    const exited = Date.now();
+    clearTimeout(deadline);
+    assert.equal(code, 0, `the child did not exit cleanly: ${err}`);
+    const stopped = Number(/stopped (\d+)/.exec(out)?.[1]);
+    assert.ok(exited - stopped < 1000, `the process lived ${exited - stopped} ms after stop()`);
+  });
+});
