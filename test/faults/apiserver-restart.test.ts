@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { Informer } from "../../src/cache/informer.js";
 import { listWatchOf } from "../../src/cache/watcher.js";
 import type { ApiError } from "../../src/http/errors.js";
@@ -13,12 +13,14 @@ import type { KubeObject } from "../../src/object/types.js";
 import { Churn, names, randomOps } from "../support/churn.js";
 import { clientFor, configmaps } from "../support/client.js";
 import { assertConverged, HandlerLog } from "../support/convergence.js";
-import { createNamespace, etcdDelete, etcdPut, faultCluster } from "../support/faults.js";
+import { cleanups, createNamespace, etcdDelete, etcdPut, faultCluster } from "../support/faults.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 describe("kube-apiserver killed during a churn", () => {
   const ns = uniqueName("restart");
   let env: Awaited<ReturnType<typeof faultCluster>>;
+  const cleanup = cleanups();
+  afterEach(() => cleanup.run());
 
   before(async () => {
     env = await faultCluster();
@@ -26,7 +28,7 @@ describe("kube-apiserver killed during a churn", () => {
   });
   after(() => env?.close());
 
-  it("converges after two kills and changes made while the server was down", async () => {
+  it("converges after two kills and changes made while the server was down", { timeout: 60_000 }, async () => {
     const { cluster, admin } = env;
     const cms = admin.client.resource(configmaps).namespace(ns);
     // Objects the churn leaves alone, so that the test may delete some behind the API server's back.
@@ -34,6 +36,7 @@ describe("kube-apiserver killed during a churn", () => {
     for (const name of bystanders) await cms.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name } });
 
     const conn = clientFor(cluster.kubeconfigPath);
+    cleanup.defer(() => conn.transport.close());
     const informer = new Informer<KubeObject>(listWatchOf(conn.client.resource(configmaps).namespace(ns)), {
       backoff: { initialMs: 100, maxMs: 1000 },
     });
@@ -42,6 +45,7 @@ describe("kube-apiserver killed during a churn", () => {
     const errors: ApiError[] = [];
     informer.onError((err) => errors.push(err));
     informer.start();
+    cleanup.defer(() => informer.stop());
     await informer.synced(AbortSignal.timeout(20_000));
 
     const churn = new Churn({ resource: cms, names: names("cm", 120), concurrency: 8, next: randomOps });
@@ -94,7 +98,5 @@ describe("kube-apiserver killed during a churn", () => {
         `(${[...new Set(errors.map((e) => e.kind))].join(",")}), ${status.relists} relists, ` +
         `${result.objects} objects, deletes seen ${JSON.stringify(result.deletedSeen)}`,
     );
-    await informer.stop();
-    await conn.transport.close();
   });
 });

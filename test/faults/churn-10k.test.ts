@@ -4,14 +4,14 @@
  * initial list races the churn). Both end equal to the server, their handlers having seen every delete.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { Informer } from "../../src/cache/informer.js";
 import { listWatchOf } from "../../src/cache/watcher.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { Churn, type ChurnOp, names } from "../support/churn.js";
 import { clientFor, configmaps } from "../support/client.js";
 import { assertConverged, HandlerLog } from "../support/convergence.js";
-import { createNamespace, faultCluster } from "../support/faults.js";
+import { cleanups, createNamespace, faultCluster } from "../support/faults.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 const objects = 10_000;
@@ -31,6 +31,8 @@ function lifecycle(name: string, _exists: boolean, done: number): ChurnOp | unde
 describe("10,000 objects churned under two informers", () => {
   const ns = uniqueName("churn");
   let env: Awaited<ReturnType<typeof faultCluster>>;
+  const cleanup = cleanups();
+  afterEach(() => cleanup.run());
 
   before(async () => {
     env = await faultCluster();
@@ -38,9 +40,10 @@ describe("10,000 objects churned under two informers", () => {
   });
   after(() => env?.close());
 
-  it("ends with both stores equal to the server and every delete seen", async () => {
+  it("ends with both stores equal to the server and every delete seen", { timeout: 240_000 }, async () => {
     const cms = env.admin.client.resource(configmaps).namespace(ns);
     const conn = clientFor(env.cluster.kubeconfigPath);
+    cleanup.defer(() => conn.transport.close());
     const watched = conn.client.resource(configmaps).namespace(ns);
     const early = new Informer<KubeObject>(listWatchOf(watched));
     const late = new Informer<KubeObject>(listWatchOf(watched), { streamingList: false, pageSize: 500 });
@@ -49,13 +52,15 @@ describe("10,000 objects churned under two informers", () => {
     for (const log of earlyLogs) early.addHandlers(log.handlers());
     for (const log of lateLogs) late.addHandlers(log.handlers());
     early.start();
+    cleanup.defer(() => Promise.all([early.stop(), late.stop()]));
     await early.synced(AbortSignal.timeout(10_000));
 
     const started = Date.now();
     const churn = new Churn({ resource: cms, names: names("cm", objects), concurrency, next: lifecycle });
-    await waitFor("half the objects to exist", () => churn.exists.size >= objects / 2, { timeoutMs: 40_000 });
+    cleanup.defer(() => churn.stop());
+    await waitFor("half the objects to exist", () => churn.exists.size >= objects / 2, { timeoutMs: 180_000 });
     late.start();
-    await Promise.all([churn.done, late.synced(AbortSignal.timeout(40_000))]);
+    await Promise.all([churn.done, late.synced(AbortSignal.timeout(180_000))]);
     const seconds = (Date.now() - started) / 1000;
 
     assert.equal(churn.total, objects * 2);
@@ -69,7 +74,5 @@ describe("10,000 objects churned under two informers", () => {
         `at concurrency ${concurrency}; early handlers ${earlyLogs.map((l) => `${l.adds}a/${l.updates}u/${l.deletes}d`).join(" ")}, ` +
         `late ${lateLogs.map((l) => `${l.adds}a/${l.updates}u/${l.deletes}d`).join(" ")}, relists ${early.status().relists}/${late.status().relists}`,
     );
-    await Promise.all([early.stop(), late.stop()]);
-    await conn.transport.close();
   });
 });

@@ -4,14 +4,14 @@
  * `finalStateUnknown`, as well as the updates, the adds, and a delete-and-recreate under the same name.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { Informer } from "../../src/cache/informer.js";
 import { listWatchOf } from "../../src/cache/watcher.js";
 import type { ApiError } from "../../src/http/errors.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { clientFor, configmaps } from "../support/client.js";
 import { assertConverged, HandlerLog } from "../support/convergence.js";
-import { createNamespace, faultCluster, kubeconfigVia } from "../support/faults.js";
+import { cleanups, createNamespace, faultCluster, kubeconfigVia } from "../support/faults.js";
 import { TcpProxy } from "../support/proxy.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
@@ -19,6 +19,8 @@ describe("etcd compacted while the informer is cut off (watch cache off)", () =>
   const ns = uniqueName("compact");
   let env: Awaited<ReturnType<typeof faultCluster>>;
   let proxy: TcpProxy;
+  const cleanup = cleanups();
+  afterEach(() => cleanup.run());
 
   before(async () => {
     env = await faultCluster({ watchCache: false });
@@ -31,10 +33,13 @@ describe("etcd compacted while the informer is cut off (watch cache off)", () =>
   });
 
   for (const streamingList of [true, false]) {
-    it(`reports Gone, relists, and delivers the missed deletes (streaming list: ${streamingList})`, async () => {
+    it(`reports Gone, relists, and delivers the missed deletes (streaming list: ${streamingList})`, {
+      timeout: 60_000,
+    }, async () => {
       const p = streamingList ? "s" : "p";
       const cms = env.admin.client.resource(configmaps).namespace(ns);
       const conn = clientFor(await kubeconfigVia(env.cluster, proxy.url));
+      cleanup.defer(() => conn.transport.close());
       const selection = { labelSelector: `run=${p}` };
       const make = (name: string) =>
         cms.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, labels: { run: p } }, data: { v: "0" } });
@@ -52,6 +57,7 @@ describe("etcd compacted while the informer is cut off (watch cache off)", () =>
       const errors: ApiError[] = [];
       informer.onError((err) => errors.push(err));
       informer.start();
+      cleanup.defer(() => informer.stop());
       await informer.synced(AbortSignal.timeout(20_000));
       await cms.patch(`${p}-19`, { data: { v: "live" } }, "merge");
       await waitFor("a live update", () => informer.store.get(`${ns}/${p}-19`)?.data);
@@ -90,8 +96,6 @@ describe("etcd compacted while the informer is cut off (watch cache off)", () =>
           `${errors.map((e) => e.kind).join(",")}; relists ${informer.status().relists}; ` +
           `unknown deletes ${logs.map((l) => l.unknownDeletes.size).join("/")}; proxy accepted ${proxy.accepted}`,
       );
-      await informer.stop();
-      await conn.transport.close();
     });
   }
 });

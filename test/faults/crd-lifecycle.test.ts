@@ -4,13 +4,13 @@
  * backoff, never spinning; once the kind is back and objects are made, it syncs them.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { Informer } from "../../src/cache/informer.js";
 import { listWatchOf } from "../../src/cache/watcher.js";
 import type { ApiError } from "../../src/http/errors.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { assertConverged, HandlerLog } from "../support/convergence.js";
-import { counting, createNamespace, faultCluster } from "../support/faults.js";
+import { cleanups, counting, createNamespace, faultCluster } from "../support/faults.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 /** Each element with the one after it. */
@@ -29,6 +29,8 @@ describe("a watched kind whose CRD is deleted and created again", () => {
   const crdName = `gadgets.${group}`;
   const gadgets = { group, version: "v1", resource: "gadgets" } as const;
   let env: Awaited<ReturnType<typeof faultCluster>>;
+  const cleanup = cleanups();
+  afterEach(() => cleanup.run());
 
   const crd = {
     apiVersion: "apiextensions.k8s.io/v1",
@@ -81,7 +83,9 @@ describe("a watched kind whose CRD is deleted and created again", () => {
     await env?.close();
   });
 
-  it("delivers every delete, backs off on NotFound without spinning, and syncs the kind when it is back", async () => {
+  it("delivers every delete, backs off on NotFound without spinning, and syncs the kind when it is back", {
+    timeout: 60_000,
+  }, async () => {
     await env.admin.client.resource(crds).create(crd);
     await established();
     const before = Array.from({ length: 20 }, (_, i) => `old-${i}`);
@@ -97,6 +101,7 @@ describe("a watched kind whose CRD is deleted and created again", () => {
       errors.push({ at: Date.now(), error, retryInMs, requests: calls.lists + calls.watches }),
     );
     informer.start();
+    cleanup.defer(() => informer.stop());
     await informer.synced(AbortSignal.timeout(20_000));
     assert.equal(informer.store.size, 20);
 
@@ -147,6 +152,5 @@ describe("a watched kind whose CRD is deleted and created again", () => {
       `crd: ${failed.length} NotFound errors, gaps ${gaps.join("/")} ms, ${requests} requests in ${windowMs} ms ` +
         `(bound ${bound}), relists ${status.relists}, objects ${result.objects}`,
     );
-    await informer.stop();
   });
 });

@@ -4,14 +4,14 @@
  * it syncs.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { Informer } from "../../src/cache/informer.js";
 import { listWatchOf } from "../../src/cache/watcher.js";
 import type { ApiError } from "../../src/http/errors.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { clientFor, configmaps } from "../support/client.js";
 import { assertConverged, HandlerLog } from "../support/convergence.js";
-import { counting, createNamespace, faultCluster } from "../support/faults.js";
+import { cleanups, counting, createNamespace, faultCluster } from "../support/faults.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 const roles = { group: "rbac.authorization.k8s.io", version: "v1", resource: "roles" } as const;
@@ -22,6 +22,8 @@ describe("an informer whose user may not watch the kind", () => {
   let env: Awaited<ReturnType<typeof faultCluster>>;
   const crashes: unknown[] = [];
   const onCrash = (err: unknown) => crashes.push(err);
+  const cleanup = cleanups();
+  afterEach(() => cleanup.run());
 
   before(async () => {
     process.on("unhandledRejection", onCrash);
@@ -36,7 +38,9 @@ describe("an informer whose user may not watch the kind", () => {
   });
 
   for (const streamingList of [true, false]) {
-    it(`reports Forbidden, backs off, and syncs once granted (streaming list: ${streamingList})`, async () => {
+    it(`reports Forbidden, backs off, and syncs once granted (streaming list: ${streamingList})`, {
+      timeout: 60_000,
+    }, async () => {
       const cms = env.admin.client.resource(configmaps).namespace(ns);
       const prefix = streamingList ? "s" : "p";
       for (let i = 0; i < 5; i++)
@@ -44,6 +48,7 @@ describe("an informer whose user may not watch the kind", () => {
 
       const user = await env.cluster.user(uniqueName("bob"));
       const conn = clientFor(user.kubeconfigPath);
+      cleanup.defer(() => conn.transport.close());
       const { source, calls } = counting(listWatchOf(conn.client.resource(configmaps).namespace(ns)));
       const backoff = { initialMs: 100, maxMs: 800 };
       const informer = new Informer<KubeObject>(source, { backoff, streamingList });
@@ -52,6 +57,7 @@ describe("an informer whose user may not watch the kind", () => {
       const errors: { error: ApiError; retryInMs: number }[] = [];
       informer.onError((error, retryInMs) => errors.push({ error, retryInMs }));
       informer.start();
+      cleanup.defer(() => informer.stop());
 
       await waitFor("four Forbidden errors", () => errors.length >= 4, { timeoutMs: 10_000 });
       assert.deepEqual([...new Set(errors.map((e) => e.error.kind))], ["Forbidden"]);
@@ -92,8 +98,6 @@ describe("an informer whose user may not watch the kind", () => {
         `forbidden (streaming ${streamingList}): ${errors.length} Forbidden errors before the grant, ` +
           `backoff ${errors.map((e) => Math.round(e.retryInMs)).join("/")} ms, ${calls.lists} lists, ${calls.watches} watches`,
       );
-      await informer.stop();
-      await conn.transport.close();
       assert.deepEqual(crashes, [], "nothing was thrown out of the informer");
     });
   }

@@ -23,6 +23,22 @@ export async function faultCluster(options: TestClusterOptions = {}) {
   };
 }
 
+/**
+ * Undo-steps to run after each test, passed or failed: an informer left running keeps retrying against a stopped
+ * cluster, and keeps the test process (and the runner waiting on it) alive.
+ */
+export function cleanups() {
+  const steps: (() => Promise<unknown>)[] = [];
+  return {
+    defer(step: () => Promise<unknown>): void {
+      steps.push(step);
+    },
+    async run(): Promise<void> {
+      for (const step of steps.splice(0).reverse()) await step().catch(() => undefined);
+    },
+  };
+}
+
 /** The admin's kubeconfig with its server swapped for `url` (a proxy in front of it); returns the file's path. */
 export async function kubeconfigVia(cluster: TestCluster, url: string): Promise<string> {
   const path = join(cluster.dir, `via-${new URL(url).port}.kubeconfig`);
@@ -36,9 +52,9 @@ export async function createNamespace(client: DynamicClient, name: string): Prom
   await client.resource(namespaces).create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
 }
 
-/** A ListWatch that counts the requests it starts: how a test proves that retries do not spin. */
+/** A ListWatch that counts the requests it starts, and when: how a test proves that retries do not spin. */
 export function counting<T extends KubeObject>(inner: ListWatch<T>) {
-  const calls = { lists: 0, watches: 0 };
+  const calls = { lists: 0, watches: 0, watchTimes: [] as number[] };
   const source: ListWatch<T> = {
     description: inner.description,
     list: (opts) => {
@@ -47,6 +63,7 @@ export function counting<T extends KubeObject>(inner: ListWatch<T>) {
     },
     watch: (opts) => {
       calls.watches++;
+      calls.watchTimes.push(Date.now());
       return inner.watch(opts);
     },
   };
