@@ -6,10 +6,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, afterEach, before, describe, it } from "node:test";
-import { Informer } from "../../src/cache/informer.js";
-import { listWatchOf } from "../../src/cache/watcher.js";
+import { SharedInformerFactory } from "../../src/cache/factory.js";
 import type { ApiError } from "../../src/http/errors.js";
-import type { KubeObject } from "../../src/object/types.js";
 import { Churn, names, randomOps } from "../support/churn.js";
 import { clientFor, configmaps } from "../support/client.js";
 import { assertConverged, HandlerLog } from "../support/convergence.js";
@@ -37,16 +35,19 @@ describe("kube-apiserver killed during a churn", () => {
 
     const conn = clientFor(cluster.kubeconfigPath);
     cleanup.defer(() => conn.transport.close());
-    const informer = new Informer<KubeObject>(listWatchOf(conn.client.resource(configmaps).namespace(ns)), {
-      backoff: { initialMs: 100, maxMs: 1000 },
-    });
-    const logs = [new HandlerLog("first"), new HandlerLog("second")];
-    for (const log of logs) informer.addHandlers(log.handlers());
+    // Two consumers of one shared informer, each with its own handlers.
+    const factory = new SharedInformerFactory(conn.client, { backoff: { initialMs: 100, maxMs: 1000 } });
+    cleanup.defer(() => factory.shutdown());
+    const request = { gvr: configmaps, namespace: ns };
+    const leases = [factory.acquire(request), factory.acquire(request)] as const;
+    const informer = leases[0].informer;
+    assert.equal(leases[1].informer, informer, "one informer shared by both consumers");
+    const logs = [new HandlerLog("first"), new HandlerLog("second")] as const;
+    leases[0].informer.addHandlers(logs[0].handlers());
+    leases[1].informer.addHandlers(logs[1].handlers());
     const errors: ApiError[] = [];
     informer.onError((err) => errors.push(err));
-    informer.start();
-    cleanup.defer(() => informer.stop());
-    await informer.synced(AbortSignal.timeout(20_000));
+    await factory.waitForSync(AbortSignal.timeout(20_000));
 
     const churn = new Churn({ resource: cms, names: names("cm", 120), concurrency: 8, next: randomOps });
     const progress = async (ops: number) => {
@@ -98,5 +99,7 @@ describe("kube-apiserver killed during a churn", () => {
         `(${[...new Set(errors.map((e) => e.kind))].join(",")}), ${status.relists} relists, ` +
         `${result.objects} objects, deletes seen ${JSON.stringify(result.deletedSeen)}`,
     );
+    for (const lease of leases) await lease.release();
+    assert.equal(factory.informers().length, 0, "the informer stops with its last consumer");
   });
 });
