@@ -30,7 +30,8 @@ if (files.length === 0) {
   console.error(`no test files match ${prefixes.join(" ")}`);
   process.exit(2);
 }
-const needsCluster = files.some((f) => !relative(root, f).startsWith("unit"));
+// Fault tests start clusters of their own, which they may kill; only the integration tests share one.
+const needsCluster = files.some((f) => relative(root, f).startsWith("integration"));
 
 const env = { ...process.env };
 let cluster: TestCluster | undefined;

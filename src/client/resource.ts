@@ -4,7 +4,7 @@
  */
 import { ApiError, errorFromStatus } from "../http/errors.js";
 import { jsonLines } from "../http/ndjson.js";
-import type { Transport } from "../http/transport.js";
+import type { Query, Transport } from "../http/transport.js";
 import type { KubeObject, List } from "../object/types.js";
 import { type GroupVersionResource, resourcePath } from "./gvr.js";
 import { toPartialObjectMetadata, toPartialObjectMetadataList } from "./metadata.js";
@@ -302,14 +302,15 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
    * Deletes an object. Returns the object while finalizers hold it (deletionTimestamp set), else the server's Status.
    */
   async delete(name: string, opts: DeleteOptions = {}): Promise<T | Status> {
-    return this.#json("DELETE", this.#path(name), opts, { body: deleteBody(opts) });
+    return this.#json("DELETE", this.#path(name), opts, deleteRequest(opts));
   }
 
   /** Deletes every object the selectors match (in this namespace, or cluster-wide for cluster-scoped kinds). */
   async deleteCollection(opts: DeleteCollectionOptions = {}): Promise<List<T> | Status> {
+    const { query, ...body } = deleteRequest(opts);
     return this.#json("DELETE", this.#path(), opts, {
-      body: deleteBody(opts),
-      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
+      ...body,
+      query: { ...query, labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
     });
   }
 
@@ -382,14 +383,25 @@ function withItemKinds<T extends KubeObject>(list: List<T>): List<T> {
   return list;
 }
 
-function deleteBody(opts: DeleteOptions): object {
+/**
+ * Delete options go in the query, which the server reads when a DELETE has no body: undici closes the connection after
+ * a DELETE that carries a body, so a body would cost a new TLS handshake per delete. Only preconditions need a body.
+ */
+function deleteRequest(opts: DeleteOptions): { query: Query; body?: object } {
+  if (!opts.preconditions) {
+    const { propagationPolicy, gracePeriodSeconds } = opts;
+    return { query: { propagationPolicy, gracePeriodSeconds, dryRun: opts.dryRun ? "All" : undefined } };
+  }
   return {
-    apiVersion: "v1",
-    kind: "DeleteOptions",
-    ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}),
-    ...(opts.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: opts.gracePeriodSeconds } : {}),
-    ...(opts.preconditions ? { preconditions: opts.preconditions } : {}),
-    ...(opts.dryRun ? { dryRun: ["All"] } : {}),
+    query: {},
+    body: {
+      apiVersion: "v1",
+      kind: "DeleteOptions",
+      preconditions: opts.preconditions,
+      ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}),
+      ...(opts.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: opts.gracePeriodSeconds } : {}),
+      ...(opts.dryRun ? { dryRun: ["All"] } : {}),
+    },
   };
 }
 

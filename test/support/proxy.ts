@@ -108,6 +108,19 @@ export class TcpProxy {
     this.#links.clear();
   }
 
+  /**
+   * Stops relaying on every open connection without closing either half: a half-open connection, as a dead peer or a
+   * silently dropping middlebox makes, which neither end notices by itself.
+   */
+  freeze(): void {
+    for (const link of this.#links) {
+      link.client.unpipe();
+      link.upstream?.unpipe();
+      link.client.pause();
+      link.upstream?.pause();
+    }
+  }
+
   /** Stops listening and resets every open connection. */
   async close(): Promise<void> {
     this.cut();

@@ -1,0 +1,105 @@
+/**
+ * kube-apiserver is killed twice while a churn creates, updates and deletes ConfigMaps. The second time, etcd is
+ * changed behind its back while it is down (objects deleted and one created directly in etcd), which the informer can
+ * only learn by relisting. At the end the store equals the server and every handler has seen every delete.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, afterEach, before, describe, it } from "node:test";
+import { SharedInformerFactory } from "../../src/cache/factory.js";
+import type { ApiError } from "../../src/http/errors.js";
+import { Churn, names, randomOps } from "../support/churn.js";
+import { clientFor, configMapsGvr as configmaps } from "../support/client.js";
+import { assertConverged, HandlerLog } from "../support/convergence.js";
+import { cleanups, createNamespace, etcdDelete, etcdPut, faultCluster } from "../support/faults.js";
+import { uniqueName, waitFor } from "../support/wait.js";
+
+describe("kube-apiserver killed during a churn", () => {
+  const ns = uniqueName("restart");
+  let env: Awaited<ReturnType<typeof faultCluster>>;
+  const cleanup = cleanups();
+  afterEach(() => cleanup.run());
+
+  before(async () => {
+    env = await faultCluster();
+    await createNamespace(env.admin.client, ns);
+  });
+  after(() => env?.close());
+
+  it("converges after two kills and changes made while the server was down", { timeout: 60_000 }, async () => {
+    const { cluster, admin } = env;
+    const cms = admin.client.resource(configmaps).namespace(ns);
+    // Objects the churn leaves alone, so that the test may delete some behind the API server's back.
+    const bystanders = names("bystander", 6);
+    for (const name of bystanders) await cms.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name } });
+
+    const conn = clientFor(cluster.kubeconfigPath);
+    cleanup.defer(() => conn.transport.close());
+    // Two consumers of one shared informer, each with its own handlers.
+    const factory = new SharedInformerFactory(conn.client, { backoff: { initialMs: 100, maxMs: 1000 } });
+    cleanup.defer(() => factory.shutdown());
+    const request = { gvr: configmaps, namespace: ns };
+    const leases = [factory.acquire(request), factory.acquire(request)] as const;
+    const informer = leases[0].informer;
+    assert.equal(leases[1].informer, informer, "one informer shared by both consumers");
+    const logs = [new HandlerLog("first"), new HandlerLog("second")] as const;
+    leases[0].informer.addHandlers(logs[0].handlers());
+    leases[1].informer.addHandlers(logs[1].handlers());
+    const errors: ApiError[] = [];
+    informer.onError((err) => errors.push(err));
+    await factory.waitForSync(AbortSignal.timeout(20_000));
+
+    const churn = new Churn({ resource: cms, names: names("cm", 120), concurrency: 8, next: randomOps });
+    const progress = async (ops: number) => {
+      const mark = churn.total;
+      await waitFor(`${ops} more churn operations`, () => churn.total >= mark + ops, { timeoutMs: 40_000 });
+    };
+    try {
+      await progress(150);
+      await cluster.restartApiServer("SIGKILL");
+      await progress(150);
+
+      await cluster.stopApiServer("SIGKILL");
+      for (const name of bystanders.slice(0, 3))
+        assert.equal(await etcdDelete(cluster, `/registry/configmaps/${ns}/${name}`), 1);
+      await etcdPut(cluster, `/registry/configmaps/${ns}/made-in-etcd`, {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: {
+          name: "made-in-etcd",
+          namespace: ns,
+          uid: randomUUID(),
+          creationTimestamp: new Date().toISOString(),
+        },
+        data: { from: "etcd" },
+      });
+      await cluster.startApiServer();
+      await progress(150);
+    } finally {
+      await churn.stop();
+    }
+
+    const server = new Set((await cms.list()).items.map((o) => o.metadata.name));
+    assert.deepEqual(
+      [...server].filter((n) => n?.startsWith("cm-")).sort(),
+      [...churn.exists].sort(),
+      "the churn's record is the truth",
+    );
+    assert.ok(server.has("made-in-etcd"), "the API server serves the object written to etcd");
+
+    const result = await assertConverged(informer, cms, logs);
+    for (const log of logs)
+      for (const name of bystanders.slice(0, 3))
+        assert.ok(log.unknownDeletes.has(`${ns}/${name}`), `${log.name} was told ${name} went while unseen`);
+    const status = informer.status();
+    assert.ok(errors.length >= 2, `errors reported for both kills (got ${errors.length})`);
+    assert.ok(status.relists >= 1, "the informer relisted after etcd changed behind its back");
+    console.log(
+      `restart: ${churn.total} ops (${JSON.stringify(churn.counts)}), ${errors.length} errors ` +
+        `(${[...new Set(errors.map((e) => e.kind))].join(",")}), ${status.relists} relists, ` +
+        `${result.objects} objects, deletes seen ${JSON.stringify(result.deletedSeen)}`,
+    );
+    for (const lease of leases) await lease.release();
+    assert.equal(factory.informers().length, 0, "the informer stops with its last consumer");
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * The informer's TCP connection cut in the middle of a watch by a proxy the test controls: (a) reset, with new
+ * connections refused for a while; (b) half-open, the proxy silently ceasing to forward, which no socket error ever
+ * reports: only the watcher's idle timeout can notice. Changes made meanwhile must arrive either way.
+ */
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, it } from "node:test";
+import { Informer } from "../../src/cache/informer.js";
+import { listWatchOf } from "../../src/cache/watcher.js";
+import type { ApiError } from "../../src/http/errors.js";
+import type { KubeObject } from "../../src/object/types.js";
+import { clientFor, configMapsGvr as configmaps } from "../support/client.js";
+import { assertConverged, HandlerLog } from "../support/convergence.js";
+import { cleanups, counting, createNamespace, faultCluster, kubeconfigVia } from "../support/faults.js";
+import { TcpProxy } from "../support/proxy.js";
+import { uniqueName, waitFor } from "../support/wait.js";
+
+describe("the watch connection cut mid-stream", () => {
+  let env: Awaited<ReturnType<typeof faultCluster>>;
+  let proxy: TcpProxy;
+  const cleanup = cleanups();
+  afterEach(async () => {
+    await cleanup.run();
+    proxy.mode = "forward";
+  });
+
+  before(async () => {
+    env = await faultCluster();
+    proxy = await TcpProxy.start(env.cluster.server);
+  });
+  after(async () => {
+    await proxy?.close();
+    await env?.close();
+  });
+
+  /** An informer through the proxy on a fresh namespace holding `count` ConfigMaps, synced. */
+  async function setup(count: number, idleTimeoutMs?: number) {
+    const ns = uniqueName("cut");
+    await createNamespace(env.admin.client, ns);
+    const cms = env.admin.client.resource(configmaps).namespace(ns);
+    for (let i = 0; i < count; i++)
+      await cms.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `cm-${i}` }, data: { v: "0" } });
+    const conn = clientFor(await kubeconfigVia(env.cluster, proxy.url));
+    cleanup.defer(() => conn.transport.close());
+    const { source, calls } = counting(listWatchOf(conn.client.resource(configmaps).namespace(ns)));
+    const informer = new Informer<KubeObject>(source, {
+      backoff: { initialMs: 100, maxMs: 500 },
+      ...(idleTimeoutMs ? { idleTimeoutMs } : {}),
+    });
+    const logs = [new HandlerLog("first"), new HandlerLog("second")];
+    for (const log of logs) informer.addHandlers(log.handlers());
+    const errors: ApiError[] = [];
+    informer.onError((err) => errors.push(err));
+    informer.start();
+    cleanup.defer(() => informer.stop());
+    await informer.synced(AbortSignal.timeout(20_000));
+    const changes = async (round: string) => {
+      await cms.delete(`cm-${round}-gone`).catch(() => undefined);
+      await cms.patch("cm-1", { data: { v: round } }, "merge");
+      await cms.delete("cm-2").catch(() => undefined);
+      await cms.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `cm-${round}` } });
+    };
+    return { ns, cms, informer, logs, errors, calls, changes };
+  }
+
+  it("(a) reset: reconnects, re-watches from its version, and loses nothing", { timeout: 60_000 }, async () => {
+    const t = await setup(10);
+    const relists = t.informer.status().relists;
+    // A plain reset: the stream breaks and the next connection goes through.
+    proxy.cut();
+    await t.changes("a1");
+    await waitFor("the changes after a reset", () => t.informer.store.get(`${t.ns}/cm-a1`), { timeoutMs: 10_000 });
+    // A reset, then every new connection refused for a while: errors, backoff, then back.
+    proxy.mode = "reset";
+    proxy.cut();
+    await waitFor("errors while refused", () => t.errors.length >= 3, { timeoutMs: 20_000 });
+    await t.changes("a2");
+    proxy.mode = "forward";
+    await waitFor("the changes after the refusals", () => t.informer.store.get(`${t.ns}/cm-a2`), { timeoutMs: 20_000 });
+    await assertConverged(t.informer, t.cms, t.logs);
+    assert.deepEqual([...new Set(t.errors.map((e) => e.kind))], ["Network"]);
+    assert.equal(t.informer.status().relists, relists, "a re-watch from the last version sufficed: no relist");
+    for (const log of t.logs) assert.equal(log.unknownDeletes.size, 0, "deletes came from the watch itself");
+    console.log(`cut (a): ${t.errors.length} Network errors, proxy accepted ${proxy.accepted} connections`);
+  });
+
+  it("(b) half-open: the idle timeout notices the stall and the changes made meanwhile arrive", {
+    timeout: 60_000,
+  }, async () => {
+    const idleTimeoutMs = 2000;
+    const t = await setup(10, idleTimeoutMs);
+    await waitFor("the watch connection to be open", () => proxy.open > 0);
+    const watches = t.calls.watchTimes.length;
+    const stalledAt = Date.now();
+    // Open connections stop relaying; new ones are accepted but never answered.
+    proxy.freeze();
+    proxy.mode = "stall";
+    await t.changes("b");
+    const attempt = (n: number) => t.calls.watchTimes[watches + n - 1];
+    await waitFor("the watcher to give up on the stalled stream, then on a stalled new connection", () => attempt(2), {
+      timeoutMs: 2 * idleTimeoutMs + 5000,
+    });
+    assert.equal(t.informer.store.get(`${t.ns}/cm-b`), undefined, "nothing can arrive while stalled");
+    proxy.mode = "forward";
+    await waitFor("the changes made during the stall", () => t.informer.store.get(`${t.ns}/cm-b`), {
+      timeoutMs: idleTimeoutMs + 5000,
+    });
+    const arrivedMs = Date.now() - stalledAt;
+    await assertConverged(t.informer, t.cms, t.logs);
+    const noticedMs = (attempt(1) ?? 0) - stalledAt;
+    const newStallMs = (attempt(2) ?? 0) - (attempt(1) ?? 0);
+    // The frozen stream's clock started at its last event, before the freeze; a new connection's at its start.
+    assert.ok(
+      noticedMs <= idleTimeoutMs + 1000,
+      `the frozen watch was given up within the idle timeout (${noticedMs} ms)`,
+    );
+    assert.ok(
+      newStallMs >= idleTimeoutMs - 100 && newStallMs <= idleTimeoutMs + 1000,
+      `a stalled new connection was given up after the idle timeout (${newStallMs} ms)`,
+    );
+    assert.ok(
+      t.errors.every((e) => e.kind !== "Timeout"),
+      "an idle watch is reopened quietly, not reported",
+    );
+    console.log(
+      `cut (b): stall noticed after ${noticedMs} ms, stalled reconnect dropped after ${newStallMs} ms, changes arrived after ${arrivedMs} ms, ` +
+        `${t.errors.length} errors reported (${t.errors.map((e) => e.kind).join(",")}), proxy accepted ${proxy.accepted}`,
+    );
+  });
+});
