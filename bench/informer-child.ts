@@ -1,7 +1,7 @@
 /**
  * One measured informer run, in a process of its own (run with `--expose-gc`): informers for every group's widgets
  * through one implementation, handlers counting events. It prints a JSON line once synced
- * (`{"phase": "synced", "objects", "sync_s", "bytes_per_object"}`), then waits for "done PATCHES" on stdin (the churn
+ * (`{"phase": "synced", "objects", "sync_s", "sync_cpu_s", "bytes_per_object"}`), then waits for "done PATCHES" on stdin (the churn
  * is over) and prints the final line once its handlers have seen that many events, or nothing more arrives for 2 s:
  * `{"phase": "done", ..., "events", "cpu_s", "us_per_event"}`.
  *
@@ -165,12 +165,19 @@ function churnDone(): Promise<number> {
 // Loading the library and reading the kubeconfig are outside the timing, and in the memory baseline.
 const subject = await prepare();
 const baseline = settledMemory();
+const cpuAtStart = cpuSeconds();
 const started = performance.now();
 // Synced: every informer says so, and the handlers have been told of every object.
 await Promise.all([subject.start(), until(() => counts.adds >= objects)]);
 const syncSeconds = (performance.now() - started) / 1000;
+const syncCpu = cpuSeconds() - cpuAtStart;
 const bytesPerObject = (settledMemory() - baseline) / objects;
-const synced = { objects: subject.stored(), sync_s: syncSeconds, bytes_per_object: bytesPerObject };
+const synced = {
+  objects: subject.stored(),
+  sync_s: syncSeconds,
+  sync_cpu_s: syncCpu,
+  bytes_per_object: bytesPerObject,
+};
 console.log(JSON.stringify({ phase: "synced", ...synced }));
 
 const atSync = counts.events;

@@ -34,6 +34,7 @@ const goModFile = fileURLToPath(new URL("../../bench/client-go/go.mod", import.m
 interface Sample {
   readonly objects: number;
   readonly sync_s: number;
+  readonly sync_cpu_s: number;
   readonly bytes_per_object: number;
   readonly events: number;
   readonly cpu_s: number;
@@ -42,7 +43,7 @@ interface Sample {
 
 function isSample(value: unknown): value is Sample {
   const v = value as Partial<Sample> | null;
-  return ["objects", "sync_s", "bytes_per_object", "events", "cpu_s", "us_per_event"].every(
+  return ["objects", "sync_s", "sync_cpu_s", "bytes_per_object", "events", "cpu_s", "us_per_event"].every(
     (k) => typeof (v as Record<string, unknown> | null)?.[k] === "number",
   );
 }
@@ -85,7 +86,7 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
     options: {
       objects: { type: "string", default: "100000" },
       runs: { type: "string", default: "3" },
-      churn: { type: "string", default: "20000" },
+      churn: { type: "string", default: "5000" },
       concurrency: { type: "string", default: "64" },
       "churn-concurrency": { type: "string", default: "64" },
     },
@@ -231,7 +232,8 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
       "            sync_s: from starting the informers until all say synced and the handlers have had every object;",
       "            bytes_per_object: live heap after a full GC (Node: V8 heap used + external; Go: HeapAlloc) minus the",
       "            same process's before the informers started, over N; us_per_event: the informer process's user+system",
-      "            CPU from sync until its handlers have seen the churn's events, over the events they saw",
+      "            CPU from sync until its handlers have seen the churn's events, over the events they saw;",
+      "            sync CPU s (table only): the informer process's user+system CPU while syncing",
       "",
       table(rows),
       resultLine("informer", results, ours, peers),
@@ -249,13 +251,17 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
   console.log(output.join("\n"));
 }
 
+/** The metrics of the JSON line, with their table format. */
 const metrics: readonly { key: "sync_s" | "bytes_per_object" | "us_per_event"; show: (v: number) => string }[] = [
   { key: "sync_s", show: (v) => v.toFixed(3) },
   { key: "bytes_per_object", show: (v) => String(Math.round(v)) },
   { key: "us_per_event", show: (v) => v.toFixed(1) },
 ];
 
-/** Medians for the JSON line; a row per implementation (median, min..max of each metric) and rows of ratios. */
+/**
+ * Medians for the JSON line; for the table, a row per implementation (median and min..max of each metric, and medians
+ * of the informer process's CPU while syncing and of the events it saw) and a row of ratios per peer.
+ */
 function summarize(
   samples: Record<string, Sample[]>,
   raw: readonly number[],
@@ -263,38 +269,34 @@ function summarize(
   labels: Record<string, string>,
 ) {
   const results: Results = {};
-  const rows: string[][] = [["implementation", ...metrics.flatMap((m) => [m.key, "min..max"]), "events"]];
-  const cells = (values: readonly number[] | undefined, show: (v: number) => string) => {
-    if (!values || values.length === 0) return ["", ""];
+  const head = ["implementation", ...metrics.flatMap((m) => [m.key, "min..max"]), "sync CPU s", "events"];
+  const rows: string[][] = [head];
+  const blank = (cells: string[]) => [...cells, ...Array<string>(head.length - cells.length).fill("")];
+  const cells = (values: readonly number[], show: (v: number) => string) => {
     const { min, max } = range(values);
     return [show(median(values)), `${show(min)}..${show(max)}`];
   };
   for (const [impl, runs] of Object.entries(samples)) {
-    results[impl] = Object.fromEntries(
-      metrics.map((m) => [m.key, Number(median(runs.map((s) => s[m.key])).toFixed(m.key === "sync_s" ? 4 : 2))]),
-    );
+    const of = (key: keyof Sample) => runs.map((s) => s[key]);
+    results[impl] = Object.fromEntries(metrics.map((m) => [m.key, Number(median(of(m.key)).toFixed(4))]));
     rows.push([
       labels[impl] ?? impl,
-      ...metrics.flatMap((m) =>
-        cells(
-          runs.map((s) => s[m.key]),
-          m.show,
-        ),
-      ),
-      String(median(runs.map((s) => s.events))),
+      ...metrics.flatMap((m) => cells(of(m.key), m.show)),
+      median(of("sync_cpu_s")).toFixed(2),
+      String(median(of("events"))),
     ]);
   }
   results["raw-list"] = { sync_s: Number(median(raw).toFixed(4)) };
-  rows.push(["raw-list (curl)", ...cells(raw, (v) => v.toFixed(3)), "", "", "", "", ""]);
+  rows.push(blank(["raw-list (curl)", ...cells(raw, (v) => v.toFixed(3))]));
   results.json = { bytes_per_object: Math.round(jsonBytes) };
-  rows.push(["json (as served)", "", "", String(Math.round(jsonBytes)), "", "", "", ""]);
+  rows.push(blank(["json (as served)", "", "", String(Math.round(jsonBytes))]));
   const ratio = ratios(results, ours, peers);
   for (const peer of peers) {
     const shown = metrics.flatMap((m) => {
       const r = ratio[`${m.key}/${peer}`];
       return [r === undefined ? "" : `${r.toFixed(2)}x`, ""];
     });
-    rows.push([`${ours} / ${peer}`, ...shown, ""]);
+    rows.push(blank([`${ours} / ${peer}`, ...shown]));
   }
   return { results, rows };
 }

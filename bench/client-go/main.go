@@ -121,6 +121,18 @@ func heap() uint64 {
 	return m.HeapAlloc
 }
 
+// with is a copy of base with more's entries added.
+func with(base, more map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(more))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range more {
+		out[k] = v
+	}
+	return out
+}
+
 func emit(v any) error {
 	line, err := json.Marshal(v)
 	if err != nil {
@@ -166,6 +178,7 @@ func informer(args []string) error {
 	}
 
 	baseline := heap()
+	cpuAtStart := cpuSeconds()
 	started := time.Now()
 	factory.Start(ctx.Done())
 	// Polled far more often than cache.WaitForCacheSync's 100 ms, so that the figure is client-go's, not the poll's.
@@ -180,13 +193,15 @@ func informer(args []string) error {
 		time.Sleep(time.Millisecond)
 	}
 	syncSeconds := time.Since(started).Seconds()
+	syncCPU := cpuSeconds() - cpuAtStart
 	stored := 0
 	for _, inf := range informers {
 		stored += len(inf.GetStore().ListKeys())
 	}
 	settled := heap()
 	bytesPerObject := (float64(settled) - float64(baseline)) / float64(c.objects)
-	if err := emit(map[string]any{"phase": "synced", "objects": stored, "sync_s": syncSeconds, "bytes_per_object": bytesPerObject}); err != nil {
+	synced := map[string]any{"objects": stored, "sync_s": syncSeconds, "sync_cpu_s": syncCPU, "bytes_per_object": bytesPerObject}
+	if err := emit(with(synced, map[string]any{"phase": "synced"})); err != nil {
 		return err
 	}
 
@@ -211,10 +226,7 @@ func informer(args []string) error {
 	if received > 0 {
 		perEvent = cpu / float64(received) * 1e6
 	}
-	return emit(map[string]any{
-		"phase": "done", "objects": stored, "sync_s": syncSeconds, "bytes_per_object": bytesPerObject,
-		"events": received, "cpu_s": cpu, "us_per_event": perEvent,
-	})
+	return emit(with(synced, map[string]any{"phase": "done", "events": received, "cpu_s": cpu, "us_per_event": perEvent}))
 }
 
 // awaitDone reads stdin until "done PATCHES": the churn is over, and this many patches were made.
