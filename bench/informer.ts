@@ -7,6 +7,7 @@
  * references.
  */
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DynamicClient, type ResourceClient } from "../src/client/resource.js";
@@ -114,6 +115,7 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
   let output: string[];
   try {
     const machine = await describeMachine(transport);
+    const loadAtStart = loadavg()[0] ?? 0;
     await namespaces.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
     for (const group of groups) await crds.create(crd(group));
     const widgets: ResourceClient[] = groups.map((group) =>
@@ -186,15 +188,15 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
     // Every object has been listed once before anything is measured: the server's caches are as warm for the first
     // implementation as for the last.
     log("warm-up: one raw list");
-    const warm = await curl.list(listPaths, listTimeoutMs);
+    await curl.list(listPaths, listTimeoutMs);
     const samples: Record<string, Sample[]> = Object.fromEntries(informerImpls.map((impl) => [impl, []]));
     const raw: number[] = [];
     const churnRates: number[] = [];
-    let served = warm.bytes;
+    const served: number[] = [];
     for (let run = 0; run < opts.runs; run++) {
       const listed = await curl.list(listPaths, listTimeoutMs);
       raw.push(listed.seconds);
-      served = listed.bytes;
+      served.push(listed.bytes);
       log(`run ${run + 1}/${opts.runs} raw-list: ${listed.seconds.toFixed(3)} s, ${listed.bytes} bytes`);
       // The order rotates from run to run, so that no implementation always goes first or after the same one.
       const order = informerImpls.map((_, i) => informerImpls[(i + run) % informerImpls.length] as string);
@@ -210,7 +212,8 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
       }
     }
 
-    const bytesPerObject = served / count;
+    // Objects grow a little as churns add managedFields entries: the median run's size is the one to compare with.
+    const bytesPerObject = median(served) / count;
     const labels: Record<string, string> = {
       "client-node": `client-node ${clientNodeVersion()}`,
       "client-go": `client-go ${clientGoVersion()}`,
@@ -220,6 +223,8 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
       `informer: ${count} custom objects over ${kinds} CRDs (~${Math.round(bytesPerObject)} bytes each as served), one namespace;` +
         ` churn of ${opts.churn} merge patches`,
       ...machineLines(machine),
+      // Other processes on the machine move wall times (sync_s above all) far more than CPU times; say how busy it was.
+      `load:       1-minute load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end`,
       `setup:      created in ${createSeconds.toFixed(1)} s (${Math.round(count / createSeconds)}/s, ${opts.concurrency} at a time through kindwatch);` +
         ` churn at a median ${Math.round(median(churnRates))} patches/s (${opts["churn-concurrency"]} in flight, client-go, another process)`,
       "subjects:   kindwatch: an Informer per CRD (listWatchOf(client.resource(gvr))), defaults (streaming list when the",
