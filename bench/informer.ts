@@ -22,6 +22,7 @@ import { describeMachine, machineLines } from "./support/machine.js";
 import { crd, createAll, ignoreNotFound, widget } from "./support/objects.js";
 import { type Results, ratios, resultLine, table } from "./support/report.js";
 import { median, range } from "./support/stats.js";
+import { clientNodeVersion } from "./support/versions.js";
 
 const ours = "kindwatch";
 const informerImpls = [ours, "kindwatch-metadata", "client-node", "client-go"] as const;
@@ -43,9 +44,9 @@ interface Sample {
 }
 
 function isSample(value: unknown): value is Sample {
-  const v = value as Partial<Sample> | null;
+  const v = value as Record<string, unknown> | null;
   return ["objects", "sync_s", "sync_cpu_s", "bytes_per_object", "events", "cpu_s", "us_per_event"].every(
-    (k) => typeof (v as Record<string, unknown> | null)?.[k] === "number",
+    (k) => typeof v?.[k] === "number",
   );
 }
 
@@ -58,12 +59,6 @@ interface Churn {
 function isChurn(value: unknown): value is Churn {
   const v = value as Partial<Churn> | null;
   return typeof v?.patches === "number" && typeof v.seconds === "number" && typeof v.per_second === "number";
-}
-
-function clientNodeVersion(): string {
-  const entry = fileURLToPath(import.meta.resolve("@kubernetes/client-node"));
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", `file://${entry}`), "utf8")) as { version?: string };
-  return pkg.version ?? "unknown";
 }
 
 function clientGoVersion(): string {

@@ -3,7 +3,6 @@
  * kindwatch's dynamic client and through @kubernetes/client-node's CustomObjectsApi. Each measurement is a child
  * process of its own (see list-child.ts), so its peak RSS is its own; the order alternates from run to run.
  */
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DynamicClient } from "../src/client/resource.js";
@@ -16,6 +15,7 @@ import { describeMachine, machineLines } from "./support/machine.js";
 import { crd, createAll, ignoreNotFound, widget } from "./support/objects.js";
 import { type Results, ratios, resultLine, table } from "./support/report.js";
 import { median, range } from "./support/stats.js";
+import { clientNodeVersion } from "./support/versions.js";
 
 const ours = "kindwatch";
 const peer = "client-node";
@@ -37,12 +37,6 @@ function isSample(value: unknown): value is Sample {
     typeof v.cpu_s === "number" &&
     typeof v.peak_rss_bytes === "number"
   );
-}
-
-function clientNodeVersion(): string {
-  const entry = fileURLToPath(import.meta.resolve("@kubernetes/client-node"));
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", `file://${entry}`), "utf8")) as { version?: string };
-  return pkg.version ?? "unknown";
 }
 
 function mib(bytes: number): string {
