@@ -3,21 +3,19 @@
  * kindwatch's dynamic client and through @kubernetes/client-node's CustomObjectsApi. Each measurement is a child
  * process of its own (see list-child.ts), so its peak RSS is its own; the order alternates from run to run.
  */
-import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { DynamicClient, type ResourceClient } from "../src/client/resource.js";
+import { DynamicClient } from "../src/client/resource.js";
 import { loadConfig } from "../src/config/index.js";
-import { isNotFound } from "../src/http/errors.js";
 import { Transport } from "../src/http/transport.js";
-import type { KubeObject } from "../src/object/types.js";
 import { uniqueName, waitFor } from "../test/support/wait.js";
 import { runChild } from "./support/child.js";
 import { benchCluster } from "./support/cluster.js";
 import { describeMachine, machineLines } from "./support/machine.js";
+import { crd, createAll, ignoreNotFound, widget } from "./support/objects.js";
 import { type Results, ratios, resultLine, table } from "./support/report.js";
 import { median, range } from "./support/stats.js";
+import { clientNodeVersion } from "./support/versions.js";
 
 const ours = "kindwatch";
 const peer = "client-node";
@@ -39,75 +37,6 @@ function isSample(value: unknown): value is Sample {
     typeof v.cpu_s === "number" &&
     typeof v.peak_rss_bytes === "number"
   );
-}
-
-function clientNodeVersion(): string {
-  const entry = fileURLToPath(import.meta.resolve("@kubernetes/client-node"));
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", `file://${entry}`), "utf8")) as { version?: string };
-  return pkg.version ?? "unknown";
-}
-
-function crd(group: string): KubeObject {
-  const str = { type: "string" };
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: `widgets.${group}` },
-    spec: {
-      group,
-      scope: "Namespaced",
-      names: { plural: "widgets", singular: "widget", kind: "Widget" },
-      versions: [
-        {
-          name: "v1",
-          served: true,
-          storage: true,
-          schema: {
-            openAPIV3Schema: {
-              type: "object",
-              properties: {
-                spec: {
-                  type: "object",
-                  properties: {
-                    replicas: { type: "integer" },
-                    image: str,
-                    owner: str,
-                    tags: { type: "array", items: str },
-                    payload: str,
-                  },
-                },
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
-}
-
-/** About 1 KiB as the server serves it (metadata, managedFields included); the payload is random, so incompressible. */
-function widget(group: string, i: number): KubeObject {
-  return {
-    apiVersion: `${group}/v1`,
-    kind: "Widget",
-    metadata: { name: `widget-${String(i).padStart(5, "0")}`, labels: { app: "bench", shard: String(i % 16) } },
-    spec: {
-      replicas: i % 5,
-      image: `registry.example.com/bench/widget:1.${i % 10}.0`,
-      owner: "team-benchmarks",
-      tags: ["alpha", "beta", `shard-${i % 16}`],
-      payload: randomBytes(240).toString("base64"),
-    },
-  };
-}
-
-/** Creates `count` objects, `concurrency` at a time. */
-async function createAll(widgets: ResourceClient, group: string, count: number, concurrency: number): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < count; i = next++) await widgets.create(widget(group, i));
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 }
 
 function mib(bytes: number): string {
@@ -154,7 +83,7 @@ export async function listBench(argv: readonly string[]): Promise<void> {
 
     log(`creating ${count} objects in ${namespace}, ${concurrency} at a time`);
     const createStarted = performance.now();
-    await createAll(widgets, group, count, concurrency);
+    await createAll(count, concurrency, (i) => ({ client: widgets, object: widget(group, i) }));
     const createSeconds = (performance.now() - createStarted) / 1000;
     const firstPage = await transport.request({
       path: `/apis/${group}/v1/namespaces/${namespace}/widgets`,
@@ -247,8 +176,4 @@ function summarize(samples: Record<string, Sample[]>, labels: Record<string, str
   const ratio = ratios(results, ours);
   rows.push([`${ours} / ${peer}`, ...metrics.flatMap((m) => [`${ratio[`${m.key}/${peer}`]?.toFixed(2)}x`, ""])]);
   return { results, rows };
-}
-
-function ignoreNotFound(err: unknown): void {
-  if (!isNotFound(err)) throw err;
 }

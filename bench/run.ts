@@ -2,11 +2,13 @@
  * Runs one benchmark against the local cluster (or `KINDWATCH_TEST_KUBECONFIG`): a table for people, then one JSON
  * line for machines as the very last line of stdout.
  *
- *   npm run bench -- NAME [OPTIONS]      e.g. `npm run bench -- list`, `npm run bench -- list --runs 3`
+ *   npm run bench -- NAME [OPTIONS]      e.g. `npm run bench -- list`, `npm run bench -- informer --objects 10000`
  */
+import { informerBench } from "./informer.js";
 import { listBench } from "./list.js";
 
 const benchmarks: Record<string, (argv: readonly string[]) => Promise<void>> = {
+  informer: informerBench,
   list: listBench,
 };
 

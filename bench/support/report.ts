@@ -19,12 +19,15 @@ export function table(rows: readonly (readonly string[])[]): string {
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
-/** kindwatch's cost divided by each peer's, for every metric both have: `{"METRIC/PEER": ratio}`. */
-export function ratios(results: Results, ours: string): Record<string, number> {
+/**
+ * kindwatch's cost divided by each peer's, for every metric both have: `{"METRIC/PEER": ratio}`. `peers` limits the
+ * comparison to those implementations (default: every other one), e.g. to leave out a variant of kindwatch itself.
+ */
+export function ratios(results: Results, ours: string, peers?: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   const mine = results[ours] ?? {};
   for (const [peer, metrics] of Object.entries(results)) {
-    if (peer === ours) continue;
+    if (peer === ours || (peers && !peers.includes(peer))) continue;
     for (const [metric, cost] of Object.entries(metrics)) {
       const own = mine[metric];
       if (own !== undefined && cost > 0) out[`${metric}/${peer}`] = Number((own / cost).toFixed(3));
@@ -33,7 +36,7 @@ export function ratios(results: Results, ours: string): Record<string, number> {
   return out;
 }
 
-/** The machine-readable line that must end a benchmark's output. */
-export function resultLine(bench: string, results: Results, ours: string): string {
-  return JSON.stringify({ bench, results, ratios: ratios(results, ours) });
+/** The machine-readable line that must end a benchmark's output; `peers` as in {@link ratios}. */
+export function resultLine(bench: string, results: Results, ours: string, peers?: readonly string[]): string {
+  return JSON.stringify({ bench, results, ratios: ratios(results, ours, peers) });
 }

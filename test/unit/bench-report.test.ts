@@ -17,6 +17,12 @@ describe("bench report", () => {
     assert.deepEqual(ratios(results, "kindwatch"), { "time_s/peer": 0.5, "rss/peer": 0.5 });
   });
 
+  it("compares with the given peers only, when told which", () => {
+    const results = { kindwatch: { time_s: 1 }, "kindwatch-lite": { time_s: 0.5 }, peer: { time_s: 4 } };
+    assert.deepEqual(ratios(results, "kindwatch", ["peer"]), { "time_s/peer": 0.25 });
+    assert.deepEqual(JSON.parse(resultLine("x", results, "kindwatch", ["peer"])).ratios, { "time_s/peer": 0.25 });
+  });
+
   it("ends with one JSON object in the agreed shape", () => {
     const line = resultLine("list", { kindwatch: { time_s: 3 }, peer: { time_s: 4 } }, "kindwatch");
     assert.deepEqual(JSON.parse(line), {
