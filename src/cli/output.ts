@@ -44,12 +44,23 @@ export class Output {
   }
 }
 
+/** A copy of `value` with every object's keys in order, as kubectl prints objects (Go writes maps sorted). */
+export function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== "object") return value;
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(entries.map(([k, v]) => [k, sortedKeys(v)]));
+}
+
 /** `value` as kubectl prints JSON: indented by four spaces, with a final newline. */
 export function prettyJson(value: unknown): string {
   return `${JSON.stringify(value, null, 4)}\n`;
 }
 
-/** `value` as one YAML document (without the `---` separator). */
+/**
+ * `value` as one YAML document (without the `---` separator). Written as YAML 1.1, which quotes strings such as
+ * `yes`, `on` and timestamps, so that YAML 1.1 readers (go-yaml, PyYAML) read them back as strings too.
+ */
 export function yamlDocument(value: unknown): string {
-  return stringify(value, { lineWidth: 0 });
+  return stringify(value, { lineWidth: 0, version: "1.1", indentSeq: false });
 }

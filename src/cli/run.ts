@@ -1,19 +1,19 @@
 /** Runs one `kindwatch` command line and says how it ended, as an exit code; the process around it is main.ts's. */
 import { type Command, parseCommandLine, UsageError } from "./args.js";
-import { getCommand } from "./commands/get.js";
-import { kindsCommand } from "./commands/kinds.js";
-import { watchCommand } from "./commands/watch.js";
-import { CommandContext, type Io } from "./context.js";
+import type { CommandContext, Io } from "./context.js";
 import { failureMessage } from "./errors.js";
 import { exitError, exitOk, exitUsage } from "./exit.js";
 import { helpText } from "./help.js";
 import { styleFor } from "./style.js";
 import { cliVersion } from "./version.js";
 
-const commands: Readonly<Record<"watch" | "kinds" | "get", (ctx: CommandContext) => Promise<number>>> = {
-  watch: watchCommand,
-  kinds: kindsCommand,
-  get: getCommand,
+type Runner = (ctx: CommandContext) => Promise<number>;
+
+/** Loaded on demand: help and usage errors then answer without loading the client and its HTTP stack. */
+const commands: Readonly<Record<"watch" | "kinds" | "get", () => Promise<Runner>>> = {
+  watch: async () => (await import("./commands/watch.js")).watchCommand,
+  kinds: async () => (await import("./commands/kinds.js")).kindsCommand,
+  get: async () => (await import("./commands/get.js")).getCommand,
 };
 
 function usageFailure(io: Io, err: UsageError): number {
@@ -43,8 +43,10 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     }
     if (inv.command === undefined || inv.command === "help") return helpFor(io, inv.args[0]);
     if (inv.help) return helpFor(io, inv.command);
+    const runner = await commands[inv.command]();
+    const { CommandContext } = await import("./context.js");
     ctx = new CommandContext(inv, io);
-    return await commands[inv.command](ctx);
+    return await runner(ctx);
   } catch (err) {
     if (err instanceof UsageError) return usageFailure(io, err);
     // Stopping was asked for: whatever failed on the way out is not news.

@@ -11,7 +11,7 @@ import { cellText, formatColumns } from "../columns.js";
 import type { CommandContext } from "../context.js";
 import { failureMessage } from "../errors.js";
 import { exitError, exitOk } from "../exit.js";
-import { prettyJson, yamlDocument } from "../output.js";
+import { prettyJson, sortedKeys, yamlDocument } from "../output.js";
 import { resolveKind } from "../resolve.js";
 
 /** One kind to get, and the names asked for (none: list). */
@@ -144,6 +144,15 @@ async function tableOf(ctx: CommandContext, t: Target, errors: string[]): Promis
     : undefined;
 }
 
+/**
+ * An object as `kubectl get -o json` shows it: list items of built-in kinds come without apiVersion and kind, which
+ * kubectl fills in, and managedFields are left out (kubectl's --show-managed-fields=false).
+ */
+function asKubectlShows(o: KubeObject, r: ApiResource): KubeObject {
+  const { managedFields: _, ...metadata } = o.metadata ?? {};
+  return { ...o, apiVersion: o.apiVersion || apiVersionOf(r), kind: o.kind || r.kind, metadata };
+}
+
 /** The named objects (misses become messages), or every object. */
 async function objectsOf(ctx: CommandContext, t: Target, errors: string[]): Promise<KubeObject[]> {
   const client = clientFor(ctx, t.resource);
@@ -160,12 +169,7 @@ async function objectsOf(ctx: CommandContext, t: Target, errors: string[]): Prom
   } else {
     for await (const page of client.pages({ ...selectors(ctx), limit: pageSize })) objects.push(...page.items);
   }
-  // List items of built-in kinds come without apiVersion and kind; kubectl fills them in, so do we.
-  return objects.map((o) => ({
-    ...o,
-    apiVersion: o.apiVersion || apiVersionOf(t.resource),
-    kind: o.kind || t.resource.kind,
-  }));
+  return objects.map((o) => asKubectlShows(o, t.resource));
 }
 
 /** Lines of one kind's table as kubectl prints it: NAMESPACE first with -A, `kind/name` when several kinds show. */
@@ -211,7 +215,8 @@ async function printData(ctx: CommandContext, targets: readonly Target[], errors
   const value = single
     ? objects[0]?.o
     : { apiVersion: "v1", items: objects.map(({ o }) => o), kind: "List", metadata: { resourceVersion: "" } };
-  await ctx.out.write(ctx.inv.output === "json" ? prettyJson(value) : yamlDocument(value));
+  const sorted = sortedKeys(value);
+  await ctx.out.write(ctx.inv.output === "json" ? prettyJson(sorted) : yamlDocument(sorted));
   return objects.length;
 }
 
