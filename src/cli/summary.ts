@@ -56,13 +56,14 @@ export function changeParts(event: Pick<ObjectEvent, "changedPaths" | "old" | "o
 
 /** Joins `parts` with ", " into at most `width` characters, ending with "+N more" when some did not fit. */
 export function fitParts(parts: readonly string[], width: number): string {
-  let line = "";
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i] as string;
-    const next = line ? `${line}, ${part}` : part;
+  const all = parts.join(", ");
+  if (all.length <= width) return all;
+  // The first part shows however long it is: a line that says only "+N more" says nothing.
+  let line = parts[0] ?? "";
+  for (let i = 1; i < parts.length; i++) {
+    const next = `${line}, ${parts[i]}`;
     const rest = parts.length - i - 1;
-    const tail = rest > 0 ? ` +${rest} more` : "";
-    if (next.length + tail.length > width && line) return `${line} +${parts.length - i} more`;
+    if (next.length + (rest > 0 ? ` +${rest} more`.length : 0) > width) return `${line} +${parts.length - i} more`;
     line = next;
   }
   return line;
