@@ -3,11 +3,16 @@
  * The `kindwatch` executable: runs the command line, turns SIGINT and SIGTERM into a clean stop (the watch ends, the
  * checkpoint is saved, connections close), and exits with the documented code (see exit.ts).
  */
+import { setMaxListeners } from "node:events";
 import { exitInterrupted, exitOk, exitTerminated } from "./exit.js";
 import { run } from "./run.js";
 
 /** How long a clean stop may take after a signal before the process exits anyway. */
 const stopGraceMs = 5000;
+
+// The watch-all engine's informers, one per kind (hundreds with --all-resources), all wait on its one stop signal:
+// many listeners there are the design, not a leak, and Node's warning about them would only alarm the user.
+setMaxListeners(0);
 
 const controller = new AbortController();
 let exitCode: number | undefined;

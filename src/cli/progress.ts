@@ -59,3 +59,39 @@ export class ProgressLine {
     return this.#done;
   }
 }
+
+/** What the progress line says about the initial lists, and whether they are all in. */
+export interface SyncReport {
+  readonly settled: boolean;
+  readonly text: string;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * The progress of the initial lists: kinds synced of kinds found. Settled once discovery has been read (`discovered`)
+ * and every kind found is synced or quarantined (a quarantined kind is retried, but no longer waited for).
+ */
+export function syncReport(
+  kinds: readonly { readonly state: string; readonly objects: number }[],
+  discovered: boolean,
+  elapsedMs: number,
+): SyncReport {
+  const synced = kinds.filter((k) => k.state === "synced").length;
+  const quarantined = kinds.filter((k) => k.state === "quarantined").length;
+  const objects = count(
+    kinds.reduce((n, k) => n + k.objects, 0),
+    "object",
+  );
+  const q = quarantined > 0 ? `, ${quarantined} quarantined` : "";
+  if (discovered && synced + quarantined >= kinds.length) {
+    const secs = (elapsedMs / 1000).toFixed(1);
+    return {
+      settled: true,
+      text: `watching ${count(kinds.length, "kind")} (${synced} synced${q}), ${objects} listed in ${secs}s`,
+    };
+  }
+  return { settled: false, text: `syncing kinds: ${synced} of ${kinds.length} synced${q}, ${objects}` };
+}

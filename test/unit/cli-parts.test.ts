@@ -5,17 +5,17 @@ import { describe, it } from "node:test";
 import { age, humanDuration } from "../../src/cli/age.js";
 import { parseCommandLine, UsageError } from "../../src/cli/args.js";
 import { cellText, formatColumns } from "../../src/cli/columns.js";
-import { eventJson, kindLabel } from "../../src/cli/commands/watch.js";
 import { CliError, failureMessage } from "../../src/cli/errors.js";
 import { sortedKeys, yamlDocument } from "../../src/cli/output.js";
-import { ProgressLine } from "../../src/cli/progress.js";
+import { ProgressLine, syncReport } from "../../src/cli/progress.js";
 import { unknownKindMessage } from "../../src/cli/resolve.js";
 import { styleFor, visibleLength } from "../../src/cli/style.js";
 import { changeParts, describePath, fitParts, summarize, valueAt } from "../../src/cli/summary.js";
+import { eventJson, HumanLines, kindLabel, kindNotice } from "../../src/cli/watch-format.js";
 import { ConfigError } from "../../src/config/errors.js";
 import { type ClusterConfig, staticAuth } from "../../src/config/types.js";
 import { ApiError } from "../../src/http/errors.js";
-import type { ObjectEvent } from "../../src/watchall/types.js";
+import type { KindEvent, ObjectEvent } from "../../src/watchall/types.js";
 
 const s = 1000;
 const m = 60 * s;
@@ -354,5 +354,76 @@ describe("cli: colours and progress", () => {
     line.update("c", 12_500);
     line.finish("done");
     assert.equal(out.text(), "a\nc\ndone\n");
+  });
+});
+
+describe("cli: watch lines for people", () => {
+  const info = { group: "example.com", version: "v1", kind: "Widget", resource: "widgets", namespaced: true };
+  const at = new Date(2025, 0, 1, 9, 5, 7);
+  const event = (type: ObjectEvent["type"], extra: Partial<ObjectEvent> = {}): ObjectEvent => ({
+    ...info,
+    type,
+    origin: "live",
+    namespace: "ns",
+    name: "w",
+    resourceVersion: "1",
+    object: { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" }, spec: { size: 2 } },
+    ...extra,
+  });
+
+  it("prints time, event, kind, namespace/name and what changed, with the origin when not live", () => {
+    const lines = new HumanLines(styleFor({}, {}));
+    assert.equal(
+      lines.line(event("ADDED", { origin: "initial" }), 200, at),
+      "09:05:07  ADDED     Widget.example.com  ns/w  (initial)",
+    );
+    const modified = event("MODIFIED", {
+      old: { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" }, spec: { size: 1 } },
+      changedPaths: ["spec.size"],
+    });
+    assert.equal(lines.line(modified, 200, at), "09:05:07  MODIFIED  Widget.example.com  ns/w  spec.size: 1→2");
+    assert.equal(
+      lines.line(event("DELETED", { namespace: "", finalStateUnknown: true, origin: "relist" }), 200, at),
+      "09:05:07  DELETED   Widget.example.com  w  (final state unknown) (relist)",
+    );
+    const coloured = new HumanLines(styleFor({ isTTY: true }, {})).line(event("DELETED"), 200, at);
+    assert.equal(coloured, "\x1b[2m09:05:07\x1b[22m  \x1b[31mDELETED \x1b[39m  Widget.example.com  ns/w");
+  });
+
+  it("tells of quarantines, removals and version moves, and of new kinds once the initial lists are in", () => {
+    const plain = styleFor({}, {});
+    const kind = (type: KindEvent["type"], extra: Partial<KindEvent> = {}): KindEvent => ({ ...info, type, ...extra });
+    assert.equal(
+      kindNotice(kind("KIND_QUARANTINED", { reason: "forbidden: cannot list widgets.example.com" }), plain, false),
+      "quarantined Widget.example.com: forbidden: cannot list widgets.example.com (retrying)",
+    );
+    assert.equal(
+      kindNotice(kind("KIND_REMOVED", { reason: "no longer served" }), plain, true),
+      "removed Widget.example.com: no longer served",
+    );
+    assert.equal(
+      kindNotice(kind("KIND_VERSION_CHANGED", { version: "v2", previousVersion: "v1" }), plain, true),
+      "version changed Widget.example.com: now v2 (was v1)",
+    );
+    assert.equal(kindNotice(kind("KIND_ADDED"), plain, false), undefined);
+    assert.equal(kindNotice(kind("KIND_ADDED"), plain, true), "watching Widget.example.com (new kind)");
+    assert.equal(kindNotice(kind("KIND_SYNCED"), plain, true), undefined);
+  });
+
+  it("reports the initial lists: kinds synced of kinds found, settled once all are synced or quarantined", () => {
+    const k = (state: string, objects = 0) => ({ state, objects });
+    assert.deepEqual(syncReport([k("synced", 3), k("syncing")], true, 100), {
+      settled: false,
+      text: "syncing kinds: 1 of 2 synced, 3 objects",
+    });
+    assert.equal(syncReport([], false, 100).settled, false, "discovery not read yet");
+    assert.deepEqual(syncReport([k("synced", 1), k("quarantined")], true, 2345), {
+      settled: true,
+      text: "watching 2 kinds (1 synced, 1 quarantined), 1 object listed in 2.3s",
+    });
+    assert.deepEqual(syncReport([], true, 50), {
+      settled: true,
+      text: "watching 0 kinds (0 synced), 0 objects listed in 0.1s",
+    });
   });
 });
