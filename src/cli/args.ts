@@ -142,6 +142,10 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     throw new UsageError(`unknown command "${first}": use watch, kinds or get`);
   }
   const command = first;
+  const flagWithoutCommand = tokens.find((t) => t.kind === "option" && t.name !== "help" && t.name !== "version");
+  if (!command && flagWithoutCommand?.kind === "option") {
+    throw new UsageError(`${flagWithoutCommand.rawName} needs a command: watch, kinds or get`);
+  }
   if (command) {
     const allowed = accepts[command];
     for (const token of tokens) {

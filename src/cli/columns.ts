@@ -2,6 +2,9 @@
  * Columns laid out as kubectl lays them out (Go's tabwriter with kubectl's settings): each column as wide as its widest
  * cell plus 3 spaces, at least 6, and the last column of a line not padded.
  */
+import type { Table } from "../client/options.js";
+import type { KubeObject } from "../object/types.js";
+import { age } from "./age.js";
 import { visibleLength } from "./style.js";
 
 const minWidth = 6;
@@ -37,4 +40,18 @@ function cleanCell(text: string): string {
   const line = cut < 0 ? text : `${text.slice(0, cut)}...`;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not reach the terminal.
   return line.replace(/[\x00-\x09\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/** kubectl's table of objects whose kind has no Table view (some aggregated APIs): NAME and AGE. */
+export function defaultTable(objects: readonly KubeObject[], now = Date.now()): Table {
+  return {
+    apiVersion: "meta.k8s.io/v1",
+    kind: "Table",
+    metadata: {},
+    columnDefinitions: [
+      { name: "Name", type: "string", format: "name", priority: 0 },
+      { name: "Age", type: "string", priority: 0 },
+    ],
+    rows: objects.map((o) => ({ cells: [o.metadata?.name ?? "", age(o.metadata?.creationTimestamp, now)], object: o })),
+  };
 }

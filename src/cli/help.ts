@@ -2,7 +2,7 @@
 import type { Command } from "./args.js";
 
 const connectionFlags = `Connection:
-      --kubeconfig FILE     the kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)
+      --kubeconfig FILE     the kubeconfig to use (default: $KUBECONFIG, else the pod's service account, else ~/.kube/config)
       --context NAME        the kubeconfig context to use (default: its current-context)`;
 
 const exitCodes = `Exit codes:
@@ -19,6 +19,7 @@ Usage:
   kindwatch kinds [flags]             every kind the server serves, custom ones marked
   kindwatch get KIND [NAME...]        objects of any kind, as kubectl get prints them
   kindwatch help [COMMAND]            this help, or a command's
+  kindwatch version                   the version (also --version)
 
 KIND is anything kubectl accepts: a plural, singular or short name, a Kind, with or without its group
 (widgets, widget, wd, Widget, widgets.example.com, widgets.v1.example.com), or a category (all).
@@ -28,6 +29,7 @@ ${connectionFlags}
 Environment:
   KUBECONFIG     kubeconfig files, separated by ':'
   NO_COLOR       set to turn colours off (they are on only on a terminal)
+  FORCE_COLOR    set (to anything but 0) to turn colours on off a terminal too
 
 ${exitCodes}
 

@@ -54,6 +54,9 @@ describe("kindwatch: errors and exit codes", () => {
     for (const text of ["Exit codes:", "0 ", "1 ", "2 ", "130", "143", "watch", "kinds", "get"]) {
       assert.ok(help.stdout.includes(text), `--help lacks ${JSON.stringify(text)}`);
     }
+    const version = await runCli(["--version"]);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^kindwatch \d+\.\d+\.\d+\n$/);
     const watchHelp = await runCli(["watch", "--help"]);
     assert.equal(watchHelp.code, 0);
     assert.match(watchHelp.stdout, /--checkpoint FILE/);

@@ -4,7 +4,7 @@ import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { age, humanDuration } from "../../src/cli/age.js";
 import { parseCommandLine, UsageError } from "../../src/cli/args.js";
-import { cellText, formatColumns } from "../../src/cli/columns.js";
+import { cellText, defaultTable, formatColumns } from "../../src/cli/columns.js";
 import { CliError, failureMessage } from "../../src/cli/errors.js";
 import { sortedKeys, yamlDocument } from "../../src/cli/output.js";
 import { ProgressLine, syncReport } from "../../src/cli/progress.js";
@@ -79,6 +79,21 @@ describe("cli: columns as kubectl lays them out", () => {
     assert.deepEqual(formatColumns([[bold, "X"]]), [`${bold}   X`]);
   });
 
+  it("makes kubectl's NAME and AGE table for kinds without a Table view", () => {
+    const now = Date.parse("2025-01-01T00:10:00Z");
+    const object = {
+      apiVersion: "x/v1",
+      kind: "X",
+      metadata: { name: "a", creationTimestamp: "2025-01-01T00:05:00Z" },
+    };
+    const table = defaultTable([object], now);
+    assert.deepEqual(
+      table.columnDefinitions.map((c) => c.name),
+      ["Name", "Age"],
+    );
+    assert.deepEqual(table.rows, [{ cells: ["a", "5m"], object }]);
+  });
+
   it("prints cells as kubectl does: nothing for null, one line, no terminal escapes", () => {
     assert.equal(cellText(null), "");
     assert.equal(cellText(undefined), "");
@@ -111,6 +126,7 @@ describe("cli: the command line", () => {
   it("rejects what a command does not take, naming the command", () => {
     const cases: [string[], string, string | undefined][] = [
       [["bogus"], 'unknown command "bogus": use watch, kinds or get', undefined],
+      [["-A"], "-A needs a command: watch, kinds or get", undefined],
       [["get", "--counts"], "kindwatch get takes no flag --counts", "get"],
       [["kinds", "-A"], "kindwatch kinds takes no flag -A", "kinds"],
       [["kinds", "--nope"], "unknown flag --nope", "kinds"],

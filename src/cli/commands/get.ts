@@ -5,9 +5,8 @@ import type { ResourceClient } from "../../client/resource.js";
 import type { ApiResource } from "../../discovery/types.js";
 import { ApiError, isNotFound } from "../../http/errors.js";
 import type { KubeObject } from "../../object/types.js";
-import { age } from "../age.js";
 import { UsageError } from "../args.js";
-import { cellText, formatColumns } from "../columns.js";
+import { cellText, defaultTable, formatColumns } from "../columns.js";
 import type { CommandContext } from "../context.js";
 import { failureMessage } from "../errors.js";
 import { exitError, exitOk } from "../exit.js";
@@ -97,16 +96,6 @@ function tableUnsupported(err: unknown): boolean {
   return err instanceof ApiError && err.kind === "NotAcceptable";
 }
 
-/** kubectl's view of a kind without a Table view: NAME and AGE. */
-function fallbackTable(objects: readonly KubeObject[]): Table {
-  const columns: TableColumn[] = [
-    { name: "Name", type: "string", format: "name", priority: 0 },
-    { name: "Age", type: "string", priority: 0 },
-  ];
-  const rows = objects.map((o) => ({ cells: [o.metadata?.name ?? "", age(o.metadata?.creationTimestamp)], object: o }));
-  return { apiVersion: "meta.k8s.io/v1", kind: "Table", metadata: {}, columnDefinitions: columns, rows };
-}
-
 /** The rows of one kind: the named objects (misses become messages) or every object, page by page. */
 async function tableOf(ctx: CommandContext, t: Target, errors: string[]): Promise<Table | undefined> {
   const client = clientFor(ctx, t.resource);
@@ -137,7 +126,7 @@ async function tableOf(ctx: CommandContext, t: Target, errors: string[]): Promis
   } catch (err) {
     if (!tableUnsupported(err)) throw err;
     const objects = await objectsOf(ctx, t, errors);
-    return fallbackTable(objects);
+    return defaultTable(objects);
   }
   return columns
     ? { apiVersion: "meta.k8s.io/v1", kind: "Table", metadata: {}, columnDefinitions: columns, rows }
