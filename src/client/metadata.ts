@@ -26,7 +26,9 @@ export function toPartialObjectMetadata(obj: unknown, request: string): PartialO
 
 /** `list` as `PartialObjectMetadataList`: as it is when the server sent that, else with each item cut down. */
 export function toPartialObjectMetadataList(list: List<KubeObject>, request: string): List<PartialObjectMetadata> {
-  if (list.kind === "PartialObjectMetadataList") return list as List<PartialObjectMetadata>;
+  // The server sends `"items": null` for an empty PartialObjectMetadataList; the type promises an array.
+  if (list.kind === "PartialObjectMetadataList")
+    return { ...(list as List<PartialObjectMetadata>), items: list.items ?? [] };
   return {
     apiVersion: metaApiVersion,
     kind: "PartialObjectMetadataList",

@@ -1,0 +1,109 @@
+/**
+ * `kindwatch watch`: the watch-all engine's merged stream, printed as it comes: one line per change for people, one
+ * JSON object (or YAML document) per event for programs.
+ */
+import { access, constants } from "node:fs/promises";
+import { dirname } from "node:path";
+import { readCheckpoint } from "../../watchall/checkpoint.js";
+import { WatchAll, type WatchAllOptions } from "../../watchall/engine.js";
+import type { KindEvent, ObjectEvent, WatchAllEvent } from "../../watchall/types.js";
+import type { CommandContext } from "../context.js";
+import { CliError } from "../errors.js";
+import { exitOk } from "../exit.js";
+import { yamlDocument } from "../output.js";
+import { ProgressLine, syncReport } from "../progress.js";
+import { eventJson, HumanLines, kindNotice } from "../watch-format.js";
+import { type Selection, selection } from "../watch-select.js";
+
+/** Fails before watching when the checkpoint cannot be read or its folder cannot be written. */
+async function checkCheckpoint(path: string): Promise<void> {
+  try {
+    await readCheckpoint(path);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  try {
+    await access(dirname(path), constants.W_OK);
+  } catch {
+    throw new CliError(`cannot write the checkpoint ${path}: its folder does not exist or is not writable`);
+  }
+}
+
+function engineOptions(ctx: CommandContext, selected: Selection, progress: ProgressLine | undefined): WatchAllOptions {
+  const { inv, errStyle } = ctx;
+  return {
+    ...(selected.include ? { include: selected.include } : {}),
+    allResources: selected.allResources,
+    ...(inv.namespace ? { namespace: inv.namespace } : {}),
+    ...(inv.selector ? { labelSelector: inv.selector } : {}),
+    ...(inv.fieldSelector ? { fieldSelector: inv.fieldSelector } : {}),
+    ...(inv.metadataOnly ? { metadataOnly: true } : {}),
+    ...(inv.checkpoint ? { checkpoint: inv.checkpoint } : {}),
+    logger: (level, message, fields) => {
+      // Retries are routine and would drown the output; failures (a checkpoint that cannot be saved) are not.
+      if (level !== "error" && !inv.verbose) return;
+      const detail = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : "";
+      progress?.clear();
+      ctx.io.stderr.write(`${errStyle.dim(`[${level}]`)} ${message}${detail}\n`);
+    },
+  };
+}
+
+/** Runs `kindwatch watch`. */
+export async function watchCommand(ctx: CommandContext): Promise<number> {
+  const { signal, inv } = ctx;
+  const cluster = ctx.cluster();
+  // Reaches the server and checks the credentials before anything else, so that such failures end the command.
+  const first = await cluster.discovery.snapshot({ signal });
+  const selected = await selection(ctx, cluster);
+  if (inv.checkpoint) await checkCheckpoint(inv.checkpoint);
+  const progress = inv.progress || ctx.err.isTTY ? new ProgressLine(ctx.io.stderr, ctx.err.isTTY) : undefined;
+  const engine = new WatchAll(cluster, engineOptions(ctx, selected, progress));
+
+  const started = Date.now();
+  let settled = false;
+  const timer = setInterval(() => {
+    const kinds = engine.status().kinds.filter((k) => selected.accepts(k));
+    // The engine reads discovery anew when it starts: until then, the kinds it has are not all there are.
+    const discovered = (cluster.discovery.cached?.generation ?? 0) > first.generation;
+    const report = syncReport(kinds, discovered, Date.now() - started);
+    if (report.settled) {
+      settled = true;
+      clearInterval(timer);
+      progress?.finish(report.text);
+    } else {
+      progress?.update(report.text);
+    }
+  }, 100);
+
+  const human = new HumanLines(ctx.outStyle);
+  const print = async (text: string) => {
+    // A progress line on the same terminal would be overwritten half-way: take it away first.
+    if (ctx.out.isTTY) progress?.clear();
+    await ctx.out.write(text);
+  };
+  const printData = (e: WatchAllEvent) =>
+    print(inv.output === "json" ? `${JSON.stringify(eventJson(e))}\n` : `---\n${yamlDocument(eventJson(e))}`);
+  try {
+    await engine.start(signal);
+    for await (const e of engine) {
+      if (!selected.accepts(e)) continue;
+      const isKind = e.type.startsWith("KIND_");
+      if (!isKind && inv.noInitial && (e as ObjectEvent).origin === "initial") continue;
+      if (inv.output) {
+        await printData(e);
+      } else if (isKind) {
+        const notice = kindNotice(e as KindEvent, ctx.errStyle, settled);
+        progress?.clear();
+        if (notice) await ctx.notice(notice);
+      } else {
+        await print(`${human.line(e as ObjectEvent, ctx.out.width(200))}\n`);
+      }
+    }
+  } finally {
+    clearInterval(timer);
+    progress?.clear();
+    await engine.stop();
+  }
+  return exitOk;
+}

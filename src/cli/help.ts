@@ -1,0 +1,117 @@
+/** The help texts of `kindwatch` and its commands. */
+import type { Command } from "./args.js";
+
+const connectionFlags = `Connection:
+      --kubeconfig FILE     the kubeconfig to use (default: $KUBECONFIG, else the pod's service account, else ~/.kube/config)
+      --context NAME        the kubeconfig context to use (default: its current-context)`;
+
+const exitCodes = `Exit codes:
+  0    done (for watch: its output was closed)
+  1    error: cluster unreachable, credentials rejected, bad kubeconfig, unknown kind, forbidden, not found
+  2    wrong command line: unknown command or flag, missing argument, unsupported output format
+  130  interrupted by SIGINT (Ctrl-C), after stopping cleanly and saving the checkpoint
+  143  terminated by SIGTERM, after stopping cleanly and saving the checkpoint`;
+
+const overview = `kindwatch: watch and inspect every kind of Kubernetes resource, custom ones included.
+
+Usage:
+  kindwatch watch [KIND...] [flags]   a live stream of changes to every custom kind (or the kinds named)
+  kindwatch kinds [flags]             every kind the server serves, custom ones marked
+  kindwatch get KIND [NAME...]        objects of any kind, as kubectl get prints them
+  kindwatch help [COMMAND]            this help, or a command's
+  kindwatch version                   the version (also --version)
+
+KIND is anything kubectl accepts: a plural, singular or short name, a Kind, with or without its group
+(widgets, widget, wd, Widget, widgets.example.com, widgets.v1.example.com), or a category (all).
+
+${connectionFlags}
+
+Environment:
+  KUBECONFIG     kubeconfig files, separated by ':'
+  NO_COLOR       set to turn colours off (they are on only on a terminal)
+  FORCE_COLOR    set (to anything but 0) to turn colours on off a terminal too
+
+${exitCodes}
+
+Run 'kindwatch COMMAND --help' for a command's flags.`;
+
+const texts: Readonly<Record<Command, string>> = {
+  watch: `kindwatch watch: a live stream of changes to objects of every custom kind, or of the kinds named.
+
+Usage:
+  kindwatch watch [KIND...] [flags]
+
+With no KIND, every custom kind (CRDs and aggregated APIs) is watched, and kinds are followed as they come and go;
+--all-resources adds the built-in kinds. The initial list of each kind arrives as ADDED events (origin "initial")
+unless --no-initial; later changes are live. With --checkpoint, a restart resumes: only what changed while it was
+stopped is reported (origin "relist").
+
+Output (-o):
+  (default)  TIME  EVENT  KIND  NAMESPACE/NAME  what changed (changed fields, short values as old→new)
+  json       one JSON object a line: type, origin, group, version, kind, namespace, name, resourceVersion,
+             changedPaths (MODIFIED only), finalStateUnknown (when set), object; events about kinds
+             (KIND_ADDED, KIND_SYNCED, KIND_QUARANTINED, KIND_VERSION_CHANGED, KIND_REMOVED) as lines too
+  yaml       the same objects as YAML documents separated by ---
+In the default output, kinds that are quarantined (with the reason), removed or moved to another version are
+reported on stderr.
+
+Flags:
+  -n, --namespace NS        watch one namespace (cluster-scoped kinds are then left out); default: all namespaces
+  -A, --all-namespaces      watch all namespaces (the default)
+  -l, --selector SEL        only objects with these labels (app=web,tier!=cache)
+      --field-selector SEL  only objects with these fields (metadata.name=x)
+      --all-resources       built-in kinds too
+      --no-initial          leave out the initial ADDED events
+      --checkpoint FILE     resume from, and keep saving to, FILE
+      --metadata-only       watch metadata only (objects carry no spec or status): cheap wide watching
+      --progress            show progress on stderr while the initial lists load (default: only on a terminal)
+  -v, --verbose             log the engine's retries and failures on stderr
+  -o, --output FORMAT       json or yaml
+
+${connectionFlags}
+
+Ctrl-C (SIGINT) or SIGTERM stops the watch and saves the checkpoint; see 'kindwatch --help' for exit codes.`,
+
+  kinds: `kindwatch kinds: every kind the server serves, like kubectl api-resources, custom ones marked.
+
+Usage:
+  kindwatch kinds [flags]
+
+Columns: NAME, SHORTNAMES, APIVERSION, NAMESPACED, KIND, CUSTOM (true for kinds served by a CRD or an aggregated
+API outside Kubernetes' own groups); -o wide adds VERBS and CATEGORIES; --counts adds COUNT.
+
+Flags:
+      --counts              count the objects of each kind (in one namespace with -n); "-" where forbidden
+      --custom              custom kinds only
+  -l, --selector SEL        with --counts: count only objects with these labels
+      --field-selector SEL  with --counts: count only objects with these fields
+  -n, --namespace NS        with --counts: count namespaced kinds in NS only
+      --no-headers          leave out the header line
+  -o, --output FORMAT       wide, name (resource.group), json or yaml
+
+${connectionFlags}`,
+
+  get: `kindwatch get: objects of any kind, with the columns the server defines, as kubectl get prints them.
+
+Usage:
+  kindwatch get KIND[,KIND...] [NAME...] [flags]
+  kindwatch get KIND/NAME... [flags]
+
+Flags:
+  -n, --namespace NS        the namespace (default: the context's, else "default")
+  -A, --all-namespaces      every namespace, with a NAMESPACE column
+  -l, --selector SEL        only objects with these labels
+      --field-selector SEL  only objects with these fields
+      --no-headers          leave out the header line
+  -o, --output FORMAT       wide (more columns), name (kind.group/name), json or yaml
+
+${connectionFlags}`,
+
+  help: `kindwatch help [COMMAND]: the help of kindwatch, or of one command.`,
+  version: `kindwatch version: prints the version of kindwatch.`,
+};
+
+/** The help of `command`, or the overview. */
+export function helpText(command?: Command): string {
+  return command ? texts[command] : overview;
+}

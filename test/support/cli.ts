@@ -1,0 +1,110 @@
+/**
+ * Running the built `kindwatch` binary as a child process, the way a user runs it: one-shot commands that are awaited,
+ * and long-running ones (`watch`) whose output is read line by line while the test acts, then signalled.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "./wait.js";
+
+/** The compiled entry point: dist/test/support/ -> dist/src/cli/main.js. */
+export const cliPath = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+
+/** How a finished run ended. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Options of a run. */
+export interface CliOptions {
+  /** Set as KUBECONFIG (the CLI also takes --kubeconfig on its command line). */
+  readonly kubeconfig?: string;
+  /** More environment; colour variables are cleared unless given here. */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly timeoutMs?: number;
+}
+
+function childEnv(opts: CliOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of ["KUBECONFIG", "NO_COLOR", "FORCE_COLOR", "TERM"]) delete env[key];
+  if (opts.kubeconfig) env.KUBECONFIG = opts.kubeconfig;
+  return { ...env, ...opts.env };
+}
+
+/** A running `kindwatch` whose output is collected as it comes. */
+export class CliProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<CliResult>;
+
+  constructor(args: readonly string[], opts: CliOptions = {}) {
+    this.child = spawn(process.execPath, [cliPath, ...args], { env: childEnv(opts) });
+    this.child.stdout.on("data", (d: Buffer) => {
+      this.stdout += d.toString();
+    });
+    this.child.stderr.on("data", (d: Buffer) => {
+      this.stderr += d.toString();
+    });
+    const timeout = setTimeout(() => this.child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    this.exited = new Promise((resolve) => {
+      this.child.on("close", (code, signal) => {
+        clearTimeout(timeout);
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
+      });
+    });
+  }
+
+  /** The complete lines printed on stdout so far. */
+  lines(): string[] {
+    return this.stdout.split("\n").slice(0, -1);
+  }
+
+  /** stdout's complete lines parsed as JSON (for `-o json`). */
+  events(): Record<string, unknown>[] {
+    return this.lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  /** Waits until `check` finds something in the output; fails with the output so far when it does not. */
+  async until<T>(what: string, check: (p: CliProcess) => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+    let exited = false;
+    void this.exited.then(() => {
+      exited = true;
+    });
+    try {
+      return await waitFor(
+        what,
+        () => {
+          const found = check(this);
+          if (found !== undefined && found !== false) return found;
+          if (exited) throw new Error(`kindwatch exited ${this.child.exitCode}`);
+          return undefined;
+        },
+        { timeoutMs, intervalMs: 20 },
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nstdout:\n${this.stdout.slice(-3000)}\nstderr:\n${this.stderr}`);
+    }
+  }
+
+  /** Sends `signal` and resolves with the result and how long the exit took. */
+  async stop(signal: NodeJS.Signals = "SIGINT"): Promise<CliResult & { ms: number }> {
+    const start = performance.now();
+    this.child.kill(signal);
+    const result = await this.exited;
+    return { ...result, ms: performance.now() - start };
+  }
+}
+
+/** Runs `kindwatch ARGS...` to the end. */
+export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  return new CliProcess(args, opts).exited;
+}
+
+/** Output of a table as header cells and rows of cells (cells in these tests hold no spaces). */
+export function parseTable(text: string): { header: string; rows: string[][] } {
+  const [header = "", ...rest] = text.trimEnd().split("\n");
+  return { header, rows: rest.map((line) => line.trim().split(/\s+/)) };
+}
