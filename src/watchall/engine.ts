@@ -18,7 +18,7 @@ import { accessDenied } from "./access.js";
 import { Channel } from "./channel.js";
 import { type CheckpointKind, ghost, Ledger, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { crdResource } from "./crds.js";
-import { filtered, isUnavailable, isWatchable, objectScope, selected } from "./filter.js";
+import { filtered, isUnavailable, isWatchable, namesKind, objectScope, selected } from "./filter.js";
 import { type KindHost, KindWatch } from "./kind.js";
 import { Slots } from "./slots.js";
 import {
@@ -37,7 +37,10 @@ export interface WatchAllOptions {
   readonly include?: KindFilter;
   /** Never the kinds (and namespaces) these name. */
   readonly exclude?: KindFilter;
-  /** Built-in kinds too (core, `apps`, `*.k8s.io`, ...): every listable, watchable resource; default custom kinds only. */
+  /**
+   * Built-in kinds too (core, `apps`, `*.k8s.io`, ...): every listable, watchable resource. Default: custom kinds, and
+   * the built-in kinds that `include` names by group, kind or category.
+   */
   readonly allResources?: boolean;
   /** Only objects with these labels (server-side); `!key` and `key notin (...)` exclude. */
   readonly labelSelector?: string;
@@ -270,7 +273,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     for (const r of this.#discovered) {
       const gr = groupResource(r);
       if (this.#deletedCrds.has(gr) || this.#crdResources.has(gr)) continue;
-      if (o.allResources || !isBuiltinGroup(r.group)) consider(r);
+      if (o.allResources || !isBuiltinGroup(r.group) || (o.include && namesKind(o.include, r))) consider(r);
     }
     for (const r of this.#crdResources.values()) consider(r);
     return want;
