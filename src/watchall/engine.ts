@@ -188,8 +188,10 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
 
   /** An informer on the kinds that define kinds; a forbidden one only costs the fast path, discovery still works. */
   #metaInformer(gvr: typeof crdsGvr, onChange: (origin: string) => void): Informer<KubeObject> {
+    // The watcher's tuning applies here too; the user's transform, indexes and resync are for their kinds only.
+    const { transform: _t, indexers: _i, resyncMs: _r, ...watching } = this.#options.informer ?? {};
     const informer = new Informer<KubeObject>(listWatchOf(this.#cluster.client.resource(gvr)), {
-      ...this.#options.informer,
+      ...watching,
       ...(this.#options.logger ? { logger: this.#options.logger } : {}),
     });
     informer.addHandlers({
@@ -337,7 +339,9 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
         };
         void this.#emit(event, false);
       }
-      void this.#emit({ type: "KIND_REMOVED", ...info, reason: "no longer served (gone while stopped)" }, false);
+      const served = this.#crdResources.has(gr) || this.#discovered.some((r) => groupResource(r) === gr);
+      const reason = served ? "no longer selected" : "no longer served";
+      void this.#emit({ type: "KIND_REMOVED", ...info, reason: `${reason} (since the checkpoint)` }, false);
     }
   }
 

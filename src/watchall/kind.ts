@@ -141,13 +141,19 @@ export class KindWatch {
         const want = this.#desired;
         if (!want) break;
         const signal = this.#epoch.signal;
-        if (!this.#informer) await this.#start(want, signal);
-        else if (this.#resource.version !== want.version) await this.#move(want, signal);
-        else await aborted(signal);
+        try {
+          if (!this.#informer) await this.#start(want, signal);
+          else if (this.#resource.version !== want.version) await this.#move(want, signal);
+          else await aborted(signal);
+        } catch (err) {
+          // A bug or a resource the client cannot address: reported, then nothing is retried until the kind changes.
+          const message = err instanceof Error ? err.message : String(err);
+          this.#host.log("error", "watch-all: a kind failed", { kind: this.gr, error: message });
+          if (!this.#informer) this.#quarantine("Unknown", `Unknown: ${message}`);
+          await aborted(signal);
+        }
       }
       await this.#remove();
-    } catch (err) {
-      this.#host.log("error", "watch-all: a kind's loop failed", { kind: this.gr, error: (err as Error).message });
     } finally {
       this.#detach?.();
       await Promise.all([this.#pending?.stop(), this.#informer?.stop()]);
