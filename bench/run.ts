@@ -5,9 +5,11 @@
  *   npm run bench -- NAME [OPTIONS]      e.g. `npm run bench -- list`, `npm run bench -- list --runs 3`
  */
 import { listBench } from "./list.js";
+import { watchallBench } from "./watchall.js";
 
 const benchmarks: Record<string, (argv: readonly string[]) => Promise<void>> = {
   list: listBench,
+  watchall: watchallBench,
 };
 
 const [name, ...rest] = process.argv.slice(2);
