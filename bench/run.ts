@@ -6,10 +6,12 @@
  */
 import { informerBench } from "./informer.js";
 import { listBench } from "./list.js";
+import { watchallBench } from "./watchall.js";
 
 const benchmarks: Record<string, (argv: readonly string[]) => Promise<void>> = {
   informer: informerBench,
   list: listBench,
+  watchall: watchallBench,
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -13,6 +13,7 @@ import { RestMapper } from "./discovery/mapper.js";
 import type { ApiResource } from "./discovery/types.js";
 import { Transport, type TransportOptions } from "./http/transport.js";
 import type { KubeObject } from "./object/types.js";
+import { type WatchAll, type WatchAllOptions, watchAll } from "./watchall/engine.js";
 
 /** Options of {@link connect}: where the cluster is, and how to talk to it. */
 export interface ConnectOptions extends LoadConfigOptions, TransportOptions {
@@ -55,6 +56,11 @@ export class Cluster {
   ): Promise<{ client: ResourceClient<T>; resource: ApiResource }> {
     const resource = await this.mapper.resolveResource(text, signal ? { signal } : {});
     return { client: this.client.resource<T>(resource), resource };
+  }
+
+  /** Starts watching every kind (see {@link WatchAllOptions}); iterate the result for the merged stream. */
+  watchAll(options: WatchAllOptions & { signal?: AbortSignal } = {}): WatchAll {
+    return watchAll(this, options);
   }
 
   /** Stops every informer and closes all connections. */

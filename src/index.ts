@@ -13,3 +13,4 @@ export { Cluster, type ConnectOptions, connect } from "./connect.js";
 export * from "./discovery/index.js";
 export * from "./http/index.js";
 export * from "./object/index.js";
+export * from "./watchall/index.js";

@@ -4,10 +4,18 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 
-/** Runs `node script ...args`; resolves with the JSON object the child printed as its last stdout line. */
-export function runChild(script: string, args: readonly string[], timeoutMs: number): Promise<unknown> {
+/**
+ * Runs `node ...nodeArgs script ...args`; resolves with the JSON object the child printed as its last stdout line.
+ * `nodeArgs` are Node.js's own flags (`--expose-gc`).
+ */
+export function runChild(
+  script: string,
+  args: readonly string[],
+  timeoutMs: number,
+  nodeArgs: readonly string[] = [],
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => {

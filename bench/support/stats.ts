@@ -15,3 +15,11 @@ export function range(values: readonly number[]): { min: number; max: number } {
   if (values.length === 0) throw new RangeError("range of no values");
   return { min: Math.min(...values), max: Math.max(...values) };
 }
+
+/** The `p`th percentile of `values` by the nearest-rank method (p99 of 50 values is the largest). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) throw new RangeError("percentile of no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] as number;
+}

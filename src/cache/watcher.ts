@@ -70,7 +70,7 @@ export interface WatcherOptions {
   readonly pageSize?: number;
   /**
    * Build the initial state with a streaming list (`sendInitialEvents`) rather than a paginated list: "auto" (default)
-   * tries it and falls back for good when the server refuses it.
+   * tries it, falls back for good when the server refuses it and to one paginated list when it fails otherwise.
    */
   readonly streamingList?: boolean | "auto";
   /** Server-side watch timeout is drawn from [min, 2 × min) seconds so that watchers do not reconnect in step; default 300. */
@@ -121,6 +121,8 @@ export async function* watcher<T extends KubeObject>(
   let reason: InitReason = "initial";
   /** A watch stream that a streaming list opened and that goes on as the live watch. */
   let carried: WatchStream<T> | undefined;
+  /** A streaming list just failed: the next (re)list is a paginated one, then streaming is tried again. */
+  let listOnce = false;
 
   const openWatch = (opts: WatchOptions): WatchStream<T> =>
     new WatchStream(
@@ -142,7 +144,7 @@ export async function* watcher<T extends KubeObject>(
       carried = undefined;
       try {
         if (resourceVersion === undefined) {
-          if (streaming !== false) {
+          if (streaming !== false && !listOnce) {
             yield { type: "init-start", reason, streaming: true };
             const initial = openWatch({
               sendInitialEvents: true,
@@ -167,8 +169,12 @@ export async function* watcher<T extends KubeObject>(
               }
             } catch (err) {
               const error = toApiError(err, source.description);
-              if (!signal?.aborted && streaming === "auto" && refusesStreaming(error)) {
-                streaming = false;
+              if (!signal?.aborted && streaming === "auto") {
+                // As client-go's reflector: a refused streaming list falls back to paginated lists for good, any other
+                // failure to one paginated list at once. Progress beats retrying what failed, and a list's error says
+                // more (a streaming list whose objects fail conversion only times out waiting for its bookmark).
+                if (refusesStreaming(error)) streaming = false;
+                else listOnce = true;
                 continue;
               }
               throw error;
@@ -182,6 +188,7 @@ export async function* watcher<T extends KubeObject>(
             yield { type: "init-done", resourceVersion };
             continue;
           }
+          listOnce = false;
           yield { type: "init-start", reason, streaming: false };
           let token: string | undefined;
           let listVersion = "";

@@ -8,7 +8,8 @@
  * retried with backoff for reads only, as a write may have been applied before the connection broke.
  */
 import type { Readable } from "node:stream";
-import { Client, type Dispatcher, Pool } from "undici";
+import { createSecureContext } from "node:tls";
+import { buildConnector, Client, type Dispatcher, Pool } from "undici";
 import { type AuthCredentials, type ClusterConfig, sameCredentials } from "../config/types.js";
 import { ApiError, errorFromStatus } from "./errors.js";
 import { networkError } from "./network.js";
@@ -210,6 +211,7 @@ export class Transport {
   readonly #scopes = new Set<CallScope>();
   #pool: Pool;
   #poolCert: string | undefined;
+  #streamConnect: { readonly cert: string | undefined; readonly connect: buildConnector.connector } | undefined;
   #closed = false;
 
   constructor(config: ClusterConfig, options: TransportOptions = {}) {
@@ -246,14 +248,27 @@ export class Transport {
     };
   }
 
+  /**
+   * TLS options with one secure context for every connection: built from the CA, certificate and key once, not per
+   * connection (parsing them is most of what a new connection costs the client).
+   */
   #connectOptions(cert: string | undefined, key: string | undefined) {
     const tls = this.config.tls;
     return {
-      ...(tls.ca ? { ca: tls.ca } : {}),
-      ...(cert && key ? { cert, key } : {}),
+      secureContext: createSecureContext({ ...(tls.ca ? { ca: tls.ca } : {}), ...(cert && key ? { cert, key } : {}) }),
       rejectUnauthorized: !tls.insecureSkipVerify,
       ...(tls.serverName ? { servername: tls.serverName } : {}),
     };
+  }
+
+  /** One connector for every stream's client, so that they share TLS sessions (resumed, not full handshakes). */
+  #streamConnector(cert: string | undefined, key: string | undefined): buildConnector.connector {
+    let shared = this.#streamConnect;
+    if (shared?.cert !== cert || !shared) {
+      shared = { cert, connect: buildConnector(this.#connectOptions(cert, key)) };
+      this.#streamConnect = shared;
+    }
+    return shared.connect;
   }
 
   /**
@@ -280,7 +295,7 @@ export class Transport {
   #newStreamClient(creds: AuthCredentials): Client {
     const cert = creds.cert && creds.key ? creds : this.config.tls;
     return new Client(this.#origin, {
-      connect: this.#connectOptions(cert.cert, cert.key),
+      connect: this.#streamConnector(cert.cert, cert.key),
       // Watches stay open for minutes with long quiet spells; the call's deadline covers the wait for the headers.
       headersTimeout: 0,
       bodyTimeout: 0,

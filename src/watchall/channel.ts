@@ -5,9 +5,10 @@
 export class Channel<T> {
   readonly #items: T[] = [];
   readonly #capacity: number;
-  readonly #takers: ((result: IteratorResult<T>) => void)[] = [];
+  readonly #takers: { resolve: (result: IteratorResult<T>) => void; reject: (err: unknown) => void }[] = [];
   readonly #waiters: (() => void)[] = [];
   #closed = false;
+  #error: unknown;
 
   constructor(capacity = 1024) {
     this.#capacity = Math.max(1, capacity);
@@ -18,12 +19,17 @@ export class Channel<T> {
     return this.#items.length;
   }
 
+  /** Whether the channel has been closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Appends an item at once, then resolves when there is room again; a closed channel drops it. */
   async put(item: T): Promise<void> {
     if (this.#closed) return;
     const taker = this.#takers.shift();
     if (taker) {
-      taker({ done: false, value: item });
+      taker.resolve({ done: false, value: item });
       return;
     }
     this.#items.push(item);
@@ -32,22 +38,34 @@ export class Channel<T> {
     }
   }
 
-  /** Takes the next item; `done` once the channel is closed and drained. */
+  /** Takes the next item; `done` once the channel is closed; rejects if it was closed with an error. */
   take(): Promise<IteratorResult<T>> {
     if (this.#items.length > 0) {
       const value = this.#items.shift() as T;
       if (this.#items.length <= this.#capacity) for (const wake of this.#waiters.splice(0)) wake();
       return Promise.resolve({ done: false, value });
     }
-    if (this.#closed) return Promise.resolve({ done: true, value: undefined });
-    return new Promise((resolve) => this.#takers.push(resolve));
+    if (this.#closed) {
+      return this.#error === undefined
+        ? Promise.resolve({ done: true, value: undefined })
+        : Promise.reject(this.#error);
+    }
+    return new Promise((resolve, reject) => this.#takers.push({ resolve, reject }));
   }
 
-  /** Ends the channel: waiting takers finish at once, waiting producers return, later puts are dropped. */
-  close(): void {
+  /**
+   * Ends the channel: items not taken are dropped, waiting takers finish at once (rejected with `error` if given),
+   * waiting producers return, later puts are dropped.
+   */
+  close(error?: unknown): void {
+    if (this.#closed) return;
     this.#closed = true;
+    this.#error = error;
     this.#items.length = 0;
-    for (const taker of this.#takers.splice(0)) taker({ done: true, value: undefined });
+    for (const taker of this.#takers.splice(0)) {
+      if (error === undefined) taker.resolve({ done: true, value: undefined });
+      else taker.reject(error);
+    }
     for (const wake of this.#waiters.splice(0)) wake();
   }
 }

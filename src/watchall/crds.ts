@@ -6,17 +6,38 @@ import type { ApiResource } from "../discovery/types.js";
 import type { KubeObject } from "../object/types.js";
 
 const kubeVersion = /^v(\d+)(?:(alpha|beta)(\d+))?$/;
+const maxInt64 = 2n ** 63n - 1n;
+
+/** Go's `parseKubeVersion`: major, stage (GA 2, beta 1, alpha 0) and minor; undefined when not kube-like. */
+function parseKubeVersion(v: string): { major: bigint; stage: number; minor: bigint } | undefined {
+  const m = kubeVersion.exec(v);
+  if (!m) return undefined;
+  // strconv.Atoi fails beyond int64, and the version then counts as not kube-like.
+  const major = BigInt(m[1] as string);
+  const minor = BigInt(m[3] ?? "0");
+  if (major > maxInt64 || minor > maxInt64) return undefined;
+  return { major, stage: m[2] === undefined ? 2 : m[2] === "beta" ? 1 : 0, minor };
+}
+
+function sign(n: bigint | number): number {
+  return n > 0 ? 1 : n < 0 ? -1 : 0;
+}
 
 /**
- * Orders versions as the API server does (`CompareKubeAwareVersionStrings`): GA before beta before alpha, higher
- * numbers first, then anything else alphabetically. Negative when `a` comes first.
+ * Orders versions as the API server does (apimachinery's `CompareKubeAwareVersionStrings`): kube-like versions
+ * (`v2`, `v1beta1`) first, GA before beta before alpha whatever the major (`v1` before `v10beta3` before `v11alpha2`),
+ * then by major, then minor, highest first; anything else after them, in byte order. Negative when `a` comes first.
  */
 export function compareKubeVersions(a: string, b: string): number {
-  const ma = kubeVersion.exec(a);
-  const mb = kubeVersion.exec(b);
-  if (!ma || !mb) return ma ? -1 : mb ? 1 : a.localeCompare(b);
-  const stage = (m: RegExpExecArray) => (m[2] === undefined ? 2 : m[2] === "beta" ? 1 : 0);
-  return stage(mb) - stage(ma) || Number(mb[1]) - Number(ma[1]) || Number(mb[3] ?? 0) - Number(ma[3] ?? 0);
+  if (a === b) return 0;
+  const pa = parseKubeVersion(a);
+  const pb = parseKubeVersion(b);
+  if (!pa || !pb) {
+    if (pa) return -1;
+    if (pb) return 1;
+    return a < b ? -1 : 1;
+  }
+  return sign(pb.stage - pa.stage) || sign(pb.major - pa.major) || sign(pb.minor - pa.minor);
 }
 
 function strings(value: unknown): string[] {

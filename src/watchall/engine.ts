@@ -1,28 +1,28 @@
 /**
  * The watch-all engine: one informer per served kind, found at run time and followed as kinds come, change version
- * and go, merged into one ordered stream of events. CRDs and APIServices are watched, and discovery is refreshed
- * periodically as the safety net. A kind that cannot be listed (forbidden, conversion webhook down, aggregated API
- * unavailable) is quarantined with a reason and retried with backoff while every other kind syncs and streams.
+ * and go, merged into one ordered stream of events. CRDs are watched (a kind starts the moment its CRD is
+ * Established), and discovery is refreshed periodically and whenever an APIService changes, for the kinds that CRDs
+ * do not describe. Each kind is run by its own {@link KindWatch}; this module decides which kinds should be watched,
+ * owns the stream and the checkpoint, and reports status.
  */
-import { Backoff, delay } from "../cache/backoff.js";
+import { delay } from "../cache/backoff.js";
 import { Informer, type InformerLogger, type InformerOptions } from "../cache/informer.js";
-import { type ListWatch, listWatchOf } from "../cache/watcher.js";
+import { listWatchOf } from "../cache/watcher.js";
 import type { DynamicClient } from "../client/resource.js";
 import type { DiscoveryClient } from "../discovery/client.js";
 import { isBuiltinGroup, preferredResources } from "../discovery/snapshot-mapper.js";
-import type { ApiResource } from "../discovery/types.js";
-import type { ApiError } from "../http/errors.js";
+import type { ApiResource, DiscoveryResult } from "../discovery/types.js";
 import type { Transport } from "../http/transport.js";
-import { objectKey } from "../object/key.js";
 import type { KubeObject } from "../object/types.js";
+import { accessDenied } from "./access.js";
 import { Channel } from "./channel.js";
-import { type Checkpoint, type CheckpointKind, readCheckpoint, stamp, unstamp, writeCheckpoint } from "./checkpoint.js";
+import { type CheckpointKind, ghost, Ledger, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { crdResource } from "./crds.js";
-import { changedPaths, isNoise } from "./diff.js";
-import { isWatchable, selected } from "./filter.js";
+import { filtered, isUnavailable, isWatchable, namesKind, objectScope, selected } from "./filter.js";
+import { type KindHost, KindWatch } from "./kind.js";
+import { Slots } from "./slots.js";
 import {
   groupResource,
-  type KindEvent,
   type KindFilter,
   type KindStatus,
   kindInfo,
@@ -33,33 +33,36 @@ import {
 
 /** Options of the watch-all engine. */
 export interface WatchAllOptions {
-  /** Only kinds these name (by group, kind/resource or category). */
+  /** Only the kinds (and namespaces) these name; default every custom kind (see `allResources`). */
   readonly include?: KindFilter;
-  /** Never kinds these name. */
+  /** Never the kinds (and namespaces) these name. */
   readonly exclude?: KindFilter;
-  /** Built-in kinds too: every listable, watchable resource discovery shows (default: custom kinds only). */
+  /**
+   * Built-in kinds too (core, `apps`, `*.k8s.io`, ...): every listable, watchable resource. Default: custom kinds, and
+   * the built-in kinds that `include` names by group, kind or category.
+   */
   readonly allResources?: boolean;
-  /** Watch one namespace only (cluster-scoped kinds are then left out). */
-  readonly namespace?: string;
+  /** Only objects with these labels (server-side); `!key` and `key notin (...)` exclude. */
   readonly labelSelector?: string;
+  /** Only objects whose fields match (server-side; every kind supports `metadata.name` and `metadata.namespace`). */
   readonly fieldSelector?: string;
-  /** Metadata only: cheap wide watching. */
+  /** Watch `PartialObjectMetadata` only: cheap, wide watching. */
   readonly metadataOnly?: boolean;
-  /** Initial lists at once; default 4. */
+  /** Kinds listing at once (a listing kind holds a slot until listed or failing); default 8. */
   readonly concurrency?: number;
   /** Discovery refresh period, the safety net behind the CRD and APIService watches; default 30 s. */
   readonly discoveryRefreshMs?: number;
   /** Leave out updates that change only bookkeeping (resourceVersion, managedFields); default true. */
   readonly dropNoise?: boolean;
-  /** Check list and watch rights with a SelfSubjectAccessReview before watching a kind; default true. */
+  /** Check list and watch rights with SelfSubjectAccessReviews before listing a kind; default true. */
   readonly accessReview?: boolean;
-  /** Resume from (and keep saving to) this checkpoint file. */
+  /** Resume from, and keep saving to, this checkpoint file. */
   readonly checkpoint?: string;
-  /** How often the checkpoint is saved; default 5 s (and always on stop). */
+  /** How often the checkpoint is saved when it changed; default 5 s (and always on stop). */
   readonly checkpointEveryMs?: number;
   /** Events buffered for the consumer before informers are slowed down; default 1024. */
   readonly bufferSize?: number;
-  /** Options for every informer (resync, watcher tuning). */
+  /** Options for every informer (resync, watcher tuning, backoff: also the backoff of access reviews). */
   readonly informer?: InformerOptions<KubeObject>;
   readonly logger?: InformerLogger;
 }
@@ -71,67 +74,67 @@ export interface WatchAllCluster {
   readonly transport: Transport;
 }
 
-interface Kind {
-  resource: ApiResource;
-  state: KindStatus["state"];
-  reason?: string;
-  informer?: Informer<KubeObject>;
-  detach?: () => void;
-  /** Set when the kind is being removed or replaced: pending work for it must stop. */
-  retired: boolean;
+/** An event on its way to the consumer; a silent one only updates the checkpoint (an update left out as noise). */
+interface Delivery {
+  readonly event: WatchAllEvent;
+  readonly silent: boolean;
 }
 
-const crds = { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" };
-const apiServices = { group: "apiregistration.k8s.io", version: "v1", resource: "apiservices" };
+const crdsGvr = { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" };
+const apiServicesGvr = { group: "apiregistration.k8s.io", version: "v1", resource: "apiservices" };
 
-/** A counting semaphore: bounds how many initial lists run at once. */
-class Slots {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-  constructor(n: number) {
-    this.#free = Math.max(1, n);
-  }
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    };
-  }
-}
-
-/** Watches every kind; iterate it for the merged stream. Start with {@link WatchAll.start}, end with `stop()`. */
+/**
+ * Watches every kind; iterate it (once) for the merged stream: `for await (const e of engine)`. Per kind: KIND_ADDED,
+ * its objects (origin "initial"), KIND_SYNCED, then changes; a kind that goes away delivers every object it still has
+ * as DELETED (`finalStateUnknown`), then KIND_REMOVED, and is no longer requested. Events of one object arrive in
+ * order; a slow consumer slows the informers (an object's pending changes are then merged, latest state winning, as
+ * an informer's handlers merge them). Start with {@link start} (or use {@link watchAll}), end with {@link stop}, an
+ * aborted signal, or by leaving the loop.
+ */
 export class WatchAll implements AsyncIterable<WatchAllEvent> {
   readonly #cluster: WatchAllCluster;
   readonly #options: WatchAllOptions;
-  readonly #channel: Channel<WatchAllEvent>;
-  readonly #kinds = new Map<string, Kind>();
+  readonly #channel: Channel<Delivery>;
   readonly #slots: Slots;
   readonly #controller = new AbortController();
+  readonly #kinds = new Map<string, KindWatch>();
+  readonly #host: KindHost;
+  /** What Established CRDs serve, by `resource.group`: fresher than discovery. */
   readonly #crdResources = new Map<string, ApiResource>();
-  /** Kinds whose CRD was deleted, kept out until discovery stops listing them. */
+  /** Kinds whose CRD is gone (or serves nothing) while discovery may still list them. */
   readonly #deletedCrds = new Set<string>();
-  #discovered: ApiResource[] = [];
+  #crdsChanged = false;
   #crdInformer: Informer<KubeObject> | undefined;
   #apiServiceInformer: Informer<KubeObject> | undefined;
-  #reconciling: Promise<void> | undefined;
-  #again = false;
-  #checkpoint: Checkpoint | undefined;
-  /** What the consumer has been given, per kind, when checkpointing. */
-  readonly #seen = new Map<string, { version: string; resourceVersion?: string; objects: Map<string, string> }>();
-  #tasks: Promise<unknown>[] = [];
-  #started = false;
+  #discovery: DiscoveryResult | undefined;
+  #discovered: ApiResource[] = [];
+  /** Wakes the discovery loop for a refresh now. */
+  #refreshNow = new AbortController();
+  #refreshWanted = false;
+  #scheduled = false;
+  #ledger: Ledger | undefined;
+  /** Kinds of the checkpoint not taken up yet: a resumed kind compares its first list with what they hold. */
+  readonly #resumable = new Map<string, CheckpointKind>();
+  #saving: Promise<void> = Promise.resolve();
+  readonly #tasks: Promise<unknown>[] = [];
+  #started: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #iterated = false;
 
   constructor(cluster: WatchAllCluster, options: WatchAllOptions = {}) {
     this.#cluster = cluster;
     this.#options = options;
     this.#channel = new Channel(options.bufferSize ?? 1024);
-    this.#slots = new Slots(options.concurrency ?? 4);
+    this.#slots = new Slots(options.concurrency ?? 8);
+    this.#host = {
+      slots: this.#slots,
+      emit: (event, silent = false) => this.#emit(event, silent),
+      informer: (r) => this.#newInformer(r),
+      denied: (r, signal) => this.#denied(r, signal),
+      dropNoise: options.dropNoise !== false,
+      backoff: options.informer?.backoff,
+      log: (level, message, fields) => this.#log(level, message, fields),
+    };
   }
 
   get #signal(): AbortSignal {
@@ -146,77 +149,122 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     }
   }
 
-  /** Starts following kinds; `signal` (optional) stops the engine when it aborts. */
-  async start(signal?: AbortSignal): Promise<void> {
-    if (this.#started) return;
-    this.#started = true;
+  /**
+   * Starts following kinds; `signal` stops the engine when it aborts. Rejects (and ends the stream with the same
+   * error) when the checkpoint cannot be read. Calling it again returns the first call's promise.
+   */
+  start(signal?: AbortSignal): Promise<void> {
+    this.#started ??= this.#start(signal);
+    return this.#started;
+  }
+
+  async #start(signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) {
+      void this.stop();
+      return;
+    }
     signal?.addEventListener("abort", () => void this.stop(), { once: true });
-    if (this.#options.checkpoint) this.#checkpoint = await readCheckpoint(this.#options.checkpoint);
-    this.#crdInformer = this.#metaInformer(crds, () => this.#onCrdsChanged());
-    this.#apiServiceInformer = this.#metaInformer(apiServices, () => this.#schedule());
-    this.#tasks.push(this.#refreshLoop());
-    if (this.#options.checkpoint) this.#tasks.push(this.#checkpointLoop(this.#options.checkpoint));
+    const path = this.#options.checkpoint;
+    if (path) {
+      try {
+        const checkpoint = await readCheckpoint(path);
+        this.#ledger = new Ledger(checkpoint);
+        for (const [gr, k] of Object.entries(checkpoint?.kinds ?? {})) this.#resumable.set(gr, k);
+      } catch (err) {
+        this.#channel.close(err);
+        void this.stop();
+        throw err;
+      }
+    }
+    if (this.#signal.aborted) return;
+    this.#crdInformer = this.#metaInformer(crdsGvr, () => {
+      this.#crdsChanged = true;
+      this.#schedule();
+    });
+    this.#apiServiceInformer = this.#metaInformer(apiServicesGvr, (origin) => {
+      if (origin === "live") this.#refreshSoon();
+    });
+    this.#tasks.push(this.#discoveryLoop());
+    if (path) this.#tasks.push(this.#checkpointLoop());
   }
 
   /** An informer on the kinds that define kinds; a forbidden one only costs the fast path, discovery still works. */
-  #metaInformer(gvr: typeof crds, onChange: () => void): Informer<KubeObject> {
+  #metaInformer(gvr: typeof crdsGvr, onChange: (origin: string) => void): Informer<KubeObject> {
+    // The watcher's tuning applies here too; the user's transform, indexes and resync are for their kinds only.
+    const { transform: _t, indexers: _i, resyncMs: _r, ...watching } = this.#options.informer ?? {};
     const informer = new Informer<KubeObject>(listWatchOf(this.#cluster.client.resource(gvr)), {
-      ...this.#options.informer,
+      ...watching,
       ...(this.#options.logger ? { logger: this.#options.logger } : {}),
     });
-    informer.addHandlers({ add: onChange, update: onChange, delete: onChange });
+    informer.addHandlers({
+      add: (_object, { origin }) => onChange(origin),
+      update: (_old, _object, { origin }) => onChange(origin),
+      delete: (_object, { origin }) => onChange(origin),
+    });
     informer.start(this.#signal);
     return informer;
   }
 
-  #onCrdsChanged(): void {
-    const now = new Map<string, ApiResource>();
-    for (const crd of this.#crdInformer?.store.list() ?? []) {
-      const r = crdResource(crd);
-      if (r) now.set(groupResource(r), r);
-    }
-    for (const gr of this.#crdResources.keys()) if (!now.has(gr)) this.#deletedCrds.add(gr);
-    for (const gr of now.keys()) this.#deletedCrds.delete(gr);
-    this.#crdResources.clear();
-    for (const [gr, r] of now) this.#crdResources.set(gr, r);
-    this.#schedule();
+  #refreshSoon(): void {
+    this.#refreshWanted = true;
+    this.#refreshNow.abort();
   }
 
-  async #refreshLoop(): Promise<void> {
+  async #discoveryLoop(): Promise<void> {
     const every = this.#options.discoveryRefreshMs ?? 30_000;
-    do {
+    while (!this.#signal.aborted) {
+      this.#refreshWanted = false;
       try {
         const snapshot = await this.#cluster.discovery.refresh({ signal: this.#signal });
+        this.#discovery = snapshot;
         this.#discovered = preferredResources(snapshot);
         const listed = new Set(this.#discovered.map(groupResource));
         for (const gr of this.#deletedCrds) if (!listed.has(gr)) this.#deletedCrds.delete(gr);
         this.#schedule();
       } catch (err) {
         if (this.#signal.aborted) return;
-        this.#log("warn", "discovery failed; keeping the kinds known so far", { error: (err as Error).message });
+        this.#log("warn", "watch-all: discovery failed; keeping the kinds known so far", {
+          error: (err as Error).message,
+        });
       }
-    } while (await delay(every, this.#signal));
+      if (this.#refreshWanted) continue;
+      this.#refreshNow = new AbortController();
+      const wake = this.#refreshNow;
+      const onStop = () => wake.abort();
+      this.#signal.addEventListener("abort", onStop, { once: true });
+      await delay(every, wake.signal);
+      this.#signal.removeEventListener("abort", onStop);
+    }
   }
 
-  /** Runs a reconcile now, or once more after the one running. */
+  /** Reconciles soon, once for any number of changes in the meantime. */
   #schedule(): void {
-    if (this.#signal.aborted) return;
-    if (this.#reconciling) {
-      this.#again = true;
-      return;
+    if (this.#scheduled || this.#signal.aborted) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (this.#signal.aborted) return;
+      try {
+        this.#reconcile();
+      } catch (err) {
+        this.#log("error", "watch-all: reconcile failed", { error: (err as Error).message });
+      }
+    });
+  }
+
+  #readCrds(): void {
+    this.#crdsChanged = false;
+    const now = new Map<string, ApiResource>();
+    for (const crd of this.#crdInformer?.store.list() ?? []) {
+      const r = crdResource(crd);
+      if (r) now.set(groupResource(r), r);
     }
-    this.#reconciling = (async () => {
-      do {
-        this.#again = false;
-        try {
-          this.#reconcile();
-        } catch (err) {
-          this.#log("error", "watch-all reconcile failed", { error: (err as Error).message });
-        }
-        await Promise.resolve();
-      } while (this.#again && !this.#signal.aborted);
-      this.#reconciling = undefined;
-    })();
+    for (const gr of this.#crdResources.keys()) if (!now.has(gr)) this.#deletedCrds.add(gr);
+    this.#crdResources.clear();
+    for (const [gr, r] of now) {
+      this.#deletedCrds.delete(gr);
+      this.#crdResources.set(gr, r);
+    }
   }
 
   /** The kinds to watch now: CRDs (fresher) over discovery, filtered. */
@@ -224,390 +272,197 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     const o = this.#options;
     const want = new Map<string, ApiResource>();
     const consider = (r: ApiResource) => {
-      if (!isWatchable(r) || r.resource.includes("/")) return;
-      if (o.namespace && !r.namespaced) return;
-      if (!selected(r, o.include, o.exclude)) return;
-      want.set(groupResource(r), r);
+      if (isWatchable(r) && selected(r, o.include, o.exclude)) want.set(groupResource(r), r);
     };
     for (const r of this.#discovered) {
       const gr = groupResource(r);
-      if (this.#deletedCrds.has(gr)) continue;
-      if (o.allResources || !isBuiltinGroup(r.group) || this.#crdResources.has(gr)) consider(r);
+      if (this.#deletedCrds.has(gr) || this.#crdResources.has(gr)) continue;
+      if (o.allResources || !isBuiltinGroup(r.group) || (o.include && namesKind(o.include, r))) consider(r);
     }
     for (const r of this.#crdResources.values()) consider(r);
     return want;
   }
 
   #reconcile(): void {
+    if (this.#crdsChanged) this.#readCrds();
     const want = this.#desired();
     for (const [gr, r] of want) {
       const kind = this.#kinds.get(gr);
-      if (!kind) this.#addKind(gr, r);
-      else if (kind.resource.version !== r.version) this.#track(this.#switchVersion(gr, kind, r));
+      if (kind) kind.want(r);
+      else this.#addKind(gr, r);
     }
-    for (const [gr, kind] of this.#kinds)
-      if (!want.has(gr)) this.#track(this.#removeKind(gr, kind, "no longer served"));
-  }
-
-  #track(task: Promise<unknown>): void {
-    const guarded = task.catch((err) => this.#log("error", "watch-all task failed", { error: (err as Error).message }));
-    this.#tasks.push(guarded);
-    void guarded.finally(() => {
-      this.#tasks = this.#tasks.filter((t) => t !== guarded);
-    });
-  }
-
-  #emitKind(type: KindEvent["type"], r: ApiResource, extra: { reason?: string; previousVersion?: string } = {}): void {
-    void this.#channel.put({ type, ...kindInfo(r), ...extra });
+    for (const [gr, kind] of this.#kinds) {
+      if (want.has(gr)) continue;
+      const r = kind.resource;
+      if (!this.#deletedCrds.has(gr) && isUnavailable(this.#discovery, r.group, r.version)) continue;
+      kind.remove(this.#deletedCrds.has(gr) ? "its CustomResourceDefinition is gone" : "no longer served");
+    }
+    this.#forgetVanished(want);
   }
 
   #addKind(gr: string, r: ApiResource): void {
-    const kind: Kind = { resource: r, state: "starting", retired: false };
+    const resumed = this.#resumable.get(gr);
+    this.#resumable.delete(gr);
+    const kind = new KindWatch(gr, r, this.#host, resumed ? new Map(Object.entries(resumed.objects)) : undefined);
     this.#kinds.set(gr, kind);
-    this.#emitKind("KIND_ADDED", r);
-    this.#track(this.#startKind(gr, kind));
-  }
-
-  #source(r: ApiResource): ListWatch<KubeObject> {
-    const base = this.#cluster.client.resource(r);
-    const client = this.#options.namespace && r.namespaced ? base.namespace(this.#options.namespace) : base;
-    const o = this.#options;
-    return listWatchOf(client, {
-      ...(o.labelSelector ? { labelSelector: o.labelSelector } : {}),
-      ...(o.fieldSelector ? { fieldSelector: o.fieldSelector } : {}),
-      ...(o.metadataOnly ? { metadataOnly: true } : {}),
+    void kind.done.then(() => {
+      if (this.#kinds.get(gr) !== kind) return;
+      this.#kinds.delete(gr);
+      // The kind may be wanted again already (a CRD deleted and created anew): a new loop starts from scratch.
+      this.#schedule();
     });
   }
 
+  /**
+   * Tells the consumer that kinds of its checkpoint that are no longer served (gone while it was stopped) are gone:
+   * their objects as DELETED, then KIND_REMOVED. Only once both CRDs and discovery have been read, and never for a
+   * kind whose API is unavailable now (it is missing from discovery, not gone).
+   */
+  #forgetVanished(want: Map<string, ApiResource>): void {
+    if (this.#resumable.size === 0 || !this.#discovery) return;
+    const crds = this.#crdInformer?.status();
+    if (!crds?.synced && !crds?.errors) return;
+    for (const [gr, k] of [...this.#resumable]) {
+      if (want.has(gr) || this.#kinds.has(gr) || isUnavailable(this.#discovery, k.group, k.version)) continue;
+      this.#resumable.delete(gr);
+      const info = kindInfo(k);
+      for (const [key, value] of Object.entries(k.objects)) {
+        const object = ghost(info, key, value);
+        const meta = object.metadata;
+        const event: ObjectEvent = {
+          type: "DELETED",
+          origin: "relist",
+          ...info,
+          namespace: meta.namespace ?? "",
+          name: meta.name ?? "",
+          resourceVersion: meta.resourceVersion ?? "",
+          object,
+          finalStateUnknown: true,
+        };
+        void this.#emit(event, false);
+      }
+      const served = this.#crdResources.has(gr) || this.#discovered.some((r) => groupResource(r) === gr);
+      const reason = served ? "no longer selected" : "no longer served";
+      void this.#emit({ type: "KIND_REMOVED", ...info, reason: `${reason} (since the checkpoint)` }, false);
+    }
+  }
+
+  #emit(event: WatchAllEvent, silent: boolean): Promise<void> {
+    if (silent && !this.#ledger) return Promise.resolve();
+    return this.#channel.put({ event, silent });
+  }
+
+  #scope(r: ApiResource) {
+    return objectScope(r.namespaced, this.#options);
+  }
+
   #newInformer(r: ApiResource): Informer<KubeObject> {
-    return new Informer(this.#source(r), {
+    const scope = this.#scope(r);
+    const all = this.#cluster.client.resource(r);
+    const source = listWatchOf(scope.namespace ? all.namespace(scope.namespace) : all, scope.selection);
+    return new Informer(scope.keep ? filtered(source, scope.keep) : source, {
       ...this.#options.informer,
       ...(this.#options.logger ? { logger: this.#options.logger } : {}),
     });
   }
 
-  /** Whether the user may list and watch `r`; a reason when not. */
-  async #denied(r: ApiResource): Promise<string | undefined> {
-    if (this.#options.accessReview === false) return undefined;
-    for (const verb of ["list", "watch"]) {
-      const review = (await this.#cluster.transport.json({
-        method: "POST",
-        path: "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-        body: {
-          apiVersion: "authorization.k8s.io/v1",
-          kind: "SelfSubjectAccessReview",
-          spec: {
-            resourceAttributes: {
-              group: r.group,
-              resource: r.resource,
-              verb,
-              ...(this.#options.namespace && r.namespaced ? { namespace: this.#options.namespace } : {}),
-            },
-          },
-        },
-        signal: this.#signal,
-      })) as { status?: { allowed?: boolean; reason?: string } };
-      if (!review.status?.allowed) {
-        return `forbidden: cannot ${verb} ${groupResource(r)}${review.status?.reason ? ` (${review.status.reason})` : ""}`;
-      }
-    }
-    return undefined;
+  #denied(r: ApiResource, signal: AbortSignal): Promise<string | undefined> {
+    if (this.#options.accessReview === false) return Promise.resolve(undefined);
+    const { namespace } = this.#scope(r);
+    return accessDenied(this.#cluster.transport, { group: r.group, resource: r.resource, namespace }, signal);
   }
 
-  #quarantine(kind: Kind, reason: string): void {
-    if (kind.state === "quarantined" && kind.reason === reason) return;
-    kind.state = "quarantined";
-    kind.reason = reason;
-    this.#emitKind("KIND_QUARANTINED", kind.resource, { reason });
-  }
-
-  /**
-   * Starts a kind's informer under the concurrency bound: checks rights, lists, and once synced hands its objects to
-   * the stream. A kind that fails gives its slot back at once and keeps trying with backoff.
-   */
-  async #startKind(gr: string, kind: Kind): Promise<void> {
-    const backoff = new Backoff(this.#options.informer?.backoff);
-    let release = await this.#slots.acquire();
-    try {
-      for (;;) {
-        if (kind.retired || this.#signal.aborted) return;
-        let reason: string | undefined;
-        try {
-          reason = await this.#denied(kind.resource);
-        } catch (err) {
-          reason = `access review failed: ${(err as ApiError).message}`;
-        }
-        if (!reason) break;
-        this.#quarantine(kind, reason);
-        release();
-        if (!(await delay(backoff.next(), this.#signal))) return;
-        release = await this.#slots.acquire();
-      }
-      if (kind.retired) return;
-      const informer = this.#newInformer(kind.resource);
-      kind.informer = informer;
-      kind.state = "syncing";
-      const stopErrors = informer.onError((error) => {
-        if (!informer.hasSynced) {
-          this.#quarantine(kind, `${error.kind}: ${error.message}`);
-          release();
-        }
-      });
-      informer.start(this.#signal);
-      try {
-        await informer.synced(this.#signal);
-      } catch {
-        return;
-      } finally {
-        stopErrors();
-        release();
-      }
-      if (kind.retired) return;
-      this.#attach(gr, kind, informer, this.#checkpoint?.kinds[gr]);
-    } finally {
-      release();
-    }
-  }
-
-  /** Hands a synced informer's objects to the stream, then its changes; both in one synchronous step. */
-  #attach(gr: string, kind: Kind, informer: Informer<KubeObject>, resumeFrom?: CheckpointKind): void {
-    const r = kind.resource;
-    if (resumeFrom) {
-      this.#diffInto(gr, r, new Map(Object.entries(resumeFrom.objects)), informer);
-      kind.detach = informer.addHandlers(this.#handlers(gr, r), { replay: false });
-    } else {
-      kind.detach = informer.addHandlers(this.#handlers(gr, r));
-    }
-    kind.state = "synced";
-    kind.reason = undefined;
-    this.#emitKind("KIND_SYNCED", r);
-  }
-
-  /** Emits what differs between what the consumer was told (`before`: key -> stamp) and `informer`'s store. */
-  #diffInto(gr: string, r: ApiResource, before: Map<string, string>, informer: Informer<KubeObject>): void {
-    for (const object of informer.store.list()) {
-      const key = objectKey(object);
-      const was = before.get(key);
-      before.delete(key);
-      const meta = object.metadata ?? {};
-      if (was === undefined) this.#emitObject(gr, r, "ADDED", object, "relist");
-      else {
-        const prev = unstamp(was);
-        if (meta.uid && prev.uid && prev.uid !== meta.uid) {
-          this.#emitObject(gr, r, "DELETED", ghost(object, prev.uid, prev.resourceVersion), "relist", {
-            finalStateUnknown: true,
-          });
-          this.#emitObject(gr, r, "ADDED", object, "relist");
-        } else if (prev.resourceVersion !== meta.resourceVersion) this.#emitObject(gr, r, "MODIFIED", object, "relist");
-      }
-    }
-    for (const [key, was] of before) {
-      const { uid, resourceVersion } = unstamp(was);
-      const [ns, name] = key.includes("/") ? key.split("/") : ["", key];
-      const object: KubeObject = {
-        apiVersion: r.group ? `${r.group}/${r.version}` : r.version,
-        kind: r.kind,
-        metadata: { name: name ?? "", ...(ns ? { namespace: ns } : {}), uid, resourceVersion },
-      };
-      this.#emitObject(gr, r, "DELETED", object, "relist", { finalStateUnknown: true });
-    }
-  }
-
-  #handlers(gr: string, r: ApiResource) {
-    return {
-      add: (object: KubeObject, { origin }: { origin: ObjectEvent["origin"] }) =>
-        this.#emitObject(gr, r, "ADDED", object, origin),
-      update: (old: KubeObject, object: KubeObject, { origin }: { origin: ObjectEvent["origin"] }) => {
-        const paths = changedPaths(old, object);
-        if (origin !== "resync" && this.#options.dropNoise !== false && (paths.length === 0 || isNoise(paths))) return;
-        return this.#emitObject(gr, r, "MODIFIED", object, origin, { old, changedPaths: paths });
-      },
-      delete: (object: KubeObject, info: { origin: ObjectEvent["origin"]; finalStateUnknown: boolean }) =>
-        this.#emitObject(gr, r, "DELETED", object, info.origin, { finalStateUnknown: info.finalStateUnknown }),
-    };
-  }
-
-  #emitObject(
-    gr: string,
-    r: ApiResource,
-    type: ObjectEvent["type"],
-    object: KubeObject,
-    origin: ObjectEvent["origin"],
-    extra: { old?: KubeObject; changedPaths?: readonly string[]; finalStateUnknown?: boolean } = {},
-  ): Promise<void> {
-    const meta = object.metadata ?? {};
-    const event: ObjectEvent = {
-      type,
-      origin,
-      ...kindInfo(r),
-      namespace: meta.namespace ?? "",
-      name: meta.name ?? "",
-      resourceVersion: meta.resourceVersion ?? "",
-      object,
-      ...extra,
-    };
-    if (this.#options.checkpoint) this.#record(gr, r, event);
-    return this.#channel.put(event);
-  }
-
-  /** Keeps the checkpoint's view of what the consumer has been given. */
-  #record(gr: string, r: ApiResource, e: ObjectEvent): void {
-    let seen = this.#seen.get(gr);
-    if (!seen) {
-      seen = { version: r.version, objects: new Map(Object.entries(this.#checkpoint?.kinds[gr]?.objects ?? {})) };
-      this.#seen.set(gr, seen);
-    }
-    const key = objectKey(e.object);
-    if (e.type === "DELETED") seen.objects.delete(key);
-    else seen.objects.set(key, stamp(e.object.metadata?.uid, e.resourceVersion));
-    seen.version = r.version;
-    seen.resourceVersion = e.resourceVersion || seen.resourceVersion;
-  }
-
-  /** Moves a kind's watch to a new preferred version without replaying its objects as new. */
-  async #switchVersion(gr: string, kind: Kind, r: ApiResource): Promise<void> {
-    const previous = kind.resource;
-    const old = kind.informer;
-    kind.resource = r;
-    if (!old || kind.state !== "synced") {
-      // Not watching yet at the old version: start over at the new one.
-      kind.retired = true;
-      await old?.stop();
-      const fresh: Kind = { resource: r, state: "starting", retired: false };
-      this.#kinds.set(gr, fresh);
-      this.#track(this.#startKind(gr, fresh));
-      return;
-    }
-    const next = this.#newInformer(r);
-    next.start(this.#signal);
-    try {
-      await next.synced(this.#signal);
-    } catch {
-      await next.stop();
-      return;
-    }
-    if (this.#kinds.get(gr) !== kind || kind.retired) {
-      await next.stop();
-      return;
-    }
-    await old.stop({ drain: true });
-    kind.detach?.();
-    const told = new Map(
-      old.store.list().map((o) => [objectKey(o), stamp(o.metadata?.uid, o.metadata?.resourceVersion)]),
-    );
-    this.#emitKind("KIND_VERSION_CHANGED", r, { previousVersion: previous.version });
-    this.#diffInto(gr, r, told, next);
-    kind.informer = next;
-    kind.detach = next.addHandlers(this.#handlers(gr, r), { replay: false });
-  }
-
-  /** Stops a kind for good and tells the consumer every object it had is gone. */
-  async #removeKind(gr: string, kind: Kind, reason: string): Promise<void> {
-    kind.retired = true;
-    this.#kinds.delete(gr);
-    const informer = kind.informer;
-    if (informer) {
-      await informer.stop({ drain: true });
-      kind.detach?.();
-      if (kind.state === "synced") {
-        for (const object of informer.store.list()) {
-          void this.#emitObject(gr, kind.resource, "DELETED", object, "live", { finalStateUnknown: true });
-        }
-      }
-    }
-    this.#seen.delete(gr);
-    this.#emitKind("KIND_REMOVED", kind.resource, { reason });
-  }
-
-  /** How every kind is doing. */
+  /** How every kind is doing: state (and why quarantined), objects, last resourceVersion. */
   status(): WatchAllStatus {
-    const kinds: KindStatus[] = [...this.#kinds.values()].map((k) => {
-      const s = k.informer?.status();
-      return {
-        ...kindInfo(k.resource),
-        state: k.state,
-        ...(k.reason ? { reason: k.reason } : {}),
-        objects: s?.objects ?? 0,
-        ...(s?.resourceVersion ? { resourceVersion: s.resourceVersion } : {}),
-        errors: s?.errors ?? 0,
-      };
-    });
+    const kinds: KindStatus[] = [...this.#kinds.values()].map((k) => k.status());
     return {
       kinds,
-      found: kinds.length,
+      watched: kinds.length,
       synced: kinds.filter((k) => k.state === "synced").length,
       quarantined: kinds.filter((k) => k.state === "quarantined").length,
       objects: kinds.reduce((n, k) => n + k.objects, 0),
     };
   }
 
-  #snapshotCheckpoint(): Checkpoint {
-    const kinds: Record<string, CheckpointKind> = { ...(this.#checkpoint?.kinds ?? {}) };
-    for (const [gr, seen] of this.#seen) {
-      kinds[gr] = {
-        version: seen.version,
-        ...(seen.resourceVersion ? { resourceVersion: seen.resourceVersion } : {}),
-        objects: Object.fromEntries(seen.objects),
-      };
-    }
-    return { format: 1, kinds };
-  }
-
-  async #checkpointLoop(path: string): Promise<void> {
+  async #checkpointLoop(): Promise<void> {
     while (await delay(this.#options.checkpointEveryMs ?? 5000, this.#signal)) {
-      await writeCheckpoint(path, this.#snapshotCheckpoint()).catch((err: Error) =>
-        this.#log("error", "cannot save the checkpoint", { path, error: err.message }),
+      if (!this.#ledger?.dirty) continue;
+      await this.saveCheckpoint().catch((err: Error) =>
+        this.#log("error", "watch-all: cannot save the checkpoint", { error: err.message }),
       );
     }
   }
 
-  /** Saves the checkpoint now (it is also saved periodically and on stop). */
-  async saveCheckpoint(): Promise<void> {
-    if (this.#options.checkpoint) await writeCheckpoint(this.#options.checkpoint, this.#snapshotCheckpoint());
+  /** Saves the checkpoint now: what the consumer has handled (it is also saved periodically and on stop). */
+  saveCheckpoint(): Promise<void> {
+    const path = this.#options.checkpoint;
+    const ledger = this.#ledger;
+    if (!path || !ledger) return Promise.resolve();
+    const save = this.#saving.catch(() => {}).then(() => writeCheckpoint(path, ledger.snapshot()));
+    this.#saving = save;
+    return save;
   }
 
+  /**
+   * The merged stream; one iteration per engine. An event counts as handled (for the checkpoint) once the loop asks
+   * for the next one or is left. Leaving the loop stops the engine.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<WatchAllEvent> {
+    if (this.#iterated) throw new TypeError("a WatchAll stream can be iterated only once");
+    this.#iterated = true;
+    let unhandled: WatchAllEvent | undefined;
     try {
-      for (let next = await this.#channel.take(); !next.done; next = await this.#channel.take()) yield next.value;
+      for (;;) {
+        const next = await this.#channel.take();
+        if (next.done) return;
+        const { event, silent } = next.value;
+        if (silent) {
+          this.#ledger?.apply(event);
+          continue;
+        }
+        unhandled = event;
+        yield event;
+        unhandled = undefined;
+        this.#ledger?.apply(event);
+      }
     } finally {
+      if (unhandled) this.#ledger?.apply(unhandled);
       await this.stop();
+      if (this.#ledger?.dirty) {
+        await this.saveCheckpoint().catch((err: Error) =>
+          this.#log("error", "watch-all: cannot save the checkpoint", { error: err.message }),
+        );
+      }
     }
   }
 
-  /** Stops every informer, saves the checkpoint, and ends the stream. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.#signal.aborted) return;
+  /** Stops every informer, saves the checkpoint, and ends the stream. Calling it again returns the same promise. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
     this.#controller.abort();
-    const informers = [
-      this.#crdInformer,
-      this.#apiServiceInformer,
-      ...[...this.#kinds.values()].map((k) => k.informer),
-    ];
-    await Promise.all(informers.map((i) => i?.stop()));
-    await Promise.all(this.#tasks);
-    if (this.#options.checkpoint) await this.saveCheckpoint();
     this.#channel.close();
+    for (const kind of this.#kinds.values()) kind.halt();
+    await Promise.all([
+      this.#started?.catch(() => {}),
+      this.#crdInformer?.stop(),
+      this.#apiServiceInformer?.stop(),
+      ...[...this.#kinds.values()].map((k) => k.done),
+      ...this.#tasks,
+    ]);
+    await this.saveCheckpoint().catch((err: Error) =>
+      this.#log("error", "watch-all: cannot save the checkpoint", { error: err.message }),
+    );
   }
 }
 
-/** A minimal stand-in for an object whose last state the consumer never saw: its name, namespace, uid and version. */
-function ghost(current: KubeObject, uid: string, resourceVersion: string): KubeObject {
-  const meta = current.metadata ?? {};
-  return {
-    apiVersion: current.apiVersion,
-    kind: current.kind,
-    metadata: {
-      name: meta.name ?? "",
-      ...(meta.namespace ? { namespace: meta.namespace } : {}),
-      uid,
-      resourceVersion,
-    },
-  };
-}
-
-/** Watches every kind of `cluster` until `signal` aborts or the loop is left: `for await (const e of watchAll(c))`. */
+/** Starts watching every kind of `cluster` until `signal` aborts or the loop is left: `for await (const e of watchAll(c))`. */
 export function watchAll(cluster: WatchAllCluster, options: WatchAllOptions & { signal?: AbortSignal } = {}): WatchAll {
   const engine = new WatchAll(cluster, options);
-  void engine.start(options.signal);
+  // A failed start ends the stream with its error; the iterating consumer hears it there.
+  engine.start(options.signal).catch(() => {});
   return engine;
 }

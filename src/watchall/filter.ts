@@ -1,23 +1,99 @@
-/** Choosing which discovered kinds to watch. */
-import type { ApiResource } from "../discovery/types.js";
+/** Choosing which discovered kinds to watch, and which of their objects. */
+import type { ListWatch, Selection } from "../cache/watcher.js";
+import type { ApiResource, DiscoveryResult } from "../discovery/types.js";
+import type { KubeObject } from "../object/types.js";
 import type { KindFilter } from "./types.js";
 
+function lower(xs: readonly string[] | undefined): string[] {
+  return (xs ?? []).map((x) => x.toLowerCase());
+}
+
+/** Whether `filter` says anything about kinds (groups, kinds or categories). */
+function namesKinds(filter: KindFilter): boolean {
+  return (filter.groups?.length ?? 0) + (filter.kinds?.length ?? 0) + (filter.categories?.length ?? 0) > 0;
+}
+
 /** Whether `filter` names `r` by group, kind, resource or category. */
-export function matchesFilter(filter: KindFilter, r: ApiResource): boolean {
-  const lower = (xs: readonly string[] | undefined) => (xs ?? []).map((x) => x.toLowerCase());
+export function namesKind(filter: KindFilter, r: ApiResource): boolean {
   if (filter.groups?.includes(r.group)) return true;
   const kinds = lower(filter.kinds);
   if (kinds.includes(r.kind.toLowerCase()) || kinds.includes(r.resource.toLowerCase())) return true;
   return (r.categories ?? []).some((c) => filter.categories?.includes(c));
 }
 
-/** Whether `r` can be watched at all: listable and watchable. */
+/** Whether `r` can be watched at all: a resource, not a subresource, that can be listed and watched. */
 export function isWatchable(r: ApiResource): boolean {
-  return r.verbs.includes("list") && r.verbs.includes("watch");
+  return !r.resource.includes("/") && r.verbs.includes("list") && r.verbs.includes("watch");
 }
 
-/** Whether `r` passes `include` (when given) and not `exclude`. */
+/**
+ * Whether kind `r` is selected: named by `include` (or `include` names no kinds), not named by `exclude`, and not
+ * cluster-scoped when `include` limits namespaces.
+ */
 export function selected(r: ApiResource, include?: KindFilter, exclude?: KindFilter): boolean {
-  if (include && !matchesFilter(include, r)) return false;
-  return !(exclude && matchesFilter(exclude, r));
+  if (include && namesKinds(include) && !namesKind(include, r)) return false;
+  if (include?.namespaces?.length && !r.namespaced) return false;
+  return !(exclude && namesKinds(exclude) && namesKind(exclude, r));
+}
+
+/** Whether `group/version` is one that discovery could not read now (its resources are missing, not gone). */
+export function isUnavailable(result: DiscoveryResult | undefined, group: string, version: string): boolean {
+  return result?.unavailable.some((u) => u.group === group && u.version === version) ?? false;
+}
+
+/** How the objects of a namespaced kind are selected: the namespace to watch, server-side selectors, a local filter. */
+export interface ObjectScope {
+  /** Watch this namespace only; undefined: all namespaces. */
+  readonly namespace: string | undefined;
+  readonly selection: Selection;
+  /** Objects outside it are dropped before they reach the informer (several namespaces included). */
+  readonly keep: ((object: KubeObject) => boolean) | undefined;
+}
+
+/**
+ * Where and how to watch a kind given the filters and selectors: one included namespace is watched as such, several
+ * are watched cluster-wide and filtered here; excluded namespaces become `metadata.namespace!=` field selectors.
+ */
+export function objectScope(
+  namespaced: boolean,
+  options: {
+    readonly include?: KindFilter;
+    readonly exclude?: KindFilter;
+    readonly labelSelector?: string;
+    readonly fieldSelector?: string;
+    readonly metadataOnly?: boolean;
+  },
+): ObjectScope {
+  const included = namespaced ? [...new Set(options.include?.namespaces ?? [])] : [];
+  const excluded = namespaced ? (options.exclude?.namespaces ?? []).filter((ns) => !included.includes(ns)) : [];
+  const fields = [
+    ...(options.fieldSelector ? [options.fieldSelector] : []),
+    ...excluded.map((ns) => `metadata.namespace!=${ns}`),
+  ].join(",");
+  const selection: Selection = {
+    ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
+    ...(fields ? { fieldSelector: fields } : {}),
+    ...(options.metadataOnly ? { metadataOnly: true } : {}),
+  };
+  const keep =
+    included.length > 1 ? (object: KubeObject) => included.includes(object.metadata?.namespace ?? "") : undefined;
+  return { namespace: included.length === 1 ? included[0] : undefined, selection, keep };
+}
+
+/** `source` with the objects `keep` rejects left out of its lists and watches (bookmarks and errors pass). */
+export function filtered<T extends KubeObject>(source: ListWatch<T>, keep: (object: T) => boolean): ListWatch<T> {
+  return {
+    description: source.description,
+    list: async (opts) => {
+      const list = await source.list(opts);
+      return { ...list, items: (list.items ?? []).filter(keep) };
+    },
+    watch: (opts) => ({
+      async *[Symbol.asyncIterator]() {
+        for await (const event of source.watch(opts)) {
+          if (event.type === "BOOKMARK" || event.type === "ERROR" || keep(event.object)) yield event;
+        }
+      },
+    }),
+  };
 }

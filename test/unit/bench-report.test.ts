@@ -1,8 +1,8 @@
-/** The arithmetic behind every benchmark's JSON line: medians, and ratios that are kindwatch's cost over the peer's. */
+/** The arithmetic behind every benchmark's JSON line: medians, percentiles, and ratios that are kindwatch's cost over the peer's. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ratios, resultLine, table } from "../../bench/support/report.js";
-import { median, range } from "../../bench/support/stats.js";
+import { median, percentile, range } from "../../bench/support/stats.js";
 
 describe("bench report", () => {
   it("takes the middle value, or the mean of the middle two", () => {
@@ -10,6 +10,14 @@ describe("bench report", () => {
     assert.equal(median([4, 1, 3, 2]), 2.5);
     assert.deepEqual(range([3, 1, 2]), { min: 1, max: 3 });
     assert.throws(() => median([]), RangeError);
+  });
+
+  it("takes percentiles by nearest rank", () => {
+    const fifty = Array.from({ length: 50 }, (_, i) => 50 - i);
+    assert.equal(percentile(fifty, 50), 25);
+    assert.equal(percentile(fifty, 99), 50, "p99 of 50 values is the largest");
+    assert.equal(percentile([7], 1), 7);
+    assert.throws(() => percentile([], 50), RangeError);
   });
 
   it("divides kindwatch's cost by each peer's, for the metrics both have", () => {

@@ -212,19 +212,42 @@ describe("watcher: lists", () => {
     ]);
   });
 
-  it("reports other streaming-list failures and tries streaming again", async () => {
-    const src = new ScriptedListWatch().onWatch(
-      (w) => w.fail(apiError("InternalError", 500)),
-      (w) => w.push(bookmark("3", true)),
-    );
+  it("falls back to one paginated list when a streaming list fails otherwise, and streams the next relist", async () => {
+    const src = new ScriptedListWatch()
+      .onWatch(
+        (w) => w.fail(apiError("InternalError", 500)),
+        (w) => w.push(errorEvent(apiError("Gone", 410))),
+        (w) => w.push(bookmark("7", true)),
+      )
+      .replyToList(page("5", [obj("a", "5")]));
     const { gen } = start(src, { streamingList: "auto" });
-    assert.deepEqual(await take(gen, 4), [
+    assert.deepEqual(await take(gen, 7), [
       "init-start initial streaming",
+      "init-start initial",
+      "init-object a@5",
+      "init-done 5",
+      "error Gone",
+      "init-start relist streaming",
+      "init-done 7",
+    ]);
+    assert.equal(src.lists.length, 1);
+  });
+
+  it("reports the fallback list's failure, after which streaming is tried again", async () => {
+    const src = new ScriptedListWatch()
+      .onWatch(
+        (w) => w.fail(apiError("Timeout", 504)),
+        (w) => w.push(bookmark("3", true)),
+      )
+      .replyToList(apiError("InternalError", 500, "conversion webhook failed"));
+    const { gen } = start(src, { streamingList: "auto" });
+    assert.deepEqual(await take(gen, 5), [
+      "init-start initial streaming",
+      "init-start initial",
       "error InternalError",
       "init-start initial streaming",
       "init-done 3",
     ]);
-    assert.equal(src.lists.length, 0);
   });
 
   it("reports a refused streaming list when streaming was asked for explicitly, and does not fall back", async () => {
@@ -241,12 +264,12 @@ describe("watcher: lists", () => {
     ]);
   });
 
-  it("reports a streaming list that ends before its end bookmark", async () => {
+  it("reports a streaming list that ends before its end bookmark (streaming asked for explicitly)", async () => {
     const src = new ScriptedListWatch().onWatch(
       (w) => w.push(added(obj("a", "1"))).end(),
       (w) => w.push(bookmark("3", true)),
     );
-    const { gen } = start(src, { streamingList: "auto" });
+    const { gen } = start(src, { streamingList: true });
     const events = await take(gen, 5);
     assert.deepEqual(events, [
       "init-start initial streaming",
@@ -460,12 +483,12 @@ describe("watcher: idle timeout", () => {
     assert.equal(src.watches.length, 1);
   });
 
-  it("reports a streaming list that goes silent, since nothing has been listed yet", async () => {
+  it("reports a streaming list that goes silent, since nothing has been listed yet (streaming asked for)", async () => {
     const src = new ScriptedListWatch().onWatch(
       (w) => w.push(added(obj("a", "1"))),
       (w) => w.push(bookmark("3", true)),
     );
-    const { gen } = start(src, { streamingList: "auto", idleTimeoutMs: 40 });
+    const { gen } = start(src, { streamingList: true, idleTimeoutMs: 40 });
     const events = await take(gen, 5);
     assert.deepEqual(events, [
       "init-start initial streaming",

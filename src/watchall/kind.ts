@@ -1,0 +1,382 @@
+/**
+ * One watched kind, followed by one loop: it starts the kind's informer (access review first, a listing slot while it
+ * lists, quarantine and backoff while it cannot), moves it to a new preferred version, and removes it, one step at a
+ * time. Start, move and removal never overlap, so the consumer's view of each object changes in order: whatever the
+ * engine asks for meanwhile (another version, removal) is picked up when the current step ends or is abandoned.
+ */
+import { Backoff, type BackoffOptions, delay } from "../cache/backoff.js";
+import type { EventHandlers, Informer, InformerLogger } from "../cache/informer.js";
+import type { Origin } from "../cache/notify.js";
+import type { ApiResource } from "../discovery/types.js";
+import type { ApiError } from "../http/errors.js";
+import { objectKey } from "../object/key.js";
+import type { KubeObject } from "../object/types.js";
+import { ghost } from "./checkpoint.js";
+import { changedPaths, isNoise } from "./diff.js";
+import type { Release, Slots } from "./slots.js";
+import { type KindEvent, type KindStatus, kindInfo, type ObjectEvent, type WatchAllEvent } from "./types.js";
+
+/** What a {@link KindWatch} needs from its engine. */
+export interface KindHost {
+  /** Bounds how many kinds list at once. */
+  readonly slots: Slots;
+  /** Puts an event on the merged stream; resolves once there is room. `silent`: for the checkpoint only. */
+  emit(event: WatchAllEvent, silent?: boolean): Promise<void>;
+  /** A new, unstarted informer of `r` with the engine's selection. */
+  informer(r: ApiResource): Informer<KubeObject>;
+  /** Why we may not list and watch `r`; undefined when we may; throws when it cannot tell. */
+  denied(r: ApiResource, signal: AbortSignal): Promise<string | undefined>;
+  /** Leave out updates that change only bookkeeping. */
+  readonly dropNoise: boolean;
+  /** Backoff between access reviews of a forbidden kind. */
+  readonly backoff: BackoffOptions | undefined;
+  readonly log: InformerLogger;
+}
+
+type Extra = Pick<ObjectEvent, "old" | "changedPaths" | "finalStateUnknown">;
+
+/** Resolves when `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+function uidOf(o: KubeObject): string | undefined {
+  return typeof o.metadata?.uid === "string" ? o.metadata.uid : undefined;
+}
+
+function rvOf(o: KubeObject): string | undefined {
+  return typeof o.metadata?.resourceVersion === "string" ? o.metadata.resourceVersion : undefined;
+}
+
+/** One kind's loop; see the module comment. Create it, then steer it with {@link want}, {@link remove}, {@link halt}. */
+export class KindWatch {
+  /** `resource.group`. */
+  readonly gr: string;
+  /** Settles when the loop has ended: removed (KIND_REMOVED delivered) or halted. */
+  readonly done: Promise<void>;
+  readonly #host: KindHost;
+  #desired: ApiResource | undefined;
+  #removal = "no longer served";
+  /** Aborted whenever the desired version changes or the loop is halted: whatever step runs then is abandoned. */
+  #epoch = new AbortController();
+  #halted = false;
+  /** The version watched (or being started). */
+  #resource: ApiResource;
+  #state: KindStatus["state"] = "starting";
+  #reason: string | undefined;
+  #quarantinedFor: string | undefined;
+  /** The informer whose events reach the stream. */
+  #informer: Informer<KubeObject> | undefined;
+  /** An informer listing, not delivering yet (starting, or a version move). */
+  #pending: Informer<KubeObject> | undefined;
+  #detach: (() => void) | undefined;
+  /** What a previous run delivered (from its checkpoint), until the kind is listed and compared with it. */
+  #resume: Map<string, string> | undefined;
+
+  constructor(gr: string, r: ApiResource, host: KindHost, resume?: Map<string, string>) {
+    this.gr = gr;
+    this.#host = host;
+    this.#desired = r;
+    this.#resource = r;
+    this.#resume = resume;
+    this.done = this.#run();
+  }
+
+  /** Follows `r`: a new version moves the watch to it. */
+  want(r: ApiResource): void {
+    const before = this.#desired;
+    this.#desired = r;
+    if (before?.version !== r.version) this.#wake();
+  }
+
+  /** Removes the kind: its remaining objects are delivered as DELETED, then KIND_REMOVED with `reason`. */
+  remove(reason: string): void {
+    if (!this.#desired) return;
+    this.#desired = undefined;
+    this.#removal = reason;
+    this.#wake();
+  }
+
+  /** Stops the loop without any removal events (the engine is stopping). */
+  halt(): void {
+    this.#halted = true;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const epoch = this.#epoch;
+    this.#epoch = new AbortController();
+    if (this.#halted) this.#epoch.abort();
+    epoch.abort();
+  }
+
+  /** The version watched now (or being started). */
+  get resource(): ApiResource {
+    return this.#resource;
+  }
+
+  /** How the kind is doing. */
+  status(): KindStatus {
+    const s = (this.#informer ?? this.#pending)?.status();
+    const failing = this.#state === "synced" && s && s.errors > 0 ? s.lastError?.message : undefined;
+    const reason = this.#reason ?? failing;
+    return {
+      ...kindInfo(this.#resource),
+      state: this.#state,
+      ...(reason ? { reason } : {}),
+      objects: this.#informer?.store.size ?? 0,
+      ...(s?.resourceVersion ? { resourceVersion: s.resourceVersion } : {}),
+      errors: s?.errors ?? 0,
+    };
+  }
+
+  async #run(): Promise<void> {
+    this.#emitKind("KIND_ADDED");
+    try {
+      for (;;) {
+        if (this.#halted) return;
+        const want = this.#desired;
+        if (!want) break;
+        const signal = this.#epoch.signal;
+        try {
+          if (!this.#informer) await this.#start(want, signal);
+          else if (this.#resource.version !== want.version) await this.#move(want, signal);
+          else await aborted(signal);
+        } catch (err) {
+          // A bug or a resource the client cannot address: reported, then nothing is retried until the kind changes.
+          const message = err instanceof Error ? err.message : String(err);
+          this.#host.log("error", "watch-all: a kind failed", { kind: this.gr, error: message });
+          if (!this.#informer) this.#quarantine("Unknown", `Unknown: ${message}`);
+          await aborted(signal);
+        }
+      }
+      await this.#remove();
+    } finally {
+      this.#detach?.();
+      await Promise.all([this.#pending?.stop(), this.#informer?.stop()]);
+    }
+  }
+
+  /** Lists the kind at `want` and, once listed, delivers it; returns early when `signal` aborts. */
+  async #start(want: ApiResource, signal: AbortSignal): Promise<void> {
+    this.#resource = want;
+    const backoff = new Backoff(this.#host.backoff);
+    let release: Release | undefined = await this.#host.slots.acquire(signal);
+    let informer: Informer<KubeObject> | undefined;
+    let stopErrors = () => {};
+    try {
+      for (;;) {
+        if (!release) return;
+        let reason: string | undefined;
+        try {
+          reason = await this.#host.denied(want, signal);
+        } catch (err) {
+          if (signal.aborted) return;
+          // Unable to ask (no authorization API, or not allowed to ask): the list itself will tell.
+          this.#host.log("warn", "watch-all: access review failed; listing anyway", {
+            kind: this.gr,
+            error: (err as Error).message,
+          });
+        }
+        if (!reason) break;
+        this.#quarantine("Forbidden", reason);
+        release();
+        if (!(await delay(backoff.next(), signal))) return;
+        release = await this.#host.slots.acquire(signal);
+      }
+      const slot = release;
+      const listing = this.#host.informer(want);
+      informer = listing;
+      this.#pending = listing;
+      if (this.#state !== "quarantined") this.#state = "syncing";
+      stopErrors = listing.onError((error: ApiError) => {
+        if (listing.hasSynced) return;
+        this.#quarantine(error.kind, `${error.kind}: ${error.message}`);
+        // A kind that cannot list must not hold a slot that a healthy kind could use; its informer retries alone.
+        slot();
+      });
+      listing.start();
+      try {
+        await listing.synced(signal);
+      } catch {
+        return;
+      }
+      this.#attach(listing);
+      informer = undefined;
+    } finally {
+      release?.();
+      stopErrors();
+      if (informer) {
+        this.#pending = undefined;
+        await informer.stop();
+      }
+    }
+  }
+
+  #quarantine(kind: string, reason: string): void {
+    const entering = this.#state !== "quarantined" || this.#quarantinedFor !== kind;
+    this.#state = "quarantined";
+    this.#reason = reason;
+    this.#quarantinedFor = kind;
+    // A new event when the kind enters quarantine or fails for another kind of reason, not on every retry.
+    if (entering) this.#emitKind("KIND_QUARANTINED", { reason });
+  }
+
+  /** Delivers a listed informer's objects (all, or what differs from a resumed checkpoint), then its changes. */
+  #attach(informer: Informer<KubeObject>): void {
+    const r = this.#resource;
+    const resume = this.#resume;
+    this.#resume = undefined;
+    if (resume) {
+      const told = new Map<string, KubeObject>();
+      for (const [key, value] of resume) told.set(key, ghost(r, key, value));
+      this.#emitDiff(r, told, informer, false);
+    } else {
+      for (const object of informer.store.list()) void this.#emitObject(r, "ADDED", object, "initial");
+    }
+    // Read and subscribed in one synchronous step: no change can fall between the two.
+    this.#detach = informer.addHandlers(this.#handlers(r), { replay: false });
+    this.#informer = informer;
+    this.#pending = undefined;
+    this.#state = "synced";
+    this.#reason = undefined;
+    this.#quarantinedFor = undefined;
+    this.#emitKind("KIND_SYNCED");
+  }
+
+  /**
+   * Moves the watch to `want`: lists it there, then stops the old informer once it has delivered everything, and
+   * delivers only what differs between the two (changes made in between), not the world again.
+   */
+  async #move(want: ApiResource, signal: AbortSignal): Promise<void> {
+    const old = this.#informer as Informer<KubeObject>;
+    const release = await this.#host.slots.acquire(signal);
+    if (!release) return;
+    let next: Informer<KubeObject> | undefined = this.#host.informer(want);
+    const listing = next;
+    this.#pending = listing;
+    const stopErrors = listing.onError((error) => {
+      if (!listing.hasSynced) this.#reason = `cannot move to ${want.version}: ${error.kind}: ${error.message}`;
+    });
+    try {
+      listing.start();
+      try {
+        await listing.synced(signal);
+      } catch {
+        return;
+      }
+      release();
+      await old.stop({ drain: true });
+      this.#detach?.();
+      this.#detach = undefined;
+      const told = new Map(old.store.list().map((o) => [objectKey(o), o] as const));
+      const previousVersion = this.#resource.version;
+      this.#resource = want;
+      this.#emitKind("KIND_VERSION_CHANGED", { previousVersion });
+      this.#emitDiff(want, told, listing, true);
+      this.#detach = listing.addHandlers(this.#handlers(want), { replay: false });
+      this.#informer = listing;
+      this.#reason = undefined;
+      next = undefined;
+    } finally {
+      release();
+      stopErrors();
+      this.#pending = undefined;
+      if (next) await next.stop();
+    }
+  }
+
+  /** Delivers the remaining objects as DELETED, then KIND_REMOVED. */
+  async #remove(): Promise<void> {
+    this.#state = "removing";
+    const r = this.#resource;
+    const informer = this.#informer;
+    if (informer) {
+      await informer.stop({ drain: true });
+      this.#detach?.();
+      this.#detach = undefined;
+      for (const object of informer.store.list()) {
+        void this.#emitObject(r, "DELETED", object, "live", { finalStateUnknown: true });
+      }
+    } else if (this.#resume) {
+      for (const [key, value] of this.#resume) {
+        void this.#emitObject(r, "DELETED", ghost(r, key, value), "relist", { finalStateUnknown: true });
+      }
+      this.#resume = undefined;
+    }
+    this.#emitKind("KIND_REMOVED", { reason: this.#removal });
+  }
+
+  /**
+   * Delivers, as origin "relist", what differs between `told` (what the consumer was given, by key) and `informer`'s
+   * store. `knowsOld`: `told` holds whole objects (a version move), so updates say what changed.
+   */
+  #emitDiff(r: ApiResource, told: Map<string, KubeObject>, informer: Informer<KubeObject>, knowsOld: boolean): void {
+    for (const object of informer.store.list()) {
+      const key = objectKey(object);
+      const was = told.get(key);
+      told.delete(key);
+      if (!was) {
+        void this.#emitObject(r, "ADDED", object, "relist");
+        continue;
+      }
+      const before = uidOf(was);
+      const after = uidOf(object);
+      if (before && after && before !== after) {
+        void this.#emitObject(r, "DELETED", was, "relist", { finalStateUnknown: true });
+        void this.#emitObject(r, "ADDED", object, "relist");
+      } else if (rvOf(was) !== rvOf(object)) {
+        if (!knowsOld) void this.#emitObject(r, "MODIFIED", object, "relist");
+        else void this.#emitUpdate(r, was, object, "relist");
+      }
+    }
+    for (const was of told.values()) {
+      void this.#emitObject(r, "DELETED", was, "relist", { finalStateUnknown: true });
+    }
+  }
+
+  #handlers(r: ApiResource): EventHandlers<KubeObject> {
+    return {
+      add: (object, { origin }) => this.#emitObject(r, "ADDED", object, origin),
+      update: (old, object, { origin }) => this.#emitUpdate(r, old, object, origin),
+      delete: (object, { origin, finalStateUnknown }) =>
+        this.#emitObject(r, "DELETED", object, origin, finalStateUnknown ? { finalStateUnknown } : {}),
+    };
+  }
+
+  #emitUpdate(r: ApiResource, old: KubeObject, object: KubeObject, origin: Origin): Promise<void> {
+    const paths = changedPaths(old, object);
+    // A resync is asked for: it is delivered even though nothing changed.
+    const noise = origin !== "resync" && (paths.length === 0 || isNoise(paths));
+    return this.#emitObject(r, "MODIFIED", object, origin, { old, changedPaths: paths }, noise && this.#host.dropNoise);
+  }
+
+  #emitObject(
+    r: ApiResource,
+    type: ObjectEvent["type"],
+    object: KubeObject,
+    origin: Origin,
+    extra: Extra = {},
+    silent = false,
+  ): Promise<void> {
+    const meta = object.metadata ?? {};
+    const event: ObjectEvent = {
+      type,
+      origin,
+      ...kindInfo(r),
+      namespace: typeof meta.namespace === "string" ? meta.namespace : "",
+      name: typeof meta.name === "string" ? meta.name : "",
+      resourceVersion: rvOf(object) ?? "",
+      object,
+      ...extra,
+    };
+    return this.#host.emit(event, silent);
+  }
+
+  #emitKind(type: KindEvent["type"], extra: Pick<KindEvent, "reason" | "previousVersion"> = {}): void {
+    void this.#host.emit({ type, ...kindInfo(this.#resource), ...extra });
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * One kind's loop, in memory, on scripted sources: what it tells the stream, and that whatever it abandons (a start
+ * overtaken by a removal or another version, a move overtaken by another) stops its requests and gives its listing
+ * slot back. Every list and watch call's signal is checked: aborted means nothing of it is left running.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Informer } from "../../src/cache/informer.js";
+import type { ApiResource } from "../../src/discovery/types.js";
+import type { KubeObject } from "../../src/object/types.js";
+import { type KindHost, KindWatch } from "../../src/watchall/kind.js";
+import { Slots } from "../../src/watchall/slots.js";
+import type { ObjectEvent, WatchAllEvent } from "../../src/watchall/types.js";
+import { apiError, obj, page, ScriptedListWatch } from "../support/listwatch.js";
+import { waitFor } from "../support/wait.js";
+
+function res(version: string): ApiResource {
+  return {
+    group: "example.com",
+    version,
+    resource: "gizmos",
+    kind: "Gizmo",
+    singular: "gizmo",
+    namespaced: true,
+    verbs: ["list", "watch"],
+    shortNames: [],
+    categories: [],
+    subresources: [],
+    preferred: true,
+  };
+}
+
+/** A list that never answers (until its signal aborts). */
+const hangs = () => new Promise<never>(() => {});
+
+/** A host whose informers list scripted sources, one per version, and which records what is emitted. */
+class Host implements KindHost {
+  readonly slots: Slots;
+  readonly events: WatchAllEvent[] = [];
+  readonly sources = new Map<string, ScriptedListWatch>();
+  readonly dropNoise = true;
+  readonly backoff = { initialMs: 5, maxMs: 20 };
+  deny: string | undefined;
+  reviews = 0;
+
+  constructor(slots = new Slots(1)) {
+    this.slots = slots;
+  }
+
+  source(version: string): ScriptedListWatch {
+    let src = this.sources.get(version);
+    if (!src) {
+      src = new ScriptedListWatch();
+      this.sources.set(version, src);
+    }
+    return src;
+  }
+
+  emit(event: WatchAllEvent, silent = false): Promise<void> {
+    if (!silent) this.events.push(event);
+    return Promise.resolve();
+  }
+
+  informer(r: ApiResource): Informer<KubeObject> {
+    return new Informer(this.source(r.version), { streamingList: false, backoff: { initialMs: 5, maxMs: 20 } });
+  }
+
+  denied(): Promise<string | undefined> {
+    this.reviews++;
+    return Promise.resolve(this.deny);
+  }
+
+  log(): void {}
+
+  /** Short forms of what was emitted. */
+  shown(): string[] {
+    return this.events.map((e) =>
+      "name" in e
+        ? `${e.type} ${(e as ObjectEvent).name}@${e.version} ${(e as ObjectEvent).origin}`
+        : `${e.type} ${e.version}`,
+    );
+  }
+
+  /** Whether every list and watch ever called has its signal aborted: nothing left running. */
+  allStopped(): boolean {
+    return [...this.sources.values()].every(
+      (s) =>
+        s.lists.every((l) => l.signal?.aborted === true) && s.watches.every((w) => w.opts.signal?.aborted === true),
+    );
+  }
+}
+
+const gr = "gizmos.example.com";
+const soon = (what: string, check: () => boolean) => waitFor(what, check, { timeoutMs: 3000, intervalMs: 5 });
+
+describe("KindWatch", () => {
+  it("lists, then delivers the objects, KIND_SYNCED, and live changes", async () => {
+    const host = new Host();
+    host.source("v1").replyToList(page("5", [obj("a", "3"), obj("b", "4")]));
+    const kind = new KindWatch(gr, res("v1"), host);
+    await soon("synced", () => host.shown().includes("KIND_SYNCED v1"));
+    host.source("v1").lastWatch?.push({ type: "MODIFIED", object: obj("a", "6", { data: { x: "1" } }) });
+    await soon("the update", () => host.events.length === 5);
+    assert.deepEqual(host.shown(), [
+      "KIND_ADDED v1",
+      "ADDED a@v1 initial",
+      "ADDED b@v1 initial",
+      "KIND_SYNCED v1",
+      "MODIFIED a@v1 live",
+    ]);
+    assert.deepEqual((host.events[4] as ObjectEvent).changedPaths, ["data", "metadata.resourceVersion"]);
+    assert.equal(kind.status().state, "synced");
+    assert.equal(kind.status().objects, 2);
+    kind.halt();
+    await kind.done;
+    assert.ok(host.allStopped());
+  });
+
+  it("removed while still listing: stops the list, gives its slot back, tells KIND_REMOVED only", async () => {
+    const host = new Host();
+    host.source("v1").replyToList(hangs);
+    const kind = new KindWatch(gr, res("v1"), host);
+    await soon("the list call", () => host.source("v1").lists.length === 1);
+    kind.remove("gone");
+    await kind.done;
+    assert.deepEqual(host.shown(), ["KIND_ADDED v1", "KIND_REMOVED v1"]);
+    assert.equal((host.events[1] as { reason?: string }).reason, "gone");
+    assert.ok(host.allStopped(), "the list was abandoned");
+    assert.ok(await host.slots.acquire(AbortSignal.timeout(100)), "the slot is free again");
+  });
+
+  it("a new version while still listing: abandons the old list and starts at the new version", async () => {
+    const host = new Host();
+    host.source("v1").replyToList(hangs);
+    host.source("v2").replyToList(page("5", [obj("a", "3")]));
+    const kind = new KindWatch(gr, res("v1"), host);
+    await soon("the v1 list", () => host.source("v1").lists.length === 1);
+    kind.want(res("v2"));
+    await soon("synced at v2", () => host.shown().includes("KIND_SYNCED v2"));
+    assert.deepEqual(host.shown(), ["KIND_ADDED v1", "ADDED a@v2 initial", "KIND_SYNCED v2"]);
+    assert.ok(host.source("v1").lists.every((l) => l.signal?.aborted));
+    kind.halt();
+    await kind.done;
+    assert.ok(host.allStopped());
+  });
+
+  it("moves to a new version without replaying, and a move overtaken by another version leaves nothing running", async () => {
+    const host = new Host();
+    host.source("v1").replyToList(page("5", [obj("a", "3"), obj("b", "4"), obj("c", "5")]));
+    host.source("v2").replyToList(hangs);
+    // At v3: a changed, b unchanged, c deleted and d new meanwhile.
+    host.source("v3").replyToList(page("9", [obj("a", "7", { data: { x: "1" } }), obj("b", "4"), obj("d", "8")]));
+    const kind = new KindWatch(gr, res("v1"), host);
+    await soon("synced at v1", () => host.shown().includes("KIND_SYNCED v1"));
+    kind.want(res("v2"));
+    await soon("the v2 list", () => host.source("v2").lists.length === 1);
+    kind.want(res("v3"));
+    await soon("moved", () => host.shown().some((s) => s.startsWith("KIND_VERSION_CHANGED")));
+    await soon("the differences", () => host.events.length === 9);
+    assert.deepEqual(host.shown().slice(5), [
+      "KIND_VERSION_CHANGED v3",
+      "MODIFIED a@v3 relist",
+      "ADDED d@v3 relist",
+      "DELETED c@v3 relist",
+    ]);
+    assert.equal((host.events[5] as { previousVersion?: string }).previousVersion, "v1");
+    assert.deepEqual((host.events[6] as ObjectEvent).changedPaths, ["data", "metadata.resourceVersion"]);
+    assert.ok(
+      host.source("v2").lists.every((l) => l.signal?.aborted),
+      "the abandoned move stopped listing",
+    );
+    assert.ok(
+      host.source("v1").watches.every((w) => w.opts.signal?.aborted),
+      "the old version is no longer watched",
+    );
+
+    kind.remove("gone");
+    await kind.done;
+    assert.deepEqual(host.shown().slice(9), [
+      "DELETED a@v3 live",
+      "DELETED b@v3 live",
+      "DELETED d@v3 live",
+      "KIND_REMOVED v3",
+    ]);
+    assert.ok(host.allStopped());
+    assert.ok(await host.slots.acquire(AbortSignal.timeout(100)), "no slot held");
+  });
+
+  it("quarantines a kind whose list fails and frees its slot for others; it syncs once the list works", async () => {
+    const host = new Host();
+    const broken = new Host(host.slots);
+    broken.source("v1").replyToList(apiError("InternalError", 500, "conversion webhook failed"), hangs);
+    host.source("v1").replyToList(page("5", [obj("a", "3")]));
+    const first = new KindWatch("broken.example.com", res("v1"), broken);
+    await soon("quarantined", () => broken.shown().includes("KIND_QUARANTINED v1"));
+    const second = new KindWatch(gr, res("v1"), host);
+    await soon("the other kind synced with the only slot", () => host.shown().includes("KIND_SYNCED v1"));
+    assert.match(first.status().reason ?? "", /InternalError: conversion webhook failed/);
+    assert.equal(first.status().state, "quarantined");
+    first.halt();
+    second.halt();
+    await Promise.all([first.done, second.done]);
+    assert.ok(broken.allStopped() && host.allStopped());
+  });
+
+  it("quarantines a forbidden kind after an access review, asks again with backoff, and syncs once allowed", async () => {
+    const host = new Host();
+    host.deny = "forbidden: cannot list gizmos.example.com in all namespaces";
+    host.source("v1").replyToList(page("5", [obj("a", "3")]));
+    const kind = new KindWatch(gr, res("v1"), host);
+    await soon("quarantined", () => host.shown().includes("KIND_QUARANTINED v1"));
+    await soon("asked again", () => host.reviews >= 3);
+    assert.equal(host.source("v1").lists.length, 0, "not listed while forbidden");
+    assert.equal(host.shown().filter((s) => s.startsWith("KIND_QUARANTINED")).length, 1, "one event, not one a retry");
+    host.deny = undefined;
+    await soon("synced", () => host.shown().includes("KIND_SYNCED v1"));
+    assert.deepEqual(host.shown(), ["KIND_ADDED v1", "KIND_QUARANTINED v1", "ADDED a@v1 initial", "KIND_SYNCED v1"]);
+    kind.halt();
+    await kind.done;
+  });
+
+  it("resumes from what a previous run delivered: only the differences, then KIND_SYNCED", async () => {
+    const host = new Host();
+    host.source("v1").replyToList(page("9", [obj("a", "3"), obj("b", "7"), obj("d", "8", { uid: "new" })]));
+    const before = new Map([
+      ["ns/a", "uid-a 3"],
+      ["ns/b", "uid-b 4"],
+      ["ns/c", "uid-c 5"],
+      ["ns/d", "old 2"],
+    ]);
+    const kind = new KindWatch(gr, res("v1"), host, before);
+    await soon("synced", () => host.shown().includes("KIND_SYNCED v1"));
+    assert.deepEqual(host.shown(), [
+      "KIND_ADDED v1",
+      "MODIFIED b@v1 relist",
+      "DELETED d@v1 relist",
+      "ADDED d@v1 relist",
+      "DELETED c@v1 relist",
+      "KIND_SYNCED v1",
+    ]);
+    const deleted = host.events[4] as ObjectEvent;
+    assert.equal(deleted.finalStateUnknown, true);
+    assert.deepEqual(deleted.object.metadata, { name: "c", namespace: "ns", uid: "uid-c", resourceVersion: "5" });
+    kind.halt();
+    await kind.done;
+  });
+});
