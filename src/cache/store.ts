@@ -2,6 +2,7 @@
  * The informer's local copy of a kind: objects by `namespace/name`, a namespace index, user-defined indexes, and
  * listers by namespace, index and label selector. Only the informer writes to it; everyone else reads.
  */
+import { objectKey } from "../object/key.js";
 import type { KubeObject } from "../object/types.js";
 import { type LabelSelector, matchesLabels, parseLabelSelector } from "./selector.js";
 
@@ -13,9 +14,7 @@ export const namespaceIndex = "namespace";
 
 /** client-go's MetaNamespaceKeyFunc: `namespace/name`, or `name` for cluster-scoped objects. */
 export function keyOf(obj: KubeObject): string {
-  const meta = obj.metadata ?? {};
-  const name = typeof meta.name === "string" ? meta.name : "";
-  return typeof meta.namespace === "string" && meta.namespace ? `${meta.namespace}/${name}` : name;
+  return objectKey(obj);
 }
 
 /** A keyed set of objects with indexes. */
