@@ -5,7 +5,7 @@
  * do not describe. Each kind is run by its own {@link KindWatch}; this module decides which kinds should be watched,
  * owns the stream and the checkpoint, and reports status.
  */
-import { delay } from "../cache/backoff.js";
+import { Backoff, delay } from "../cache/backoff.js";
 import { Informer, type InformerLogger, type InformerOptions } from "../cache/informer.js";
 import { listWatchOf } from "../cache/watcher.js";
 import type { DynamicClient } from "../client/resource.js";
@@ -212,17 +212,22 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
 
   async #discoveryLoop(): Promise<void> {
     const every = this.#options.discoveryRefreshMs ?? 30_000;
+    // A failed refresh is tried again sooner than the period, with backoff up to it; a success forgives at once.
+    const backoff = new Backoff({ ...this.#options.informer?.backoff, maxMs: every, resetAfterMs: 0 });
     while (!this.#signal.aborted) {
       this.#refreshWanted = false;
+      let wait = every;
       try {
         const snapshot = await this.#cluster.discovery.refresh({ signal: this.#signal });
         this.#discovery = snapshot;
         this.#discovered = preferredResources(snapshot);
         const listed = new Set(this.#discovered.map(groupResource));
         for (const gr of this.#deletedCrds) if (!listed.has(gr)) this.#deletedCrds.delete(gr);
+        backoff.healthy();
         this.#schedule();
       } catch (err) {
         if (this.#signal.aborted) return;
+        wait = backoff.next();
         this.#log("warn", "watch-all: discovery failed; keeping the kinds known so far", {
           error: (err as Error).message,
         });
@@ -232,7 +237,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
       const wake = this.#refreshNow;
       const onStop = () => wake.abort();
       this.#signal.addEventListener("abort", onStop, { once: true });
-      await delay(every, wake.signal);
+      await delay(wait, wake.signal);
       this.#signal.removeEventListener("abort", onStop);
     }
   }
