@@ -67,14 +67,14 @@ describe("kindwatch watch", () => {
     await k(["create", "-f", "-"], widget("made", "{replicas: 1, color: red}", "{app: demo}"));
     await k([
       "patch",
-      "widget",
+      widgets,
       "made",
       "--type",
       "merge",
       "-p",
       '{"spec":{"replicas":3},"metadata":{"labels":{"tier":"web"}}}',
     ]);
-    await k(["delete", "widget", "made"]);
+    await k(["delete", widgets, "made"]);
     const deleted = await json.until("the delete", (p) => find(p, (e) => e.type === "DELETED" && e.name === "made"));
 
     const made = events(json).filter((e) => e.name === "made");
@@ -163,8 +163,8 @@ describe("kindwatch watch", () => {
       `${env.namespace}/live-one`,
     ]);
 
-    await k(["patch", "widget", "before", "--type", "merge", "-p", '{"spec":{"replicas":2}}']);
-    await k(["delete", "widget", "live-one"]);
+    await k(["patch", widgets, "before", "--type", "merge", "-p", '{"spec":{"replicas":2}}']);
+    await k(["delete", widgets, "live-one"]);
     await k(["create", "-f", "-"], widget("while-stopped", "{replicas: 1}"));
 
     const second = watch(args);
