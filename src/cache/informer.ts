@@ -7,7 +7,7 @@ import type { ApiError } from "../http/errors.js";
 import type { KubeObject } from "../object/types.js";
 import { HandlerQueue, type Notification, type Origin } from "./notify.js";
 import { type IndexFunc, keyOf, Store } from "./store.js";
-import { type ListWatch, type WatcherEvent, type WatcherOptions, watcher } from "./watcher.js";
+import { type ListWatch, type WatcherEvent, type WatcherOptions, watcherBatches } from "./watcher.js";
 
 /** What a handler is told about; any subset may be given. Async handlers are awaited before their next call. */
 export interface EventHandlers<T> {
@@ -197,19 +197,24 @@ export class Informer<T extends KubeObject = KubeObject> {
     let buffer: Map<string, T> | undefined;
     let reason: "initial" | "relist" = "initial";
     try {
-      for await (const event of watcher(this.source, { ...this.#options, signal })) {
-        try {
-          buffer = this.#handle(event, buffer, reason);
-        } catch (err) {
-          // A throwing transform, index function or listener must not end the informer: it would stop silently.
-          this.#log("error", "informer failed to handle an event", {
-            source: this.source.description,
-            event: event.type,
-            error: err instanceof Error ? err.message : String(err),
-          });
+      // A batch is what one read brought: handled in one synchronous pass, one await per read rather than per event.
+      for await (const batch of watcherBatches(this.source, { ...this.#options, signal })) {
+        for (const event of batch) {
+          // A handler may have stopped the informer: nothing more is stored or told after that.
+          if (signal.aborted) break;
+          try {
+            buffer = this.#handle(event, buffer, reason);
+          } catch (err) {
+            // A throwing transform, index function or listener must not end the informer: it would stop silently.
+            this.#log("error", "informer failed to handle an event", {
+              source: this.source.description,
+              event: event.type,
+              error: err instanceof Error ? err.message : String(err),
+            });
+          }
+          if (event.type === "init-start") reason = event.reason;
+          if (event.type !== "error" && event.type !== "init-start") this.#errors = 0;
         }
-        if (event.type === "init-start") reason = event.reason;
-        if (event.type !== "error" && event.type !== "init-start") this.#errors = 0;
       }
     } finally {
       clearInterval(resync);

@@ -46,6 +46,10 @@ export function coalesce<T>(pending: readonly Notification<T>[], next: Notificat
   }
 }
 
+function isThenable(value: unknown): value is PromiseLike<void> {
+  return typeof (value as PromiseLike<void> | undefined)?.then === "function";
+}
+
 /** A queue feeding one handler; call {@link push} for every notification and {@link close} at the end. */
 export class HandlerQueue<T> {
   readonly #pending = new Map<string, Notification<T>[]>();
@@ -71,33 +75,60 @@ export class HandlerQueue<T> {
   /** Queues a notification for `key`. */
   push(key: string, n: Notification<T>): void {
     if (this.#closed) return;
-    const merged = coalesce(this.#pending.get(key) ?? [], n);
+    // Nothing pending and the handler free: straight to it, without a detour through the pending map.
+    if (!this.#running) {
+      this.#drain(n);
+      return;
+    }
+    const pending = this.#pending.get(key);
+    const merged = pending ? coalesce(pending, n) : [n];
     // A merged key keeps its place in line, so that one busy object cannot starve the others.
     if (merged.length === 0) this.#pending.delete(key);
     else this.#pending.set(key, merged);
-    if (!this.#running) void this.#drain();
   }
 
-  async #drain(): Promise<void> {
+  /**
+   * Delivers `first`, then what is pending, in order. Synchronous while the handler returns synchronously (no await
+   * per notification for plain handlers); a handler's promise is awaited before the next call.
+   */
+  #drain(first?: Notification<T>): void {
     this.#running = true;
-    try {
-      while (!this.#closed) {
-        const first = this.#pending.entries().next();
-        if (first.done) break;
-        const [key, list] = first.value;
-        const n = list.shift();
-        if (list.length === 0) this.#pending.delete(key);
-        if (!n) continue;
-        try {
-          await this.#handle(n);
-        } catch (err) {
-          this.#report(err, n);
+    let n = first;
+    while (!this.#closed) {
+      n ??= this.#take();
+      if (!n) break;
+      try {
+        const result = this.#handle(n);
+        if (isThenable(result)) {
+          void this.#await(result, n);
+          return;
         }
+      } catch (err) {
+        this.#report(err, n);
       }
-    } finally {
-      this.#running = false;
-      for (const resolve of this.#idle.splice(0)) resolve();
+      n = undefined;
     }
+    this.#running = false;
+    for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  async #await(result: PromiseLike<void>, n: Notification<T>): Promise<void> {
+    try {
+      await result;
+    } catch (err) {
+      this.#report(err, n);
+    }
+    this.#drain();
+  }
+
+  /** The next pending notification: the first key's first. */
+  #take(): Notification<T> | undefined {
+    for (const [key, list] of this.#pending) {
+      const n = list.shift();
+      if (list.length === 0) this.#pending.delete(key);
+      if (n) return n;
+    }
+    return undefined;
   }
 
   #report(err: unknown, n: Notification<T>): void {

@@ -16,6 +16,11 @@ import { Backoff, type BackoffOptions, delay } from "./backoff.js";
 export interface ListWatch<T extends KubeObject> {
   list(opts: ListOptions): Promise<List<T>>;
   watch(opts: WatchOptions): AsyncIterable<WatchEvent<T>>;
+  /**
+   * The same watch with the events of each network read together (never an empty batch); when given, the watcher
+   * reads it instead of {@link watch}: one await per read rather than several per event.
+   */
+  watchBatches?(opts: WatchOptions): AsyncIterable<readonly WatchEvent<T>[]>;
   /** For messages: e.g. "widgets.v1.example.com in namespace demo". */
   readonly description: string;
 }
@@ -42,6 +47,10 @@ export function listWatchOf(client: ResourceClient, selection: Selection = {}): 
       selection.metadataOnly ? client.listMetadata({ ...opts, ...sel }) : client.list({ ...opts, ...sel }),
     watch: (opts) =>
       selection.metadataOnly ? client.watchMetadata({ ...opts, ...sel }) : client.watch({ ...opts, ...sel }),
+    watchBatches: (opts) =>
+      selection.metadataOnly
+        ? client.watchMetadataBatches({ ...opts, ...sel })
+        : client.watchBatches({ ...opts, ...sel }),
   };
 }
 
@@ -112,6 +121,22 @@ export async function* watcher<T extends KubeObject>(
   source: ListWatch<T>,
   options: WatcherOptions = {},
 ): AsyncGenerator<WatcherEvent<T>> {
+  for await (const batch of watcherBatches(source, options)) {
+    for (const event of batch) {
+      if (options.signal?.aborted) return;
+      yield event;
+    }
+  }
+}
+
+/**
+ * {@link watcher} with the events that one network read (or one list page) brought delivered together, in order and
+ * never an empty batch: what the informer consumes, so that it spends one await per read rather than several per event.
+ */
+export async function* watcherBatches<T extends KubeObject>(
+  source: ListWatch<T>,
+  options: WatcherOptions = {},
+): AsyncGenerator<WatcherEvent<T>[]> {
   const signal = options.signal;
   const backoff = new Backoff(options.backoff);
   const minTimeout = options.minWatchTimeoutSeconds ?? 300;
@@ -138,14 +163,14 @@ export async function* watcher<T extends KubeObject>(
     await carried?.close();
   }
 
-  async function* loop(): AsyncGenerator<WatcherEvent<T>> {
+  async function* loop(): AsyncGenerator<WatcherEvent<T>[]> {
     while (!signal?.aborted) {
       let stream = carried;
       carried = undefined;
       try {
         if (resourceVersion === undefined) {
           if (streaming !== false && !listOnce) {
-            yield { type: "init-start", reason, streaming: true };
+            yield [{ type: "init-start", reason, streaming: true }];
             const initial = openWatch({
               sendInitialEvents: true,
               resourceVersionMatch: "NotOlderThan",
@@ -157,15 +182,30 @@ export async function* watcher<T extends KubeObject>(
                 const next = await initial.next();
                 if (next.done)
                   throw new ApiError({ kind: "Network", status: 0, message: "streaming list ended early" });
-                const event = next.value;
-                if (event.type === "ERROR") throw event.error;
-                backoff.healthy();
-                if (event.type === "BOOKMARK") {
-                  if (isInitialEventsEnd(event.object)) listed = resourceVersionOf(event.object) ?? "";
-                } else if (event.type !== "DELETED") {
-                  yield { type: "init-object", object: event.object };
+                const events = next.value;
+                const batch: WatcherEvent<T>[] = [];
+                let failure: ApiError | undefined;
+                for (let i = 0; i < events.length; i++) {
+                  const event = events[i] as WatchEvent<T>;
+                  if (event.type === "ERROR") {
+                    failure = event.error;
+                    break;
+                  }
+                  backoff.healthy();
+                  if (event.type === "BOOKMARK") {
+                    if (!isInitialEventsEnd(event.object)) continue;
+                    listed = resourceVersionOf(event.object) ?? "";
+                    // What the same read brought after the list's end is the live watch's: it comes after init-done.
+                    initial.unread(events.slice(i + 1));
+                    break;
+                  }
+                  if (event.type !== "DELETED") batch.push({ type: "init-object", object: event.object });
+                }
+                if (batch.length > 0) {
+                  yield batch;
                   if (signal?.aborted) return;
                 }
+                if (failure) throw failure;
               }
             } catch (err) {
               const error = toApiError(err, source.description);
@@ -185,11 +225,11 @@ export async function* watcher<T extends KubeObject>(
             resourceVersion = listed;
             reason = "relist";
             carried = initial;
-            yield { type: "init-done", resourceVersion };
+            yield [{ type: "init-done", resourceVersion }];
             continue;
           }
           listOnce = false;
-          yield { type: "init-start", reason, streaming: false };
+          yield [{ type: "init-start", reason, streaming: false }];
           let token: string | undefined;
           let listVersion = "";
           do {
@@ -201,8 +241,9 @@ export async function* watcher<T extends KubeObject>(
               }),
               signal,
             );
-            for (const object of page.items ?? []) {
-              yield { type: "init-object", object };
+            const items = page.items ?? [];
+            if (items.length > 0) {
+              yield items.map((object): WatcherEvent<T> => ({ type: "init-object", object }));
               if (signal?.aborted) return;
             }
             token = page.metadata?.continue || undefined;
@@ -210,21 +251,30 @@ export async function* watcher<T extends KubeObject>(
           } while (token);
           resourceVersion = listVersion;
           reason = "relist";
-          yield { type: "init-done", resourceVersion };
+          yield [{ type: "init-done", resourceVersion }];
           continue;
         }
 
         stream ??= openWatch({ resourceVersion });
         try {
           for (let next = await stream.next(); !next.done; next = await stream.next()) {
-            const event = next.value;
-            if (event.type === "ERROR") throw event.error;
-            backoff.healthy();
-            const rv = resourceVersionOf(event.object);
-            if (rv) resourceVersion = rv;
-            if (event.type === "BOOKMARK") yield { type: "bookmark", resourceVersion };
-            else if (event.type === "DELETED") yield { type: "delete", object: event.object };
-            else yield { type: "apply", object: event.object };
+            const batch: WatcherEvent<T>[] = [];
+            let failure: ApiError | undefined;
+            for (const event of next.value) {
+              if (event.type === "ERROR") {
+                failure = event.error;
+                break;
+              }
+              backoff.healthy();
+              const rv = resourceVersionOf(event.object);
+              if (rv) resourceVersion = rv;
+              if (event.type === "BOOKMARK") batch.push({ type: "bookmark", resourceVersion });
+              else if (event.type === "DELETED") batch.push({ type: "delete", object: event.object });
+              else batch.push({ type: "apply", object: event.object });
+            }
+            // The events before an error in the same read happened: they go out before the error is handled.
+            if (batch.length > 0) yield batch;
+            if (failure) throw failure;
           }
           if (stream.events === 0 && stream.ageMs < shortWatchMs) {
             // Re-watching at once would spin against a server or proxy that closes every watch straight away.
@@ -246,7 +296,7 @@ export async function* watcher<T extends KubeObject>(
         // Our resourceVersion was compacted away: the first Gone after a healthy spell relists at once, repeated ones
         // wait like any failure, so that a server answering every watch with Gone cannot make us spin.
         const retryInMs = error.kind === "Gone" && backoff.failures === 1 ? 0 : wait;
-        yield { type: "error", error, retryInMs };
+        yield [{ type: "error", error, retryInMs }];
         if (retryInMs > 0) await delay(retryInMs, signal);
       }
     }
@@ -266,6 +316,24 @@ function abortable<V>(promise: Promise<V>, signal: AbortSignal | undefined): Pro
   return Promise.race([promise, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
 }
 
+/**
+ * A watch's events as batches of one, for a source without {@link ListWatch.watchBatches}. Not a generator: `return()`
+ * must reach the source at once, even while a `next()` is pending (a generator would queue it behind that).
+ */
+function singles<T>(events: AsyncIterable<WatchEvent<T>>): AsyncIterator<readonly WatchEvent<T>[]> {
+  const inner = events[Symbol.asyncIterator]();
+  return {
+    next: async () => {
+      const result = await inner.next();
+      return result.done ? { done: true, value: undefined } : { done: false, value: [result.value] };
+    },
+    return: async () => {
+      await inner.return?.();
+      return { done: true, value: undefined };
+    },
+  };
+}
+
 /** The watch of a silent stream was given up after the idle timeout. */
 class IdleTimeout extends ApiError {}
 
@@ -279,12 +347,14 @@ class WatchStream<T extends KubeObject> {
   readonly #idleMs: number;
   readonly #parent: AbortSignal | undefined;
   readonly #onParentAbort = () => this.#controller.abort(this.#parent?.reason);
-  readonly #inner: AsyncIterator<WatchEvent<T>>;
+  readonly #inner: AsyncIterator<readonly WatchEvent<T>[]>;
   readonly #opened = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #timedOut = false;
   #inFlight: Promise<unknown> | undefined;
   #closed = false;
+  /** Events given back with {@link unread}: the next call returns them. */
+  #unread: readonly WatchEvent<T>[] = [];
   /** How many events it has delivered. */
   events = 0;
 
@@ -294,7 +364,10 @@ class WatchStream<T extends KubeObject> {
     if (parent?.aborted) this.#controller.abort(parent.reason);
     else parent?.addEventListener("abort", this.#onParentAbort, { once: true });
     try {
-      this.#inner = source.watch({ ...opts, signal: this.#controller.signal })[Symbol.asyncIterator]();
+      const watchOpts = { ...opts, signal: this.#controller.signal };
+      this.#inner = source.watchBatches
+        ? source.watchBatches(watchOpts)[Symbol.asyncIterator]()
+        : singles(source.watch(watchOpts));
     } catch (err) {
       this.#release();
       throw err;
@@ -318,10 +391,20 @@ class WatchStream<T extends KubeObject> {
     return new ApiError({ kind: "Aborted", status: 0, message: "watch aborted", cause });
   }
 
-  /** The next event; rejects with a Timeout when the watch stays silent too long. */
-  async next(): Promise<IteratorResult<WatchEvent<T>>> {
+  /** Gives back events of the last batch that its reader did not use: the next {@link next} returns them first. */
+  unread(events: readonly WatchEvent<T>[]): void {
+    if (events.length > 0) this.#unread = events;
+  }
+
+  /** The next batch of events; rejects with a Timeout when the watch stays silent too long. */
+  async next(): Promise<IteratorResult<readonly WatchEvent<T>[]>> {
     const stop = this.#controller.signal;
     if (stop.aborted) throw this.#stopError();
+    const unread = this.#unread;
+    if (unread.length > 0) {
+      this.#unread = [];
+      return { done: false, value: unread };
+    }
     // The clock runs only while we wait: a slow consumer does not make a busy watch look idle.
     this.#timer = setTimeout(() => {
       this.#timedOut = true;
@@ -341,7 +424,7 @@ class WatchStream<T extends KubeObject> {
     });
     try {
       const result = await Promise.race([inner, stopped]);
-      if (!result.done) this.events++;
+      if (!result.done) this.events += result.value.length;
       return result;
     } catch (err) {
       throw stop.aborted ? this.#stopError(err) : err;

@@ -3,7 +3,7 @@
  * resource (and namespace); everything goes through the cluster's one {@link Transport}.
  */
 import { ApiError, errorFromStatus } from "../http/errors.js";
-import { jsonLines } from "../http/ndjson.js";
+import { jsonLineBatches } from "../http/ndjson.js";
 import type { Query, Transport } from "../http/transport.js";
 import type { KubeObject, List } from "../object/types.js";
 import { type GroupVersionResource, resourcePath } from "./gvr.js";
@@ -86,6 +86,29 @@ export function decodeWatchEvent<T>(raw: unknown, request: string): WatchEvent<T
     }
     default:
       throw new ApiError({ kind: "Unknown", status: 0, message: `${request}: unknown watch event type ${raw.type}` });
+  }
+}
+
+function watchAborted(request: string, cause?: unknown): ApiError {
+  return new ApiError({ kind: "Aborted", status: 0, message: `${request} was aborted`, request, cause });
+}
+
+function watchTimeout(request: string, opts: WatchOptions, cause?: unknown): ApiError {
+  const message = `${request} ran past its ${opts.timeoutMs} ms timeoutMs`;
+  return new ApiError({ kind: "Timeout", status: 0, message, request, cause });
+}
+
+/** A watch's batches one event at a time; as between batches, none is delivered once the caller has asked to stop. */
+async function* eachEvent<E>(
+  batches: AsyncGenerator<WatchEvent<E>[]>,
+  opts: WatchOptions,
+  request: string,
+): AsyncGenerator<WatchEvent<E>> {
+  for await (const batch of batches) {
+    for (const event of batch) {
+      if (opts.signal?.aborted) throw watchAborted(request, opts.signal.reason);
+      yield event;
+    }
   }
 }
 
@@ -172,6 +195,14 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
    * informer's job (`src/cache`), not this call's.
    */
   watch(opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
+    return eachEvent(this.watchBatches(opts), opts, `WATCH ${this.#path()}`);
+  }
+
+  /**
+   * {@link watch} with the events of each network read delivered together (never an empty batch): one step per read
+   * rather than per event, which is what informers use to keep up with a fast stream.
+   */
+  watchBatches(opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>[]> {
     return this.#watch(opts, undefined, (obj) => obj as T);
   }
 
@@ -179,23 +210,14 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     opts: WatchOptions,
     accept: string | undefined,
     convert: (obj: unknown, request: string) => E,
-  ): AsyncGenerator<WatchEvent<E>> {
+  ): AsyncGenerator<WatchEvent<E>[]> {
     const path = this.#path();
     const request = `WATCH ${path}`;
     // The transport's deadline covers only the wait for the response; a watch's own timeoutMs covers all of it.
     const deadline = opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined;
     const signals = [opts.signal, deadline].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-    const timedOut = (cause?: unknown) =>
-      new ApiError({
-        kind: "Timeout",
-        status: 0,
-        message: `${request} ran past its ${opts.timeoutMs} ms timeoutMs`,
-        request,
-        cause,
-      });
-    const aborted = (cause?: unknown) =>
-      new ApiError({ kind: "Aborted", status: 0, message: `${request} was aborted`, request, cause });
+    const timedOut = (cause?: unknown) => watchTimeout(request, opts, cause);
     let res: Awaited<ReturnType<Transport["stream"]>>;
     try {
       res = await this.transport.stream({
@@ -208,17 +230,31 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       throw deadline?.aborted && !opts.signal?.aborted ? timedOut(err) : err;
     }
     try {
-      for await (const raw of jsonLines(res.body, request)) {
+      for await (const lines of jsonLineBatches(res.body, request)) {
         // Lines already read may still be queued: none is delivered once the caller has asked to stop.
-        if (opts.signal?.aborted) throw aborted(opts.signal.reason);
+        if (opts.signal?.aborted) throw watchAborted(request, opts.signal.reason);
         if (deadline?.aborted) throw timedOut();
-        const event = decodeWatchEvent<unknown>(raw, request);
-        yield event.type === "ERROR" ? event : { type: event.type, object: convert(event.object, request) };
+        const batch: WatchEvent<E>[] = [];
+        // A line that is not an event fails the watch, but only after the events read before it.
+        let failure: unknown;
+        for (const raw of lines) {
+          try {
+            const event = decodeWatchEvent<unknown>(raw, request);
+            batch.push(event.type === "ERROR" ? event : { type: event.type, object: convert(event.object, request) });
+          } catch (err) {
+            failure = err;
+            break;
+          }
+        }
+        if (batch.length > 0) yield batch;
+        if (failure !== undefined) throw failure;
       }
       // A stream cut by the deadline can also just end.
       if (deadline?.aborted && !opts.signal?.aborted) throw timedOut();
     } catch (err) {
-      if (opts.signal?.aborted) throw err instanceof ApiError && err.kind === "Aborted" ? err : aborted(err);
+      if (opts.signal?.aborted) {
+        throw err instanceof ApiError && err.kind === "Aborted" ? err : watchAborted(request, err);
+      }
       if (deadline?.aborted) throw err instanceof ApiError && err.kind === "Timeout" ? err : timedOut(err);
       if (err instanceof ApiError) throw err;
       const message = `${request}: the stream broke: ${(err as Error).message}`;
@@ -348,6 +384,11 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
 
   /** Watches metadata only. */
   watchMetadata(opts: WatchOptions = {}): AsyncGenerator<WatchEvent<PartialObjectMetadata>> {
+    return eachEvent(this.watchMetadataBatches(opts), opts, `WATCH ${this.#path()}`);
+  }
+
+  /** {@link watchMetadata} with the events of each network read delivered together, as {@link watchBatches}. */
+  watchMetadataBatches(opts: WatchOptions = {}): AsyncGenerator<WatchEvent<PartialObjectMetadata>[]> {
     return this.#watch(opts, metaAccept("PartialObjectMetadata"), toPartialObjectMetadata);
   }
 

@@ -1,5 +1,6 @@
 /** Choosing which discovered kinds to watch, and which of their objects. */
 import type { ListWatch, Selection } from "../cache/watcher.js";
+import type { WatchEvent, WatchOptions } from "../client/options.js";
 import type { ApiResource, DiscoveryResult } from "../discovery/types.js";
 import type { KubeObject } from "../object/types.js";
 import type { KindFilter } from "./types.js";
@@ -82,6 +83,8 @@ export function objectScope(
 
 /** `source` with the objects `keep` rejects left out of its lists and watches (bookmarks and errors pass). */
 export function filtered<T extends KubeObject>(source: ListWatch<T>, keep: (object: T) => boolean): ListWatch<T> {
+  const kept = (event: WatchEvent<T>) => event.type === "BOOKMARK" || event.type === "ERROR" || keep(event.object);
+  const batches = source.watchBatches?.bind(source);
   return {
     description: source.description,
     list: async (opts) => {
@@ -90,10 +93,20 @@ export function filtered<T extends KubeObject>(source: ListWatch<T>, keep: (obje
     },
     watch: (opts) => ({
       async *[Symbol.asyncIterator]() {
-        for await (const event of source.watch(opts)) {
-          if (event.type === "BOOKMARK" || event.type === "ERROR" || keep(event.object)) yield event;
-        }
+        for await (const event of source.watch(opts)) if (kept(event)) yield event;
       },
     }),
+    ...(batches
+      ? {
+          watchBatches: (opts: WatchOptions) => ({
+            async *[Symbol.asyncIterator]() {
+              for await (const batch of batches(opts)) {
+                const left = batch.filter(kept);
+                if (left.length > 0) yield left;
+              }
+            },
+          }),
+        }
+      : {}),
   };
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
 import { ApiError } from "../../src/http/errors.js";
-import { jsonLines } from "../../src/http/ndjson.js";
+import { jsonLineBatches, jsonLines } from "../../src/http/ndjson.js";
 import { networkError } from "../../src/http/network.js";
 import { CallScope, sleep } from "../../src/http/scope.js";
 import { defaultUserAgent } from "../../src/http/useragent.js";
@@ -55,6 +55,35 @@ describe("jsonLines", () => {
       collect(jsonLines(chunks("<html>\n"))),
       (err) => err instanceof ApiError && err.kind === "Unknown" && /not JSON: <html>/.test(err.message),
     );
+  });
+});
+
+describe("jsonLineBatches", () => {
+  it("yields the complete lines of each chunk together, a line cut by a chunk border with its end's chunk", async () => {
+    const batches = await collect(
+      jsonLineBatches(chunks('{"a":1}\n{"b":2}\n{"c"', ":3}\n", '{"d":4}\n\n{"e":', "", "5}\n", "\n  \n")),
+    );
+    assert.deepEqual(batches, [[{ a: 1 }, { b: 2 }], [{ c: 3 }], [{ d: 4 }], [{ e: 5 }]], "never an empty batch");
+  });
+
+  it("joins a line spread over many chunks, and a whole last line without its newline", async () => {
+    const line = JSON.stringify({ payload: "x".repeat(100) });
+    const parts = Array.from({ length: 10 }, (_, i) => line.slice(i * 12, (i + 1) * 12));
+    assert.deepEqual(await collect(jsonLineBatches(chunks(...parts.slice(0, -1), `${parts.at(-1)}\n{"z":`, "0}"))), [
+      [{ payload: "x".repeat(100) }],
+      [{ z: 0 }],
+    ]);
+  });
+
+  it("delivers the values before a line that is not JSON, then fails", async () => {
+    const seen: unknown[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const batch of jsonLineBatches(chunks('{"a":1}\n{"b":2}\n<html>\n{"c":3}\n'))) seen.push(batch);
+      })(),
+      (err) => err instanceof ApiError && err.kind === "Unknown",
+    );
+    assert.deepEqual(seen, [[{ a: 1 }, { b: 2 }]]);
   });
 });
 
