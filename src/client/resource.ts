@@ -105,9 +105,11 @@ async function* eachEvent<E>(
   request: string,
 ): AsyncGenerator<WatchEvent<E>> {
   for await (const batch of batches) {
-    for (const event of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      // As reading the next line did, wait a tick: an abort right after asking for the next event still stops it.
+      if (i > 0) await Promise.resolve();
       if (opts.signal?.aborted) throw watchAborted(request, opts.signal.reason);
-      yield event;
+      yield batch[i] as WatchEvent<E>;
     }
   }
 }
