@@ -157,13 +157,8 @@ export async function* watcherBatches<T extends KubeObject>(
       signal,
     );
 
+  // One generator, not a delegating one: each level of yield* would cost an await per batch.
   try {
-    yield* loop();
-  } finally {
-    await carried?.close();
-  }
-
-  async function* loop(): AsyncGenerator<WatcherEvent<T>[]> {
     while (!signal?.aborted) {
       let stream = carried;
       carried = undefined;
@@ -300,6 +295,8 @@ export async function* watcherBatches<T extends KubeObject>(
         if (retryInMs > 0) await delay(retryInMs, signal);
       }
     }
+  } finally {
+    await carried?.close();
   }
 }
 
@@ -349,7 +346,12 @@ class WatchStream<T extends KubeObject> {
   readonly #onParentAbort = () => this.#controller.abort(this.#parent?.reason);
   readonly #inner: AsyncIterator<readonly WatchEvent<T>[]>;
   readonly #opened = Date.now();
+  /** The idle timer: armed by a wait, and then left running across waits rather than set and cleared per batch. */
   #timer: NodeJS.Timeout | undefined;
+  /** When the current wait began (`performance.now()`); undefined while no one waits. */
+  #waitingSince: number | undefined;
+  /** The reader waiting in {@link next}: rejected at once when the watch is stopped. */
+  #waiter: { readonly reject: (err: unknown) => void } | undefined;
   #timedOut = false;
   #inFlight: Promise<unknown> | undefined;
   #closed = false;
@@ -363,6 +365,7 @@ class WatchStream<T extends KubeObject> {
     this.#parent = parent;
     if (parent?.aborted) this.#controller.abort(parent.reason);
     else parent?.addEventListener("abort", this.#onParentAbort, { once: true });
+    this.#controller.signal.addEventListener("abort", this.#onStop, { once: true });
     try {
       const watchOpts = { ...opts, signal: this.#controller.signal };
       this.#inner = source.watchBatches
@@ -381,7 +384,30 @@ class WatchStream<T extends KubeObject> {
 
   #release(): void {
     clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#parent?.removeEventListener("abort", this.#onParentAbort);
+  }
+
+  readonly #onStop = () => {
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    this.#waitingSince = undefined;
+    waiter?.reject(this.#stopError());
+  };
+
+  readonly #onTimer = () => {
+    this.#timer = undefined;
+    // Not waiting now: the next wait starts the clock again.
+    if (this.#waitingSince === undefined) return;
+    const waited = performance.now() - this.#waitingSince;
+    if (waited < this.#idleMs) return this.#arm(this.#idleMs - waited);
+    this.#timedOut = true;
+    this.#controller.abort();
+  };
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(this.#onTimer, ms);
+    this.#timer.unref?.();
   }
 
   #stopError(cause?: unknown): ApiError {
@@ -397,41 +423,46 @@ class WatchStream<T extends KubeObject> {
   }
 
   /** The next batch of events; rejects with a Timeout when the watch stays silent too long. */
-  async next(): Promise<IteratorResult<readonly WatchEvent<T>[]>> {
+  next(): Promise<IteratorResult<readonly WatchEvent<T>[]>> {
     const stop = this.#controller.signal;
-    if (stop.aborted) throw this.#stopError();
+    if (stop.aborted) return Promise.reject(this.#stopError());
     const unread = this.#unread;
     if (unread.length > 0) {
       this.#unread = [];
-      return { done: false, value: unread };
+      return Promise.resolve({ done: false, value: unread });
     }
-    // The clock runs only while we wait: a slow consumer does not make a busy watch look idle.
-    this.#timer = setTimeout(() => {
-      this.#timedOut = true;
-      this.#controller.abort();
-    }, this.#idleMs);
-    this.#timer.unref?.();
-    const inner = this.#inner.next();
-    this.#inFlight = inner;
-    const settled = () => {
-      if (this.#inFlight === inner) this.#inFlight = undefined;
-    };
-    inner.then(settled, settled);
-    let onStop = () => {};
-    const stopped = new Promise<never>((_, reject) => {
-      onStop = () => reject(this.#stopError());
-      stop.addEventListener("abort", onStop, { once: true });
-    });
+    let inner: Promise<IteratorResult<readonly WatchEvent<T>[]>>;
     try {
-      const result = await Promise.race([inner, stopped]);
-      if (!result.done) this.events += result.value.length;
-      return result;
+      inner = this.#inner.next();
     } catch (err) {
-      throw stop.aborted ? this.#stopError(err) : err;
-    } finally {
-      clearTimeout(this.#timer);
-      stop.removeEventListener("abort", onStop);
+      return Promise.reject(err);
     }
+    this.#inFlight = inner;
+    // The clock runs only while we wait: a slow consumer does not make a busy watch look idle.
+    this.#waitingSince = performance.now();
+    if (this.#timer === undefined && !this.#closed) this.#arm(this.#idleMs);
+    return new Promise((resolve, reject) => {
+      const waiter = { reject };
+      this.#waiter = waiter;
+      // Settled by whichever comes first, the source or a stop (#onStop): a source that ignores its signal cannot hold us.
+      const settle = () => {
+        if (this.#inFlight === inner) this.#inFlight = undefined;
+        if (this.#waiter !== waiter) return false;
+        this.#waiter = undefined;
+        this.#waitingSince = undefined;
+        return true;
+      };
+      inner.then(
+        (result) => {
+          if (!settle()) return;
+          if (!result.done) this.events += result.value.length;
+          resolve(result);
+        },
+        (err: unknown) => {
+          if (settle()) reject(stop.aborted ? this.#stopError(err) : err);
+        },
+      );
+    });
   }
 
   /** Ends the watch request; safe to call twice. */
