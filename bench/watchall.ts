@@ -24,7 +24,7 @@ import { Transport } from "../src/http/transport.js";
 import type { KubeObject } from "../src/object/types.js";
 import { isEstablished } from "../src/watchall/crds.js";
 import { WatchAll } from "../src/watchall/engine.js";
-import { crdManifest } from "../test/support/crds.js";
+import { crdManifest } from "../test/support/crd-manifest.js";
 import { uniqueName, waitFor } from "../test/support/wait.js";
 import { runChild } from "./support/child.js";
 import { benchCluster } from "./support/cluster.js";

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { ResourceClient } from "../../src/client/resource.js";
 import { isNotFound } from "../../src/http/errors.js";
 import type { KubeObject } from "../../src/object/types.js";
-import { crdManifest, objectSchema } from "../../test/support/crds.js";
+import { crdManifest, objectSchema } from "../../test/support/crd-manifest.js";
 
 /** The `widgets.GROUP` CRD: namespaced, one version `v1`, with a schema for the widget's spec. */
 export function crd(group: string): KubeObject {

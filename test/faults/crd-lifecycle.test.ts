@@ -10,7 +10,7 @@ import { listWatchOf } from "../../src/cache/watcher.js";
 import type { ApiError } from "../../src/http/errors.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { assertConverged, HandlerLog } from "../support/convergence.js";
-import { crdManifest } from "../support/crds.js";
+import { crdManifest } from "../support/crd-manifest.js";
 import { cleanups, counting, createNamespace, faultCluster } from "../support/faults.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { attachCluster, type ClusterAccess, type Credentials, simpleRequest } from "../../src/testing/index.js";
-import { crdManifest, objectSchema } from "../support/crds.js";
+import { crdManifest, objectSchema } from "../support/crd-manifest.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 describe("test cluster", () => {

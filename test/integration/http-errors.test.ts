@@ -17,7 +17,7 @@ import {
   Transport,
 } from "../../src/http/index.js";
 import { attachCluster, type ClusterAccess } from "../../src/testing/index.js";
-import { crdManifest, objectSchema } from "../support/crds.js";
+import { crdManifest, objectSchema } from "../support/crd-manifest.js";
 import { adminConfig, createNamespace, deletePath } from "../support/http.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 

@@ -4,7 +4,7 @@ import { loadConfig } from "../../src/config/index.js";
 import { Transport, type TransportOptions } from "../../src/http/index.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { attachCluster, type ClusterAccess } from "../../src/testing/index.js";
-import { crdManifest, objectSchema } from "./crds.js";
+import { crdManifest, objectSchema } from "./crd-manifest.js";
 import { uniqueName, waitFor } from "./wait.js";
 
 /** Core `v1/configmaps`. */

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KubeObject } from "../../src/object/types.js";
 import { compareKubeVersions, crdResource, isEstablished } from "../../src/watchall/crds.js";
-import { type CrdVersion, crdManifest } from "../support/crds.js";
+import { type CrdVersion, crdManifest } from "../support/crd-manifest.js";
 
 describe("compareKubeVersions", () => {
   it("sorts GA before beta before alpha whatever the major, then major, then minor, highest first", () => {
