@@ -5,6 +5,7 @@
 import { objectKey } from "../object/key.js";
 import type { KubeObject } from "../object/types.js";
 import { type LabelSelector, matchesLabels, parseLabelSelector } from "./selector.js";
+import { jsonSize } from "./size.js";
 
 /** Computes the index values of an object (e.g. its node name, its owner's uid); none: not indexed. */
 export type IndexFunc<T> = (obj: T) => readonly string[];
@@ -17,6 +18,13 @@ export function keyOf(obj: KubeObject): string {
   return objectKey(obj);
 }
 
+/** How much a store holds, for metrics. */
+export interface StoreStats {
+  readonly objects: number;
+  /** The stored objects' size as compact JSON, estimated by {@link jsonSize} as each is stored. */
+  readonly bytes: number;
+}
+
 /** A keyed set of objects with indexes. */
 export class Store<T extends KubeObject = KubeObject> {
   readonly #items = new Map<string, T>();
@@ -25,9 +33,13 @@ export class Store<T extends KubeObject = KubeObject> {
   readonly #indexes = new Map<string, Map<string, Set<string>>>();
   /**
    * Per index: key -> the values it was filed under. Unfiling uses these rather than calling the index function on the
-   * old object again, which would give the new values if a caller changed the stored object in place.
+   * old object again, which would give the new values if a caller changed the stored object in place. A single value
+   * is kept as such: an array per object and index would cost 28 bytes more, and most index functions give one value.
    */
-  readonly #filed = new Map<string, Map<string, readonly string[]>>();
+  readonly #filed = new Map<string, Map<string, string | readonly string[]>>();
+  /** Per key: its object's size when stored, subtracted again when it goes even if the object changed since. */
+  readonly #sizes = new Map<string, number>();
+  #bytes = 0;
 
   constructor(indexers: Readonly<Record<string, IndexFunc<T>>> = {}) {
     // Cluster-scoped objects are filed under "", as client-go's MetaNamespaceIndexFunc does.
@@ -50,7 +62,7 @@ export class Store<T extends KubeObject = KubeObject> {
 
   #file(name: string, key: string, values: readonly string[]): void {
     const index = this.#indexes.get(name);
-    this.#filed.get(name)?.set(key, values);
+    this.#filed.get(name)?.set(key, values.length === 1 ? (values[0] as string) : values);
     for (const value of values) {
       const keys = index?.get(value);
       if (keys) keys.add(key);
@@ -61,7 +73,8 @@ export class Store<T extends KubeObject = KubeObject> {
   #unfile(key: string): void {
     for (const [name, filed] of this.#filed) {
       const index = this.#indexes.get(name);
-      for (const value of filed.get(key) ?? []) {
+      const values = filed.get(key) ?? [];
+      for (const value of typeof values === "string" ? [values] : values) {
         const keys = index?.get(value);
         keys?.delete(key);
         if (keys?.size === 0) index?.delete(value);
@@ -73,6 +86,11 @@ export class Store<T extends KubeObject = KubeObject> {
   /** How many objects are stored. */
   get size(): number {
     return this.#items.size;
+  }
+
+  /** How many objects are stored and their estimated JSON size: kept up to date on every change, free to read. */
+  stats(): StoreStats {
+    return { objects: this.#items.size, bytes: this.#bytes };
   }
 
   /** The object with this key (`namespace/name` or `name`). */
@@ -124,9 +142,12 @@ export class Store<T extends KubeObject = KubeObject> {
   /** Stores `obj` under `key`, returning what it replaced; a throwing index function leaves the store unchanged. */
   set(key: string, obj: T): T | undefined {
     const values = [...this.#indexers].map(([name, fn]) => [name, [...fn(obj)]] as const);
+    const size = jsonSize(obj);
     const old = this.#items.get(key);
     this.#unfile(key);
     this.#items.set(key, obj);
+    this.#bytes += size - (this.#sizes.get(key) ?? 0);
+    this.#sizes.set(key, size);
     for (const [name, v] of values) this.#file(name, key, v);
     return old;
   }
@@ -136,6 +157,8 @@ export class Store<T extends KubeObject = KubeObject> {
     const old = this.#items.get(key);
     this.#unfile(key);
     this.#items.delete(key);
+    this.#bytes -= this.#sizes.get(key) ?? 0;
+    this.#sizes.delete(key);
     return old;
   }
 }
