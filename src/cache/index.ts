@@ -13,6 +13,7 @@ export { coalesce, HandlerQueue, type Notification, type Origin } from "./notify
 export { type LabelSelector, matchesLabels, parseLabelSelector, type Requirement } from "./selector.js";
 export { jsonSize } from "./size.js";
 export { type IndexFunc, keyOf, namespaceIndex, Store, type StoreStats } from "./store.js";
+export { type FieldPath, keepFields } from "./transform.js";
 export {
   type InitReason,
   type ListWatch,
