@@ -9,6 +9,7 @@ export {
   type InformerOptions,
   type InformerStatus,
 } from "./informer.js";
+export { type InternOptions, internStrings } from "./intern.js";
 export { coalesce, HandlerQueue, type Notification, type Origin } from "./notify.js";
 export { type LabelSelector, matchesLabels, parseLabelSelector, type Requirement } from "./selector.js";
 export { jsonSize } from "./size.js";
