@@ -9,7 +9,7 @@ import type { KubeObject } from "../object/types.js";
 export interface InternOptions {
   /** Longer strings are left alone: they are rarely repeated (default 64). */
   readonly maxLength?: number;
-  /** The table is emptied when it holds this many strings, so that unique values cannot grow it forever (default 50,000). */
+  /** The table is emptied when it holds this many strings, so that unique values cannot grow it forever (50,000). */
   readonly maxStrings?: number;
 }
 
@@ -23,8 +23,8 @@ const sharedByParse = 10;
 
 /**
  * A transform that replaces every string value of 11 to `maxLength` characters with the first equal string it saw, so
- * that equal values in different objects share one copy; it changes the object in place. Give each informer its own
- * (after the default): `const intern = internStrings(); new Informer(lw, { transform: (o) => intern(dropManagedFields(o)) })`.
+ * that equal values in different objects share one copy; it changes the object in place. Give each informer its own,
+ * after the default: `const intern = internStrings();` then `{ transform: (o) => intern(dropManagedFields(o)) }`.
  * Measured with `npm run bench -- store`: 13% less memory per widget, 20% per Pod, for a few µs of CPU per object.
  */
 export function internStrings<T extends KubeObject>(options: InternOptions = {}): (object: T) => T {

@@ -4,7 +4,7 @@
  */
 import type { KubeObject } from "../object/types.js";
 
-/** A field path: dotted (`spec.replicas`), or segments when a key holds a dot (`["metadata", "labels", "app.kubernetes.io/name"]`). */
+/** A field path: dotted (`spec.replicas`), or segments when a key holds a dot (`["metadata", "labels", "a.b/c"]`). */
 export type FieldPath = string | readonly string[];
 
 /** Per key: keep the value whole (`true`), or keep only some of its fields. */
