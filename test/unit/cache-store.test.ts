@@ -192,11 +192,31 @@ describe("Store.stats", () => {
     assert.deepEqual(store.stats(), { objects: 0, bytes: 0 });
   });
 
-  it("subtracts what an object weighed when stored, even if the caller changed it in place since", () => {
+  it("stays right whether stats() is read after every change or after many", () => {
+    const store = new Store();
+    const versions = [pod("ns", "a"), pod("ns", "a", { labels: { v: "2" } }), pod("ns", "a", { node: "n-three" })];
+    const b = pod("ns", "b");
+    put(store, versions[0] as KubeObject);
+    assert.equal(store.stats().bytes, json(versions[0]));
+    put(store, versions[1] as KubeObject);
+    put(store, b);
+    put(store, versions[2] as KubeObject);
+    store.delete("ns/b");
+    assert.deepEqual(store.stats(), { objects: 1, bytes: json(versions[2]) });
+    put(store, b);
+    store.delete("ns/b");
+    put(store, b);
+    assert.deepEqual(store.stats(), { objects: 2, bytes: json(versions[2]) + json(b) });
+    assert.deepEqual(store.stats(), { objects: 2, bytes: json(versions[2]) + json(b) }, "a second read, the same");
+  });
+
+  it("subtracts what an object weighed when measured, even if the caller changed it in place since", () => {
     const store = new Store();
     const a = pod("ns", "a");
     put(store, a);
+    const measured = store.stats().bytes;
     a.metadata.labels = { grown: "after it was stored" };
+    assert.equal(store.stats().bytes, measured, "measured once per set");
     store.delete("ns/a");
     assert.deepEqual(store.stats(), { objects: 0, bytes: 0 });
   });
