@@ -251,3 +251,28 @@ describe("Store: index values", () => {
     assert.deepEqual(store.indexValues(namespaceIndex), []);
   });
 });
+
+describe("Store: refiling on update", () => {
+  it("keeps an unchanged object where it was filed and moves a changed one, value by value", () => {
+    const store = new Store({ labelValues: byLabelValues });
+    put(store, pod("a", "p", { labels: { x: "1", y: "2" } }));
+    put(store, pod("a", "p", { labels: { x: "1", y: "2" } }));
+    assert.deepEqual(names(store.byIndex("labelValues", "1")), ["a/p"]);
+    put(store, pod("a", "p", { labels: { x: "1", y: "3" } }));
+    assert.deepEqual(store.indexValues("labelValues").sort(), ["1", "3"]);
+    put(store, pod("b", "p", { labels: { x: "1", y: "3" } }));
+    assert.deepEqual(names(store.listNamespace("a")), ["a/p"]);
+    assert.deepEqual(names(store.listNamespace("b")), ["b/p"]);
+  });
+
+  it("keeps its own copy of the values an index function returned", () => {
+    const shared = ["one", "two"];
+    const store = new Store({ fixed: () => shared });
+    put(store, pod("a", "p"));
+    shared.push("three");
+    shared[0] = "changed";
+    assert.deepEqual(store.indexValues("fixed").sort(), ["one", "two"]);
+    store.delete("a/p");
+    assert.deepEqual(store.indexValues("fixed"), []);
+  });
+});
