@@ -2,6 +2,7 @@
  * Transforms that make a cache smaller: an informer applies one to every object before storing it. An object's
  * identity (apiVersion, kind, name, namespace, uid, resourceVersion) is always kept, since the cache needs it.
  */
+import { isMap } from "../object/narrow.js";
 import type { KubeObject } from "../object/types.js";
 
 /** A field path: dotted (`spec.replicas`), or segments when a key holds a dot (`["metadata", "labels", "a.b/c"]`). */
@@ -46,17 +47,13 @@ function addPath(tree: PathTree, parts: readonly string[]): void {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function pick(source: Record<string, unknown>, tree: PathTree): Record<string, unknown> | undefined {
   let out: Record<string, unknown> | undefined;
   for (const key in tree) {
     if (!Object.hasOwn(source, key)) continue;
     const want = tree[key] as PathTree | true;
     const value = source[key];
-    const kept = want === true ? value : isRecord(value) ? pick(value, want) : undefined;
+    const kept = want === true ? value : isMap(value) ? pick(value, want) : undefined;
     if (kept === undefined) continue;
     out ??= {};
     out[key] = kept;
@@ -77,7 +74,7 @@ export function keepFields<T extends KubeObject>(paths: readonly FieldPath[]): (
   const keepManaged = lists.some((p) => p.length === 2 && p[0] === "metadata" && p[1] === "managedFields");
   return (object) => {
     const out = (pick(object, tree) ?? {}) as T;
-    if (!keepManaged && isRecord(out.metadata) && "managedFields" in out.metadata) {
+    if (!keepManaged && isMap(out.metadata) && "managedFields" in out.metadata) {
       // A whole `metadata` is the input's own: copied rather than changed, the input being the caller's.
       const { managedFields: _, ...rest } = out.metadata;
       out.metadata = rest;
