@@ -6,11 +6,13 @@
  */
 import { informerBench } from "./informer.js";
 import { listBench } from "./list.js";
+import { storeBench } from "./store.js";
 import { watchallBench } from "./watchall.js";
 
 const benchmarks: Record<string, (argv: readonly string[]) => Promise<void>> = {
   informer: informerBench,
   list: listBench,
+  store: storeBench,
   watchall: watchallBench,
 };
 

@@ -24,6 +24,7 @@ import { Transport } from "../src/http/transport.js";
 import type { KubeObject } from "../src/object/types.js";
 import { isEstablished } from "../src/watchall/crds.js";
 import { WatchAll } from "../src/watchall/engine.js";
+import { crdManifest } from "../test/support/crd-manifest.js";
 import { uniqueName, waitFor } from "../test/support/wait.js";
 import { runChild } from "./support/child.js";
 import { benchCluster } from "./support/cluster.js";
@@ -41,24 +42,7 @@ function groupOf(prefix: string, i: number): string {
 }
 
 function crd(group: string): KubeObject {
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: `gizmos.${group}` },
-    spec: {
-      group,
-      scope: "Namespaced",
-      names: { plural: "gizmos", singular: "gizmo", kind: "Gizmo" },
-      versions: [
-        {
-          name: "v1",
-          served: true,
-          storage: true,
-          schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
-        },
-      ],
-    },
-  };
+  return crdManifest({ group, kind: "Gizmo", plural: "gizmos", versions: [{ name: "v1", storage: true }] });
 }
 
 function gizmo(group: string, name: string, i: number): KubeObject {

@@ -3,44 +3,20 @@ import { randomBytes } from "node:crypto";
 import type { ResourceClient } from "../../src/client/resource.js";
 import { isNotFound } from "../../src/http/errors.js";
 import type { KubeObject } from "../../src/object/types.js";
+import { crdManifest, objectSchema } from "../../test/support/crd-manifest.js";
 
 /** The `widgets.GROUP` CRD: namespaced, one version `v1`, with a schema for the widget's spec. */
 export function crd(group: string): KubeObject {
   const str = { type: "string" };
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: `widgets.${group}` },
-    spec: {
-      group,
-      scope: "Namespaced",
-      names: { plural: "widgets", singular: "widget", kind: "Widget" },
-      versions: [
-        {
-          name: "v1",
-          served: true,
-          storage: true,
-          schema: {
-            openAPIV3Schema: {
-              type: "object",
-              properties: {
-                spec: {
-                  type: "object",
-                  properties: {
-                    replicas: { type: "integer" },
-                    image: str,
-                    owner: str,
-                    tags: { type: "array", items: str },
-                    payload: str,
-                  },
-                },
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
+  const schema = objectSchema({
+    spec: { replicas: { type: "integer" }, image: str, owner: str, tags: { type: "array", items: str }, payload: str },
+  });
+  return crdManifest({
+    group,
+    kind: "Widget",
+    plural: "widgets",
+    versions: [{ name: "v1", storage: true, schema }],
+  });
 }
 
 /** The name of widget `i`; the churn generator (bench/client-go) names them the same way. */

@@ -9,9 +9,12 @@ export {
   type InformerOptions,
   type InformerStatus,
 } from "./informer.js";
+export { type InternOptions, internStrings } from "./intern.js";
 export { coalesce, HandlerQueue, type Notification, type Origin } from "./notify.js";
 export { type LabelSelector, matchesLabels, parseLabelSelector, type Requirement } from "./selector.js";
-export { type IndexFunc, keyOf, namespaceIndex, Store } from "./store.js";
+export { jsonSize } from "./size.js";
+export { type IndexFunc, keyOf, namespaceIndex, Store, type StoreStats } from "./store.js";
+export { type FieldPath, keepFields } from "./transform.js";
 export {
   type InitReason,
   type ListWatch,

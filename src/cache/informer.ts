@@ -64,6 +64,8 @@ function replaced(a: KubeObject, b: KubeObject): boolean {
 export interface InformerStatus {
   readonly synced: boolean;
   readonly objects: number;
+  /** The stored objects' estimated size as compact JSON (see {@link Store.stats}). */
+  readonly bytes: number;
   readonly resourceVersion: string | undefined;
   readonly lastError: ApiError | undefined;
   /** Consecutive errors since the last healthy watch. */
@@ -102,9 +104,11 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** A snapshot of the informer's state. */
   status(): InformerStatus {
+    const { objects, bytes } = this.store.stats();
     return {
       synced: this.#synced,
-      objects: this.store.size,
+      objects,
+      bytes,
       resourceVersion: this.#resourceVersion,
       lastError: this.#lastError,
       errors: this.#errors,

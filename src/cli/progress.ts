@@ -93,5 +93,6 @@ export function syncReport(
       text: `watching ${count(kinds.length, "kind")} (${synced} synced${q}), ${objects} listed in ${secs}s`,
     };
   }
+  if (kinds.length === 0) return { settled: false, text: "finding kinds" };
   return { settled: false, text: `syncing kinds: ${synced} of ${kinds.length} synced${q}, ${objects}` };
 }

@@ -4,15 +4,15 @@
  * metadata client does, so that callers always get the same shape.
  */
 import { ApiError } from "../http/errors.js";
+import { asMap, isMap } from "../object/narrow.js";
 import type { KubeObject, List, ObjectMeta } from "../object/types.js";
 import type { PartialObjectMetadata } from "./options.js";
 
 const metaApiVersion = "meta.k8s.io/v1";
 
 function metadataOf(value: unknown): ObjectMeta | undefined {
-  if (value === null || typeof value !== "object") return undefined;
-  const meta = (value as { metadata?: unknown }).metadata;
-  return meta !== null && typeof meta === "object" && !Array.isArray(meta) ? (meta as ObjectMeta) : undefined;
+  const meta = asMap(value)?.metadata;
+  return isMap(meta) ? (meta as ObjectMeta) : undefined;
 }
 
 /** `obj` as `PartialObjectMetadata`: as it is when the server sent that, else only its metadata. */

@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { asMap } from "../object/narrow.js";
 import { ConfigError } from "./errors.js";
 import type { ExecConfig } from "./kubeconfig.js";
 import { type AuthCredentials, type AuthProvider, sameCredentials } from "./types.js";
@@ -52,7 +53,7 @@ export function parseExecCredential(text: string, command: string, apiVersion?: 
   } catch {
     throw new ConfigError(`${plugin} printed something that is not JSON; it must print an ExecCredential to stdout`);
   }
-  const obj = doc !== null && typeof doc === "object" && !Array.isArray(doc) ? (doc as Record<string, unknown>) : {};
+  const obj = asMap(doc) ?? {};
   if (obj.kind !== "ExecCredential") {
     throw new ConfigError(`${plugin} printed kind "${String(obj.kind ?? "")}", not an ExecCredential; fix the plugin`);
   }

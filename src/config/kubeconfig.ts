@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join, resolve, sep } from "node:path";
 import { parse } from "yaml";
+import { isMap } from "../object/narrow.js";
 import { ConfigError } from "./errors.js";
 import { resolvePath } from "./paths.js";
 
@@ -82,10 +83,6 @@ export interface Kubeconfig {
   readonly contexts: readonly Named<KubeconfigContext>[];
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
 /** Reads typed fields of one mapping, failing with the field's place in the file and what it must be. */
 class Fields {
   constructor(
@@ -119,7 +116,7 @@ class Fields {
   record(key: string): Record<string, unknown> | undefined {
     const v = this.raw[key];
     if (v === undefined || v === null) return undefined;
-    return isRecord(v) ? v : this.#fail(key, "a mapping");
+    return isMap(v) ? v : this.#fail(key, "a mapping");
   }
 
   list(key: string): unknown[] | undefined {
@@ -144,7 +141,7 @@ function parseCluster(raw: Record<string, unknown>, where: string, file: string)
   const f = new Fields(raw, where);
   let extensions: Record<string, unknown> | undefined;
   for (const item of f.list("extensions") ?? []) {
-    if (!isRecord(item) || typeof item.name !== "string") {
+    if (!isMap(item) || typeof item.name !== "string") {
       throw new ConfigError(`${where}: each of 'extensions' needs a name and an extension; fix that list`);
     }
     extensions = { ...extensions, [item.name]: item.extension };
@@ -165,7 +162,7 @@ function parseExec(raw: Record<string, unknown>, where: string, file: string): E
   const f = new Fields(raw, `${where}: exec`);
   const command = f.string("command");
   const env = (f.list("env") ?? []).map((item) => {
-    const e = new Fields(isRecord(item) ? item : {}, `${where}: exec env`);
+    const e = new Fields(isMap(item) ? item : {}, `${where}: exec env`);
     return { name: e.string("name") ?? "", value: e.string("value") ?? "" };
   });
   return defined({
@@ -232,7 +229,7 @@ function entries<T>(
   if (!Array.isArray(list)) throw new ConfigError(`${file}: '${field}s' must be a list; fix that field`);
   const seen = new Set<string>();
   return list.map((raw) => {
-    const item = isRecord(raw) ? raw : {};
+    const item = isMap(raw) ? raw : {};
     if (typeof item.name !== "string" || !item.name) {
       throw new ConfigError(`${file}: an entry of '${field}s' has no name; give it one`);
     }
@@ -243,7 +240,7 @@ function entries<T>(
     seen.add(item.name);
     const where = `${file}: ${field} "${item.name}"`;
     const body = item[field];
-    if (body !== undefined && body !== null && !isRecord(body)) {
+    if (body !== undefined && body !== null && !isMap(body)) {
       throw new ConfigError(`${where}: '${field}' must be a mapping; fix that entry`);
     }
     return { name: item.name, value: read(body ?? {}, where), file };
@@ -266,7 +263,7 @@ export function parseKubeconfig(text: string, file: string): Kubeconfig {
     throw new ConfigError(`${file} is not valid YAML (${reason}); fix it or point KUBECONFIG elsewhere`);
   }
   if (doc === null || doc === undefined) return { files: [file], clusters: [], users: [], contexts: [] };
-  if (!isRecord(doc)) {
+  if (!isMap(doc)) {
     throw new ConfigError(
       `${file} is not a kubeconfig (expected a mapping with clusters, users and contexts); fix it or point KUBECONFIG elsewhere`,
     );

@@ -3,11 +3,11 @@
  * responses, `/api` for the core group and `/apis` for the rest.
  */
 import type { Transport } from "../http/transport.js";
+import { asMap } from "../object/narrow.js";
 import {
   assemble,
   type GroupDraft,
   type ResourceDraft,
-  record,
   records,
   singularOrGuess,
   sortSubresources,
@@ -25,7 +25,7 @@ export const aggregatedAccept =
 
 /** Whether a document is an `APIGroupDiscoveryList` (rather than a legacy `APIVersions` or `APIGroupList`). */
 export function isAggregatedDocument(doc: unknown): boolean {
-  return record(doc)?.kind === "APIGroupDiscoveryList";
+  return asMap(doc)?.kind === "APIGroupDiscoveryList";
 }
 
 function parseVersion(group: string, raw: Record<string, unknown>): VersionDraft | undefined {
@@ -42,12 +42,12 @@ function parseVersion(group: string, raw: Record<string, unknown>): VersionDraft
     };
   }
   const resources = records(raw.resources).flatMap((r): ResourceDraft[] => {
-    const kind = text(record(r.responseKind)?.kind);
+    const kind = text(asMap(r.responseKind)?.kind);
     const resource = text(r.resource);
     // client-go drops entries without a name or a kind too: nothing could be done with them.
     if (!resource || !kind) return [];
     const subresources = records(r.subresources).flatMap((s): ApiSubresource[] => {
-      const responseKind = record(s.responseKind);
+      const responseKind = asMap(s.responseKind);
       const name = text(s.subresource);
       if (!name || !responseKind) return [];
       return [
@@ -77,8 +77,8 @@ function parseVersion(group: string, raw: Record<string, unknown>): VersionDraft
 }
 
 function groupDrafts(doc: unknown): GroupDraft[] {
-  return records(record(doc)?.items).map((item) => {
-    const name = text(record(item.metadata)?.name);
+  return records(asMap(doc)?.items).map((item) => {
+    const name = text(asMap(item.metadata)?.name);
     return { name, versions: records(item.versions).flatMap((v) => parseVersion(name, v) ?? []) };
   });
 }

@@ -4,11 +4,11 @@
  */
 import { ApiError } from "../http/errors.js";
 import type { Transport } from "../http/transport.js";
+import { asMap } from "../object/narrow.js";
 import {
   assemble,
   type GroupDraft,
   type ResourceDraft,
-  record,
   records,
   singularOrGuess,
   sortSubresources,
@@ -31,14 +31,14 @@ function orderedVersions(group: Record<string, unknown>): string[] {
   const listed = records(group.versions)
     .map((v) => text(v.version))
     .filter((v) => v !== "");
-  const preferred = text(record(group.preferredVersion)?.version);
+  const preferred = text(asMap(group.preferredVersion)?.version);
   return preferred && listed.includes(preferred) ? [preferred, ...listed.filter((v) => v !== preferred)] : listed;
 }
 
 /** The groups and their versions, in order, from the legacy `/api` (`APIVersions`) and `/apis` (`APIGroupList`). */
 export function legacyGroupVersions(api: unknown, apis: unknown): { name: string; versions: string[] }[] {
-  const core = { name: "", versions: strings(record(api)?.versions) };
-  const groups = records(record(apis)?.groups)
+  const core = { name: "", versions: strings(asMap(api)?.versions) };
+  const groups = records(asMap(apis)?.groups)
     .map((g) => ({ name: text(g.name), versions: orderedVersions(g) }))
     .filter((g) => g.name !== "");
   return [...(core.versions.length > 0 ? [core] : []), ...groups];
@@ -46,7 +46,7 @@ export function legacyGroupVersions(api: unknown, apis: unknown): { name: string
 
 /** Reads one `APIResourceList`, folding `parent/sub` entries into their parent's subresources. */
 export function parseResourceList(group: string, version: string, doc: unknown): ResourceDraft[] {
-  const entries = records(record(doc)?.resources);
+  const entries = records(asMap(doc)?.resources);
   const subresources = new Map<string, ApiSubresource[]>();
   for (const e of entries) {
     const name = text(e.name);

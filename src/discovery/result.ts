@@ -1,5 +1,6 @@
 /** Narrowing of discovery documents, and the assembly both protocols share, so that they give equal results. */
 import type { ErrorKind } from "../http/errors.js";
+import { isMap } from "../object/narrow.js";
 import type { ApiGroup, ApiResource, ApiSubresource, DiscoveryResult, DiscoverySource } from "./types.js";
 
 /** A resource as one protocol describes it, before its group version is known to be available and preferred. */
@@ -19,13 +20,6 @@ export interface GroupDraft {
   readonly versions: readonly VersionDraft[];
 }
 
-/** `value` as a JSON object, or undefined. */
-export function record(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === "object" && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
-}
-
 /** `value` as a string, or "" when it is not one. */
 export function text(value: unknown): string {
   return typeof value === "string" ? value : "";
@@ -33,11 +27,7 @@ export function text(value: unknown): string {
 
 /** `value` as a list of JSON objects (non-objects dropped). */
 export function records(value: unknown): Record<string, unknown>[] {
-  if (!Array.isArray(value)) return [];
-  return value.flatMap((v): Record<string, unknown>[] => {
-    const r = record(v);
-    return r ? [r] : [];
-  });
+  return Array.isArray(value) ? value.filter(isMap) : [];
 }
 
 /** `value` as a list of non-empty strings. */

@@ -1,4 +1,5 @@
 /** Errors as values with a kind: decoded from the server's `metav1.Status`, or made here for network failures. */
+import { asMap } from "../object/narrow.js";
 
 /** What went wrong, as a caller decides on it: retry, report, or wait for a change. */
 export type ErrorKind =
@@ -200,14 +201,8 @@ function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === "object" && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
-}
-
 function cause(raw: unknown): StatusCause[] {
-  const c = record(raw);
+  const c = asMap(raw);
   if (!c) return [];
   const reason = str(c.reason);
   const message = str(c.message);
@@ -222,7 +217,7 @@ function cause(raw: unknown): StatusCause[] {
 }
 
 function details(raw: unknown, retryAfterHeader: number | undefined): StatusDetails {
-  const d = record(raw) ?? {};
+  const d = asMap(raw) ?? {};
   const causes = Array.isArray(d.causes) ? d.causes.flatMap(cause) : undefined;
   // The server writes `Retry-After` from this field, so the two agree; the header covers Statuses without details.
   const fromBody = typeof d.retryAfterSeconds === "number" && d.retryAfterSeconds > 0 ? d.retryAfterSeconds : undefined;
@@ -239,7 +234,7 @@ function details(raw: unknown, retryAfterHeader: number | undefined): StatusDeta
 
 /** A `metav1.Status`, or undefined. Watch `ERROR` events from some paths carry one without `kind`. */
 function asStatus(body: unknown): Record<string, unknown> | undefined {
-  const status = record(body);
+  const status = asMap(body);
   if (!status) return undefined;
   if (status.kind === "Status") return status;
   return status.kind === undefined && status.status === "Failure" ? status : undefined;

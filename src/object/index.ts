@@ -18,7 +18,7 @@ export { deepCopy } from "./copy.js";
 export { type NamespacedName, objectKey, splitKey } from "./key.js";
 /** Metadata accessors (`meta.name(obj)`, `meta.labels(obj)`, ...) and editors (`meta.addFinalizer(obj, f)`, ...). */
 export * as meta from "./meta.js";
-export { isKubeObject, isMap, type ValueType, valueType } from "./narrow.js";
+export { asMap, isKubeObject, isMap, type ValueType, valueType } from "./narrow.js";
 /** Nested-field reads (`nested.integer(obj, "spec", "replicas")`, ...) and edits (`nested.set`, `nested.remove`). */
 export * as nested from "./nested.js";
 export {

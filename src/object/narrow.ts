@@ -36,6 +36,11 @@ export function isMap(value: unknown): value is Record<string, unknown> {
   return proto === null || Object.getPrototypeOf(proto) === null;
 }
 
+/** `value` when it is a map (see isMap), else undefined: for reading a field of JSON that may be missing or wrong. */
+export function asMap(value: unknown): Record<string, unknown> | undefined {
+  return isMap(value) ? value : undefined;
+}
+
 /**
  * Whether a value has the envelope of a Kubernetes object: a map with string `apiVersion` and `kind` and a map
  * `metadata`. Only the envelope is checked; the accessors check every field they read.

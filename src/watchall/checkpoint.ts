@@ -5,6 +5,7 @@
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { ConfigError } from "../config/errors.js";
 import { objectKey, splitKey } from "../object/key.js";
+import { isMap } from "../object/narrow.js";
 import type { KubeObject } from "../object/types.js";
 import { groupResource, type KindInfo, kindInfo, type WatchAllEvent } from "./types.js";
 
@@ -45,19 +46,15 @@ export function ghost(info: KindInfo, key: string, value: string): KubeObject {
   };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
 function isCheckpointKind(value: unknown): value is CheckpointKind {
   return (
-    isRecord(value) &&
+    isMap(value) &&
     typeof value.group === "string" &&
     typeof value.version === "string" &&
     typeof value.kind === "string" &&
     typeof value.resource === "string" &&
     typeof value.namespaced === "boolean" &&
-    isRecord(value.objects) &&
+    isMap(value.objects) &&
     Object.values(value.objects).every((v) => typeof v === "string")
   );
 }
@@ -77,7 +74,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint | undefin
   } catch {
     throw new ConfigError(`checkpoint ${path} is not JSON: delete it to start over`);
   }
-  if (!isRecord(doc) || doc.format !== 1 || !isRecord(doc.kinds) || !Object.values(doc.kinds).every(isCheckpointKind)) {
+  if (!isMap(doc) || doc.format !== 1 || !isMap(doc.kinds) || !Object.values(doc.kinds).every(isCheckpointKind)) {
     throw new ConfigError(`checkpoint ${path} is not a kindwatch checkpoint (format 1): delete it to start over`);
   }
   return doc as unknown as Checkpoint;

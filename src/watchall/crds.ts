@@ -3,6 +3,7 @@
  * its CRD is Established, without waiting for discovery to catch up.
  */
 import type { ApiResource } from "../discovery/types.js";
+import { asMap, isMap } from "../object/narrow.js";
 import type { KubeObject } from "../object/types.js";
 
 const kubeVersion = /^v(\d+)(?:(alpha|beta)(\d+))?$/;
@@ -44,31 +45,27 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
-function record(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
 /** Whether the CRD's `Established` condition is True: its API is being served. */
 export function isEstablished(crd: KubeObject): boolean {
-  const conditions = record(crd.status).conditions;
+  const conditions = asMap(crd.status)?.conditions;
   return (
-    Array.isArray(conditions) && conditions.some((c) => record(c).type === "Established" && record(c).status === "True")
+    Array.isArray(conditions) && conditions.some((c) => isMap(c) && c.type === "Established" && c.status === "True")
   );
 }
 
 /** The resource a CRD serves at its preferred version, or undefined when it serves none (or is not Established). */
 export function crdResource(crd: KubeObject): ApiResource | undefined {
   if (!isEstablished(crd)) return undefined;
-  const spec = record(crd.spec);
-  const names = record(spec.names);
+  const spec = asMap(crd.spec) ?? {};
+  const names = asMap(spec.names) ?? {};
   const group = typeof spec.group === "string" ? spec.group : "";
   const plural = typeof names.plural === "string" ? names.plural : "";
   const kind = typeof names.kind === "string" ? names.kind : "";
-  const versions = (Array.isArray(spec.versions) ? spec.versions : []).map(record);
+  const versions = (Array.isArray(spec.versions) ? spec.versions : []).filter(isMap);
   const served = versions.filter((v) => v.served === true && typeof v.name === "string");
   const preferred = served.map((v) => v.name as string).sort(compareKubeVersions)[0];
   if (!group || !plural || !kind || !preferred) return undefined;
-  const subresources = record(served.find((v) => v.name === preferred)?.subresources);
+  const subresources = asMap(served.find((v) => v.name === preferred)?.subresources) ?? {};
   return {
     group,
     version: preferred,

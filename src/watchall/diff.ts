@@ -2,13 +2,10 @@
  * Which fields changed between two versions of an object, as dotted paths (`spec.replicas`, `metadata.labels.app`,
  * `spec.containers[0].image`), and whether a change is only noise (bookkeeping the server does on every write).
  */
+import { isMap } from "../object/narrow.js";
 
 /** Paths that change on writes without saying anything about the object. */
 export const noisePaths: readonly string[] = ["metadata.resourceVersion", "metadata.managedFields"];
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
 
 function join(path: string, key: string): string {
   return /^[A-Za-z_][\w-]*$/.test(key) ? (path ? `${path}.${key}` : key) : `${path}[${JSON.stringify(key)}]`;
@@ -24,7 +21,7 @@ export function changedPaths(before: unknown, after: unknown, limit = 100): stri
   while (stack.length > 0 && out.length < limit) {
     const [path, a, b] = stack.pop() as [string, unknown, unknown];
     if (a === b) continue;
-    if (isPlainObject(a) && isPlainObject(b)) {
+    if (isMap(a) && isMap(b)) {
       const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
       const children: [string, unknown, unknown][] = [];
       for (const key of keys) {

@@ -386,6 +386,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
       synced: kinds.filter((k) => k.state === "synced").length,
       quarantined: kinds.filter((k) => k.state === "quarantined").length,
       objects: kinds.reduce((n, k) => n + k.objects, 0),
+      bytes: kinds.reduce((n, k) => n + k.bytes, 0),
     };
   }
 

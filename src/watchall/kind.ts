@@ -123,11 +123,13 @@ export class KindWatch {
     const s = (this.#informer ?? this.#pending)?.status();
     const failing = this.#state === "synced" && s && s.errors > 0 ? s.lastError?.message : undefined;
     const reason = this.#reason ?? failing;
+    const held = this.#informer?.store.stats();
     return {
       ...kindInfo(this.#resource),
       state: this.#state,
       ...(reason ? { reason } : {}),
-      objects: this.#informer?.store.size ?? 0,
+      objects: held?.objects ?? 0,
+      bytes: held?.bytes ?? 0,
       ...(s?.resourceVersion ? { resourceVersion: s.resourceVersion } : {}),
       errors: s?.errors ?? 0,
     };

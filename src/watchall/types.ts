@@ -84,6 +84,8 @@ export interface KindStatus extends KindInfo {
   /** Why it is quarantined, or the last error of a synced kind whose watch is failing now. */
   readonly reason?: string;
   readonly objects: number;
+  /** Its cached objects' estimated size as compact JSON: for a metric such as `kindwatch_cache_bytes`. */
+  readonly bytes: number;
   /** The last resourceVersion its informer has seen. */
   readonly resourceVersion?: string;
   /** Consecutive errors of its list and watch. */
@@ -98,6 +100,8 @@ export interface WatchAllStatus {
   readonly synced: number;
   readonly quarantined: number;
   readonly objects: number;
+  /** The cached objects' estimated size as compact JSON, all kinds together. */
+  readonly bytes: number;
 }
 
 /** The identity of a kind across versions: `resource.group` (`resource` for the core group). */

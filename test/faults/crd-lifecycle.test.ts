@@ -10,6 +10,7 @@ import { listWatchOf } from "../../src/cache/watcher.js";
 import type { ApiError } from "../../src/http/errors.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { assertConverged, HandlerLog } from "../support/convergence.js";
+import { crdManifest } from "../support/crd-manifest.js";
 import { cleanups, counting, createNamespace, faultCluster } from "../support/faults.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
@@ -32,24 +33,7 @@ describe("a watched kind whose CRD is deleted and created again", () => {
   const cleanup = cleanups();
   afterEach(() => cleanup.run());
 
-  const crd = {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: crdName },
-    spec: {
-      group,
-      scope: "Namespaced",
-      names: { plural: "gadgets", singular: "gadget", kind: "Gadget" },
-      versions: [
-        {
-          name: "v1",
-          served: true,
-          storage: true,
-          schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
-        },
-      ],
-    },
-  };
+  const crd = crdManifest({ group, kind: "Gadget", plural: "gadgets", versions: [{ name: "v1", storage: true }] });
 
   const established = () =>
     waitFor(

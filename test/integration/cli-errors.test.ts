@@ -10,7 +10,8 @@ import { after, before, describe, it } from "node:test";
 import { freePort, kubeconfigYaml } from "../../src/testing/index.js";
 import { runCli } from "../support/cli.js";
 import { type ClientEnv, clientEnv } from "../support/client.js";
-import { type CrdSpec, createCrd, deleteCrd } from "../support/crds.js";
+import type { CrdSpec } from "../support/crd-manifest.js";
+import { createCrd, deleteCrd } from "../support/crds.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 /** The one line a failure prints, checked to be one line. */

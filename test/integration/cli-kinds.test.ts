@@ -7,7 +7,8 @@ import { after, before, describe, it } from "node:test";
 import { isBuiltinGroup } from "../../src/discovery/snapshot-mapper.js";
 import { parseTable, runCli } from "../support/cli.js";
 import { type ClientEnv, clientEnv } from "../support/client.js";
-import { type CrdSpec, createCrd, deleteCrd } from "../support/crds.js";
+import type { CrdSpec } from "../support/crd-manifest.js";
+import { createCrd, deleteCrd } from "../support/crds.js";
 import { kubectl } from "../support/kubectl.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { attachCluster, type ClusterAccess, type Credentials, simpleRequest } from "../../src/testing/index.js";
+import { crdManifest, objectSchema } from "../support/crd-manifest.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 describe("test cluster", () => {
@@ -20,29 +21,14 @@ describe("test cluster", () => {
     cluster = await attachCluster();
     const ns = await call(cluster.admin, "POST", "/api/v1/namespaces", { metadata: { name: namespace } });
     assert.equal(ns.status, 201, ns.text);
-    const crd = await call(cluster.admin, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", {
-      apiVersion: "apiextensions.k8s.io/v1",
-      kind: "CustomResourceDefinition",
-      metadata: { name: crdName },
-      spec: {
-        group,
-        scope: "Namespaced",
-        names: { plural: "widgets", singular: "widget", kind: "Widget", shortNames: ["wg"] },
-        versions: [
-          {
-            name: "v1",
-            served: true,
-            storage: true,
-            schema: {
-              openAPIV3Schema: {
-                type: "object",
-                properties: { spec: { type: "object", properties: { size: { type: "integer" } } } },
-              },
-            },
-          },
-        ],
-      },
+    const manifest = crdManifest({
+      group,
+      kind: "Widget",
+      plural: "widgets",
+      shortNames: ["wg"],
+      versions: [{ name: "v1", storage: true, schema: objectSchema({ spec: { size: { type: "integer" } } }) }],
     });
+    const crd = await call(cluster.admin, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", manifest);
     assert.equal(crd.status, 201, crd.text);
   });
 

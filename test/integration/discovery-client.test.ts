@@ -11,7 +11,8 @@ import {
 } from "../../src/discovery/index.js";
 import { isAborted, type RequestOptions, Transport } from "../../src/http/index.js";
 import { attachCluster } from "../../src/testing/index.js";
-import { type CrdSpec, createCrd, deleteCrd } from "../support/crds.js";
+import type { CrdSpec } from "../support/crd-manifest.js";
+import { createCrd, deleteCrd } from "../support/crds.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 /** A real transport that records what it is asked, to count round trips and concurrency. */

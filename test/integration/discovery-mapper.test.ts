@@ -15,7 +15,8 @@ import {
 } from "../../src/discovery/index.js";
 import { isNotFound, Transport } from "../../src/http/index.js";
 import { attachCluster } from "../../src/testing/index.js";
-import { type CrdSpec, createCrd, deleteCrd, setCrdVersions } from "../support/crds.js";
+import type { CrdSpec } from "../support/crd-manifest.js";
+import { createCrd, deleteCrd, setCrdVersions } from "../support/crds.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 const gvr = (r: ApiResource) => `${r.group}/${r.version}/${r.resource}`;

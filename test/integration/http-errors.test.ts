@@ -17,6 +17,7 @@ import {
   Transport,
 } from "../../src/http/index.js";
 import { attachCluster, type ClusterAccess } from "../../src/testing/index.js";
+import { crdManifest, objectSchema } from "../support/crd-manifest.js";
 import { adminConfig, createNamespace, deletePath } from "../support/http.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
@@ -46,38 +47,18 @@ describe("typed errors from the real API server", () => {
     config = adminConfig(cluster);
     admin = new Transport(config);
     await createNamespace(admin, namespace);
+    const schema = objectSchema({
+      spec: { size: { type: "integer", maximum: 10 }, color: { type: "string", enum: ["red", "blue"] } },
+    });
     await admin.request({
       method: "POST",
       path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-      body: {
-        metadata: { name: crd },
-        spec: {
-          group,
-          scope: "Namespaced",
-          names: { plural: "gadgets", singular: "gadget", kind: "Gadget" },
-          versions: [
-            {
-              name: "v1",
-              served: true,
-              storage: true,
-              schema: {
-                openAPIV3Schema: {
-                  type: "object",
-                  properties: {
-                    spec: {
-                      type: "object",
-                      properties: {
-                        size: { type: "integer", maximum: 10 },
-                        color: { type: "string", enum: ["red", "blue"] },
-                      },
-                    },
-                  },
-                },
-              },
-            },
-          ],
-        },
-      },
+      body: crdManifest({
+        group,
+        kind: "Gadget",
+        plural: "gadgets",
+        versions: [{ name: "v1", storage: true, schema }],
+      }),
     });
     await waitFor("the Gadget kind to be served", async () => (await admin.json({ path: gadgets })) !== undefined);
   });

@@ -10,7 +10,8 @@ import { after, before, describe, it } from "node:test";
 import type { Transport } from "../../src/http/transport.js";
 import { readCheckpoint } from "../../src/watchall/checkpoint.js";
 import { type ClientEnv, clientEnv } from "../support/client.js";
-import { type CrdSpec, createCrd, deleteCrd } from "../support/crds.js";
+import type { CrdSpec } from "../support/crd-manifest.js";
+import { createCrd, deleteCrd } from "../support/crds.js";
 import {
   EventLog,
   engineCluster,

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Transport } from "../../src/http/transport.js";
 import { type ClientEnv, clientEnv, inBatches } from "../support/client.js";
-import { type CrdSpec, createCrd, deleteCrd } from "../support/crds.js";
+import type { CrdSpec } from "../support/crd-manifest.js";
+import { createCrd, deleteCrd } from "../support/crds.js";
 import {
   EventLog,
   engineCluster,

@@ -10,7 +10,8 @@ import type { Transport } from "../../src/http/transport.js";
 import type { KubeObject } from "../../src/object/types.js";
 import type { TestUser } from "../../src/testing/index.js";
 import { type ClientEnv, clientEnv, crdsGvr } from "../support/client.js";
-import { type CrdSpec, createCrd, deleteCrd } from "../support/crds.js";
+import type { CrdSpec } from "../support/crd-manifest.js";
+import { createCrd, deleteCrd } from "../support/crds.js";
 import { uniqueName } from "../support/wait.js";
 import { EventLog, engineCluster, isObjectEvent, simpleCrd, transportFor, uniqueGroup } from "../support/watchall.js";
 

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type ClientEnv, clientEnv } from "../support/client.js";
-import { type CrdSpec, createCrd, deleteCrd, setCrdVersions } from "../support/crds.js";
+import type { CrdSpec } from "../support/crd-manifest.js";
+import { createCrd, deleteCrd, setCrdVersions } from "../support/crds.js";
 import {
   type CountingTransport,
   countingTransportFor,

@@ -9,7 +9,8 @@ import { DynamicClient } from "../../src/client/resource.js";
 import type { Transport } from "../../src/http/transport.js";
 import { TestCluster } from "../../src/testing/index.js";
 import { namespacesGvr } from "../support/client.js";
-import { type CrdSpec, createCrd, deleteCrd } from "../support/crds.js";
+import type { CrdSpec } from "../support/crd-manifest.js";
+import { createCrd, deleteCrd } from "../support/crds.js";
 import {
   EventLog,
   engineCluster,

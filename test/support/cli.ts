@@ -24,6 +24,8 @@ export interface CliOptions {
   /** More environment; colour variables are cleared unless given here. */
   readonly env?: NodeJS.ProcessEnv;
   readonly timeoutMs?: number;
+  /** The script to run instead of the CLI (e.g. the demo). */
+  readonly script?: string;
 }
 
 function childEnv(opts: CliOptions): NodeJS.ProcessEnv {
@@ -41,7 +43,7 @@ export class CliProcess {
   readonly exited: Promise<CliResult>;
 
   constructor(args: readonly string[], opts: CliOptions = {}) {
-    this.child = spawn(process.execPath, [cliPath, ...args], { env: childEnv(opts) });
+    this.child = spawn(process.execPath, [opts.script ?? cliPath, ...args], { env: childEnv(opts) });
     this.child.stdout.on("data", (d: Buffer) => {
       this.stdout += d.toString();
     });

@@ -4,6 +4,7 @@ import { loadConfig } from "../../src/config/index.js";
 import { Transport, type TransportOptions } from "../../src/http/index.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { attachCluster, type ClusterAccess } from "../../src/testing/index.js";
+import { crdManifest, objectSchema } from "./crd-manifest.js";
 import { uniqueName, waitFor } from "./wait.js";
 
 /** Core `v1/configmaps`. */
@@ -67,44 +68,25 @@ export async function createWidgetCrd(client: DynamicClient): Promise<WidgetKind
   const crdName = `widgets.${group}`;
   const gvr = { group, version: "v1", resource: "widgets" };
   const crds = client.resource(crdsGvr);
-  await crds.create({
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: crdName },
-    spec: {
+  await crds.create(
+    crdManifest({
       group,
-      scope: "Namespaced",
-      names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList" },
+      kind: "Widget",
+      plural: "widgets",
       versions: [
         {
           name: "v1",
-          served: true,
           storage: true,
-          schema: {
-            openAPIV3Schema: {
-              type: "object",
-              properties: {
-                spec: {
-                  type: "object",
-                  properties: {
-                    size: { type: "integer" },
-                    replicas: { type: "integer" },
-                    color: { type: "string" },
-                    tags: { type: "array", items: { type: "string" } },
-                    settings: { type: "object", additionalProperties: { type: "string" } },
-                  },
-                },
-                status: {
-                  type: "object",
-                  properties: {
-                    replicas: { type: "integer" },
-                    phase: { type: "string" },
-                    selector: { type: "string" },
-                  },
-                },
-              },
+          schema: objectSchema({
+            spec: {
+              size: { type: "integer" },
+              replicas: { type: "integer" },
+              color: { type: "string" },
+              tags: { type: "array", items: { type: "string" } },
+              settings: { type: "object", additionalProperties: { type: "string" } },
             },
-          },
+            status: { replicas: { type: "integer" }, phase: { type: "string" }, selector: { type: "string" } },
+          }),
           subresources: {
             status: {},
             scale: {
@@ -121,8 +103,8 @@ export async function createWidgetCrd(client: DynamicClient): Promise<WidgetKind
           ],
         },
       ],
-    },
-  });
+    }),
+  );
   // Established is not enough: the new resource's handler is installed a moment later.
   await waitFor(`${crdName} to be served`, async () => (await client.resource(gvr).list({ limit: 1 })) !== undefined);
   return {

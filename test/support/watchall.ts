@@ -8,7 +8,7 @@ import { DiscoveryClient } from "../../src/discovery/client.js";
 import { type RequestOptions, type Response, type StreamResponse, Transport } from "../../src/http/transport.js";
 import { WatchAll, type WatchAllCluster, type WatchAllOptions } from "../../src/watchall/engine.js";
 import type { KindEvent, ObjectEvent, WatchAllEvent } from "../../src/watchall/types.js";
-import type { CrdSpec } from "./crds.js";
+import type { CrdSpec } from "./crd-manifest.js";
 import { uniqueName, waitFor } from "./wait.js";
 
 /**

@@ -64,6 +64,7 @@ describe("Informer: sync", () => {
     assert.deepEqual(inf.status(), {
       synced: true,
       objects: 3,
+      bytes: inf.store.list().reduce((n, o) => n + JSON.stringify(o).length, 0),
       resourceVersion: "7",
       lastError: undefined,
       errors: 0,

@@ -170,3 +170,109 @@ describe("Store", () => {
     assert.throws(() => store.select("app in (web"), TypeError);
   });
 });
+
+describe("Store.stats", () => {
+  const json = (obj: unknown) => JSON.stringify(obj).length;
+
+  it("counts objects and their JSON size through adds, replaces and deletes", () => {
+    const store = new Store();
+    assert.deepEqual(store.stats(), { objects: 0, bytes: 0 });
+    const a = pod("ns", "a", { labels: { app: "web" } });
+    const b = pod(undefined, "b", { node: "n1" });
+    put(store, a);
+    put(store, b);
+    assert.deepEqual(store.stats(), { objects: 2, bytes: json(a) + json(b) });
+    const bigger = pod("ns", "a", { labels: { app: "web", tier: "frontend" }, node: "n2" });
+    put(store, bigger);
+    assert.deepEqual(store.stats(), { objects: 2, bytes: json(bigger) + json(b) });
+    store.delete("ns/a");
+    assert.deepEqual(store.stats(), { objects: 1, bytes: json(b) });
+    store.delete("ns/a");
+    store.delete("b");
+    assert.deepEqual(store.stats(), { objects: 0, bytes: 0 });
+  });
+
+  it("stays right whether stats() is read after every change or after many", () => {
+    const store = new Store();
+    const versions = [pod("ns", "a"), pod("ns", "a", { labels: { v: "2" } }), pod("ns", "a", { node: "n-three" })];
+    const b = pod("ns", "b");
+    put(store, versions[0] as KubeObject);
+    assert.equal(store.stats().bytes, json(versions[0]));
+    put(store, versions[1] as KubeObject);
+    put(store, b);
+    put(store, versions[2] as KubeObject);
+    store.delete("ns/b");
+    assert.deepEqual(store.stats(), { objects: 1, bytes: json(versions[2]) });
+    put(store, b);
+    store.delete("ns/b");
+    put(store, b);
+    assert.deepEqual(store.stats(), { objects: 2, bytes: json(versions[2]) + json(b) });
+    assert.deepEqual(store.stats(), { objects: 2, bytes: json(versions[2]) + json(b) }, "a second read, the same");
+  });
+
+  it("subtracts what an object weighed when measured, even if the caller changed it in place since", () => {
+    const store = new Store();
+    const a = pod("ns", "a");
+    put(store, a);
+    const measured = store.stats().bytes;
+    a.metadata.labels = { grown: "after it was stored" };
+    assert.equal(store.stats().bytes, measured, "measured once per set");
+    store.delete("ns/a");
+    assert.deepEqual(store.stats(), { objects: 0, bytes: 0 });
+  });
+
+  it("is unchanged by a set that an index function refuses", () => {
+    const store = new Store({
+      picky: (obj) => {
+        if (obj.metadata.labels?.bad) throw new Error("cannot index this");
+        return [];
+      },
+    });
+    const good = pod("a", "p1");
+    put(store, good);
+    assert.throws(() => put(store, pod("a", "p1", { labels: { bad: "yes, and long enough to weigh more" } })));
+    assert.deepEqual(store.stats(), { objects: 1, bytes: json(good) });
+  });
+});
+
+describe("Store: index values", () => {
+  it("files objects under one, several or no values, and unfiles them all", () => {
+    const store = new Store({ labelValues: byLabelValues });
+    put(store, pod("a", "one", { labels: { x: "1" } }));
+    put(store, pod("a", "two", { labels: { x: "1", y: "2" } }));
+    put(store, pod("a", "none"));
+    assert.deepEqual(names(store.byIndex("labelValues", "1")), ["a/one", "a/two"]);
+    assert.deepEqual(names(store.byIndex("labelValues", "2")), ["a/two"]);
+    put(store, pod("a", "two", { labels: { y: "3" } }));
+    assert.deepEqual(names(store.byIndex("labelValues", "1")), ["a/one"]);
+    assert.deepEqual(store.indexValues("labelValues").sort(), ["1", "3"]);
+    for (const key of store.keys()) store.delete(key);
+    assert.deepEqual(store.indexValues("labelValues"), []);
+    assert.deepEqual(store.indexValues(namespaceIndex), []);
+  });
+});
+
+describe("Store: refiling on update", () => {
+  it("keeps an unchanged object where it was filed and moves a changed one, value by value", () => {
+    const store = new Store({ labelValues: byLabelValues });
+    put(store, pod("a", "p", { labels: { x: "1", y: "2" } }));
+    put(store, pod("a", "p", { labels: { x: "1", y: "2" } }));
+    assert.deepEqual(names(store.byIndex("labelValues", "1")), ["a/p"]);
+    put(store, pod("a", "p", { labels: { x: "1", y: "3" } }));
+    assert.deepEqual(store.indexValues("labelValues").sort(), ["1", "3"]);
+    put(store, pod("b", "p", { labels: { x: "1", y: "3" } }));
+    assert.deepEqual(names(store.listNamespace("a")), ["a/p"]);
+    assert.deepEqual(names(store.listNamespace("b")), ["b/p"]);
+  });
+
+  it("keeps its own copy of the values an index function returned", () => {
+    const shared = ["one", "two"];
+    const store = new Store({ fixed: () => shared });
+    put(store, pod("a", "p"));
+    shared.push("three");
+    shared[0] = "changed";
+    assert.deepEqual(store.indexValues("fixed").sort(), ["one", "two"]);
+    store.delete("a/p");
+    assert.deepEqual(store.indexValues("fixed"), []);
+  });
+});

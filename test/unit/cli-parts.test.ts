@@ -432,7 +432,7 @@ describe("cli: watch lines for people", () => {
       settled: false,
       text: "syncing kinds: 1 of 2 synced, 3 objects",
     });
-    assert.equal(syncReport([], false, 100).settled, false, "discovery not read yet");
+    assert.deepEqual(syncReport([], false, 100), { settled: false, text: "finding kinds" }, "discovery not read yet");
     assert.deepEqual(syncReport([k("synced", 1), k("quarantined")], true, 2345), {
       settled: true,
       text: "watching 2 kinds (1 synced, 1 quarantined), 1 object listed in 2.3s",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { runInNewContext } from "node:vm";
-import { isKubeObject, isMap, valueType } from "../../src/object/index.js";
+import { asMap, isKubeObject, isMap, valueType } from "../../src/object/index.js";
 
 describe("valueType", () => {
   it("classifies values by their JSON type", () => {
@@ -40,6 +40,14 @@ describe("isMap", () => {
     for (const value of [[], new Thing(), new Date(), new Map(), null, undefined, "x", Object.create({ a: 1 })]) {
       assert.equal(isMap(value), false);
     }
+  });
+});
+
+describe("asMap", () => {
+  it("gives back a map as it is and anything else as undefined", () => {
+    const map = { a: 1 };
+    assert.equal(asMap(map), map);
+    for (const value of [[], new Date(), null, undefined, "x", 1]) assert.equal(asMap(value), undefined);
   });
 });
 

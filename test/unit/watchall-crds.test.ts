@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KubeObject } from "../../src/object/types.js";
 import { compareKubeVersions, crdResource, isEstablished } from "../../src/watchall/crds.js";
+import { type CrdVersion, crdManifest } from "../support/crd-manifest.js";
 
 describe("compareKubeVersions", () => {
   it("sorts GA before beta before alpha whatever the major, then major, then minor, highest first", () => {
@@ -55,17 +56,10 @@ describe("compareKubeVersions", () => {
   });
 });
 
-function crd(versions: { name: string; served: boolean; subresources?: object }[], established = true): KubeObject {
+function crd(versions: CrdVersion[], established = true): KubeObject {
+  const spec = { group: "example.com", kind: "Widget", plural: "widgets", shortNames: ["wd"], categories: ["all"] };
   return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: "widgets.example.com" },
-    spec: {
-      group: "example.com",
-      scope: "Namespaced",
-      names: { plural: "widgets", singular: "widget", kind: "Widget", shortNames: ["wd"], categories: ["all"] },
-      versions,
-    },
+    ...crdManifest({ ...spec, versions }),
     status: { conditions: [{ type: "Established", status: established ? "True" : "False" }] },
   };
 }

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+/**
+ * The kindwatch demo (`npm start`): starts a local kube-apiserver + etcd, installs sample CRDs (the AI-model kinds
+ * among them), runs `kindwatch watch` on every custom kind, then for about a minute creates, changes and deletes
+ * objects (and a whole CRD) while the watch shows each change. Each step waits until the watch has shown it, so a
+ * demo that finishes is also a check; it exits 1 naming what was not shown.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type Cluster, connect } from "../src/index.js";
+import { TestCluster } from "../src/testing/index.js";
+import { installCrd, readCrds, removeCrd } from "./crds.js";
+import { type Expect, Follower } from "./follow.js";
+import { createNamespaces, initial, live, namespaces } from "./scenario.js";
+
+const usage = `usage: npm start -- [--pace MS] [--kubeconfig FILE] [--timeout MS]
+
+Starts a local Kubernetes API server, installs the demo's CRDs (demo/crds), and shows \`kindwatch watch\` following
+a scripted minute of changes, including a CRD installed, moved to a new version and deleted while it runs.
+
+  --pace MS          pause after each step once the watch has shown it (default 2500; 0 runs as fast as it can)
+  --kubeconfig FILE  use this cluster instead of starting one; what the demo made is deleted at the end
+  --timeout MS       how long a step may take to show up before the demo fails (default 30000)
+`;
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
+const paint = (code: number, text: string) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
+const say = (text: string) => process.stdout.write(`${paint(36, `▸ ${text}`)}\n`);
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      pace: { type: "string", default: "2500" },
+      kubeconfig: { type: "string" },
+      timeout: { type: "string", default: "30000" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  const pace = Number(values.pace);
+  const timeout = Number(values.timeout);
+  if (!Number.isFinite(pace) || pace < 0 || !Number.isFinite(timeout) || timeout <= 0) {
+    throw new Error("--pace and --timeout take milliseconds (e.g. --pace 1000)");
+  }
+  return { pace, timeout, kubeconfig: values.kubeconfig };
+}
+
+/** Starts `kindwatch watch` on every custom kind, its output followed. */
+function startWatch(kubeconfig: string): { child: ChildProcess; follower: Follower } {
+  const cli = `${root}dist/src/cli/main.js`;
+  const child = spawn(process.execPath, [cli, "watch", "--kubeconfig", kubeconfig, "--progress"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...(colour ? { FORCE_COLOR: "1" } : {}) },
+  });
+  if (!child.stdout || !child.stderr) throw new Error("kindwatch watch has no output streams");
+  return { child, follower: new Follower(child.stdout, child.stderr, process.stdout, process.stderr) };
+}
+
+async function stopWatch(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  child.kill("SIGINT");
+  return exited;
+}
+
+async function run(cluster: Cluster, kubeconfig: string, pace: number, timeout: number, signal: AbortSignal) {
+  say("install the CRDs of demo/crds: AIModelBinding, AIModelDeployment, LLMInvocationProfile, BackupSchedule");
+  for (const crd of await readCrds("crds")) await installCrd(cluster, crd);
+  await createNamespaces(cluster);
+  for (const step of initial) {
+    say(step.say);
+    await step.run(cluster);
+  }
+
+  say("start `kindwatch watch` (every custom kind): what exists comes first, marked (initial)");
+  const { child, follower } = startWatch(kubeconfig);
+  let shown = 0;
+  try {
+    // The progress line's last word on the initial lists: every kind synced.
+    const settled: Expect = { notice: "watching ", shows: " synced" };
+    await follower.expect([...initial.flatMap((s) => s.expect), settled], 0, timeout);
+    shown += initial.length;
+    for (const step of live) {
+      signal.throwIfAborted();
+      if (pace > 0) await sleep(pace, undefined, { signal });
+      say(step.say);
+      const from = follower.count;
+      await step.run(cluster);
+      await follower.expect(step.expect, from, timeout);
+      shown += step.expect.length;
+    }
+  } catch (e) {
+    await stopWatch(child);
+    throw e;
+  }
+  const code = await stopWatch(child);
+  if (code !== 130) throw new Error(`kindwatch watch exited with ${code} on Ctrl-C, not 130`);
+  say(`done: kindwatch watch showed all ${shown} changes, each within ${timeout / 1000} s, and stopped on Ctrl-C`);
+}
+
+async function cleanUp(cluster: Cluster) {
+  for (const crd of [...(await readCrds("crds")), ...(await readCrds("later"))]) {
+    await removeCrd(cluster, crd.metadata.name ?? "");
+  }
+  const api = cluster.resource({ group: "", version: "v1", resource: "namespaces" });
+  for (const name of namespaces) await api.delete(name).catch(() => undefined);
+}
+
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof options>;
+  try {
+    parsed = options();
+  } catch (e) {
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}; see npm start -- --help\n`);
+    return 2;
+  }
+  const { pace, timeout, kubeconfig } = parsed;
+  const abort = new AbortController();
+  let local: TestCluster | undefined;
+  // The first Ctrl-C stops the demo (the test cluster's own handler stops the cluster at once); a second one exits.
+  const interrupted = () => {
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort(new Error("interrupted"));
+  };
+  process.on("SIGINT", interrupted);
+  process.on("SIGTERM", interrupted);
+  try {
+    if (!kubeconfig) {
+      say("start a local kube-apiserver + etcd (the first run builds them from their Go modules: ~6 minutes)");
+      local = await TestCluster.start({ log: (line) => process.stderr.write(`${paint(2, line)}\n`) });
+      say(`kube-apiserver ${local.server} is up; kubeconfig: ${local.kubeconfigPath}`);
+    }
+    const config = kubeconfig ?? local?.kubeconfigPath ?? "";
+    const cluster = connect({ kubeconfig: config });
+    try {
+      await run(cluster, config, pace, timeout, abort.signal);
+      if (kubeconfig) {
+        say("delete what the demo made");
+        await cleanUp(cluster);
+      }
+    } finally {
+      await cluster.close();
+    }
+    if (!kubeconfig) {
+      say("to try it yourself: `npm run cluster:up`, `export KUBECONFIG=$PWD/.cluster/kubeconfig`,");
+      say(
+        "`node dist/src/cli/main.js watch` (the kindwatch command), and in another terminal `npm start -- --kubeconfig $KUBECONFIG`",
+      );
+    }
+    return 0;
+  } catch (e) {
+    if (abort.signal.aborted) return 130;
+    process.stderr.write(`${paint(31, "demo failed:")} ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  } finally {
+    await local?.stop();
+  }
+}
+
+process.exitCode = await main();

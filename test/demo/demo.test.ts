@@ -1,0 +1,117 @@
+/**
+ * The demo that `npm start` runs, run as a user runs it: it starts its own cluster, and must show every step of its
+ * scenario through `kindwatch watch` and end cleanly, also when interrupted or pointed at another cluster.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { connect, isNotFound } from "../../src/index.js";
+import { TestCluster } from "../../src/testing/index.js";
+import { CliProcess, runCli } from "../support/cli.js";
+import { waitFor } from "../support/wait.js";
+
+const script = fileURLToPath(new URL("../../demo/main.js", import.meta.url));
+const demoCrds = [
+  "aimodelbindings.ai.kindwatch.dev",
+  "aimodeldeployments.ai.kindwatch.dev",
+  "llminvocationprofiles.ai.kindwatch.dev",
+  "backupschedules.ops.example.com",
+  "featureflags.flags.example.com",
+];
+
+/** Lines of the watch's output the scenario must produce, checked here independently of the demo's own checks. */
+const expected = [
+  /ADDED\s+AIModelBinding\.ai\.kindwatch\.dev\s+ml-team\/gpt-summarizer\s+\(initial\)$/,
+  /ADDED\s+BackupSchedule\.ops\.example\.com\s+nightly\s+\(initial\)$/,
+  /ADDED\s+LLMInvocationProfile\.ai\.kindwatch\.dev\s+search-team\/rerank-strict$/,
+  /MODIFIED\s+AIModelDeployment\.ai\.kindwatch\.dev\s+ml-team\/llama-3-8b\s+spec\.replicas: 1→3$/,
+  /MODIFIED\s+AIModelBinding\.ai\.kindwatch\.dev\s+ml-team\/gpt-summarizer\s+\+labels\.tier, spec\.rateLimit\.requestsPerSecond: 10→50$/,
+  /ADDED\s+FeatureFlag\.flags\.example\.com\s+ml-team\/streaming-responses$/,
+  /MODIFIED\s+FeatureFlag\.flags\.example\.com\s+ml-team\/streaming-responses\s+spec\.rolloutPercent: 25→100$/,
+  /DELETED\s+FeatureFlag\.flags\.example\.com\s+ml-team\/streaming-responses$/,
+  /DELETED\s+BackupSchedule\.ops\.example\.com\s+nightly$/,
+];
+
+function assertShown(stdout: string, stderr: string) {
+  for (const line of expected) assert.match(stdout, new RegExp(line.source, "m"), `stdout lacks ${line}`);
+  assert.match(stderr, /^watching FeatureFlag\.flags\.example\.com \(new kind\)$/m);
+  assert.match(stderr, /^version changed FeatureFlag\.flags\.example\.com: now v1 \(was v1alpha1\)$/m);
+  assert.match(stderr, /^removed FeatureFlag\.flags\.example\.com: /m);
+  assert.match(stdout, /done: kindwatch watch showed all 23 changes/);
+}
+
+describe("the demo", () => {
+  it("starts its own cluster, shows every step and stops it", async () => {
+    const result = await runCli(["--pace", "0"], { script, timeoutMs: 240_000 });
+    assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    assertShown(result.stdout, result.stderr);
+    // No colours when the output is not a terminal, in the demo's lines or in kindwatch's.
+    assert.ok(!(result.stdout + result.stderr).includes("\x1b["), "no colour codes");
+    const server = /kube-apiserver (https:\/\/127\.0\.0\.1:\d+) is up/.exec(result.stdout)?.[1];
+    assert.ok(server, "the demo names its server");
+    await assert.rejects(fetch(`${server}/readyz`), "the demo's API server is stopped");
+  });
+
+  it("ends with 130 on Ctrl-C, its cluster stopped", async () => {
+    const demo = new CliProcess(["--pace", "2500"], { script, timeoutMs: 240_000 });
+    await demo.until("the first live step", (p) => p.stdout.includes("▸ create AIModelBinding search-team/"), 120_000);
+    const server = /kube-apiserver (https:\/\/127\.0\.0\.1:\d+) is up/.exec(demo.stdout)?.[1];
+    const { code, ms } = await demo.stop("SIGINT");
+    assert.equal(code, 130, demo.stderr);
+    assert.ok(ms < 5000, `took ${ms} ms to stop`);
+    assert.doesNotMatch(demo.stderr, /demo failed/);
+    await assert.rejects(fetch(`${server}/readyz`), "the demo's API server is stopped");
+  });
+
+  it("says what is wrong with a bad flag", async () => {
+    const result = await runCli(["--pace", "soon"], { script });
+    assert.equal(result.code, 2);
+    assert.equal(
+      result.stderr,
+      "error: --pace and --timeout take milliseconds (e.g. --pace 1000); see npm start -- --help\n",
+    );
+    const unknown = await runCli(["--fast"], { script });
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^error: Unknown option '--fast'.*; see npm start -- --help\n$/);
+  });
+
+  describe("on a cluster given with --kubeconfig", () => {
+    let cluster: TestCluster;
+    before(async () => {
+      cluster = await TestCluster.start();
+    });
+    after(async () => {
+      await cluster?.stop();
+    });
+
+    it("runs there and deletes what it made", async () => {
+      const result = await runCli(["--pace", "0", "--kubeconfig", cluster.kubeconfigPath], {
+        script,
+        timeoutMs: 240_000,
+      });
+      assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+      assertShown(result.stdout, result.stderr);
+      const client = connect({ kubeconfig: cluster.kubeconfigPath });
+      try {
+        const crds = client.resource({
+          group: "apiextensions.k8s.io",
+          version: "v1",
+          resource: "customresourcedefinitions",
+        });
+        for (const name of demoCrds) {
+          await assert.rejects(crds.get(name), isNotFound, `${name} is deleted`);
+        }
+        // No namespace controller runs here to finish the deletes: the namespaces are gone or terminating.
+        const namespaces = client.resource({ group: "", version: "v1", resource: "namespaces" });
+        for (const name of ["ml-team", "search-team"]) {
+          await waitFor(`namespace ${name} deleted`, async () => {
+            const ns = await namespaces.get(name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+            return ns === undefined || ns.metadata.deletionTimestamp !== undefined;
+          });
+        }
+      } finally {
+        await client.close();
+      }
+    });
+  });
+});
