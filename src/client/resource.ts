@@ -5,6 +5,7 @@
 import { ApiError, errorFromStatus } from "../http/errors.js";
 import { JsonLineSplitter } from "../http/ndjson.js";
 import type { Query, Transport } from "../http/transport.js";
+import { isMap } from "../object/narrow.js";
 import type { KubeObject, List } from "../object/types.js";
 import { type GroupVersionResource, resourcePath } from "./gvr.js";
 import { toPartialObjectMetadata, toPartialObjectMetadataList } from "./metadata.js";
@@ -53,25 +54,20 @@ function writeQuery(opts: PatchOptions) {
   };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
 function asObject<T>(value: unknown, what: string): T {
-  if (!isRecord(value))
-    throw new ApiError({ kind: "Unknown", status: 0, message: `${what}: the server sent no object` });
+  if (!isMap(value)) throw new ApiError({ kind: "Unknown", status: 0, message: `${what}: the server sent no object` });
   return value as T;
 }
 
 function nameOf(obj: KubeObject, what: string): string {
-  const name = isRecord(obj?.metadata) ? obj.metadata.name : undefined;
+  const name = isMap(obj?.metadata) ? obj.metadata.name : undefined;
   if (typeof name !== "string" || !name) throw new TypeError(`${what}: the object has no metadata.name`);
   return name;
 }
 
 /** Decodes one watch line into an event; an `ERROR` event carries the server's Status as an {@link ApiError}. */
 export function decodeWatchEvent<T>(raw: unknown, request: string): WatchEvent<T> {
-  if (!isRecord(raw) || typeof raw.type !== "string") {
+  if (!isMap(raw) || typeof raw.type !== "string") {
     throw new ApiError({ kind: "Unknown", status: 0, message: `${request}: a watch event without a type` });
   }
   switch (raw.type) {
@@ -81,7 +77,7 @@ export function decodeWatchEvent<T>(raw: unknown, request: string): WatchEvent<T
     case "BOOKMARK":
       return { type: raw.type, object: asObject<T>(raw.object, request) };
     case "ERROR": {
-      const code = isRecord(raw.object) && typeof raw.object.code === "number" ? raw.object.code : 500;
+      const code = isMap(raw.object) && typeof raw.object.code === "number" ? raw.object.code : 500;
       return { type: "ERROR", error: errorFromStatus(code, raw.object, request), object: raw.object };
     }
     default:
@@ -139,7 +135,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
 
   /** Calls that carry an object go to its own namespace when this client names none. */
   #objectNamespace(obj: KubeObject): string | undefined {
-    const ns = isRecord(obj?.metadata) ? obj.metadata.namespace : undefined;
+    const ns = isMap(obj?.metadata) ? obj.metadata.namespace : undefined;
     return this.namespaceName ?? (typeof ns === "string" && ns ? ns : undefined);
   }
 
