@@ -5,7 +5,7 @@
  * call so that tests can count them.
  */
 
-import type { ListWatch } from "../../src/cache/watcher.js";
+import type { ListWatch, WatcherEvent } from "../../src/cache/watcher.js";
 import type { ListOptions, WatchEvent, WatchOptions } from "../../src/client/options.js";
 import { ApiError, type ErrorKind } from "../../src/http/errors.js";
 import type { KubeObject, List } from "../../src/object/types.js";
@@ -197,5 +197,27 @@ export class ScriptedListWatch<T extends KubeObject = KubeObject> implements Lis
     this.watches.push(w);
     (this.#watchScripts.shift() ?? this.defaultWatch)(w);
     return w;
+  }
+}
+
+/** A watch event of each type, for scripts. */
+export const added = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "ADDED", object: o });
+export const modified = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "MODIFIED", object: o });
+export const deleted = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "DELETED", object: o });
+
+/** A short, comparable form of an event. */
+export function show(e: WatcherEvent<KubeObject>): string {
+  switch (e.type) {
+    case "init-start":
+      return `init-start ${e.reason}${e.streaming ? " streaming" : ""}`;
+    case "init-object":
+    case "apply":
+    case "delete":
+      return `${e.type} ${e.object.metadata.name}@${e.object.metadata.resourceVersion}`;
+    case "init-done":
+    case "bookmark":
+      return `${e.type} ${e.resourceVersion}`;
+    case "error":
+      return `error ${e.error.kind}`;
   }
 }

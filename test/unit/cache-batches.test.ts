@@ -9,28 +9,8 @@ import { Informer } from "../../src/cache/informer.js";
 import { type ListWatch, type WatcherEvent, watcher, watcherBatches } from "../../src/cache/watcher.js";
 import type { WatchEvent, WatchOptions } from "../../src/client/options.js";
 import type { KubeObject } from "../../src/object/types.js";
-import { apiError, bookmark, errorEvent, obj, page } from "../support/listwatch.js";
+import { added, apiError, bookmark, deleted, errorEvent, modified, obj, page, show } from "../support/listwatch.js";
 import { waitFor } from "../support/wait.js";
-
-const added = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "ADDED", object: o });
-const modified = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "MODIFIED", object: o });
-const deleted = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "DELETED", object: o });
-
-function show(e: WatcherEvent<KubeObject>): string {
-  switch (e.type) {
-    case "init-start":
-      return `init-start ${e.reason}${e.streaming ? " streaming" : ""}`;
-    case "init-object":
-    case "apply":
-    case "delete":
-      return `${e.type} ${e.object.metadata.name}@${e.object.metadata.resourceVersion}`;
-    case "init-done":
-    case "bookmark":
-      return `${e.type} ${e.resourceVersion}`;
-    case "error":
-      return `error ${e.error.kind}`;
-  }
-}
 
 /**
  * A source with only the batched watch: each watch call replays the next script's batches, then stays open until its

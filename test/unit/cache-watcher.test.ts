@@ -5,41 +5,23 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { type WatcherEvent, type WatcherOptions, watcher } from "../../src/cache/watcher.js";
-import type { WatchEvent } from "../../src/client/options.js";
 import type { KubeObject } from "../../src/object/types.js";
 import {
+  added,
   apiError,
   bookmark,
+  deleted,
   errorEvent,
+  modified,
   obj,
   page,
   ScriptedListWatch,
   type ScriptedWatch,
+  show,
 } from "../support/listwatch.js";
 import { waitFor } from "../support/wait.js";
 
 type Gen = AsyncGenerator<WatcherEvent<KubeObject>>;
-
-const added = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "ADDED", object: o });
-const modified = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "MODIFIED", object: o });
-const deleted = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "DELETED", object: o });
-
-/** A short, comparable form of an event. */
-function show(e: WatcherEvent<KubeObject>): string {
-  switch (e.type) {
-    case "init-start":
-      return `init-start ${e.reason}${e.streaming ? " streaming" : ""}`;
-    case "init-object":
-    case "apply":
-    case "delete":
-      return `${e.type} ${e.object.metadata.name}@${e.object.metadata.resourceVersion}`;
-    case "init-done":
-    case "bookmark":
-      return `${e.type} ${e.resourceVersion}`;
-    case "error":
-      return `error ${e.error.kind}`;
-  }
-}
 
 /** The next event, or a failure after `ms`. */
 async function next(gen: Gen, ms = 2000): Promise<WatcherEvent<KubeObject>> {
