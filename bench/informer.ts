@@ -15,11 +15,11 @@ import { loadConfig } from "../src/config/index.js";
 import { Transport } from "../src/http/transport.js";
 import { uniqueName, waitFor } from "../test/support/wait.js";
 import { ChildSession } from "./support/child.js";
-import { benchCluster } from "./support/cluster.js";
+import { benchCluster, finish } from "./support/cluster.js";
 import { Curl } from "./support/curl.js";
 import { ensureGoProgram } from "./support/go-program.js";
 import { describeMachine, machineLines } from "./support/machine.js";
-import { crd, createAll, ignoreNotFound, widget } from "./support/objects.js";
+import { crd, createAll, widget } from "./support/objects.js";
 import { type Results, ratios, resultLine, table } from "./support/report.js";
 import { median, range } from "./support/stats.js";
 import { clientNodeVersion } from "./support/versions.js";
@@ -239,14 +239,8 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
       resultLine("informer", results, ours, peers),
     ];
   } finally {
-    if (!cluster.owned) {
-      // A shared cluster keeps what we leave: deleting a CRD deletes its objects; the namespace goes too.
-      for (const group of groups) await crds.delete(`widgets.${group}`).catch(ignoreNotFound);
-      await namespaces.delete(namespace).catch(ignoreNotFound);
-    }
     await curl.close();
-    await transport.close();
-    await cluster.stop();
+    await finish(cluster, transport, { crds: groups.map((group) => `widgets.${group}`), namespace });
   }
   console.log(output.join("\n"));
 }

@@ -10,9 +10,9 @@ import { loadConfig } from "../src/config/index.js";
 import { Transport } from "../src/http/transport.js";
 import { uniqueName, waitFor } from "../test/support/wait.js";
 import { runChild } from "./support/child.js";
-import { benchCluster } from "./support/cluster.js";
+import { benchCluster, finish } from "./support/cluster.js";
 import { describeMachine, machineLines } from "./support/machine.js";
-import { crd, createAll, ignoreNotFound, widget } from "./support/objects.js";
+import { crd, createAll, widget } from "./support/objects.js";
 import { type Results, ratios, resultLine, table } from "./support/report.js";
 import { median, range } from "./support/stats.js";
 import { clientNodeVersion } from "./support/versions.js";
@@ -139,13 +139,7 @@ export async function listBench(argv: readonly string[]): Promise<void> {
       resultLine("list", results, ours),
     ];
   } finally {
-    if (!cluster.owned) {
-      // A shared cluster keeps what we leave: deleting the CRD deletes its objects; the namespace goes too.
-      await crds.delete(`widgets.${group}`).catch(ignoreNotFound);
-      await namespaces.delete(namespace).catch(ignoreNotFound);
-    }
-    await transport.close();
-    await cluster.stop();
+    await finish(cluster, transport, { crds: [`widgets.${group}`], namespace });
   }
   console.log(output.join("\n"));
 }

@@ -29,9 +29,9 @@ import { Transport } from "../src/http/transport.js";
 import type { KubeObject } from "../src/object/types.js";
 import { uniqueName, waitFor } from "../test/support/wait.js";
 import { runChild } from "./support/child.js";
-import { benchCluster } from "./support/cluster.js";
+import { benchCluster, finish } from "./support/cluster.js";
 import { describeMachine, machineLines } from "./support/machine.js";
-import { crd, createAll, ignoreNotFound, widget } from "./support/objects.js";
+import { crd, createAll, widget } from "./support/objects.js";
 import { type Results, resultLine, table } from "./support/report.js";
 import { median, range } from "./support/stats.js";
 
@@ -212,12 +212,7 @@ export async function storeBench(argv: readonly string[]): Promise<void> {
       resultLine("store", results, ours),
     ];
   } finally {
-    if (!cluster.owned) {
-      await crds.delete(`widgets.${group}`).catch(ignoreNotFound);
-      await namespaces.delete(namespace).catch(ignoreNotFound);
-    }
-    await transport.close();
-    await cluster.stop();
+    await finish(cluster, transport, { crds: [`widgets.${group}`], namespace });
   }
   console.log(output.join("\n"));
 }

@@ -27,7 +27,7 @@ import { WatchAll } from "../src/watchall/engine.js";
 import { crdManifest } from "../test/support/crd-manifest.js";
 import { uniqueName, waitFor } from "../test/support/wait.js";
 import { runChild } from "./support/child.js";
-import { benchCluster } from "./support/cluster.js";
+import { benchCluster, finish } from "./support/cluster.js";
 import { describeMachine, machineLines } from "./support/machine.js";
 import { type Results, resultLine, table } from "./support/report.js";
 import { median, percentile, range } from "./support/stats.js";
@@ -242,13 +242,7 @@ export async function watchallBench(argv: readonly string[]): Promise<void> {
       resultLine("watchall", results, ours),
     ];
   } finally {
-    if (!cluster.owned) {
-      // A shared cluster keeps what we leave: deleting a CRD deletes its objects; the namespace goes too.
-      await each(made.length, 8, (i) => crds.delete(made[i] as string).catch(() => {}));
-      await namespaces.delete(namespace).catch(() => {});
-    }
-    await transport.close();
-    await cluster.stop();
+    await finish(cluster, transport, { crds: made, namespace });
   }
   console.log(output.join("\n"));
 }
