@@ -5,10 +5,11 @@
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
-import { type Cluster, isMap, isNotFound, type KubeObject } from "../src/index.js";
+import { type Cluster, isEstablished, isNotFound, type KubeObject } from "../src/index.js";
+import { waitFor } from "../test/support/wait.js";
 
 /** The API of CustomResourceDefinitions. */
-export const crdResource = { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" };
+export const crdApi = { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" };
 
 /** The folder of the YAML files (in the repository, not in `dist`). */
 const sources = fileURLToPath(new URL("../../demo/", import.meta.url));
@@ -20,25 +21,9 @@ export async function readCrds(folder: "crds" | "later"): Promise<KubeObject[]> 
   return Promise.all(files.map(async (f) => parse(await readFile(`${dir}${f}`, "utf8")) as KubeObject));
 }
 
-function established(crd: KubeObject): boolean {
-  const conditions = isMap(crd.status) ? crd.status.conditions : undefined;
-  return (
-    Array.isArray(conditions) && conditions.some((c) => isMap(c) && c.type === "Established" && c.status === "True")
-  );
-}
-
-/** Polls `check` every 100 ms until it is true, or throws `what` after `ms`. */
-export async function until(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Creates `crd` (or replaces an older copy's spec) and waits until it is established. */
 export async function installCrd(cluster: Cluster, crd: KubeObject): Promise<void> {
-  const crds = cluster.resource(crdResource);
+  const crds = cluster.resource(crdApi);
   const name = crd.metadata.name ?? "";
   try {
     const existing = await crds.get(name);
@@ -47,24 +32,28 @@ export async function installCrd(cluster: Cluster, crd: KubeObject): Promise<voi
     if (!isNotFound(e)) throw e;
     await crds.create(crd);
   }
-  await until(`CRD ${name} to be established`, 30_000, async () => established(await crds.get(name)));
+  await waitFor(`CRD ${name} to be established`, async () => isEstablished(await crds.get(name)));
 }
 
 /** Deletes the CRD `name` (and so all its objects) and waits until it is gone. */
 export async function removeCrd(cluster: Cluster, name: string): Promise<void> {
-  const crds = cluster.resource(crdResource);
+  const crds = cluster.resource(crdApi);
   try {
     await crds.delete(name);
   } catch (e) {
     if (!isNotFound(e)) throw e;
   }
-  await until(`CRD ${name} to be deleted`, 60_000, async () => {
-    try {
-      await crds.get(name);
-      return false;
-    } catch (e) {
-      if (isNotFound(e)) return true;
-      throw e;
-    }
-  });
+  await waitFor(
+    `CRD ${name} to be deleted`,
+    async () => {
+      try {
+        await crds.get(name);
+        return false;
+      } catch (e) {
+        if (isNotFound(e)) return true;
+        throw e;
+      }
+    },
+    { timeoutMs: 60_000 },
+  );
 }

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { type Cluster, connect } from "../src/index.js";
+import { type Cluster, connect, isNotFound } from "../src/index.js";
 import { TestCluster } from "../src/testing/index.js";
 import { installCrd, readCrds, removeCrd } from "./crds.js";
 import { type Expect, Follower } from "./follow.js";
@@ -109,7 +109,11 @@ async function cleanUp(cluster: Cluster) {
     await removeCrd(cluster, crd.metadata.name ?? "");
   }
   const api = cluster.resource({ group: "", version: "v1", resource: "namespaces" });
-  for (const name of namespaces) await api.delete(name).catch(() => undefined);
+  for (const name of namespaces) {
+    await api.delete(name).catch((e: unknown) => {
+      if (!isNotFound(e)) throw e;
+    });
+  }
 }
 
 async function main(): Promise<number> {

@@ -4,7 +4,7 @@
  * kinds with nothing to do with AI, one of which does not exist when the watch starts.
  */
 import { type Cluster, isAlreadyExists, type KubeObject, type ResourceClient } from "../src/index.js";
-import { crdResource, installCrd, readCrds, removeCrd } from "./crds.js";
+import { crdApi, installCrd, readCrds, removeCrd } from "./crds.js";
 import type { Expect } from "./follow.js";
 
 const ai = "ai.kindwatch.dev";
@@ -236,7 +236,7 @@ export const live: readonly Step[] = [
   {
     say: `serve ${flagsCrd} as v1 too, and prefer it: kindwatch moves its watch to v1`,
     run: async (c) => {
-      const crds = c.resource(crdResource);
+      const crds = c.resource(crdApi);
       const crd = await crds.get(flagsCrd);
       const spec = crd.spec as { versions: Record<string, unknown>[] };
       const v1alpha1 = { ...spec.versions[0], storage: false };
