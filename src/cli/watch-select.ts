@@ -29,13 +29,15 @@ export async function selection(ctx: CommandContext, cluster: Cluster): Promise<
       continue;
     }
     for (const r of resolution.resources) {
+      const name = `${r.resource}${r.group ? `.${r.group}` : ""}`;
       if (!r.verbs.includes("watch") || !r.verbs.includes("list")) {
-        throw new CliError(
-          `${r.resource}${r.group ? `.${r.group}` : ""} cannot be watched: the server offers no list and watch for it`,
-        );
+        throw new CliError(`${name} cannot be watched: the server offers no list and watch for it`);
+      }
+      if (ctx.inv.namespace && !r.namespaced) {
+        throw new CliError(`${name} is cluster-scoped: -n/--namespace does not apply to it; watch it without -n`);
       }
       const base = cluster.resource(r);
-      const client = ctx.inv.namespace && r.namespaced ? base.namespace(ctx.inv.namespace) : base;
+      const client = ctx.inv.namespace ? base.namespace(ctx.inv.namespace) : base;
       await client.list({ limit: 1, signal: ctx.signal });
       kinds.push(r.resource);
       const groups = groupsByResource.get(r.resource) ?? new Set<string>();

@@ -31,10 +31,11 @@ async function checkCheckpoint(path: string): Promise<void> {
 
 function engineOptions(ctx: CommandContext, selected: Selection, progress: ProgressLine | undefined): WatchAllOptions {
   const { inv, errStyle } = ctx;
+  // -n: only that namespace's objects (the engine then leaves cluster-scoped kinds out); -A or neither: every namespace.
+  const include = inv.namespace ? { ...selected.include, namespaces: [inv.namespace] } : selected.include;
   return {
-    ...(selected.include ? { include: selected.include } : {}),
+    ...(include ? { include } : {}),
     allResources: selected.allResources,
-    ...(inv.namespace ? { namespace: inv.namespace } : {}),
     ...(inv.selector ? { labelSelector: inv.selector } : {}),
     ...(inv.fieldSelector ? { fieldSelector: inv.fieldSelector } : {}),
     ...(inv.metadataOnly ? { metadataOnly: true } : {}),
