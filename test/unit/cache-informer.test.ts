@@ -6,14 +6,19 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { afterEach, describe, it } from "node:test";
 import { type EventHandlers, Informer, type InformerOptions } from "../../src/cache/informer.js";
-import type { WatchEvent } from "../../src/client/options.js";
 import type { KubeObject } from "../../src/object/types.js";
-import { apiError, bookmark, errorEvent, obj, page, ScriptedListWatch } from "../support/listwatch.js";
+import {
+  added,
+  apiError,
+  bookmark,
+  deleted,
+  errorEvent,
+  modified,
+  obj,
+  page,
+  ScriptedListWatch,
+} from "../support/listwatch.js";
 import { waitFor } from "../support/wait.js";
-
-const added = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "ADDED", object: o });
-const modified = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "MODIFIED", object: o });
-const deleted = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "DELETED", object: o });
 
 const at = (o: KubeObject): string => `${o.metadata.name}@${o.metadata.resourceVersion}`;
 
