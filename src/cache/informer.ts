@@ -1,7 +1,8 @@
 /**
  * An informer: a watcher feeding a store, and handlers told what changed. On every relist the store is reconciled with
  * the new list, and what changed while disconnected is delivered: updates, adds, and the deletes that happened unseen
- * (with the last known state and `finalStateUnknown`), so that no handler ever misses a delete.
+ * (with the last known state and `finalStateUnknown`), so that no handler ever misses a delete. A stopped informer may
+ * be started again: it keeps its store and its handlers, and its first list is such a relist.
  */
 import type { ApiError } from "../http/errors.js";
 import type { KubeObject } from "../object/types.js";
@@ -73,7 +74,10 @@ export interface InformerStatus {
   readonly relists: number;
 }
 
-/** Keeps a store of one resource (one selection of it) in sync and tells handlers what changed. */
+/**
+ * Keeps a store of one resource (one selection of it) in sync and tells handlers what changed. Unlike client-go's
+ * SharedIndexInformer it can be started again once stopped (by {@link Informer.stop} or by its start signal alike).
+ */
 export class Informer<T extends KubeObject = KubeObject> {
   readonly store: Store<T>;
   readonly source: ListWatch<T>;
@@ -82,9 +86,15 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly #queues = new Set<HandlerQueue<T>>();
   readonly #syncWaiters = new Set<() => void>();
   readonly #errorListeners = new Set<(error: ApiError, retryInMs: number) => void>();
+  /** The current run's; aborted once it is stopping. */
   #controller: AbortController | undefined;
+  /** The current run, teardown included; undefined once stopped. */
   #running: Promise<void> | undefined;
+  /** Whether handler queues deliver: from a run's start to its end, and while {@link stop} drains them. */
+  #delivering = false;
   #synced = false;
+  /** Whether a list has ever been stored: from then on a list is a relist, and late handlers are told the store. */
+  #listed = false;
   #resourceVersion: string | undefined;
   #lastError: ApiError | undefined;
   #errors = 0;
@@ -97,7 +107,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.store = new Store<T>(options.indexers);
   }
 
-  /** Whether the initial list has been stored (handlers may still be working through it). */
+  /** Whether this run's initial list has been stored (handlers may still be working through it). */
   get hasSynced(): boolean {
     return this.#synced;
   }
@@ -117,9 +127,9 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   /**
-   * Adds handlers; returns a function that removes them. Handlers added after the informer has synced are first told
-   * of every stored object as an add with origin "initial", as client-go does, unless `replay` is false (for a caller
-   * that has just read the store itself).
+   * Adds handlers; returns a function that removes them. Handlers added once the store holds a list are first told of
+   * every stored object as an add with origin "initial", as client-go does, unless `replay` is false (for a caller
+   * that has just read the store itself). While the informer is stopped they are told nothing until it starts again.
    */
   addHandlers(handlers: EventHandlers<T>, { replay = true }: { replay?: boolean } = {}): () => void {
     const queue = new HandlerQueue<T>(
@@ -132,8 +142,9 @@ export class Informer<T extends KubeObject = KubeObject> {
           error: err instanceof Error ? err.message : String(err),
         }),
     );
+    if (!this.#delivering) queue.pause();
     this.#queues.add(queue);
-    if (this.#synced && replay) {
+    if (this.#listed && replay) {
       for (const object of this.store.list()) queue.push(keyOf(object), { type: "add", object, origin: "initial" });
     }
     return () => {
@@ -166,32 +177,72 @@ export class Informer<T extends KubeObject = KubeObject> {
     });
   }
 
-  /** Resolves once every handler has handled everything delivered so far. */
+  /**
+   * Resolves once every handler has handled everything delivered so far; while the informer is stopped, once no
+   * handler call is in flight (what is still queued then waits for a restart).
+   */
   async idle(): Promise<void> {
     await Promise.all([...this.#queues].map((q) => q.idle()));
   }
 
-  /** Starts listing and watching in the background; stops when `signal` aborts or {@link stop} is called. */
+  /**
+   * Starts listing and watching in the background (a no-op while running); stops when `signal` aborts or {@link stop}
+   * is called. Starting a stopped informer, also one still stopping, runs it again: `hasSynced` is false until the new
+   * list is stored, and handlers are told how it differs from the store, as on a relist, after what they had not yet
+   * been told when it stopped.
+   */
   start(signal?: AbortSignal): void {
-    if (this.#running) return;
+    if (this.#controller && !this.#controller.signal.aborted) return;
     const controller = new AbortController();
     this.#controller = controller;
+    this.#synced = false;
     const onAbort = () => controller.abort(signal?.reason);
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
-    this.#running = this.#run(controller.signal).finally(() => signal?.removeEventListener("abort", onAbort));
+    this.#running = this.#lifetime(controller, this.#running).finally(() =>
+      signal?.removeEventListener("abort", onAbort),
+    );
   }
 
   /**
-   * Stops watching and handling; resolves once the watch has closed. With `drain`, handlers first receive everything
-   * already queued for them, so that what they were told matches the store exactly.
+   * Stops watching and handling; resolves once the watch has closed. Handlers are not called again until a restart,
+   * which delivers what was still queued for them. With `drain`, they first receive everything already queued, so
+   * that what they were told matches the store exactly.
    */
   async stop({ drain = false }: { drain?: boolean } = {}): Promise<void> {
     this.#controller?.abort();
     await this.#running;
+    if (drain && !this.#running) await this.#flush();
+  }
+
+  /** One run, from the end of the previous one (a restart may come before that has wound down) to its own. */
+  async #lifetime(controller: AbortController, previous: Promise<void> | undefined): Promise<void> {
+    await previous?.catch(() => {});
+    try {
+      if (controller.signal.aborted) return;
+      this.#delivering = true;
+      for (const queue of this.#queues) queue.resume();
+      await this.#run(controller.signal);
+    } finally {
+      // Whichever way the run ended, stop() or the start signal, the informer is left in the same state.
+      if (this.#controller === controller) this.#halt();
+    }
+  }
+
+  #halt(): void {
+    this.#controller = undefined;
     this.#running = undefined;
-    if (drain) await this.idle();
-    for (const queue of this.#queues) queue.close();
+    this.#delivering = false;
+    for (const queue of this.#queues) queue.pause();
+  }
+
+  /** Delivers what is queued for handlers of a stopped informer. */
+  async #flush(): Promise<void> {
+    this.#delivering = true;
+    for (const queue of this.#queues) queue.resume();
+    await this.idle();
+    // A start() meanwhile has the queues deliver on.
+    if (!this.#running) this.#halt();
   }
 
   async #run(signal: AbortSignal): Promise<void> {
@@ -199,7 +250,6 @@ export class Informer<T extends KubeObject = KubeObject> {
       ? setInterval(() => this.#resync(), this.#options.resyncMs).unref()
       : undefined;
     let buffer: Map<string, T> | undefined;
-    let reason: "initial" | "relist" = "initial";
     try {
       // A batch is what one read brought: handled in one synchronous pass, one await per read rather than per event.
       for await (const batch of watcherBatches(this.source, { ...this.#options, signal })) {
@@ -207,7 +257,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           // A handler may have stopped the informer: nothing more is stored or told after that.
           if (signal.aborted) break;
           try {
-            buffer = this.#handle(event, buffer, reason);
+            buffer = this.#handle(event, buffer);
           } catch (err) {
             // A throwing transform, index function or listener must not end the informer: it would stop silently.
             this.#log("error", "informer failed to handle an event", {
@@ -216,7 +266,6 @@ export class Informer<T extends KubeObject = KubeObject> {
               error: err instanceof Error ? err.message : String(err),
             });
           }
-          if (event.type === "init-start") reason = event.reason;
           if (event.type !== "error" && event.type !== "init-start") this.#errors = 0;
         }
       }
@@ -225,7 +274,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  #handle(event: WatcherEvent<T>, buffer: Map<string, T> | undefined, reason: "initial" | "relist") {
+  #handle(event: WatcherEvent<T>, buffer: Map<string, T> | undefined) {
     switch (event.type) {
       case "init-start":
         return new Map<string, T>();
@@ -234,15 +283,19 @@ export class Informer<T extends KubeObject = KubeObject> {
         buffer?.set(keyOf(object), object);
         return buffer;
       }
-      case "init-done":
-        this.#replace(buffer ?? new Map(), reason === "initial" && !this.#synced ? "initial" : "relist");
+      case "init-done": {
+        const relist = this.#listed;
+        this.#replace(buffer ?? new Map(), relist ? "relist" : "initial");
+        this.#listed = true;
         this.#resourceVersion = event.resourceVersion;
+        if (relist) this.#relists++;
         if (!this.#synced) {
           this.#synced = true;
           for (const wake of [...this.#syncWaiters]) wake();
           this.#syncWaiters.clear();
-        } else this.#relists++;
+        }
         return undefined;
+      }
       case "apply": {
         const object = this.#transform(event.object);
         const key = keyOf(object);

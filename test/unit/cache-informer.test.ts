@@ -329,7 +329,7 @@ describe("Informer: handlers and resync", () => {
     const resyncs = seen.filter((s) => s.endsWith("resync"));
     assert.ok(resyncs.every((s) => s === "update a@1->a@1 resync" || s === "update b@2->b@2 resync"));
     await inf.stop();
-    // Handlers are closed after stop(), so watch the timer itself: a resync reads the whole store.
+    // Handlers are paused after stop(), so watch the timer itself: a resync reads the whole store.
     let reads = 0;
     const list = inf.store.list.bind(inf.store);
     inf.store.list = () => {
@@ -370,6 +370,102 @@ describe("Informer: stopping", () => {
     never.start(AbortSignal.abort());
     await never.stop();
     assert.equal(idle.lists.length + idle.watches.length, 0);
+  });
+
+  it("starts again after stop(): unsynced until the new list is in, handlers told the difference, then live", async () => {
+    const src = new ScriptedListWatch().replyToList(
+      page("5", [obj("a", "1"), obj("b", "1"), obj("c", "1")]),
+      page("9", [obj("a", "1"), obj("b", "7"), obj("d", "8")]),
+    );
+    const inf = informer(src);
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await inf.synced(soon());
+    await inf.stop();
+    inf.start();
+    assert.equal(inf.hasSynced, false, "a restarted informer is synced once its new list is stored");
+    await inf.synced(soon());
+    await waitFor("the second watch", () => src.watches.length === 2, { timeoutMs: 2000 });
+    src.watches[1]?.push(modified(obj("a", "10")));
+    await waitFor("the live update", () => inf.store.get("ns/a")?.metadata.resourceVersion === "10", {
+      timeoutMs: 2000,
+    });
+    await inf.idle();
+    assert.deepEqual(seen.slice(3), [
+      "delete c@1 relist final-state-unknown",
+      "update b@1->b@7 relist",
+      "add d@8 relist",
+      "update a@1->a@10 live",
+    ]);
+    assert.equal(inf.status().relists, 1);
+  });
+
+  it("starts again after its start signal aborted, at once, in the same way as after stop()", async () => {
+    const src = new ScriptedListWatch().replyToList(
+      page("5", [obj("a", "1"), obj("b", "1")]),
+      page("9", [obj("a", "2")]),
+    );
+    const inf = informer(src);
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    const first = new AbortController();
+    inf.start(first.signal);
+    await inf.synced(soon());
+    await waitFor("the watch", () => src.watches.length === 1, { timeoutMs: 2000 });
+    first.abort();
+    // No stop() in between, and the aborted run has not wound down yet: the new run starts once it has.
+    inf.start();
+    assert.equal(inf.hasSynced, false);
+    await inf.synced(soon());
+    await inf.idle();
+    assert.equal(src.watches[0]?.returned, true, "the first run's watch closed");
+    assert.deepEqual(seen.slice(2), ["delete b@1 relist final-state-unknown", "update a@1->a@2 relist"]);
+    assert.deepEqual(inf.store.keys(), ["ns/a"]);
+  });
+
+  it("keeps what handlers were not told yet across a restart, and tells handlers added while stopped the store", async () => {
+    const src = new ScriptedListWatch().replyToList(
+      page("5", [obj("a", "1")]),
+      page("9", [obj("a", "3"), obj("b", "9")]),
+    );
+    const inf = informer(src);
+    let release = () => {};
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const record = recorder(slow);
+    inf.addHandlers({
+      ...record,
+      add: async (o, info) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        record.add?.(o, info);
+        if (o.metadata.resourceVersion === "1") await blocked;
+        inFlight--;
+      },
+    });
+    inf.start();
+    await inf.synced(soon());
+    await waitFor("the watch", () => src.watches.length === 1, { timeoutMs: 2000 });
+    src.watches[0]?.push(modified(obj("a", "2")));
+    await waitFor("the update stored", () => inf.store.get("ns/a")?.metadata.resourceVersion === "2", {
+      timeoutMs: 2000,
+    });
+    await inf.stop();
+    const late: string[] = [];
+    inf.addHandlers(recorder(late));
+    assert.deepEqual(late, [], "a stopped informer tells nothing (a running one tells a late handler at once)");
+    inf.start();
+    await inf.synced(soon());
+    release();
+    await inf.idle();
+    assert.deepEqual(slow, ["add a@1 initial", "update a@1->a@3 relist", "add b@9 relist"]);
+    assert.equal(most, 1, "the handler was never called again before its first call returned");
+    assert.deepEqual(late, ["add a@2 initial", "update a@2->a@3 relist", "add b@9 relist"]);
   });
 
   it("leaves nothing behind: a process that stops its informers exits at once", async () => {
