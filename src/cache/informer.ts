@@ -61,6 +61,15 @@ function replaced(a: KubeObject, b: KubeObject): boolean {
   return before !== undefined && after !== undefined && before !== after;
 }
 
+/** Why {@link Informer.synced} gave up: the informer stopped before its initial list was stored. */
+export class InformerStoppedError extends Error {
+  override readonly name = "InformerStoppedError";
+
+  constructor(source: string) {
+    super(`the informer of ${source} stopped before it synced`);
+  }
+}
+
 /** What an informer is doing, for status pages and readiness. */
 export interface InformerStatus {
   readonly synced: boolean;
@@ -84,7 +93,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly #options: InformerOptions<T>;
   readonly #transform: (object: T) => T;
   readonly #queues = new Set<HandlerQueue<T>>();
-  readonly #syncWaiters = new Set<() => void>();
+  /** Called with nothing once synced, or with the reason the wait is over without it. */
+  readonly #syncWaiters = new Set<(stopped?: InformerStoppedError) => void>();
   readonly #errorListeners = new Set<(error: ApiError, retryInMs: number) => void>();
   /** The current run's; aborted once it is stopping. */
   #controller: AbortController | undefined;
@@ -93,6 +103,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   /** Whether handler queues deliver: from a run's start to its end, and while {@link stop} drains them. */
   #delivering = false;
   #synced = false;
+  #started = false;
   /** Whether a list has ever been stored: from then on a list is a relist, and late handlers are told the store. */
   #listed = false;
   #resourceVersion: string | undefined;
@@ -159,13 +170,20 @@ export class Informer<T extends KubeObject = KubeObject> {
     return () => this.#errorListeners.delete(listener);
   }
 
-  /** Resolves once the initial list is in the store; rejects if `signal` aborts first. */
+  /**
+   * Resolves once the initial list is in the store (waiting for {@link start} if it has not been called yet). Rejects
+   * with the signal's reason if `signal` aborts first, and with an {@link InformerStoppedError} if the informer stops
+   * first or is stopped without having synced, as client-go's `WaitForCacheSync` returns false: no wait outlives the
+   * informer, so none needs a signal to end.
+   */
   synced(signal?: AbortSignal): Promise<void> {
     if (this.#synced) return Promise.resolve();
+    if (this.#started && !this.#running) return Promise.reject(new InformerStoppedError(this.source.description));
     return new Promise((resolve, reject) => {
-      const done = () => {
+      const done = (stopped?: InformerStoppedError) => {
         signal?.removeEventListener("abort", onAbort);
-        resolve();
+        if (stopped) reject(stopped);
+        else resolve();
       };
       const onAbort = () => {
         this.#syncWaiters.delete(done);
@@ -195,6 +213,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     if (this.#controller && !this.#controller.signal.aborted) return;
     const controller = new AbortController();
     this.#controller = controller;
+    this.#started = true;
     this.#synced = false;
     const onAbort = () => controller.abort(signal?.reason);
     if (signal?.aborted) onAbort();
@@ -234,6 +253,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#running = undefined;
     this.#delivering = false;
     for (const queue of this.#queues) queue.pause();
+    if (this.#syncWaiters.size === 0) return;
+    const stopped = new InformerStoppedError(this.source.description);
+    for (const fail of [...this.#syncWaiters]) fail(stopped);
+    this.#syncWaiters.clear();
   }
 
   /** Delivers what is queued for handlers of a stopped informer. */

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { afterEach, describe, it } from "node:test";
-import { type EventHandlers, Informer, type InformerOptions } from "../../src/cache/informer.js";
+import { type EventHandlers, Informer, type InformerOptions, InformerStoppedError } from "../../src/cache/informer.js";
 import type { KubeObject } from "../../src/object/types.js";
 import {
   added,
@@ -18,7 +18,7 @@ import {
   page,
   ScriptedListWatch,
 } from "../support/listwatch.js";
-import { waitFor } from "../support/wait.js";
+import { outcome, waitFor } from "../support/wait.js";
 
 const at = (o: KubeObject): string => `${o.metadata.name}@${o.metadata.resourceVersion}`;
 
@@ -118,6 +118,37 @@ describe("Informer: sync", () => {
     answer?.();
     await later;
     await inf.synced(); // resolves at once now
+  });
+
+  it("synced() without a signal rejects once the informer stops unsynced, by stop() or by its start signal", async () => {
+    // Every list fails: the informer never syncs.
+    const src = new ScriptedListWatch();
+    const inf = informer(src);
+    const beforeStart = outcome(inf.synced());
+    inf.start();
+    const whileRunning = outcome(inf.synced());
+    await waitFor("a failed list", () => src.lists.length > 0, { timeoutMs: 2000 });
+    assert.equal(beforeStart(), undefined, "still waiting while the informer retries");
+    await inf.stop();
+    for (const settled of [beforeStart, whileRunning]) {
+      const reason = await waitFor("synced() to give up", settled, { timeoutMs: 2000 });
+      assert.ok(reason instanceof InformerStoppedError, String(reason));
+      assert.equal(reason.message, "the informer of configmaps/v1 (scripted) stopped before it synced");
+    }
+    const afterStop = await waitFor("synced() on a stopped informer", outcome(inf.synced()), { timeoutMs: 2000 });
+    assert.ok(afterStop instanceof InformerStoppedError);
+
+    const controller = new AbortController();
+    inf.start(controller.signal);
+    const signalled = outcome(inf.synced());
+    controller.abort();
+    assert.ok((await waitFor("synced() to give up", signalled, { timeoutMs: 2000 })) instanceof InformerStoppedError);
+
+    src.replyToList(page("5", [obj("a", "1")]));
+    inf.start();
+    await inf.synced(soon());
+    await inf.stop();
+    await inf.synced(); // synced, then stopped: nothing to wait for
   });
 });
 
