@@ -31,7 +31,8 @@ export type InformerLogger = (
 export interface InformerOptions<T> extends WatcherOptions {
   /**
    * Applied to every object before it is stored and handed out; default: drop `metadata.managedFields`, which is often
-   * most of an object's size and of no use to a cache.
+   * most of an object's size and of no use to a cache. When it throws, the object is reported (logger, `objectErrors`)
+   * and the store keeps the version it had, on a live event and on a relist alike; a delete still removes it.
    */
   readonly transform?: (object: T) => T;
   /** Deliver every stored object again as an update (origin "resync") this often; default never. */
@@ -81,6 +82,8 @@ export interface InformerStatus {
   /** Consecutive errors since the last healthy watch. */
   readonly errors: number;
   readonly relists: number;
+  /** Objects the transform or an index function threw on, since the informer was made: left as they were stored. */
+  readonly objectErrors: number;
 }
 
 /**
@@ -110,6 +113,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   #lastError: ApiError | undefined;
   #errors = 0;
   #relists = 0;
+  #objectErrors = 0;
 
   constructor(source: ListWatch<T>, options: InformerOptions<T> = {}) {
     this.source = source;
@@ -134,6 +138,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       lastError: this.#lastError,
       errors: this.#errors,
       relists: this.#relists,
+      objectErrors: this.#objectErrors,
     };
   }
 
@@ -282,7 +287,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           try {
             buffer = this.#handle(event, buffer);
           } catch (err) {
-            // A throwing transform, index function or listener must not end the informer: it would stop silently.
+            // A bug here must not end the informer: it would stop silently, its store going stale unseen.
             this.#log("error", "informer failed to handle an event", {
               source: this.source.description,
               event: event.type,
@@ -302,8 +307,11 @@ export class Informer<T extends KubeObject = KubeObject> {
       case "init-start":
         return new Map<string, T>();
       case "init-object": {
-        const object = this.#transform(event.object);
-        buffer?.set(keyOf(object), object);
+        const key = keyOf(event.object);
+        // Left out of the new list, an object that exists would be told deleted: it keeps its stored version, as a
+        // live update of it does.
+        const object = this.#transformed(event.object, key) ?? this.store.get(key);
+        if (object) buffer?.set(key, object);
         return buffer;
       }
       case "init-done": {
@@ -320,10 +328,17 @@ export class Informer<T extends KubeObject = KubeObject> {
         return undefined;
       }
       case "apply": {
-        const object = this.#transform(event.object);
-        const key = keyOf(object);
-        const old = this.store.set(key, object);
-        this.#resourceVersion = resourceVersion(object) ?? this.#resourceVersion;
+        const key = keyOf(event.object);
+        this.#resourceVersion = resourceVersion(event.object) ?? this.#resourceVersion;
+        const object = this.#transformed(event.object, key);
+        if (!object) return buffer;
+        let old: T | undefined;
+        try {
+          old = this.store.set(key, object);
+        } catch (err) {
+          this.#objectFailed("store", key, err);
+          return buffer;
+        }
         if (!old) this.#notify(key, { type: "add", object, origin: "live" });
         else if (replaced(old, object)) {
           this.#notify(key, { type: "delete", object: old, origin: "live", finalStateUnknown: true });
@@ -332,11 +347,13 @@ export class Informer<T extends KubeObject = KubeObject> {
         return buffer;
       }
       case "delete": {
-        const object = this.#transform(event.object);
-        const key = keyOf(object);
-        this.store.delete(key);
-        this.#resourceVersion = resourceVersion(object) ?? this.#resourceVersion;
-        this.#notify(key, { type: "delete", object, origin: "live", finalStateUnknown: false });
+        const key = keyOf(event.object);
+        this.#resourceVersion = resourceVersion(event.object) ?? this.#resourceVersion;
+        const object = this.#transformed(event.object, key);
+        const old = this.store.delete(key);
+        if (object) this.#notify(key, { type: "delete", object, origin: "live", finalStateUnknown: false });
+        // The object is gone all the same: handlers get the last state they were given.
+        else if (old) this.#notify(key, { type: "delete", object: old, origin: "live", finalStateUnknown: true });
         return buffer;
       }
       case "bookmark":
@@ -367,7 +384,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /**
    * Makes the store equal to `fresh` and tells handlers every difference. One object that cannot be stored (a throwing
-   * index function) is reported and skipped, so that the rest still arrives and the informer still syncs.
+   * index function) is reported and keeps its stored version, so that the rest still arrives and the informer syncs.
    */
   #replace(fresh: Map<string, T>, origin: Origin): void {
     for (const key of this.store.keys()) {
@@ -380,11 +397,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       try {
         old = this.store.set(key, object);
       } catch (err) {
-        this.#log("error", "informer could not store an object", {
-          source: this.source.description,
-          key,
-          error: err instanceof Error ? err.message : String(err),
-        });
+        this.#objectFailed("store", key, err);
         continue;
       }
       if (!old) this.#notify(key, { type: "add", object, origin });
@@ -395,6 +408,25 @@ export class Informer<T extends KubeObject = KubeObject> {
         this.#notify(key, { type: "update", old, object, origin });
       }
     }
+  }
+
+  /** The transformed object, or undefined when the transform threw (reported). */
+  #transformed(object: T, key: string): T | undefined {
+    try {
+      return this.#transform(object);
+    } catch (err) {
+      this.#objectFailed("transform", key, err);
+      return undefined;
+    }
+  }
+
+  #objectFailed(what: "transform" | "store", key: string, err: unknown): void {
+    this.#objectErrors++;
+    this.#log("error", `informer could not ${what} an object`, {
+      source: this.source.description,
+      key,
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
 
   #resync(): void {

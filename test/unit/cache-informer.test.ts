@@ -74,6 +74,7 @@ describe("Informer: sync", () => {
       lastError: undefined,
       errors: 0,
       relists: 0,
+      objectErrors: 0,
     });
     await inf.idle();
     assert.deepEqual(seen.sort(), ["add a@3 initial", "add b@4 initial", "add c@5 initial"]);
@@ -326,6 +327,57 @@ describe("Informer: errors", () => {
     await inf.idle();
     assert.deepEqual(seen, ["add a@1 initial", "add c@3 live"]);
     assert.deepEqual(inf.store.keys().sort(), ["ns/a", "ns/c"]);
+    assert.equal(inf.status().objectErrors, 2);
+  });
+
+  /** A transform that cannot handle `b` past its first version, and a logger that keeps the errors. */
+  function pickyAboutB(logged: string[]): InformerOptions<KubeObject> {
+    return {
+      transform: (o) => {
+        if (o.metadata.name === "b" && o.metadata.resourceVersion !== "1") throw new Error(`cannot transform ${at(o)}`);
+        return o;
+      },
+      logger: (level, message, fields) => {
+        if (level === "error") logged.push(`${message}: ${fields?.key}: ${fields?.error}`);
+      },
+    };
+  }
+
+  it("on a relist keeps the stored version of an object the transform throws on: neither deleted nor told", async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(page("5", [obj("a", "1"), obj("b", "1")]), page("9", [obj("a", "2"), obj("b", "2")]))
+      .onWatch((w) => w.push(errorEvent(apiError("Gone", 410))));
+    const logged: string[] = [];
+    const inf = informer(src, pickyAboutB(logged));
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await waitFor("the relist", () => inf.status().relists === 1, { timeoutMs: 2000 });
+    await inf.idle();
+    assert.deepEqual(seen.slice(2), ["update a@1->a@2 relist"]);
+    assert.equal(inf.store.get("ns/b")?.metadata.resourceVersion, "1");
+    assert.equal(inf.status().objectErrors, 1);
+    assert.deepEqual(logged, ["informer could not transform an object: ns/b: cannot transform b@2"]);
+  });
+
+  it("live, keeps the stored version when the transform throws on an update, and still removes a deleted object", async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(page("5", [obj("a", "1"), obj("b", "1")]))
+      .onWatch((w) => w.push(modified(obj("b", "2")), modified(obj("a", "3")), deleted(obj("b", "4")), bookmark("20")));
+    const logged: string[] = [];
+    const inf = informer(src, pickyAboutB(logged));
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await waitFor("the bookmark", () => inf.status().resourceVersion === "20", { timeoutMs: 2000 });
+    await inf.idle();
+    assert.deepEqual(seen.slice(2), ["update a@1->a@3 live", "delete b@1 live final-state-unknown"]);
+    assert.deepEqual(inf.store.keys(), ["ns/a"]);
+    assert.equal(inf.status().objectErrors, 2);
+    assert.deepEqual(logged, [
+      "informer could not transform an object: ns/b: cannot transform b@2",
+      "informer could not transform an object: ns/b: cannot transform b@4",
+    ]);
   });
 });
 
