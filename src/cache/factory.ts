@@ -81,7 +81,10 @@ export class SharedInformerFactory {
     return [...this.#entries.values()].map((e) => e.informer);
   }
 
-  /** Resolves once every informer currently held has synced. */
+  /**
+   * Resolves once every informer currently held has synced; rejects as {@link Informer.synced} does, also with an
+   * `InformerStoppedError` when one stops first (its last holder released it, or {@link shutdown}).
+   */
   async waitForSync(signal?: AbortSignal): Promise<void> {
     await Promise.all(this.informers().map((i) => i.synced(signal)));
   }

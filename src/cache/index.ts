@@ -8,6 +8,7 @@ export {
   type InformerLogger,
   type InformerOptions,
   type InformerStatus,
+  InformerStoppedError,
 } from "./informer.js";
 export { type InternOptions, internStrings } from "./intern.js";
 export { coalesce, HandlerQueue, type Notification, type Origin } from "./notify.js";

@@ -1,7 +1,8 @@
 /**
  * An informer: a watcher feeding a store, and handlers told what changed. On every relist the store is reconciled with
  * the new list, and what changed while disconnected is delivered: updates, adds, and the deletes that happened unseen
- * (with the last known state and `finalStateUnknown`), so that no handler ever misses a delete.
+ * (with the last known state and `finalStateUnknown`), so that no handler ever misses a delete. A stopped informer may
+ * be started again: it keeps its store and its handlers, and its first list is such a relist.
  */
 import type { ApiError } from "../http/errors.js";
 import type { KubeObject } from "../object/types.js";
@@ -30,7 +31,8 @@ export type InformerLogger = (
 export interface InformerOptions<T> extends WatcherOptions {
   /**
    * Applied to every object before it is stored and handed out; default: drop `metadata.managedFields`, which is often
-   * most of an object's size and of no use to a cache.
+   * most of an object's size and of no use to a cache. When it throws, the object is reported (logger, `objectErrors`)
+   * and the store keeps the version it had, on a live event and on a relist alike; a delete still removes it.
    */
   readonly transform?: (object: T) => T;
   /** Deliver every stored object again as an update (origin "resync") this often; default never. */
@@ -60,6 +62,15 @@ function replaced(a: KubeObject, b: KubeObject): boolean {
   return before !== undefined && after !== undefined && before !== after;
 }
 
+/** Why {@link Informer.synced} gave up: the informer stopped before its initial list was stored. */
+export class InformerStoppedError extends Error {
+  override readonly name = "InformerStoppedError";
+
+  constructor(source: string) {
+    super(`the informer of ${source} stopped before it synced`);
+  }
+}
+
 /** What an informer is doing, for status pages and readiness. */
 export interface InformerStatus {
   readonly synced: boolean;
@@ -71,24 +82,38 @@ export interface InformerStatus {
   /** Consecutive errors since the last healthy watch. */
   readonly errors: number;
   readonly relists: number;
+  /** Objects the transform or an index function threw on, since the informer was made: left as they were stored. */
+  readonly objectErrors: number;
 }
 
-/** Keeps a store of one resource (one selection of it) in sync and tells handlers what changed. */
+/**
+ * Keeps a store of one resource (one selection of it) in sync and tells handlers what changed. Unlike client-go's
+ * SharedIndexInformer it can be started again once stopped (by {@link Informer.stop} or by its start signal alike).
+ */
 export class Informer<T extends KubeObject = KubeObject> {
   readonly store: Store<T>;
   readonly source: ListWatch<T>;
   readonly #options: InformerOptions<T>;
   readonly #transform: (object: T) => T;
   readonly #queues = new Set<HandlerQueue<T>>();
-  readonly #syncWaiters = new Set<() => void>();
+  /** Called with nothing once synced, or with the reason the wait is over without it. */
+  readonly #syncWaiters = new Set<(stopped?: InformerStoppedError) => void>();
   readonly #errorListeners = new Set<(error: ApiError, retryInMs: number) => void>();
+  /** The current run's; aborted once it is stopping. */
   #controller: AbortController | undefined;
+  /** The current run, teardown included; undefined once stopped. */
   #running: Promise<void> | undefined;
+  /** Whether handler queues deliver: from a run's start to its end, and while {@link stop} drains them. */
+  #delivering = false;
   #synced = false;
+  #started = false;
+  /** Whether a list has ever been stored: from then on a list is a relist, and late handlers are told the store. */
+  #listed = false;
   #resourceVersion: string | undefined;
   #lastError: ApiError | undefined;
   #errors = 0;
   #relists = 0;
+  #objectErrors = 0;
 
   constructor(source: ListWatch<T>, options: InformerOptions<T> = {}) {
     this.source = source;
@@ -97,7 +122,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.store = new Store<T>(options.indexers);
   }
 
-  /** Whether the initial list has been stored (handlers may still be working through it). */
+  /** Whether this run's initial list has been stored (handlers may still be working through it). */
   get hasSynced(): boolean {
     return this.#synced;
   }
@@ -113,13 +138,14 @@ export class Informer<T extends KubeObject = KubeObject> {
       lastError: this.#lastError,
       errors: this.#errors,
       relists: this.#relists,
+      objectErrors: this.#objectErrors,
     };
   }
 
   /**
-   * Adds handlers; returns a function that removes them. Handlers added after the informer has synced are first told
-   * of every stored object as an add with origin "initial", as client-go does, unless `replay` is false (for a caller
-   * that has just read the store itself).
+   * Adds handlers; returns a function that removes them. Handlers added once the store holds a list are first told of
+   * every stored object as an add with origin "initial", as client-go does, unless `replay` is false (for a caller
+   * that has just read the store itself). While the informer is stopped they are told nothing until it starts again.
    */
   addHandlers(handlers: EventHandlers<T>, { replay = true }: { replay?: boolean } = {}): () => void {
     const queue = new HandlerQueue<T>(
@@ -132,8 +158,9 @@ export class Informer<T extends KubeObject = KubeObject> {
           error: err instanceof Error ? err.message : String(err),
         }),
     );
+    if (!this.#delivering) queue.pause();
     this.#queues.add(queue);
-    if (this.#synced && replay) {
+    if (this.#listed && replay) {
       for (const object of this.store.list()) queue.push(keyOf(object), { type: "add", object, origin: "initial" });
     }
     return () => {
@@ -148,13 +175,20 @@ export class Informer<T extends KubeObject = KubeObject> {
     return () => this.#errorListeners.delete(listener);
   }
 
-  /** Resolves once the initial list is in the store; rejects if `signal` aborts first. */
+  /**
+   * Resolves once the initial list is in the store (waiting for {@link start} if it has not been called yet). Rejects
+   * with the signal's reason if `signal` aborts first, and with an {@link InformerStoppedError} if the informer stops
+   * first or is stopped without having synced, as client-go's `WaitForCacheSync` returns false: no wait outlives the
+   * informer, so none needs a signal to end.
+   */
   synced(signal?: AbortSignal): Promise<void> {
     if (this.#synced) return Promise.resolve();
+    if (this.#started && !this.#running) return Promise.reject(new InformerStoppedError(this.source.description));
     return new Promise((resolve, reject) => {
-      const done = () => {
+      const done = (stopped?: InformerStoppedError) => {
         signal?.removeEventListener("abort", onAbort);
-        resolve();
+        if (stopped) reject(stopped);
+        else resolve();
       };
       const onAbort = () => {
         this.#syncWaiters.delete(done);
@@ -166,32 +200,77 @@ export class Informer<T extends KubeObject = KubeObject> {
     });
   }
 
-  /** Resolves once every handler has handled everything delivered so far. */
+  /**
+   * Resolves once every handler has handled everything delivered so far; while the informer is stopped, once no
+   * handler call is in flight (what is still queued then waits for a restart).
+   */
   async idle(): Promise<void> {
     await Promise.all([...this.#queues].map((q) => q.idle()));
   }
 
-  /** Starts listing and watching in the background; stops when `signal` aborts or {@link stop} is called. */
+  /**
+   * Starts listing and watching in the background (a no-op while running); stops when `signal` aborts or {@link stop}
+   * is called. Starting a stopped informer, also one still stopping, runs it again: `hasSynced` is false until the new
+   * list is stored, and handlers are told how it differs from the store, as on a relist, after what they had not yet
+   * been told when it stopped.
+   */
   start(signal?: AbortSignal): void {
-    if (this.#running) return;
+    if (this.#controller && !this.#controller.signal.aborted) return;
     const controller = new AbortController();
     this.#controller = controller;
+    this.#started = true;
+    this.#synced = false;
     const onAbort = () => controller.abort(signal?.reason);
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
-    this.#running = this.#run(controller.signal).finally(() => signal?.removeEventListener("abort", onAbort));
+    this.#running = this.#lifetime(controller, this.#running).finally(() =>
+      signal?.removeEventListener("abort", onAbort),
+    );
   }
 
   /**
-   * Stops watching and handling; resolves once the watch has closed. With `drain`, handlers first receive everything
-   * already queued for them, so that what they were told matches the store exactly.
+   * Stops watching and handling; resolves once the watch has closed. Handlers are not called again until a restart,
+   * which delivers what was still queued for them. With `drain`, they first receive everything already queued, so
+   * that what they were told matches the store exactly.
    */
   async stop({ drain = false }: { drain?: boolean } = {}): Promise<void> {
     this.#controller?.abort();
     await this.#running;
+    if (drain && !this.#running) await this.#flush();
+  }
+
+  /** One run, from the end of the previous one (a restart may come before that has wound down) to its own. */
+  async #lifetime(controller: AbortController, previous: Promise<void> | undefined): Promise<void> {
+    await previous?.catch(() => {});
+    try {
+      if (controller.signal.aborted) return;
+      this.#delivering = true;
+      for (const queue of this.#queues) queue.resume();
+      await this.#run(controller.signal);
+    } finally {
+      // Whichever way the run ended, stop() or the start signal, the informer is left in the same state.
+      if (this.#controller === controller) this.#halt();
+    }
+  }
+
+  #halt(): void {
+    this.#controller = undefined;
     this.#running = undefined;
-    if (drain) await this.idle();
-    for (const queue of this.#queues) queue.close();
+    this.#delivering = false;
+    for (const queue of this.#queues) queue.pause();
+    if (this.#syncWaiters.size === 0) return;
+    const stopped = new InformerStoppedError(this.source.description);
+    for (const fail of [...this.#syncWaiters]) fail(stopped);
+    this.#syncWaiters.clear();
+  }
+
+  /** Delivers what is queued for handlers of a stopped informer. */
+  async #flush(): Promise<void> {
+    this.#delivering = true;
+    for (const queue of this.#queues) queue.resume();
+    await this.idle();
+    // A start() meanwhile has the queues deliver on.
+    if (!this.#running) this.#halt();
   }
 
   async #run(signal: AbortSignal): Promise<void> {
@@ -199,7 +278,6 @@ export class Informer<T extends KubeObject = KubeObject> {
       ? setInterval(() => this.#resync(), this.#options.resyncMs).unref()
       : undefined;
     let buffer: Map<string, T> | undefined;
-    let reason: "initial" | "relist" = "initial";
     try {
       // A batch is what one read brought: handled in one synchronous pass, one await per read rather than per event.
       for await (const batch of watcherBatches(this.source, { ...this.#options, signal })) {
@@ -207,16 +285,15 @@ export class Informer<T extends KubeObject = KubeObject> {
           // A handler may have stopped the informer: nothing more is stored or told after that.
           if (signal.aborted) break;
           try {
-            buffer = this.#handle(event, buffer, reason);
+            buffer = this.#handle(event, buffer);
           } catch (err) {
-            // A throwing transform, index function or listener must not end the informer: it would stop silently.
+            // A bug here must not end the informer: it would stop silently, its store going stale unseen.
             this.#log("error", "informer failed to handle an event", {
               source: this.source.description,
               event: event.type,
               error: err instanceof Error ? err.message : String(err),
             });
           }
-          if (event.type === "init-start") reason = event.reason;
           if (event.type !== "error" && event.type !== "init-start") this.#errors = 0;
         }
       }
@@ -225,29 +302,43 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  #handle(event: WatcherEvent<T>, buffer: Map<string, T> | undefined, reason: "initial" | "relist") {
+  #handle(event: WatcherEvent<T>, buffer: Map<string, T> | undefined) {
     switch (event.type) {
       case "init-start":
         return new Map<string, T>();
       case "init-object": {
-        const object = this.#transform(event.object);
-        buffer?.set(keyOf(object), object);
+        const key = keyOf(event.object);
+        // Left out of the new list, an object that exists would be told deleted: it keeps its stored version, as a
+        // live update of it does.
+        const object = this.#transformed(event.object, key) ?? this.store.get(key);
+        if (object) buffer?.set(key, object);
         return buffer;
       }
-      case "init-done":
-        this.#replace(buffer ?? new Map(), reason === "initial" && !this.#synced ? "initial" : "relist");
+      case "init-done": {
+        const relist = this.#listed;
+        this.#replace(buffer ?? new Map(), relist ? "relist" : "initial");
+        this.#listed = true;
         this.#resourceVersion = event.resourceVersion;
+        if (relist) this.#relists++;
         if (!this.#synced) {
           this.#synced = true;
           for (const wake of [...this.#syncWaiters]) wake();
           this.#syncWaiters.clear();
-        } else this.#relists++;
+        }
         return undefined;
+      }
       case "apply": {
-        const object = this.#transform(event.object);
-        const key = keyOf(object);
-        const old = this.store.set(key, object);
-        this.#resourceVersion = resourceVersion(object) ?? this.#resourceVersion;
+        const key = keyOf(event.object);
+        this.#resourceVersion = resourceVersion(event.object) ?? this.#resourceVersion;
+        const object = this.#transformed(event.object, key);
+        if (!object) return buffer;
+        let old: T | undefined;
+        try {
+          old = this.store.set(key, object);
+        } catch (err) {
+          this.#objectFailed("store", key, err);
+          return buffer;
+        }
         if (!old) this.#notify(key, { type: "add", object, origin: "live" });
         else if (replaced(old, object)) {
           this.#notify(key, { type: "delete", object: old, origin: "live", finalStateUnknown: true });
@@ -256,11 +347,13 @@ export class Informer<T extends KubeObject = KubeObject> {
         return buffer;
       }
       case "delete": {
-        const object = this.#transform(event.object);
-        const key = keyOf(object);
-        this.store.delete(key);
-        this.#resourceVersion = resourceVersion(object) ?? this.#resourceVersion;
-        this.#notify(key, { type: "delete", object, origin: "live", finalStateUnknown: false });
+        const key = keyOf(event.object);
+        this.#resourceVersion = resourceVersion(event.object) ?? this.#resourceVersion;
+        const object = this.#transformed(event.object, key);
+        const old = this.store.delete(key);
+        if (object) this.#notify(key, { type: "delete", object, origin: "live", finalStateUnknown: false });
+        // The object is gone all the same: handlers get the last state they were given.
+        else if (old) this.#notify(key, { type: "delete", object: old, origin: "live", finalStateUnknown: true });
         return buffer;
       }
       case "bookmark":
@@ -291,7 +384,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /**
    * Makes the store equal to `fresh` and tells handlers every difference. One object that cannot be stored (a throwing
-   * index function) is reported and skipped, so that the rest still arrives and the informer still syncs.
+   * index function) is reported and keeps its stored version, so that the rest still arrives and the informer syncs.
    */
   #replace(fresh: Map<string, T>, origin: Origin): void {
     for (const key of this.store.keys()) {
@@ -304,11 +397,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       try {
         old = this.store.set(key, object);
       } catch (err) {
-        this.#log("error", "informer could not store an object", {
-          source: this.source.description,
-          key,
-          error: err instanceof Error ? err.message : String(err),
-        });
+        this.#objectFailed("store", key, err);
         continue;
       }
       if (!old) this.#notify(key, { type: "add", object, origin });
@@ -319,6 +408,25 @@ export class Informer<T extends KubeObject = KubeObject> {
         this.#notify(key, { type: "update", old, object, origin });
       }
     }
+  }
+
+  /** The transformed object, or undefined when the transform threw (reported). */
+  #transformed(object: T, key: string): T | undefined {
+    try {
+      return this.#transform(object);
+    } catch (err) {
+      this.#objectFailed("transform", key, err);
+      return undefined;
+    }
+  }
+
+  #objectFailed(what: "transform" | "store", key: string, err: unknown): void {
+    this.#objectErrors++;
+    this.#log("error", `informer could not ${what} an object`, {
+      source: this.source.description,
+      key,
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
 
   #resync(): void {

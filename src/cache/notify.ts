@@ -50,13 +50,17 @@ function isThenable(value: unknown): value is PromiseLike<void> {
   return typeof (value as PromiseLike<void> | undefined)?.then === "function";
 }
 
-/** A queue feeding one handler; call {@link push} for every notification and {@link close} at the end. */
+/**
+ * A queue feeding one handler; call {@link push} for every notification and {@link close} at the end. While
+ * {@link pause}d it delivers nothing and keeps what arrives, merged as ever, for {@link resume}.
+ */
 export class HandlerQueue<T> {
   readonly #pending = new Map<string, Notification<T>[]>();
   readonly #handle: (n: Notification<T>) => void | Promise<void>;
   readonly #onError: (err: unknown, n: Notification<T>) => void;
   #running = false;
   #closed = false;
+  #paused = false;
   #idle: (() => void)[] = [];
 
   constructor(
@@ -76,7 +80,7 @@ export class HandlerQueue<T> {
   push(key: string, n: Notification<T>): void {
     if (this.#closed) return;
     // Nothing pending and the handler free: straight to it, without a detour through the pending map.
-    if (!this.#running) {
+    if (!this.#running && !this.#paused) {
       this.#drain(n);
       return;
     }
@@ -94,7 +98,7 @@ export class HandlerQueue<T> {
   #drain(first?: Notification<T>): void {
     this.#running = true;
     let n = first;
-    while (!this.#closed) {
+    while (!this.#closed && !this.#paused) {
       n ??= this.#take();
       if (!n) break;
       try {
@@ -139,10 +143,23 @@ export class HandlerQueue<T> {
     }
   }
 
-  /** Resolves once everything queued so far has been handled. */
+  /** Resolves once everything queued so far has been handled, or, while paused, once no handler call is in flight. */
   idle(): Promise<void> {
-    if (!this.#running && this.#pending.size === 0) return Promise.resolve();
+    if (!this.#running && (this.#pending.size === 0 || this.#paused)) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Stops delivering after the notification in flight; what is pending, and what arrives meanwhile, is kept. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Delivers again, starting with what was kept while paused. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    // A handler call still in flight goes on to the pending notifications by itself when it returns.
+    if (!this.#running) this.#drain();
   }
 
   /** Drops what is pending and stops delivering. */

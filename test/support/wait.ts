@@ -28,3 +28,17 @@ export async function waitFor<T>(
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
 }
+
+/** How `promise` has settled so far, for {@link waitFor}: undefined while pending, then "resolved" or the reason. */
+export function outcome(promise: Promise<unknown>): () => unknown {
+  let settled: unknown;
+  promise.then(
+    () => {
+      settled = "resolved";
+    },
+    (err: unknown) => {
+      settled = err;
+    },
+  );
+  return () => settled;
+}

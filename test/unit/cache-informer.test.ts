@@ -5,15 +5,20 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { afterEach, describe, it } from "node:test";
-import { type EventHandlers, Informer, type InformerOptions } from "../../src/cache/informer.js";
-import type { WatchEvent } from "../../src/client/options.js";
+import { type EventHandlers, Informer, type InformerOptions, InformerStoppedError } from "../../src/cache/informer.js";
 import type { KubeObject } from "../../src/object/types.js";
-import { apiError, bookmark, errorEvent, obj, page, ScriptedListWatch } from "../support/listwatch.js";
-import { waitFor } from "../support/wait.js";
-
-const added = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "ADDED", object: o });
-const modified = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "MODIFIED", object: o });
-const deleted = (o: KubeObject): WatchEvent<KubeObject> => ({ type: "DELETED", object: o });
+import {
+  added,
+  apiError,
+  bookmark,
+  deleted,
+  errorEvent,
+  modified,
+  obj,
+  page,
+  ScriptedListWatch,
+} from "../support/listwatch.js";
+import { outcome, waitFor } from "../support/wait.js";
 
 const at = (o: KubeObject): string => `${o.metadata.name}@${o.metadata.resourceVersion}`;
 
@@ -69,6 +74,7 @@ describe("Informer: sync", () => {
       lastError: undefined,
       errors: 0,
       relists: 0,
+      objectErrors: 0,
     });
     await inf.idle();
     assert.deepEqual(seen.sort(), ["add a@3 initial", "add b@4 initial", "add c@5 initial"]);
@@ -113,6 +119,37 @@ describe("Informer: sync", () => {
     answer?.();
     await later;
     await inf.synced(); // resolves at once now
+  });
+
+  it("synced() without a signal rejects once the informer stops unsynced, by stop() or by its start signal", async () => {
+    // Every list fails: the informer never syncs.
+    const src = new ScriptedListWatch();
+    const inf = informer(src);
+    const beforeStart = outcome(inf.synced());
+    inf.start();
+    const whileRunning = outcome(inf.synced());
+    await waitFor("a failed list", () => src.lists.length > 0, { timeoutMs: 2000 });
+    assert.equal(beforeStart(), undefined, "still waiting while the informer retries");
+    await inf.stop();
+    for (const settled of [beforeStart, whileRunning]) {
+      const reason = await waitFor("synced() to give up", settled, { timeoutMs: 2000 });
+      assert.ok(reason instanceof InformerStoppedError, String(reason));
+      assert.equal(reason.message, "the informer of configmaps/v1 (scripted) stopped before it synced");
+    }
+    const afterStop = await waitFor("synced() on a stopped informer", outcome(inf.synced()), { timeoutMs: 2000 });
+    assert.ok(afterStop instanceof InformerStoppedError);
+
+    const controller = new AbortController();
+    inf.start(controller.signal);
+    const signalled = outcome(inf.synced());
+    controller.abort();
+    assert.ok((await waitFor("synced() to give up", signalled, { timeoutMs: 2000 })) instanceof InformerStoppedError);
+
+    src.replyToList(page("5", [obj("a", "1")]));
+    inf.start();
+    await inf.synced(soon());
+    await inf.stop();
+    await inf.synced(); // synced, then stopped: nothing to wait for
   });
 });
 
@@ -290,6 +327,57 @@ describe("Informer: errors", () => {
     await inf.idle();
     assert.deepEqual(seen, ["add a@1 initial", "add c@3 live"]);
     assert.deepEqual(inf.store.keys().sort(), ["ns/a", "ns/c"]);
+    assert.equal(inf.status().objectErrors, 2);
+  });
+
+  /** A transform that cannot handle `b` past its first version, and a logger that keeps the errors. */
+  function pickyAboutB(logged: string[]): InformerOptions<KubeObject> {
+    return {
+      transform: (o) => {
+        if (o.metadata.name === "b" && o.metadata.resourceVersion !== "1") throw new Error(`cannot transform ${at(o)}`);
+        return o;
+      },
+      logger: (level, message, fields) => {
+        if (level === "error") logged.push(`${message}: ${fields?.key}: ${fields?.error}`);
+      },
+    };
+  }
+
+  it("on a relist keeps the stored version of an object the transform throws on: neither deleted nor told", async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(page("5", [obj("a", "1"), obj("b", "1")]), page("9", [obj("a", "2"), obj("b", "2")]))
+      .onWatch((w) => w.push(errorEvent(apiError("Gone", 410))));
+    const logged: string[] = [];
+    const inf = informer(src, pickyAboutB(logged));
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await waitFor("the relist", () => inf.status().relists === 1, { timeoutMs: 2000 });
+    await inf.idle();
+    assert.deepEqual(seen.slice(2), ["update a@1->a@2 relist"]);
+    assert.equal(inf.store.get("ns/b")?.metadata.resourceVersion, "1");
+    assert.equal(inf.status().objectErrors, 1);
+    assert.deepEqual(logged, ["informer could not transform an object: ns/b: cannot transform b@2"]);
+  });
+
+  it("live, keeps the stored version when the transform throws on an update, and still removes a deleted object", async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(page("5", [obj("a", "1"), obj("b", "1")]))
+      .onWatch((w) => w.push(modified(obj("b", "2")), modified(obj("a", "3")), deleted(obj("b", "4")), bookmark("20")));
+    const logged: string[] = [];
+    const inf = informer(src, pickyAboutB(logged));
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await waitFor("the bookmark", () => inf.status().resourceVersion === "20", { timeoutMs: 2000 });
+    await inf.idle();
+    assert.deepEqual(seen.slice(2), ["update a@1->a@3 live", "delete b@1 live final-state-unknown"]);
+    assert.deepEqual(inf.store.keys(), ["ns/a"]);
+    assert.equal(inf.status().objectErrors, 2);
+    assert.deepEqual(logged, [
+      "informer could not transform an object: ns/b: cannot transform b@2",
+      "informer could not transform an object: ns/b: cannot transform b@4",
+    ]);
   });
 });
 
@@ -324,7 +412,7 @@ describe("Informer: handlers and resync", () => {
     const resyncs = seen.filter((s) => s.endsWith("resync"));
     assert.ok(resyncs.every((s) => s === "update a@1->a@1 resync" || s === "update b@2->b@2 resync"));
     await inf.stop();
-    // Handlers are closed after stop(), so watch the timer itself: a resync reads the whole store.
+    // Handlers are paused after stop(), so watch the timer itself: a resync reads the whole store.
     let reads = 0;
     const list = inf.store.list.bind(inf.store);
     inf.store.list = () => {
@@ -365,6 +453,102 @@ describe("Informer: stopping", () => {
     never.start(AbortSignal.abort());
     await never.stop();
     assert.equal(idle.lists.length + idle.watches.length, 0);
+  });
+
+  it("starts again after stop(): unsynced until the new list is in, handlers told the difference, then live", async () => {
+    const src = new ScriptedListWatch().replyToList(
+      page("5", [obj("a", "1"), obj("b", "1"), obj("c", "1")]),
+      page("9", [obj("a", "1"), obj("b", "7"), obj("d", "8")]),
+    );
+    const inf = informer(src);
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    inf.start();
+    await inf.synced(soon());
+    await inf.stop();
+    inf.start();
+    assert.equal(inf.hasSynced, false, "a restarted informer is synced once its new list is stored");
+    await inf.synced(soon());
+    await waitFor("the second watch", () => src.watches.length === 2, { timeoutMs: 2000 });
+    src.watches[1]?.push(modified(obj("a", "10")));
+    await waitFor("the live update", () => inf.store.get("ns/a")?.metadata.resourceVersion === "10", {
+      timeoutMs: 2000,
+    });
+    await inf.idle();
+    assert.deepEqual(seen.slice(3), [
+      "delete c@1 relist final-state-unknown",
+      "update b@1->b@7 relist",
+      "add d@8 relist",
+      "update a@1->a@10 live",
+    ]);
+    assert.equal(inf.status().relists, 1);
+  });
+
+  it("starts again after its start signal aborted, at once, in the same way as after stop()", async () => {
+    const src = new ScriptedListWatch().replyToList(
+      page("5", [obj("a", "1"), obj("b", "1")]),
+      page("9", [obj("a", "2")]),
+    );
+    const inf = informer(src);
+    const seen: string[] = [];
+    inf.addHandlers(recorder(seen));
+    const first = new AbortController();
+    inf.start(first.signal);
+    await inf.synced(soon());
+    await waitFor("the watch", () => src.watches.length === 1, { timeoutMs: 2000 });
+    first.abort();
+    // No stop() in between, and the aborted run has not wound down yet: the new run starts once it has.
+    inf.start();
+    assert.equal(inf.hasSynced, false);
+    await inf.synced(soon());
+    await inf.idle();
+    assert.equal(src.watches[0]?.returned, true, "the first run's watch closed");
+    assert.deepEqual(seen.slice(2), ["delete b@1 relist final-state-unknown", "update a@1->a@2 relist"]);
+    assert.deepEqual(inf.store.keys(), ["ns/a"]);
+  });
+
+  it("keeps what handlers were not told yet across a restart, and tells handlers added while stopped the store", async () => {
+    const src = new ScriptedListWatch().replyToList(
+      page("5", [obj("a", "1")]),
+      page("9", [obj("a", "3"), obj("b", "9")]),
+    );
+    const inf = informer(src);
+    let release = () => {};
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const record = recorder(slow);
+    inf.addHandlers({
+      ...record,
+      add: async (o, info) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        record.add?.(o, info);
+        if (o.metadata.resourceVersion === "1") await blocked;
+        inFlight--;
+      },
+    });
+    inf.start();
+    await inf.synced(soon());
+    await waitFor("the watch", () => src.watches.length === 1, { timeoutMs: 2000 });
+    src.watches[0]?.push(modified(obj("a", "2")));
+    await waitFor("the update stored", () => inf.store.get("ns/a")?.metadata.resourceVersion === "2", {
+      timeoutMs: 2000,
+    });
+    await inf.stop();
+    const late: string[] = [];
+    inf.addHandlers(recorder(late));
+    assert.deepEqual(late, [], "a stopped informer tells nothing (a running one tells a late handler at once)");
+    inf.start();
+    await inf.synced(soon());
+    release();
+    await inf.idle();
+    assert.deepEqual(slow, ["add a@1 initial", "update a@1->a@3 relist", "add b@9 relist"]);
+    assert.equal(most, 1, "the handler was never called again before its first call returned");
+    assert.deepEqual(late, ["add a@2 initial", "update a@2->a@3 relist", "add b@9 relist"]);
   });
 
   it("leaves nothing behind: a process that stops its informers exits at once", async () => {

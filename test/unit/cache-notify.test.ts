@@ -245,6 +245,62 @@ describe("HandlerQueue", () => {
     assert.equal(done, 1);
   });
 
+  it("pause() keeps what arrives, merged, without calling the handler again; resume() delivers it in order", async () => {
+    const g = gate();
+    const seen: string[] = [];
+    const q = new HandlerQueue<string>(
+      async (n) => {
+        seen.push(n.type === "update" ? `${n.old}->${n.object}` : `${n.type} ${n.object}`);
+        if (n.object === "a1") await g.promise;
+      },
+      () => {},
+    );
+    q.push("a", add("a1"));
+    q.pause();
+    q.push("a", update("a1", "a2"));
+    q.push("b", add("b1"));
+    q.push("a", update("a2", "a3"));
+    g.open();
+    await q.idle();
+    assert.deepEqual(seen, ["add a1"], "paused: nothing after the call in flight");
+    assert.equal(q.backlog, 2);
+    q.resume();
+    await q.idle();
+    assert.deepEqual(seen, ["add a1", "a1->a3", "add b1"]);
+    q.pause();
+    q.push("c", add("c1"));
+    assert.deepEqual(seen.length, 3, "a paused queue does not call a free handler either");
+    q.resume();
+    await q.idle();
+    assert.deepEqual(seen, ["add a1", "a1->a3", "add b1", "add c1"]);
+  });
+
+  it("resume() while the paused handler's call is still in flight waits for it: never two calls at once", async () => {
+    const g = gate();
+    let inFlight = 0;
+    let most = 0;
+    const seen: string[] = [];
+    const q = new HandlerQueue<string>(
+      async (n) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        seen.push(n.object);
+        if (n.object === "a") await g.promise;
+        inFlight--;
+      },
+      () => {},
+    );
+    q.push("a", add("a"));
+    q.pause();
+    q.push("b", add("b"));
+    q.resume();
+    assert.deepEqual(seen, ["a"]);
+    g.open();
+    await q.idle();
+    assert.deepEqual(seen, ["a", "b"]);
+    assert.equal(most, 1);
+  });
+
   it("close() drops what is pending, ignores later pushes, and lets idle() resolve after the handler in flight", async () => {
     const g = gate();
     const seen: string[] = [];
