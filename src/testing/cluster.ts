@@ -192,6 +192,9 @@ export class TestCluster implements ClusterAccess {
         "--authorization-mode=RBAC",
         "--service-cluster-ip-range=10.0.0.0/24",
         "--allow-privileged=true",
+        // No controller makes a namespace's `default` ServiceAccount on a bare plane, and this plugin rejects every Pod
+        // that names none (it defaults to `default`) until one exists.
+        "--disable-admission-plugins=ServiceAccount",
         `--watch-cache=${options.watchCache ?? true}`,
         ...(options.apiServerArgs ?? []),
       ];

@@ -224,10 +224,6 @@ describe("dynamic client: create, get, update, delete", () => {
   });
 
   it("delete sends gracePeriodSeconds: a bound Pod waits out its grace period, 0 removes it", async () => {
-    const serviceAccounts = env.client.resource({ group: "", version: "v1", resource: "serviceaccounts" });
-    await serviceAccounts
-      .namespace(env.namespace)
-      .create({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default" } });
     const pods = env.client.resource({ group: "", version: "v1", resource: "pods" }).namespace(env.namespace);
     await pods.create({
       apiVersion: "v1",

@@ -71,6 +71,23 @@ describe("test cluster", () => {
     assert.equal(obj.spec.size, 3);
   });
 
+  it("accepts a bare Pod in a new namespace, with no ServiceAccount made by hand", async () => {
+    const pod = {
+      metadata: { name: "bare" },
+      spec: { containers: [{ name: "c", image: "registry.k8s.io/pause:3.10" }] },
+    };
+    // A full cluster's controller makes the `default` ServiceAccount shortly after the namespace: allow it a moment.
+    const created = await waitFor(
+      "the Pod to be accepted",
+      async () => {
+        const res = await call(cluster.admin, "POST", `/api/v1/namespaces/${namespace}/pods`, pod);
+        return res.status === 201 ? res : undefined;
+      },
+      { timeoutMs: 10_000 },
+    );
+    assert.equal((created.json as { metadata: { name: string } }).metadata.name, "bare");
+  });
+
   it("denies a user without RBAC rights with 403, and allows it once a role is bound", async () => {
     const user = await cluster.user(uniqueName("nobody"));
     const denied = await call(user.credentials, "GET", widgets);
