@@ -165,56 +165,82 @@ export class KindWatch {
   /** Lists the kind at `want` and, once listed, delivers it; returns early when `signal` aborts. */
   async #start(want: ApiResource, signal: AbortSignal): Promise<void> {
     this.#resource = want;
-    const backoff = new Backoff(this.#host.backoff);
-    let release: Release | undefined = await this.#host.slots.acquire(signal);
+    const slot = await this.#admitted(want, signal);
+    if (!slot) return;
     let informer: Informer<KubeObject> | undefined;
-    let stopErrors = () => {};
     try {
-      for (;;) {
-        if (!release) return;
-        let reason: string | undefined;
-        try {
-          reason = await this.#host.denied(want, signal);
-        } catch (err) {
-          if (signal.aborted) return;
-          // Unable to ask (no authorization API, or not allowed to ask): the list itself will tell.
-          this.#host.log("warn", "watch-all: access review failed; listing anyway", {
-            kind: this.gr,
-            error: (err as Error).message,
-          });
-        }
-        if (!reason) break;
-        this.#quarantine("Forbidden", reason);
-        release();
-        if (!(await delay(backoff.next(), signal))) return;
-        release = await this.#host.slots.acquire(signal);
-      }
-      const slot = release;
-      const listing = this.#host.informer(want);
-      informer = listing;
-      this.#pending = listing;
+      informer = this.#host.informer(want);
       if (this.#state !== "quarantined") this.#state = "syncing";
-      stopErrors = listing.onError((error: ApiError) => {
-        if (listing.hasSynced) return;
-        this.#quarantine(error.kind, `${error.kind}: ${error.message}`);
-        // A kind that cannot list must not hold a slot that a healthy kind could use; its informer retries alone.
-        slot();
-      });
-      listing.start();
-      try {
-        await listing.synced(signal);
-      } catch {
-        return;
-      }
-      this.#attach(listing);
+      const quarantine = (error: ApiError) => this.#quarantine(error.kind, `${error.kind}: ${error.message}`);
+      if (!(await this.#list(informer, slot, signal, quarantine))) return;
+      this.#attach(informer);
       informer = undefined;
     } finally {
-      release?.();
-      stopErrors();
+      slot();
       if (informer) {
         this.#pending = undefined;
         await informer.stop();
       }
+    }
+  }
+
+  /**
+   * A listing slot, once the kind may be listed: a forbidden kind is quarantined and asked about again with backoff,
+   * holding no slot meanwhile. Undefined when `signal` aborts first.
+   */
+  async #admitted(want: ApiResource, signal: AbortSignal): Promise<Release | undefined> {
+    const backoff = new Backoff(this.#host.backoff);
+    for (;;) {
+      const slot = await this.#host.slots.acquire(signal);
+      if (!slot) return undefined;
+      let reason: string | undefined;
+      try {
+        reason = await this.#host.denied(want, signal);
+      } catch (err) {
+        if (signal.aborted) {
+          slot();
+          return undefined;
+        }
+        // Unable to ask (no authorization API, or not allowed to ask): the list itself will tell.
+        this.#host.log("warn", "watch-all: access review failed; listing anyway", {
+          kind: this.gr,
+          error: (err as Error).message,
+        });
+      }
+      if (!reason) return slot;
+      this.#quarantine("Forbidden", reason);
+      slot();
+      if (!(await delay(backoff.next(), signal))) return undefined;
+    }
+  }
+
+  /**
+   * Starts `informer` and waits until it has listed, holding `slot` meanwhile: the one way a kind holds a listing slot,
+   * for a start and a version move alike. The slot is given back once listed, when `signal` aborts, or at the first
+   * error before that (`failed` is told): a kind that cannot list retries alone and must not keep others from listing.
+   * Resolves whether it listed; the caller stops an informer that did not.
+   */
+  async #list(
+    informer: Informer<KubeObject>,
+    slot: Release,
+    signal: AbortSignal,
+    failed: (error: ApiError) => void,
+  ): Promise<boolean> {
+    this.#pending = informer;
+    const stopErrors = informer.onError((error: ApiError) => {
+      if (informer.hasSynced) return;
+      failed(error);
+      slot();
+    });
+    try {
+      informer.start();
+      await informer.synced(signal);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      slot();
+      stopErrors();
     }
   }
 
@@ -255,22 +281,16 @@ export class KindWatch {
    */
   async #move(want: ApiResource, signal: AbortSignal): Promise<void> {
     const old = this.#informer as Informer<KubeObject>;
-    const release = await this.#host.slots.acquire(signal);
-    if (!release) return;
-    let next: Informer<KubeObject> | undefined = this.#host.informer(want);
-    const listing = next;
-    this.#pending = listing;
-    const stopErrors = listing.onError((error) => {
-      if (!listing.hasSynced) this.#reason = `cannot move to ${want.version}: ${error.kind}: ${error.message}`;
-    });
+    const slot = await this.#host.slots.acquire(signal);
+    if (!slot) return;
+    let next: Informer<KubeObject> | undefined;
     try {
-      listing.start();
-      try {
-        await listing.synced(signal);
-      } catch {
-        return;
-      }
-      release();
+      const listing = this.#host.informer(want);
+      next = listing;
+      const unmovable = (error: ApiError) => {
+        this.#reason = `cannot move to ${want.version}: ${error.kind}: ${error.message}`;
+      };
+      if (!(await this.#list(listing, slot, signal, unmovable))) return;
       await old.stop({ drain: true });
       this.#detach?.();
       this.#detach = undefined;
@@ -284,8 +304,7 @@ export class KindWatch {
       this.#reason = undefined;
       next = undefined;
     } finally {
-      release();
-      stopErrors();
+      slot();
       this.#pending = undefined;
       if (next) await next.stop();
     }

@@ -203,6 +203,46 @@ describe("KindWatch", () => {
     assert.ok(broken.allStopped() && host.allStopped());
   });
 
+  it("a move whose new version cannot list frees its slot at the first error: other kinds start, the old version goes on", async () => {
+    const host = new Host();
+    const other = new Host(host.slots);
+    host.source("v1").replyToList(page("5", [obj("a", "3")]));
+    let recover = () => {};
+    const recovered = new Promise<void>((resolve) => {
+      recover = resolve;
+    });
+    host
+      .source("v2")
+      .replyToList(apiError("InternalError", 500, "conversion webhook failed"), () =>
+        recovered.then(() => page("9", [obj("a", "6", { data: { x: "1" } })])),
+      );
+    other.source("v1").replyToList(page("5", [obj("z", "2")]));
+    const kind = new KindWatch(gr, res("v1"), host);
+    await soon("synced at v1", () => host.shown().includes("KIND_SYNCED v1"));
+    kind.want(res("v2"));
+    await soon("the move failing", () => /cannot move to v2: InternalError/.test(kind.status().reason ?? ""));
+    const second = new KindWatch("others.example.com", res("v1"), other);
+    await soon("the other kind synced with the only slot", () => other.shown().includes("KIND_SYNCED v1"));
+    host.source("v1").lastWatch?.push({ type: "MODIFIED", object: obj("a", "6", { data: { x: "1" } }) });
+    await soon("the old version's update", () => host.shown().includes("MODIFIED a@v1 live"));
+
+    recover();
+    await soon("moved", () => host.shown().includes("KIND_VERSION_CHANGED v2"));
+    assert.deepEqual(host.shown(), [
+      "KIND_ADDED v1",
+      "ADDED a@v1 initial",
+      "KIND_SYNCED v1",
+      "MODIFIED a@v1 live",
+      "KIND_VERSION_CHANGED v2",
+    ]);
+    kind.halt();
+    second.halt();
+    await Promise.all([kind.done, second.done]);
+    assert.ok(host.allStopped() && other.allStopped());
+    assert.equal(host.slots.waiting, 0);
+    assert.ok(await host.slots.acquire(AbortSignal.timeout(100)), "no slot held");
+  });
+
   it("quarantines a forbidden kind after an access review, asks again with backoff, and syncs once allowed", async () => {
     const host = new Host();
     host.deny = "forbidden: cannot list gizmos.example.com in all namespaces";
