@@ -35,6 +35,25 @@ export interface KindHost {
 
 type Extra = Pick<ObjectEvent, "old" | "changedPaths" | "finalStateUnknown">;
 
+/** The version a move left and everything its informer delivered, by key. */
+interface Moved {
+  readonly from: ApiResource;
+  readonly told: Map<string, KubeObject>;
+}
+
+/**
+ * Whether a store at resourceVersion `rv` is at least as new as one at `told`; false unless both are integers. The API
+ * calls resourceVersions opaque, and client-go and kube-rs never order them. Here only two versions of one resource
+ * are compared: kube-apiserver keeps every version of a kind, built-in or custom, in one etcd storage, so both are
+ * revisions of one etcd, ordered as etcd wrote them. A resourceVersion that is no integer (an aggregated API with
+ * storage of its own) is never ordered: the caller then takes the path that needs no order.
+ */
+function reached(rv: string | undefined, told: string | undefined): boolean {
+  const integer = /^(0|[1-9][0-9]*)$/;
+  if (rv === undefined || told === undefined || !integer.test(rv) || !integer.test(told)) return false;
+  return BigInt(rv) >= BigInt(told);
+}
+
 /** Resolves when `signal` aborts. */
 function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -75,6 +94,8 @@ export class KindWatch {
   #detach: (() => void) | undefined;
   /** What a previous run delivered (from its checkpoint), until the kind is listed and compared with it. */
   #resume: Map<string, string> | undefined;
+  /** What the informer that a version move stopped had delivered, until the new version is listed and compared with it. */
+  #moved: Moved | undefined;
 
   constructor(gr: string, r: ApiResource, host: KindHost, resume?: Map<string, string>) {
     this.gr = gr;
@@ -253,12 +274,23 @@ export class KindWatch {
     if (entering) this.#emitKind("KIND_QUARANTINED", { reason });
   }
 
-  /** Delivers a listed informer's objects (all, or what differs from a resumed checkpoint), then its changes. */
+  /**
+   * Delivers a listed informer's objects: all of them, or what differs from what the consumer was told (a resumed
+   * checkpoint, or the informer a version move stopped), then its changes.
+   */
   #attach(informer: Informer<KubeObject>): void {
     const r = this.#resource;
     const resume = this.#resume;
+    const moved = this.#moved;
+    const recovered = this.#state === "quarantined";
     this.#resume = undefined;
-    if (resume) {
+    this.#moved = undefined;
+    if (moved) {
+      if (moved.from.version !== r.version) {
+        this.#emitKind("KIND_VERSION_CHANGED", { previousVersion: moved.from.version });
+      }
+      this.#emitDiff(r, moved.told, informer, true);
+    } else if (resume) {
       const told = new Map<string, KubeObject>();
       for (const [key, value] of resume) told.set(key, ghost(r, key, value));
       this.#emitDiff(r, told, informer, false);
@@ -272,12 +304,19 @@ export class KindWatch {
     this.#state = "synced";
     this.#reason = undefined;
     this.#quarantinedFor = undefined;
-    this.#emitKind("KIND_SYNCED");
+    if (!moved || recovered) this.#emitKind("KIND_SYNCED");
   }
 
   /**
-   * Moves the watch to `want`: lists it there, then stops the old informer once it has delivered everything, and
-   * delivers only what differs between the two (changes made in between), not the world again.
+   * Moves the watch to `want`, telling what differs between the two versions rather than every object again. The new
+   * version is listed while the old informer still delivers, so a version that cannot be listed yet (its conversion
+   * webhook down) costs no live change. Then the old informer is stopped, which freezes what the consumer was told,
+   * and the new store is compared with that. The comparison is sound only against a store at least as new: one behind
+   * the old watch would undo what was told (an older state, a deleted object back, a new one deleted), and its watch
+   * would then tell the same changes again. When the new informer's resourceVersion has reached the old one's (the
+   * usual case: it listed later), it is compared at once; else the kind starts afresh at `want`, from a list made
+   * after the old informer stopped: newer than anything told, with no ordering of resourceVersions, and the
+   * comparison covers what changed in between.
    */
   async #move(want: ApiResource, signal: AbortSignal): Promise<void> {
     const old = this.#informer as Informer<KubeObject>;
@@ -294,14 +333,11 @@ export class KindWatch {
       await old.stop({ drain: true });
       this.#detach?.();
       this.#detach = undefined;
-      const told = new Map(old.store.list().map((o) => [objectKey(o), o] as const));
-      const previousVersion = this.#resource.version;
+      this.#informer = undefined;
+      this.#moved = { from: this.#resource, told: new Map(old.store.list().map((o) => [objectKey(o), o] as const)) };
       this.#resource = want;
-      this.#emitKind("KIND_VERSION_CHANGED", { previousVersion });
-      this.#emitDiff(want, told, listing, true);
-      this.#detach = listing.addHandlers(this.#handlers(want), { replay: false });
-      this.#informer = listing;
-      this.#reason = undefined;
+      if (!reached(listing.status().resourceVersion, old.status().resourceVersion)) return;
+      this.#attach(listing);
       next = undefined;
     } finally {
       slot();
@@ -321,6 +357,14 @@ export class KindWatch {
       this.#detach = undefined;
       for (const object of informer.store.list()) {
         void this.#emitObject(r, "DELETED", object, "live", { finalStateUnknown: true });
+      }
+    } else if (this.#moved) {
+      // Told in the version the move left: the consumer has not heard of another.
+      const { from, told } = this.#moved;
+      this.#moved = undefined;
+      this.#resource = from;
+      for (const object of told.values()) {
+        void this.#emitObject(from, "DELETED", object, "live", { finalStateUnknown: true });
       }
     } else if (this.#resume) {
       for (const [key, value] of this.#resume) {
