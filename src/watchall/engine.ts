@@ -56,7 +56,11 @@ export interface WatchAllOptions {
   readonly dropNoise?: boolean;
   /** Check list and watch rights with SelfSubjectAccessReviews before listing a kind; default true. */
   readonly accessReview?: boolean;
-  /** Resume from, and keep saving to, this checkpoint file. */
+  /**
+   * Resume from, and keep saving to, this checkpoint file. At least once: an event counts as handled when the loop
+   * asks for the next one, so the one in hand when the process dies, a handler throws or the loop is left with `break`
+   * comes again after a restart (as the change it was: a later state of the object if it changed since).
+   */
   readonly checkpoint?: string;
   /** How often the checkpoint is saved when it changed; default 5 s (and always on stop). */
   readonly checkpointEveryMs?: number;
@@ -411,28 +415,23 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
 
   /**
    * The merged stream; one iteration per engine. An event counts as handled (for the checkpoint) once the loop asks
-   * for the next one or is left. Leaving the loop stops the engine.
+   * for the next one: the event in hand when the loop is left, by a throw or a `break` alike, is not, and comes again
+   * after a restart from the checkpoint. Leaving the loop stops the engine.
    */
   async *[Symbol.asyncIterator](): AsyncIterator<WatchAllEvent> {
     if (this.#iterated) throw new TypeError("a WatchAll stream can be iterated only once");
     this.#iterated = true;
-    let unhandled: WatchAllEvent | undefined;
     try {
       for (;;) {
         const next = await this.#channel.take();
         if (next.done) return;
         const { event, silent } = next.value;
-        if (silent) {
-          this.#ledger?.apply(event);
-          continue;
-        }
-        unhandled = event;
-        yield event;
-        unhandled = undefined;
+        if (!silent) yield event;
+        // Reached only when the consumer asks for the next event: it has handled this one. A loop left by a throw and
+        // one left by a `break` look the same from here (both call return()), so neither acknowledges it.
         this.#ledger?.apply(event);
       }
     } finally {
-      if (unhandled) this.#ledger?.apply(unhandled);
       await this.stop();
       if (this.#ledger?.dirty) {
         await this.saveCheckpoint().catch((err: Error) =>

@@ -35,6 +35,25 @@ export interface KindHost {
 
 type Extra = Pick<ObjectEvent, "old" | "changedPaths" | "finalStateUnknown">;
 
+/** The version a move left and everything its informer delivered, by key. */
+interface Moved {
+  readonly from: ApiResource;
+  readonly told: Map<string, KubeObject>;
+}
+
+/**
+ * Whether a store at resourceVersion `rv` is at least as new as one at `told`; false unless both are integers. The API
+ * calls resourceVersions opaque, and client-go and kube-rs never order them. Here only two versions of one resource
+ * are compared: kube-apiserver keeps every version of a kind, built-in or custom, in one etcd storage, so both are
+ * revisions of one etcd, ordered as etcd wrote them. A resourceVersion that is no integer (an aggregated API with
+ * storage of its own) is never ordered: the caller then takes the path that needs no order.
+ */
+function reached(rv: string | undefined, told: string | undefined): boolean {
+  const integer = /^(0|[1-9][0-9]*)$/;
+  if (rv === undefined || told === undefined || !integer.test(rv) || !integer.test(told)) return false;
+  return BigInt(rv) >= BigInt(told);
+}
+
 /** Resolves when `signal` aborts. */
 function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -75,6 +94,8 @@ export class KindWatch {
   #detach: (() => void) | undefined;
   /** What a previous run delivered (from its checkpoint), until the kind is listed and compared with it. */
   #resume: Map<string, string> | undefined;
+  /** What the informer that a version move stopped had delivered, until the new version is listed and compared with it. */
+  #moved: Moved | undefined;
 
   constructor(gr: string, r: ApiResource, host: KindHost, resume?: Map<string, string>) {
     this.gr = gr;
@@ -165,56 +186,82 @@ export class KindWatch {
   /** Lists the kind at `want` and, once listed, delivers it; returns early when `signal` aborts. */
   async #start(want: ApiResource, signal: AbortSignal): Promise<void> {
     this.#resource = want;
-    const backoff = new Backoff(this.#host.backoff);
-    let release: Release | undefined = await this.#host.slots.acquire(signal);
+    const slot = await this.#admitted(want, signal);
+    if (!slot) return;
     let informer: Informer<KubeObject> | undefined;
-    let stopErrors = () => {};
     try {
-      for (;;) {
-        if (!release) return;
-        let reason: string | undefined;
-        try {
-          reason = await this.#host.denied(want, signal);
-        } catch (err) {
-          if (signal.aborted) return;
-          // Unable to ask (no authorization API, or not allowed to ask): the list itself will tell.
-          this.#host.log("warn", "watch-all: access review failed; listing anyway", {
-            kind: this.gr,
-            error: (err as Error).message,
-          });
-        }
-        if (!reason) break;
-        this.#quarantine("Forbidden", reason);
-        release();
-        if (!(await delay(backoff.next(), signal))) return;
-        release = await this.#host.slots.acquire(signal);
-      }
-      const slot = release;
-      const listing = this.#host.informer(want);
-      informer = listing;
-      this.#pending = listing;
+      informer = this.#host.informer(want);
       if (this.#state !== "quarantined") this.#state = "syncing";
-      stopErrors = listing.onError((error: ApiError) => {
-        if (listing.hasSynced) return;
-        this.#quarantine(error.kind, `${error.kind}: ${error.message}`);
-        // A kind that cannot list must not hold a slot that a healthy kind could use; its informer retries alone.
-        slot();
-      });
-      listing.start();
-      try {
-        await listing.synced(signal);
-      } catch {
-        return;
-      }
-      this.#attach(listing);
+      const quarantine = (error: ApiError) => this.#quarantine(error.kind, `${error.kind}: ${error.message}`);
+      if (!(await this.#list(informer, slot, signal, quarantine))) return;
+      this.#attach(informer);
       informer = undefined;
     } finally {
-      release?.();
-      stopErrors();
+      slot();
       if (informer) {
         this.#pending = undefined;
         await informer.stop();
       }
+    }
+  }
+
+  /**
+   * A listing slot, once the kind may be listed: a forbidden kind is quarantined and asked about again with backoff,
+   * holding no slot meanwhile. Undefined when `signal` aborts first.
+   */
+  async #admitted(want: ApiResource, signal: AbortSignal): Promise<Release | undefined> {
+    const backoff = new Backoff(this.#host.backoff);
+    for (;;) {
+      const slot = await this.#host.slots.acquire(signal);
+      if (!slot) return undefined;
+      let reason: string | undefined;
+      try {
+        reason = await this.#host.denied(want, signal);
+      } catch (err) {
+        if (signal.aborted) {
+          slot();
+          return undefined;
+        }
+        // Unable to ask (no authorization API, or not allowed to ask): the list itself will tell.
+        this.#host.log("warn", "watch-all: access review failed; listing anyway", {
+          kind: this.gr,
+          error: (err as Error).message,
+        });
+      }
+      if (!reason) return slot;
+      this.#quarantine("Forbidden", reason);
+      slot();
+      if (!(await delay(backoff.next(), signal))) return undefined;
+    }
+  }
+
+  /**
+   * Starts `informer` and waits until it has listed, holding `slot` meanwhile: the one way a kind holds a listing slot,
+   * for a start and a version move alike. The slot is given back once listed, when `signal` aborts, or at the first
+   * error before that (`failed` is told): a kind that cannot list retries alone and must not keep others from listing.
+   * Resolves whether it listed; the caller stops an informer that did not.
+   */
+  async #list(
+    informer: Informer<KubeObject>,
+    slot: Release,
+    signal: AbortSignal,
+    failed: (error: ApiError) => void,
+  ): Promise<boolean> {
+    this.#pending = informer;
+    const stopErrors = informer.onError((error: ApiError) => {
+      if (informer.hasSynced) return;
+      failed(error);
+      slot();
+    });
+    try {
+      informer.start();
+      await informer.synced(signal);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      slot();
+      stopErrors();
     }
   }
 
@@ -227,12 +274,23 @@ export class KindWatch {
     if (entering) this.#emitKind("KIND_QUARANTINED", { reason });
   }
 
-  /** Delivers a listed informer's objects (all, or what differs from a resumed checkpoint), then its changes. */
+  /**
+   * Delivers a listed informer's objects: all of them, or what differs from what the consumer was told (a resumed
+   * checkpoint, or the informer a version move stopped), then its changes.
+   */
   #attach(informer: Informer<KubeObject>): void {
     const r = this.#resource;
     const resume = this.#resume;
+    const moved = this.#moved;
+    const recovered = this.#state === "quarantined";
     this.#resume = undefined;
-    if (resume) {
+    this.#moved = undefined;
+    if (moved) {
+      if (moved.from.version !== r.version) {
+        this.#emitKind("KIND_VERSION_CHANGED", { previousVersion: moved.from.version });
+      }
+      this.#emitDiff(r, moved.told, informer, true);
+    } else if (resume) {
       const told = new Map<string, KubeObject>();
       for (const [key, value] of resume) told.set(key, ghost(r, key, value));
       this.#emitDiff(r, told, informer, false);
@@ -246,46 +304,43 @@ export class KindWatch {
     this.#state = "synced";
     this.#reason = undefined;
     this.#quarantinedFor = undefined;
-    this.#emitKind("KIND_SYNCED");
+    if (!moved || recovered) this.#emitKind("KIND_SYNCED");
   }
 
   /**
-   * Moves the watch to `want`: lists it there, then stops the old informer once it has delivered everything, and
-   * delivers only what differs between the two (changes made in between), not the world again.
+   * Moves the watch to `want`, telling what differs between the two versions rather than every object again. The new
+   * version is listed while the old informer still delivers, so a version that cannot be listed yet (its conversion
+   * webhook down) costs no live change. Then the old informer is stopped, which freezes what the consumer was told,
+   * and the new store is compared with that. The comparison is sound only against a store at least as new: one behind
+   * the old watch would undo what was told (an older state, a deleted object back, a new one deleted), and its watch
+   * would then tell the same changes again. When the new informer's resourceVersion has reached the old one's (the
+   * usual case: it listed later), it is compared at once; else the kind starts afresh at `want`, from a list made
+   * after the old informer stopped: newer than anything told, with no ordering of resourceVersions, and the
+   * comparison covers what changed in between.
    */
   async #move(want: ApiResource, signal: AbortSignal): Promise<void> {
     const old = this.#informer as Informer<KubeObject>;
-    const release = await this.#host.slots.acquire(signal);
-    if (!release) return;
-    let next: Informer<KubeObject> | undefined = this.#host.informer(want);
-    const listing = next;
-    this.#pending = listing;
-    const stopErrors = listing.onError((error) => {
-      if (!listing.hasSynced) this.#reason = `cannot move to ${want.version}: ${error.kind}: ${error.message}`;
-    });
+    const slot = await this.#host.slots.acquire(signal);
+    if (!slot) return;
+    let next: Informer<KubeObject> | undefined;
     try {
-      listing.start();
-      try {
-        await listing.synced(signal);
-      } catch {
-        return;
-      }
-      release();
+      const listing = this.#host.informer(want);
+      next = listing;
+      const unmovable = (error: ApiError) => {
+        this.#reason = `cannot move to ${want.version}: ${error.kind}: ${error.message}`;
+      };
+      if (!(await this.#list(listing, slot, signal, unmovable))) return;
       await old.stop({ drain: true });
       this.#detach?.();
       this.#detach = undefined;
-      const told = new Map(old.store.list().map((o) => [objectKey(o), o] as const));
-      const previousVersion = this.#resource.version;
+      this.#informer = undefined;
+      this.#moved = { from: this.#resource, told: new Map(old.store.list().map((o) => [objectKey(o), o] as const)) };
       this.#resource = want;
-      this.#emitKind("KIND_VERSION_CHANGED", { previousVersion });
-      this.#emitDiff(want, told, listing, true);
-      this.#detach = listing.addHandlers(this.#handlers(want), { replay: false });
-      this.#informer = listing;
-      this.#reason = undefined;
+      if (!reached(listing.status().resourceVersion, old.status().resourceVersion)) return;
+      this.#attach(listing);
       next = undefined;
     } finally {
-      release();
-      stopErrors();
+      slot();
       this.#pending = undefined;
       if (next) await next.stop();
     }
@@ -302,6 +357,14 @@ export class KindWatch {
       this.#detach = undefined;
       for (const object of informer.store.list()) {
         void this.#emitObject(r, "DELETED", object, "live", { finalStateUnknown: true });
+      }
+    } else if (this.#moved) {
+      // Told in the version the move left: the consumer has not heard of another.
+      const { from, told } = this.#moved;
+      this.#moved = undefined;
+      this.#resource = from;
+      for (const object of told.values()) {
+        void this.#emitObject(from, "DELETED", object, "live", { finalStateUnknown: true });
       }
     } else if (this.#resume) {
       for (const [key, value] of this.#resume) {

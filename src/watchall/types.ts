@@ -43,8 +43,9 @@ export interface ObjectEvent extends KindInfo {
 export interface KindEvent extends KindInfo {
   /**
    * KIND_ADDED: watching begins (objects follow once it is listed); KIND_SYNCED: its initial list (or resume) has been
-   * delivered; KIND_VERSION_CHANGED: the watch moved to a new preferred version (`previousVersion`) without replaying
-   * unchanged objects; KIND_QUARANTINED: it cannot be listed now (see `reason`: forbidden, conversion webhook down,
+   * delivered, or it delivers again after KIND_QUARANTINED; KIND_VERSION_CHANGED: the watch moved to a new
+   * preferred version (`previousVersion`) without replaying unchanged objects (what changed meanwhile follows, origin
+   * "relist", never older than what was told); KIND_QUARANTINED: it cannot be listed now (see `reason`: forbidden, conversion webhook down,
    * API unavailable) and is retried with backoff, other kinds carry on; KIND_REMOVED: it is no longer served (or
    * selected) and is no longer watched. Before KIND_REMOVED, every object of the kind the stream had delivered and
    * not deleted is delivered as DELETED with `finalStateUnknown`, so that a consumer's view ends empty.

@@ -1,6 +1,7 @@
 /**
  * Resuming from a checkpoint: a consumer restarted from its checkpoint file is not told of unchanged objects again,
- * and is told of what changed while it was stopped: updates, deletes, new objects, a kind gone, a kind new.
+ * and is told of what changed while it was stopped: updates, deletes, new objects, a kind gone, a kind new. An event
+ * whose handler threw was not handled: it comes again.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -9,9 +10,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Transport } from "../../src/http/transport.js";
 import { readCheckpoint } from "../../src/watchall/checkpoint.js";
+import { WatchAll } from "../../src/watchall/engine.js";
+import type { WatchAllEvent } from "../../src/watchall/types.js";
 import { type ClientEnv, clientEnv } from "../support/client.js";
 import type { CrdSpec } from "../support/crd-manifest.js";
 import { createCrd, deleteCrd } from "../support/crds.js";
+import { waitFor } from "../support/wait.js";
 import {
   EventLog,
   engineCluster,
@@ -29,6 +33,7 @@ describe("watch-all: resuming from a checkpoint", () => {
   const kept = simpleCrd(uniqueGroup("wacp-a"));
   const dropped = simpleCrd(uniqueGroup("wacp-b"));
   const added = simpleCrd(uniqueGroup("wacp-c"));
+  const failing = simpleCrd(uniqueGroup("wacp-d"));
   const groups = [kept.group, dropped.group, added.group];
 
   before(async () => {
@@ -37,7 +42,7 @@ describe("watch-all: resuming from a checkpoint", () => {
     dir = await mkdtemp(join(tmpdir(), "kindwatch-watchall-"));
   });
   after(async () => {
-    for (const spec of [kept, dropped, added]) await deleteCrd(env.transport, spec);
+    for (const spec of [kept, dropped, added, failing]) await deleteCrd(env.transport, spec);
     await transport.close();
     await env.close();
     await rm(dir, { recursive: true, force: true });
@@ -114,6 +119,47 @@ describe("watch-all: resuming from a checkpoint", () => {
       assert.deepEqual(third.kinds(dropped.group), [], "the removed kind was forgotten");
     } finally {
       await third.stop();
+    }
+  });
+
+  it("a consumer that throws has not handled its event: it comes again after a restart", async () => {
+    const checkpoint = join(dir, "failing.json");
+    const options = { ...fastRetries, include: { groups: [failing.group] }, checkpoint, checkpointEveryMs: 200 };
+    await createCrd(env.transport, failing);
+    for (const name of ["f1", "f2"]) await create(failing, name);
+
+    const engine = new WatchAll(engineCluster(transport), options);
+    void engine.start();
+    const seen: WatchAllEvent[] = [];
+    const failure = new Error("the handler failed");
+    const consumer = (async () => {
+      for await (const e of engine) {
+        seen.push(e);
+        if (isObjectEvent(e) && e.name === "f1" && e.type === "MODIFIED") throw failure;
+      }
+    })();
+    await waitFor("the kind synced", () => seen.some((e) => e.type === "KIND_SYNCED"));
+    const patched = await gizmos(failing).patch("f1", { spec: { n: 2 } }, "merge");
+    await assert.rejects(consumer, failure);
+    await engine.stop();
+    const saved = await readCheckpoint(checkpoint);
+    const objects = saved?.kinds[`gizmos.${failing.group}`]?.objects ?? {};
+    assert.deepEqual(Object.keys(objects).sort(), [`${env.namespace}/f1`, `${env.namespace}/f2`]);
+    assert.notEqual(
+      objects[`${env.namespace}/f1`]?.split(" ")[1],
+      patched.metadata.resourceVersion,
+      "the update the handler failed on is not saved as handled",
+    );
+
+    const second = EventLog.start(engineCluster(transport), options);
+    try {
+      await second.kindEvent(failing.group, "KIND_SYNCED");
+      assert.deepEqual(second.object(failing.group, "f1"), ["MODIFIED relist"], "the failed event comes again");
+      assert.deepEqual(second.object(failing.group, "f2"), [], "a handled one does not");
+      const again = second.events.find((e) => isObjectEvent(e) && e.name === "f1");
+      assert.equal(again && isObjectEvent(again) ? again.resourceVersion : undefined, patched.metadata.resourceVersion);
+    } finally {
+      await second.stop();
     }
   });
 });

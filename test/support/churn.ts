@@ -1,19 +1,24 @@
 /**
- * A load that creates, updates and deletes ConfigMaps while faults happen, and keeps its own record of what exists.
+ * A load that creates, updates and deletes ConfigMaps (or objects of any kind) while faults happen, and keeps its own record of what exists.
  * Each worker owns a disjoint set of names, so no two calls race on one object. A call that fails because the server
  * is away (or answered nothing) is retried until it is back; a retried create or delete whose first attempt did land
  * is recognised by its AlreadyExists or NotFound, so the record stays the truth.
  */
 import type { ResourceClient } from "../../src/client/resource.js";
 import { ApiError } from "../../src/http/errors.js";
+import type { KubeObject } from "../../src/object/types.js";
 
 /** What to do next to a name. */
 export type ChurnOp = "create" | "update" | "delete";
 
 /** Settings of a {@link Churn}. */
 export interface ChurnOptions {
-  /** A namespaced ConfigMap client. */
+  /** A namespaced client: of ConfigMaps, or of the kind that `object` and `update` make. */
   readonly resource: ResourceClient;
+  /** The object created as `name`'s `n`th operation; default a ConfigMap with `data.n`. */
+  readonly object?: (name: string, n: number) => KubeObject;
+  /** The merge patch of `name`'s `n`th operation, an update; default `{ data: { n } }`. */
+  readonly update?: (n: number) => Record<string, unknown>;
   readonly names: readonly string[];
   readonly concurrency: number;
   /** The next operation on `name`, which exists now or not and has had `done` operations; undefined: leave it be. */
@@ -79,12 +84,14 @@ export class Churn {
   }
 
   async #apply(name: string, op: ChurnOp, n: number): Promise<void> {
-    const cms = this.#options.resource;
+    const { resource: cms, object, update } = this.#options;
     switch (op) {
       case "create":
         await this.#retry(async (again) => {
           try {
-            await cms.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { n: `${n}` } });
+            await cms.create(
+              object?.(name, n) ?? { apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { n: `${n}` } },
+            );
           } catch (err) {
             if (!(again && err instanceof ApiError && err.kind === "AlreadyExists")) throw err;
           }
@@ -92,7 +99,7 @@ export class Churn {
         this.exists.add(name);
         break;
       case "update":
-        await this.#retry(() => cms.patch(name, { data: { n: `${n}` } }, "merge"));
+        await this.#retry(() => cms.patch(name, update?.(n) ?? { data: { n: `${n}` } }, "merge"));
         break;
       case "delete":
         await this.#retry(async (again) => {

@@ -1,6 +1,7 @@
 /**
  * Helpers for watch-all tests: an engine on a transport of the test's choosing, a log that collects the merged stream
- * as it arrives, short comparable forms of events, and a transport that counts the requests it sends by path.
+ * as it arrives, short comparable forms of events, a transport that counts the requests it sends by path, and one that
+ * holds back the calls a test names.
  */
 import { DynamicClient } from "../../src/client/resource.js";
 import { loadConfig } from "../../src/config/index.js";
@@ -34,6 +35,83 @@ export class CountingTransport extends Transport {
   }
 }
 
+/** A call held back by a {@link HoldingTransport}: `reached` once it is, and held until {@link release}. */
+export class Hold {
+  readonly match: (opts: RequestOptions) => boolean;
+  /** Resolves when the call is held: with the server's answer for a request, undefined for a stream (not sent yet). */
+  readonly reached: Promise<Response | undefined>;
+  readonly released: Promise<void>;
+  #reach: (response: Response | undefined) => void = () => {};
+  #release: () => void = () => {};
+
+  constructor(match: (opts: RequestOptions) => boolean) {
+    this.match = match;
+    this.reached = new Promise((resolve) => {
+      this.#reach = resolve;
+    });
+    this.released = new Promise((resolve) => {
+      this.#release = resolve;
+    });
+  }
+
+  /** Lets the call go on. */
+  release(): void {
+    this.#release();
+  }
+
+  /** Called by the transport when it holds the call. */
+  reach(response?: Response): void {
+    this.#reach(response);
+  }
+}
+
+/**
+ * A transport that holds back the next call matching a test's pattern until the test lets it go: a request after
+ * the server has answered it (a list read at one moment and delivered later, as a slow connection does), a watch
+ * before it is sent (a watch that lags). The server is the real one; only when its answers arrive changes.
+ */
+export class HoldingTransport extends Transport {
+  readonly #holds: Hold[] = [];
+
+  /** Holds the next call for which `match` is true; one call per {@link Hold}. */
+  hold(match: (opts: RequestOptions) => boolean): Hold {
+    const hold = new Hold(match);
+    this.#holds.push(hold);
+    return hold;
+  }
+
+  #take(opts: RequestOptions): Hold | undefined {
+    const i = this.#holds.findIndex((h) => h.match(opts));
+    return i < 0 ? undefined : this.#holds.splice(i, 1)[0];
+  }
+
+  override async request(opts: RequestOptions): Promise<Response> {
+    const response = await super.request(opts);
+    const hold = this.#take(opts);
+    if (hold) {
+      hold.reach(response);
+      await hold.released;
+    }
+    return response;
+  }
+
+  override async stream(opts: RequestOptions): Promise<StreamResponse> {
+    const hold = this.#take(opts);
+    if (hold) {
+      hold.reach();
+      // The caller may give up meanwhile: its signal then ends the wait, and the call fails as an aborted one does.
+      await Promise.race([
+        hold.released,
+        new Promise<void>((resolve) => {
+          if (opts.signal?.aborted) resolve();
+          opts.signal?.addEventListener("abort", () => resolve(), { once: true });
+        }),
+      ]);
+    }
+    return super.stream(opts);
+  }
+}
+
 /** The client, discovery and transport an engine needs, on `transport`. */
 export function engineCluster(transport: Transport): WatchAllCluster {
   return { transport, client: new DynamicClient(transport), discovery: new DiscoveryClient(transport) };
@@ -42,6 +120,11 @@ export function engineCluster(transport: Transport): WatchAllCluster {
 /** A transport for the kubeconfig at `path`. */
 export function transportFor(kubeconfig: string): Transport {
   return new Transport(loadConfig({ kubeconfig, env: {} }));
+}
+
+/** A holding transport for the kubeconfig at `path`. */
+export function holdingTransportFor(kubeconfig: string): HoldingTransport {
+  return new HoldingTransport(loadConfig({ kubeconfig, env: {} }));
 }
 
 /** A counting transport for the kubeconfig at `path`. */

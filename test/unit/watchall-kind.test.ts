@@ -91,6 +91,20 @@ class Host implements KindHost {
 }
 
 const gr = "gizmos.example.com";
+
+/** Where an object was told a resourceVersion older than one it had been told: `a: 3 after 6`. */
+function backwards(events: readonly WatchAllEvent[]): string[] {
+  const last = new Map<string, number>();
+  const out: string[] = [];
+  for (const e of events) {
+    if (!("name" in e)) continue;
+    const rv = Number((e as ObjectEvent).resourceVersion);
+    const before = last.get(e.name) ?? 0;
+    if (rv < before) out.push(`${e.name}: ${rv} after ${before}`);
+    last.set(e.name, Math.max(rv, before));
+  }
+  return out;
+}
 const soon = (what: string, check: () => boolean) => waitFor(what, check, { timeoutMs: 3000, intervalMs: 5 });
 
 describe("KindWatch", () => {
@@ -164,6 +178,7 @@ describe("KindWatch", () => {
       "DELETED c@v3 relist",
     ]);
     assert.equal((host.events[5] as { previousVersion?: string }).previousVersion, "v1");
+    assert.equal(host.source("v3").lists.length, 1, "a list newer than the old watch is compared at once");
     assert.deepEqual((host.events[6] as ObjectEvent).changedPaths, ["data", "metadata.resourceVersion"]);
     assert.ok(
       host.source("v2").lists.every((l) => l.signal?.aborted),
@@ -186,6 +201,74 @@ describe("KindWatch", () => {
     assert.ok(await host.slots.acquire(AbortSignal.timeout(100)), "no slot held");
   });
 
+  it("a move under churn tells nothing twice and undoes nothing: the new version's list may be older than the old watch", async () => {
+    const host = new Host();
+    host.source("v1").replyToList(page("5", [obj("a", "3"), obj("b", "4"), obj("c", "5")]));
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The v2 list was read before the changes below; its watch has not brought them yet when the move happens.
+    host
+      .source("v2")
+      .replyToList(
+        () => released.then(() => page("5", [obj("a", "3"), obj("b", "4"), obj("c", "5")])),
+        page("8", [obj("a", "6", { data: { x: "1" } }), obj("b", "4"), obj("d", "8")]),
+      );
+    const kind = new KindWatch(gr, res("v1"), host);
+    await soon("synced at v1", () => host.shown().includes("KIND_SYNCED v1"));
+    kind.want(res("v2"));
+    await soon("the v2 list", () => host.source("v2").lists.length === 1);
+    host
+      .source("v1")
+      .lastWatch?.push(
+        { type: "MODIFIED", object: obj("a", "6", { data: { x: "1" } }) },
+        { type: "DELETED", object: obj("c", "7") },
+        { type: "ADDED", object: obj("d", "8") },
+      );
+    await soon("the old version's changes", () => host.shown().includes("ADDED d@v1 live"));
+    release();
+    await soon("moved", () => host.shown().includes("KIND_VERSION_CHANGED v2"));
+    host.source("v2").lastWatch?.push({ type: "MODIFIED", object: obj("a", "9", { data: { x: "2" } }) });
+    await soon("a live change at v2", () => host.shown().includes("MODIFIED a@v2 live"));
+    assert.deepEqual(backwards(host.events), [], "no object told an older state than it was told before");
+    assert.deepEqual(host.shown(), [
+      "KIND_ADDED v1",
+      "ADDED a@v1 initial",
+      "ADDED b@v1 initial",
+      "ADDED c@v1 initial",
+      "KIND_SYNCED v1",
+      "MODIFIED a@v1 live",
+      "DELETED c@v1 live",
+      "ADDED d@v1 live",
+      "KIND_VERSION_CHANGED v2",
+      "MODIFIED a@v2 live",
+    ]);
+    assert.equal(host.source("v2").lists.length, 2, "listed again once the old version had stopped");
+    kind.halt();
+    await kind.done;
+    assert.ok(host.allStopped());
+  });
+
+  it("removed while a move lists its version afresh: deletes what the old version told, in that version", async () => {
+    const host = new Host();
+    host.source("v1").replyToList(page("5", [obj("a", "3")]));
+    // Older than the old watch, so the move lists again; that list never answers.
+    host.source("v2").replyToList(page("4", [obj("a", "3")]), hangs);
+    const kind = new KindWatch(gr, res("v1"), host);
+    await soon("synced at v1", () => host.shown().includes("KIND_SYNCED v1"));
+    host.source("v1").lastWatch?.push({ type: "ADDED", object: obj("b", "6") });
+    await soon("b", () => host.shown().includes("ADDED b@v1 live"));
+    kind.want(res("v2"));
+    await soon("the second v2 list", () => host.source("v2").lists.length === 2);
+    kind.remove("gone");
+    await kind.done;
+    assert.deepEqual(host.shown().slice(4), ["DELETED a@v1 live", "DELETED b@v1 live", "KIND_REMOVED v1"]);
+    assert.ok((host.events[4] as ObjectEvent).finalStateUnknown);
+    assert.ok(host.allStopped());
+    assert.ok(await host.slots.acquire(AbortSignal.timeout(100)), "no slot held");
+  });
+
   it("quarantines a kind whose list fails and frees its slot for others; it syncs once the list works", async () => {
     const host = new Host();
     const broken = new Host(host.slots);
@@ -201,6 +284,46 @@ describe("KindWatch", () => {
     second.halt();
     await Promise.all([first.done, second.done]);
     assert.ok(broken.allStopped() && host.allStopped());
+  });
+
+  it("a move whose new version cannot list frees its slot at the first error: other kinds start, the old version goes on", async () => {
+    const host = new Host();
+    const other = new Host(host.slots);
+    host.source("v1").replyToList(page("5", [obj("a", "3")]));
+    let recover = () => {};
+    const recovered = new Promise<void>((resolve) => {
+      recover = resolve;
+    });
+    host
+      .source("v2")
+      .replyToList(apiError("InternalError", 500, "conversion webhook failed"), () =>
+        recovered.then(() => page("9", [obj("a", "6", { data: { x: "1" } })])),
+      );
+    other.source("v1").replyToList(page("5", [obj("z", "2")]));
+    const kind = new KindWatch(gr, res("v1"), host);
+    await soon("synced at v1", () => host.shown().includes("KIND_SYNCED v1"));
+    kind.want(res("v2"));
+    await soon("the move failing", () => /cannot move to v2: InternalError/.test(kind.status().reason ?? ""));
+    const second = new KindWatch("others.example.com", res("v1"), other);
+    await soon("the other kind synced with the only slot", () => other.shown().includes("KIND_SYNCED v1"));
+    host.source("v1").lastWatch?.push({ type: "MODIFIED", object: obj("a", "6", { data: { x: "1" } }) });
+    await soon("the old version's update", () => host.shown().includes("MODIFIED a@v1 live"));
+
+    recover();
+    await soon("moved", () => host.shown().includes("KIND_VERSION_CHANGED v2"));
+    assert.deepEqual(host.shown(), [
+      "KIND_ADDED v1",
+      "ADDED a@v1 initial",
+      "KIND_SYNCED v1",
+      "MODIFIED a@v1 live",
+      "KIND_VERSION_CHANGED v2",
+    ]);
+    kind.halt();
+    second.halt();
+    await Promise.all([kind.done, second.done]);
+    assert.ok(host.allStopped() && other.allStopped());
+    assert.equal(host.slots.waiting, 0);
+    assert.ok(await host.slots.acquire(AbortSignal.timeout(100)), "no slot held");
   });
 
   it("quarantines a forbidden kind after an access review, asks again with backoff, and syncs once allowed", async () => {
