@@ -202,6 +202,7 @@ export async function* watcherBatches<T extends KubeObject>(
                 }
                 if (failure) throw failure;
               }
+              carried = initial;
             } catch (err) {
               const error = toApiError(err, source.description);
               if (!signal?.aborted && streaming === "auto") {
@@ -214,12 +215,12 @@ export async function* watcherBatches<T extends KubeObject>(
               }
               throw error;
             } finally {
-              // Unless it goes on as the live watch, the stream closes here, also when the consumer stops mid-list.
-              if (listed === undefined) await initial.close();
+              // Unless it was handed on as the live watch, the stream closes here: also when the consumer stops at one
+              // of the list's last objects, which come in the same read as the end bookmark, after `listed` is known.
+              if (carried !== initial) await initial.close();
             }
             resourceVersion = listed;
             reason = "relist";
-            carried = initial;
             yield [{ type: "init-done", resourceVersion }];
             continue;
           }

@@ -542,6 +542,17 @@ describe("watcher: ending", () => {
     assert.equal(src.watches[0]?.returned, true);
   });
 
+  it("closes the streaming list's watch when the consumer stops at an object read together with the end bookmark", async () => {
+    const src = new ScriptedListWatch({ reads: true }).onWatch((w) =>
+      w.push(added(obj("a", "1")), added(obj("b", "2")), bookmark("3", true), modified(obj("a", "4"))),
+    );
+    const gen = watcher(src, { streamingList: true });
+    assert.deepEqual(await take(gen, 2), ["init-start initial streaming", "init-object a@1"]);
+    await gen.return(undefined);
+    assert.equal(src.watches[0]?.returned, true, "the watch was closed");
+    assert.equal(src.watches[0]?.opts.signal?.aborted, true, "the watch's request was aborted");
+  });
+
   it("closes the watch when the consumer stops while watching", async () => {
     const src = new ScriptedListWatch().replyToList(page("5", [])).onWatch((w) => w.push(added(obj("a", "6"))));
     const gen = watcher(src, { streamingList: false });
