@@ -8,7 +8,7 @@
  */
 import type { ListOptions, WatchEvent, WatchOptions } from "../client/options.js";
 import type { ResourceClient } from "../client/resource.js";
-import { ApiError } from "../http/errors.js";
+import { ApiError, isGone } from "../http/errors.js";
 import type { KubeObject, List } from "../object/types.js";
 import { Backoff, type BackoffOptions, delay } from "./backoff.js";
 
@@ -229,14 +229,25 @@ export async function* watcherBatches<T extends KubeObject>(
           let token: string | undefined;
           let listVersion = "";
           do {
-            const page = await abortable(
-              source.list({
-                limit: options.pageSize ?? 500,
-                ...(token ? { continue: token } : {}),
-                ...(signal ? { signal } : {}),
-              }),
-              signal,
-            );
+            let page: List<T>;
+            try {
+              page = await abortable(
+                source.list({
+                  limit: options.pageSize ?? 500,
+                  ...(token ? { continue: token } : {}),
+                  ...(signal ? { signal } : {}),
+                }),
+                signal,
+              );
+            } catch (err) {
+              // As client-go's pager: a later page that is Gone means the list outlived etcd's compaction window, and
+              // so would a list started again from its first page, for ever when each takes that long. One full list
+              // instead, which has no later page to expire; it replaces what the earlier pages brought.
+              if (!token || !isGone(err) || signal?.aborted) throw err;
+              yield [{ type: "init-start", reason, streaming: false }];
+              if (signal?.aborted) return;
+              page = await abortable(source.list(signal ? { signal } : {}), signal);
+            }
             const items = page.items ?? [];
             if (items.length > 0) {
               yield items.map((object): WatcherEvent<T> => ({ type: "init-object", object }));

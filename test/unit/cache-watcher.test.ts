@@ -116,6 +116,49 @@ describe("watcher: lists", () => {
     );
   });
 
+  it("falls back to one full list when a later page's continue token has expired, discarding the pages before", async () => {
+    // Every continue token expires, as when each list outlives etcd's compaction window: restarting from page 1 would
+    // never end.
+    const src = new ScriptedListWatch();
+    src.defaultList = (opts) => {
+      if (opts.continue) return apiError("Gone", 410, "the provided continue parameter is too old");
+      if (opts.limit) return page("7", [obj("a", "3")], "tok-1");
+      return page("9", [obj("a", "8"), obj("b", "9")]);
+    };
+    src.onWatch((w) => w.push(modified(obj("a", "10"))));
+    const { gen, controller } = start(src, { pageSize: 1 });
+    assert.deepEqual(await take(gen, 7), [
+      "init-start initial",
+      "init-object a@3",
+      "init-start initial",
+      "init-object a@8",
+      "init-object b@9",
+      "init-done 9",
+      "apply a@10",
+    ]);
+    assert.deepEqual(
+      src.lists.map(({ limit, continue: token, resourceVersion, signal }) => ({
+        limit,
+        token,
+        resourceVersion,
+        signal,
+      })),
+      [
+        { limit: 1, token: undefined, resourceVersion: undefined, signal: controller.signal },
+        { limit: 1, token: "tok-1", resourceVersion: undefined, signal: controller.signal },
+        { limit: undefined, token: undefined, resourceVersion: undefined, signal: controller.signal },
+      ],
+    );
+    assert.equal(src.watches[0]?.opts.resourceVersion, "9");
+  });
+
+  it("reports a Gone first page as any failed list: only a later page falls back to a full list", async () => {
+    const src = new ScriptedListWatch().replyToList(apiError("Gone", 410), page("4", []));
+    const { gen } = start(src, { pageSize: 1 });
+    assert.deepEqual(await take(gen, 4), ["init-start initial", "error Gone", "init-start initial", "init-done 4"]);
+    assert.ok(src.lists.every((l) => l.limit === 1));
+  });
+
   it("builds the initial state with a streaming list ending at the initial-events-end bookmark, then goes on watching it", async () => {
     const src = new ScriptedListWatch().onWatch((w) =>
       w.push(
