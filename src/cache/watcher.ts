@@ -113,6 +113,15 @@ function refusesStreaming(err: ApiError): boolean {
   return err.kind === "Invalid" || err.kind === "BadRequest" || err.kind === "MethodNotAllowed";
 }
 
+/** As the transport: APF asks for at most 32 s; anything longer is a proxy's mistake, not a reason to stay away. */
+const maxRetryAfterMs = 60_000;
+
+/** How long the server asked us to wait before trying again (`Retry-After`), capped; 0 when it did not say. */
+function retryAfterMs(err: ApiError): number {
+  const seconds = err.retryAfterSeconds;
+  return seconds === undefined ? 0 : Math.min(seconds * 1000, maxRetryAfterMs);
+}
+
 /** A watch that ends this soon without a single event is a failure, not a server timeout (as client-go judges it). */
 const shortWatchMs = 1000;
 
@@ -301,8 +310,9 @@ export async function* watcherBatches<T extends KubeObject>(
         if (error.kind === "Gone") resourceVersion = undefined;
         const wait = backoff.next();
         // Our resourceVersion was compacted away: the first Gone after a healthy spell relists at once, repeated ones
-        // wait like any failure, so that a server answering every watch with Gone cannot make us spin.
-        const retryInMs = error.kind === "Gone" && backoff.failures === 1 ? 0 : wait;
+        // wait like any failure, so that a server answering every watch with Gone cannot make us spin. A server that
+        // says when to come back (APF's 429, a 503 or 500 with Retry-After) is not asked again sooner.
+        const retryInMs = Math.max(error.kind === "Gone" && backoff.failures === 1 ? 0 : wait, retryAfterMs(error));
         yield [{ type: "error", error, retryInMs }];
         if (retryInMs > 0) await delay(retryInMs, signal);
       }

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { type WatcherEvent, type WatcherOptions, watcher } from "../../src/cache/watcher.js";
+import { ApiError } from "../../src/http/errors.js";
 import type { KubeObject } from "../../src/object/types.js";
 import {
   added,
@@ -410,6 +411,34 @@ describe("watcher: errors", () => {
       assert.ok(gap >= (errors[i - 1]?.retryInMs ?? 0) - 1, `retry ${i} came after ${gap} ms`);
     }
     assert.equal(src.lists.length, 6, "one list call per error: no hidden retries, no spinning");
+  });
+
+  it("waits at least as long as a 429's Retry-After asks, over a shorter backoff", async () => {
+    const throttled = (retryAfterSeconds: number) =>
+      new ApiError({ kind: "TooManyRequests", status: 429, message: "throttled", details: { retryAfterSeconds } });
+    const src = new ScriptedListWatch().replyToList(throttled(1), page("5", []));
+    const { gen } = start(src, { backoff: { initialMs: 8, maxMs: 64, random: () => 0 } });
+    assert.deepEqual(await take(gen, 1), ["init-start initial"]);
+    const error = await next(gen);
+    const reported = Date.now();
+    assert.equal(error.type === "error" && error.retryInMs, 1000);
+    assert.deepEqual(await take(gen, 2), ["init-start initial", "init-done 5"]);
+    const waited = Date.now() - reported;
+    assert.ok(waited >= 990, `retried after ${waited} ms`);
+  });
+
+  it("caps what Retry-After asks at a minute, and ends at once when stopped during that wait", async () => {
+    const src = new ScriptedListWatch().replyToList(
+      new ApiError({ kind: "ServiceUnavailable", status: 503, message: "busy", details: { retryAfterSeconds: 3600 } }),
+    );
+    const { gen, controller } = start(src);
+    assert.deepEqual(await take(gen, 1), ["init-start initial"]);
+    const error = await next(gen);
+    assert.equal(error.type === "error" && error.retryInMs, 60_000);
+    const pending = gen.next();
+    controller.abort();
+    assert.deepEqual(await within(500, pending, "ending"), { done: true, value: undefined });
+    assert.equal(src.lists.length, 1);
   });
 
   it("reports a watch that keeps closing at once without events, backs off, and does not relist", async () => {
