@@ -79,7 +79,7 @@ export interface WatcherOptions {
   readonly pageSize?: number;
   /**
    * Build the initial state with a streaming list (`sendInitialEvents`) rather than a paginated list: "auto" (default)
-   * tries it, falls back for good when the server refuses it and to one paginated list when it fails otherwise.
+   * tries it at each (re)list and falls back to a paginated list for that one when it fails or the server refuses it.
    */
   readonly streamingList?: boolean | "auto";
   /** Server-side watch timeout is drawn from [min, 2 × min) seconds so that watchers do not reconnect in step; default 300. */
@@ -106,11 +106,6 @@ function toApiError(err: unknown, description: string): ApiError {
   if (err instanceof ApiError) return err;
   const message = `${description}: ${err instanceof Error ? err.message : String(err)}`;
   return new ApiError({ kind: "Unknown", status: 0, message, cause: err });
-}
-
-/** The server refused a streaming list: it does not have the WatchList feature, or cannot serve it now. */
-function refusesStreaming(err: ApiError): boolean {
-  return err.kind === "Invalid" || err.kind === "BadRequest" || err.kind === "MethodNotAllowed";
 }
 
 /** As the transport: APF asks for at most 32 s; anything longer is a proxy's mistake, not a reason to stay away. */
@@ -150,7 +145,7 @@ export async function* watcherBatches<T extends KubeObject>(
   const backoff = new Backoff(options.backoff);
   const minTimeout = options.minWatchTimeoutSeconds ?? 300;
   const idleTimeoutMs = options.idleTimeoutMs ?? 90_000;
-  let streaming = options.streamingList ?? "auto";
+  const streaming = options.streamingList ?? "auto";
   let resourceVersion: string | undefined;
   let reason: InitReason = "initial";
   /** A watch stream that a streaming list opened and that goes on as the live watch. */
@@ -215,11 +210,13 @@ export async function* watcherBatches<T extends KubeObject>(
             } catch (err) {
               const error = toApiError(err, source.description);
               if (!signal?.aborted && streaming === "auto") {
-                // As client-go's reflector: a refused streaming list falls back to paginated lists for good, any other
-                // failure to one paginated list at once. Progress beats retrying what failed, and a list's error says
-                // more (a streaming list whose objects fail conversion only times out waiting for its bookmark).
-                if (refusesStreaming(error)) streaming = false;
-                else listOnce = true;
+                // As client-go's reflector: a failed streaming list, refused or not, falls back to one paginated list
+                // at once (progress beats retrying what failed, and a list's error says more: a streaming list whose
+                // objects fail conversion only times out waiting for its bookmark), and the next relist streams again.
+                // A server whose WatchList feature is off refuses at validation (422 "sendInitialEvents is forbidden
+                // for watch unless the WatchList feature gate is enabled"), one cheap request per relist; one restarted
+                // with the feature on is streamed from at the next relist.
+                listOnce = true;
                 continue;
               }
               throw error;

@@ -197,32 +197,44 @@ describe("watcher: lists", () => {
     assert.equal(show(await pending), "apply c@12");
   });
 
-  it("falls back for good to a paginated list when the server refuses a streaming list as Invalid", async () => {
-    const src = new ScriptedListWatch()
-      .onWatch(
-        (w) => w.fail(apiError("Invalid", 422, "sendInitialEvents is forbidden")),
-        (w) => w.push(errorEvent(apiError("Gone", 410))),
-      )
-      .replyToList(page("5", [obj("a", "5")]), page("6", [obj("a", "6")]));
-    const { gen } = start(src, { streamingList: "auto" });
-    assert.deepEqual(await take(gen, 8), [
-      "init-start initial streaming",
-      "init-start initial",
-      "init-object a@5",
-      "init-done 5",
-      "error Gone",
-      "init-start relist",
-      "init-object a@6",
-      "init-done 6",
-    ]);
-    assert.equal(src.lists.length, 2);
-    assert.deepEqual(
-      src.watches.map((w) => w.opts.sendInitialEvents ?? false),
-      [true, false],
-      "the relist listed (src.lists) instead of trying to stream again",
-    );
-    assert.equal(src.watches[0]?.returned, true, "the refused stream was closed");
-  });
+  for (const [what, refusal] of [
+    [
+      "as a server whose WatchList feature is off does",
+      apiError(
+        "Invalid",
+        422,
+        'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled',
+      ),
+    ],
+    ["with a 400 from anywhere", apiError("BadRequest", 400)],
+  ] as const) {
+    it(`falls back to a paginated list when a streaming list is refused ${what}, and streams the next relist`, async () => {
+      const src = new ScriptedListWatch()
+        .onWatch(
+          (w) => w.fail(refusal),
+          (w) => w.push(errorEvent(apiError("Gone", 410))),
+          (w) => w.push(added(obj("a", "6")), bookmark("7", true)),
+        )
+        .replyToList(page("5", [obj("a", "5")]));
+      const { gen } = start(src, { streamingList: "auto" });
+      assert.deepEqual(await take(gen, 8), [
+        "init-start initial streaming",
+        "init-start initial",
+        "init-object a@5",
+        "init-done 5",
+        "error Gone",
+        "init-start relist streaming",
+        "init-object a@6",
+        "init-done 7",
+      ]);
+      assert.equal(src.lists.length, 1);
+      assert.deepEqual(
+        src.watches.map((w) => w.opts.sendInitialEvents ?? false),
+        [true, false, true],
+      );
+      assert.equal(src.watches[0]?.returned, true, "the refused stream was closed");
+    });
+  }
 
   it("discards what a refused streaming list had already sent", async () => {
     const src = new ScriptedListWatch()
