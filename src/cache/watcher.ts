@@ -90,6 +90,13 @@ export interface WatcherOptions {
    */
   readonly idleTimeoutMs?: number;
   readonly backoff?: BackoffOptions;
+  /**
+   * The resourceVersion of the first paginated list: "" (default) a consistent read, served from the API server's watch
+   * cache once it has caught up with etcd (1.31 and later) or else from etcd; "0", as client-go's reflector, whatever
+   * the watch cache holds, at once and whole in one response (it ignores the page size), possibly older than etcd.
+   * Relists always read consistently: they must not go back before what was already seen.
+   */
+  readonly initialListResourceVersion?: "" | "0";
 }
 
 function resourceVersionOf(obj: unknown): string | undefined {
@@ -234,14 +241,20 @@ export async function* watcherBatches<T extends KubeObject>(
           yield [{ type: "init-start", reason, streaming: false }];
           let token: string | undefined;
           let listVersion = "";
+          // Whatever the watch cache holds is good enough only while nothing has been seen: a relist must not go back.
+          const anyVersion = reason === "initial" && options.initialListResourceVersion === "0";
+          const at: ListOptions = {
+            ...(anyVersion ? { resourceVersion: "0" } : {}),
+            ...(signal ? { signal } : {}),
+          };
           do {
             let page: List<T>;
             try {
               page = await abortable(
                 source.list({
+                  // A continue token carries its list's resourceVersion: the server refuses another beside it.
+                  ...(token ? { continue: token, ...(signal ? { signal } : {}) } : at),
                   limit: options.pageSize ?? 500,
-                  ...(token ? { continue: token } : {}),
-                  ...(signal ? { signal } : {}),
                 }),
                 signal,
               );
@@ -252,7 +265,7 @@ export async function* watcherBatches<T extends KubeObject>(
               if (!token || !isGone(err) || signal?.aborted) throw err;
               yield [{ type: "init-start", reason, streaming: false }];
               if (signal?.aborted) return;
-              page = await abortable(source.list(signal ? { signal } : {}), signal);
+              page = await abortable(source.list(at), signal);
             }
             const items = page.items ?? [];
             if (items.length > 0) {

@@ -160,6 +160,57 @@ describe("watcher: lists", () => {
     assert.ok(src.lists.every((l) => l.limit === 1));
   });
 
+  it('reads the first list at resourceVersion "0" when asked, and relists after Gone consistently', async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(page("7", [obj("a", "3")], "tok-1"), page("7", [obj("b", "4")]), page("9", [obj("a", "9")]))
+      .onWatch((w) => w.push(errorEvent(apiError("Gone", 410))));
+    const { gen } = start(src, { pageSize: 1, initialListResourceVersion: "0" });
+    assert.deepEqual(await take(gen, 8), [
+      "init-start initial",
+      "init-object a@3",
+      "init-object b@4",
+      "init-done 7",
+      "error Gone",
+      "init-start relist",
+      "init-object a@9",
+      "init-done 9",
+    ]);
+    assert.deepEqual(
+      src.lists.map(({ limit, continue: token, resourceVersion }) => ({ limit, token, resourceVersion })),
+      [
+        { limit: 1, token: undefined, resourceVersion: "0" },
+        { limit: 1, token: "tok-1", resourceVersion: undefined },
+        { limit: 1, token: undefined, resourceVersion: undefined },
+      ],
+      "a continue token goes alone; a relist must not read older than what was seen",
+    );
+  });
+
+  it('falls back to a full list at resourceVersion "0" when the first list asked for it and a page expired', async () => {
+    const src = new ScriptedListWatch().replyToList(
+      page("7", [obj("a", "3")], "tok-1"),
+      apiError("Gone", 410, "the provided continue parameter is too old"),
+      page("8", [obj("a", "3"), obj("b", "8")]),
+    );
+    const { gen } = start(src, { pageSize: 1, initialListResourceVersion: "0" });
+    assert.deepEqual(await take(gen, 6), [
+      "init-start initial",
+      "init-object a@3",
+      "init-start initial",
+      "init-object a@3",
+      "init-object b@8",
+      "init-done 8",
+    ]);
+    assert.deepEqual(
+      src.lists.map(({ limit, continue: token, resourceVersion }) => ({ limit, token, resourceVersion })),
+      [
+        { limit: 1, token: undefined, resourceVersion: "0" },
+        { limit: 1, token: "tok-1", resourceVersion: undefined },
+        { limit: undefined, token: undefined, resourceVersion: "0" },
+      ],
+    );
+  });
+
   it("builds the initial state with a streaming list ending at the initial-events-end bookmark, then goes on watching it", async () => {
     const src = new ScriptedListWatch().onWatch((w) =>
       w.push(
