@@ -1,18 +1,21 @@
 /**
  * One measurement of the watch-all engine in a process of its own, printing one JSON object as its last line.
  *
- *   node dist/bench/watchall-child.js --mode sync --kubeconfig PATH --prefix P --kinds 200 --objects 50
- *     time until every kind is synced and every object delivered: {"sync_s", "events"}
+ *   node dist/bench/watchall-child.js --mode sync --kubeconfig PATH --prefix P --kinds 200 --objects 50 [--list L]
+ *     time until every kind is synced and every object delivered, the process's CPU in that time and its peak RSS:
+ *     {"sync_s", "cpu_s", "peak_rss_bytes", "events"}; L is how the informers list (see listModes)
  *   node --expose-gc dist/bench/watchall-child.js --mode memory --kubeconfig PATH --prefix P --kinds 200
  *     heap after gc with all kinds watched minus with the first only, per added kind: {"bytes_per_kind", ...}
  *
  * Kind i is the CRD `gizmos.P-i.kindwatch.dev`, made by the parent (bench/watchall.ts).
  */
 import { parseArgs } from "node:util";
+import type { InformerOptions } from "../src/cache/informer.js";
 import { DynamicClient } from "../src/client/resource.js";
 import { loadConfig } from "../src/config/index.js";
 import { DiscoveryClient, discoveryNow } from "../src/discovery/client.js";
 import { Transport } from "../src/http/transport.js";
+import type { KubeObject } from "../src/object/types.js";
 import { WatchAll, type WatchAllCluster } from "../src/watchall/engine.js";
 import type { WatchAllEvent } from "../src/watchall/types.js";
 
@@ -24,13 +27,24 @@ const { values } = parseArgs({
     kinds: { type: "string" },
     objects: { type: "string", default: "0" },
     concurrency: { type: "string", default: "8" },
+    list: { type: "string", default: "default" },
   },
 });
+
+/** The informers' initial list: the engine's default, or a paginated list read consistently or from the watch cache. */
+const listModes: Readonly<Record<string, InformerOptions<KubeObject>>> = {
+  default: {},
+  streaming: { streamingList: true },
+  paged: { streamingList: false },
+  "paged-rv0": { streamingList: false, initialListResourceVersion: "0" },
+};
 const { mode, kubeconfig, prefix } = values;
 if (!mode || !kubeconfig || !prefix) throw new Error("watchall-child needs --mode, --kubeconfig and --prefix");
 const kinds = Number(values.kinds);
 const objects = Number(values.objects);
 const concurrency = Number(values.concurrency);
+const informer = listModes[values.list ?? "default"];
+if (!informer) throw new Error(`unknown --list ${values.list}: expected one of ${Object.keys(listModes).join(", ")}`);
 
 // Named as the parent names them.
 const groups = Array.from({ length: kinds }, (_, i) => `${prefix}-${i}.kindwatch.dev`);
@@ -40,7 +54,7 @@ const cluster: WatchAllCluster = { transport, client: new DynamicClient(transpor
 
 /** Runs an engine on `include` until `done` says so; resolves with the engine, still running. */
 async function runUntil(include: readonly string[], done: (e: WatchAllEvent) => boolean): Promise<WatchAll> {
-  const engine = new WatchAll(cluster, { include: { groups: include }, concurrency });
+  const engine = new WatchAll(cluster, { include: { groups: include }, concurrency, informer });
   const iterator = engine[Symbol.asyncIterator]();
   await engine.start();
   for (;;) {
@@ -78,15 +92,20 @@ if (mode === "sync") {
   let added = 0;
   let syncedKinds = 0;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const engine = await runUntil(groups, (e) => {
     if (e.type === "ADDED") added++;
     if (e.type === "KIND_SYNCED") syncedKinds++;
     return syncedKinds === kinds && added === expected;
   });
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   await engine.stop();
   await transport.close();
-  console.log(JSON.stringify({ sync_s: seconds, events: added }));
+  const peakRss = process.resourceUsage().maxRSS * 1024;
+  console.log(
+    JSON.stringify({ sync_s: seconds, cpu_s: (used.user + used.system) / 1e6, peak_rss_bytes: peakRss, events: added }),
+  );
 } else if (mode === "memory") {
   const first = groups.slice(0, 1);
   const t0 = discoveryNow();

@@ -9,7 +9,8 @@
  *   bytes_per_kind: V8 heap after full collections with 200 kinds watched, minus with 1, per added kind (empty kinds,
  *     a process of its own started with --expose-gc).
  *   sync_200_kinds_s: from start() to every kind synced and every object delivered, 200 CRDs of 50 objects each, a
- *     fresh process per run.
+ *     fresh process per run; with the process's CPU and the API server's (its process_cpu_seconds_total) in that time.
+ *     With --list MODE given more than once, each run measures every mode, in an order that rotates from run to run.
  */
 
 import { fileURLToPath } from "node:url";
@@ -76,6 +77,18 @@ async function createSoon(client: ResourceClient, object: KubeObject): Promise<v
   }
 }
 
+/** The API server's own CPU so far (`process_cpu_seconds_total` of its /metrics), in seconds. */
+async function serverCpuSeconds(transport: Transport): Promise<number> {
+  const res = await transport.request({ path: "/metrics", accept: "text/plain" });
+  const line = res.body
+    .toString("utf8")
+    .split("\n")
+    .find((l) => l.startsWith("process_cpu_seconds_total "));
+  const value = Number(line?.split(" ")[1]);
+  if (!Number.isFinite(value)) throw new Error("the API server's /metrics has no process_cpu_seconds_total");
+  return value;
+}
+
 /** Runs the watch-all benchmark; prints the table, then the JSON line. */
 export async function watchallBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
@@ -86,8 +99,12 @@ export async function watchallBench(argv: readonly string[]): Promise<void> {
       "new-kinds": { type: "string", default: "50" },
       runs: { type: "string", default: "3" },
       concurrency: { type: "string", default: "8" },
+      list: { type: "string", multiple: true, default: ["default"] },
+      "sync-only": { type: "boolean", default: false },
     },
   });
+  const modes = [...new Set(values.list)];
+  const syncOnly = values["sync-only"];
   const kinds = Number(values.kinds);
   const objects = Number(values.objects);
   const newKinds = Number(values["new-kinds"]);
@@ -145,7 +162,7 @@ export async function watchallBench(argv: readonly string[]): Promise<void> {
 
     const memory: number[] = [];
     const external: number[] = [];
-    for (let run = 0; run < runs; run++) {
+    for (let run = 0; run < (syncOnly ? 0 : runs); run++) {
       const sample = (await runChild(childScript, child("memory"), 180_000, ["--expose-gc"])) as {
         bytes_per_kind: number;
         external_per_kind: number;
@@ -164,43 +181,52 @@ export async function watchallBench(argv: readonly string[]): Promise<void> {
     });
     const objectSeconds = (performance.now() - started) / 1000;
 
-    const sync: number[] = [];
+    const syncs = new Map(
+      modes.map((m) => [m, { wall: [] as number[], cpu: [] as number[], server: [] as number[], rss: [] as number[] }]),
+    );
     for (let run = 0; run < runs; run++) {
-      const sample = (await runChild(childScript, child("sync", ["--objects", String(objects)]), 300_000)) as {
-        sync_s: number;
-        events: number;
-      };
-      if (sample.events !== kinds * objects) throw new Error(`sync delivered ${sample.events} objects`);
-      sync.push(sample.sync_s);
-      log(`sync run ${run + 1}/${runs}: ${sample.sync_s.toFixed(2)} s`);
+      for (let i = 0; i < modes.length; i++) {
+        // Interleaved, the first mode of each run rotating: a drift of the machine's load falls on every mode alike.
+        const mode = modes[(run + i) % modes.length] as string;
+        const serverBefore = await serverCpuSeconds(transport);
+        const sample = (await runChild(
+          childScript,
+          child("sync", ["--objects", String(objects), "--list", mode]),
+          300_000,
+        )) as { sync_s: number; cpu_s: number; peak_rss_bytes: number; events: number };
+        const server = (await serverCpuSeconds(transport)) - serverBefore;
+        if (sample.events !== kinds * objects) throw new Error(`sync delivered ${sample.events} objects`);
+        const m = syncs.get(mode);
+        m?.wall.push(sample.sync_s);
+        m?.cpu.push(sample.cpu_s);
+        m?.server.push(server);
+        m?.rss.push(sample.peak_rss_bytes / 2 ** 20);
+        log(
+          `sync run ${run + 1}/${runs} (${mode}): ${sample.sync_s.toFixed(2)} s, CPU ${sample.cpu_s.toFixed(2)} s, ` +
+            `API server CPU ${server.toFixed(2)} s, peak RSS ${Math.round(sample.peak_rss_bytes / 2 ** 20)} MiB`,
+        );
+      }
     }
 
-    log(`${newKinds} new kinds, one after another`);
-    const newKind = await measureNewKinds(transport, client, newPrefix, newKinds, namespace, made, log);
+    let newKind: Awaited<ReturnType<typeof measureNewKinds>> | undefined;
+    if (!syncOnly) {
+      log(`${newKinds} new kinds, one after another`);
+      newKind = await measureNewKinds(transport, client, newPrefix, newKinds, namespace, made, log);
+    }
 
-    const results: Results = {
-      [ours]: {
-        new_kind_ms_p50: Number(percentile(newKind.latencies, 50).toFixed(1)),
-        new_kind_ms_p99: Number(percentile(newKind.latencies, 99).toFixed(1)),
-        bytes_per_kind: Math.round(median(memory)),
-        [`sync_${kinds}_kinds_s`]: Number(median(sync).toFixed(3)),
-      },
-    };
     const spread = (xs: number[], show: (v: number) => string) => {
       const { min, max } = range(xs);
       return `${show(min)}..${show(max)}`;
     };
     const ms = (v: number) => v.toFixed(0);
-    output = [
-      `watchall: ${kinds} kinds × ${objects} objects, ${newKinds} new kinds; engine concurrency ${concurrency}`,
-      ...machineLines(machine),
-      `setup:      ${kinds} CRDs Established in ${crdSeconds.toFixed(1)} s; ${kinds * objects} objects in ${objectSeconds.toFixed(1)} s`,
-      "peer:       none: no other library has a watch-all engine to compare with; kindwatch's figures only, no ratios",
-      `method:     new_kind over ${newKinds} CRDs made one after another (p99 by nearest rank: the slowest);`,
-      `            bytes_per_kind and sync: medians of ${runs} runs, each a fresh process`,
-      "",
-      table([
-        ["metric", "kindwatch", "spread", "what"],
+    const secs = (v: number) => v.toFixed(2);
+    const mine: Record<string, number> = {};
+    const rows: string[][] = [["metric", "kindwatch", "spread", "what"]];
+    if (newKind) {
+      mine.new_kind_ms_p50 = Number(percentile(newKind.latencies, 50).toFixed(1));
+      mine.new_kind_ms_p99 = Number(percentile(newKind.latencies, 99).toFixed(1));
+      mine.bytes_per_kind = Math.round(median(memory));
+      rows.push(
         [
           "new_kind_ms_p50",
           ms(percentile(newKind.latencies, 50)),
@@ -232,13 +258,37 @@ export async function watchallBench(argv: readonly string[]): Promise<void> {
           spread(memory, (v) => String(Math.round(v))),
           `V8 heap per watched empty kind (plus ${Math.round(median(external))} bytes outside the heap)`,
         ],
+      );
+    }
+    for (const [mode, m] of syncs) {
+      // The engine's default keeps the metric's usual name; another list mode is named after it.
+      const suffix = mode === "default" ? "" : `_${mode}`;
+      mine[`sync_${kinds}_kinds_s${suffix}`] = Number(median(m.wall).toFixed(3));
+      rows.push(
         [
-          `sync_${kinds}_kinds_s`,
-          median(sync).toFixed(2),
-          spread(sync, (v) => v.toFixed(2)),
-          `start -> ${kinds} kinds synced, ${kinds * objects} objects delivered`,
+          `sync_${kinds}_kinds_s${suffix}`,
+          secs(median(m.wall)),
+          spread(m.wall, secs),
+          `start -> ${kinds} kinds synced, ${kinds * objects} objects delivered (list: ${mode})`,
         ],
-      ]),
+        [`(CPU s${suffix})`, secs(median(m.cpu)), spread(m.cpu, secs), "the engine's process, user + system"],
+        [`(API server CPU s${suffix})`, secs(median(m.server)), spread(m.server, secs), "process_cpu_seconds_total"],
+        [`(peak RSS MiB${suffix})`, ms(median(m.rss)), spread(m.rss, ms), "the engine's process"],
+      );
+    }
+    const results: Results = { [ours]: mine };
+    output = [
+      `watchall: ${kinds} kinds × ${objects} objects, ${syncOnly ? "sync only" : `${newKinds} new kinds`}; engine concurrency ${concurrency}`,
+      ...machineLines(machine),
+      `setup:      ${kinds} CRDs Established in ${crdSeconds.toFixed(1)} s; ${kinds * objects} objects in ${objectSeconds.toFixed(1)} s`,
+      "peer:       none: no other library has a watch-all engine to compare with; kindwatch's figures only, no ratios",
+      ...(syncOnly
+        ? []
+        : [`method:     new_kind over ${newKinds} CRDs made one after another (p99 by nearest rank: the slowest);`]),
+      `${syncOnly ? "method:     sync" : "            bytes_per_kind and sync"}: medians of ${runs} runs, each a fresh process` +
+        (modes.length > 1 ? `; list modes ${modes.join(", ")} interleaved` : ""),
+      "",
+      table(rows),
       resultLine("watchall", results, ours),
     ];
   } finally {

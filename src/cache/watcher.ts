@@ -8,7 +8,7 @@
  */
 import type { ListOptions, WatchEvent, WatchOptions } from "../client/options.js";
 import type { ResourceClient } from "../client/resource.js";
-import { ApiError } from "../http/errors.js";
+import { ApiError, isGone } from "../http/errors.js";
 import type { KubeObject, List } from "../object/types.js";
 import { Backoff, type BackoffOptions, delay } from "./backoff.js";
 
@@ -79,7 +79,7 @@ export interface WatcherOptions {
   readonly pageSize?: number;
   /**
    * Build the initial state with a streaming list (`sendInitialEvents`) rather than a paginated list: "auto" (default)
-   * tries it, falls back for good when the server refuses it and to one paginated list when it fails otherwise.
+   * tries it at each (re)list and falls back to a paginated list for that one when it fails or the server refuses it.
    */
   readonly streamingList?: boolean | "auto";
   /** Server-side watch timeout is drawn from [min, 2 × min) seconds so that watchers do not reconnect in step; default 300. */
@@ -90,6 +90,13 @@ export interface WatcherOptions {
    */
   readonly idleTimeoutMs?: number;
   readonly backoff?: BackoffOptions;
+  /**
+   * The resourceVersion of the first paginated list: "" (default) a consistent read, served from the API server's watch
+   * cache once it has caught up with etcd (1.31 and later) or else from etcd; "0", as client-go's reflector, whatever
+   * the watch cache holds, at once and whole in one response (it ignores the page size), possibly older than etcd.
+   * Relists always read consistently: they must not go back before what was already seen.
+   */
+  readonly initialListResourceVersion?: "" | "0";
 }
 
 function resourceVersionOf(obj: unknown): string | undefined {
@@ -108,9 +115,13 @@ function toApiError(err: unknown, description: string): ApiError {
   return new ApiError({ kind: "Unknown", status: 0, message, cause: err });
 }
 
-/** The server refused a streaming list: it does not have the WatchList feature, or cannot serve it now. */
-function refusesStreaming(err: ApiError): boolean {
-  return err.kind === "Invalid" || err.kind === "BadRequest" || err.kind === "MethodNotAllowed";
+/** As the transport: APF asks for at most 32 s; anything longer is a proxy's mistake, not a reason to stay away. */
+const maxRetryAfterMs = 60_000;
+
+/** How long the server asked us to wait before trying again (`Retry-After`), capped; 0 when it did not say. */
+function retryAfterMs(err: ApiError): number {
+  const seconds = err.retryAfterSeconds;
+  return seconds === undefined ? 0 : Math.min(seconds * 1000, maxRetryAfterMs);
 }
 
 /** A watch that ends this soon without a single event is a failure, not a server timeout (as client-go judges it). */
@@ -141,7 +152,7 @@ export async function* watcherBatches<T extends KubeObject>(
   const backoff = new Backoff(options.backoff);
   const minTimeout = options.minWatchTimeoutSeconds ?? 300;
   const idleTimeoutMs = options.idleTimeoutMs ?? 90_000;
-  let streaming = options.streamingList ?? "auto";
+  const streaming = options.streamingList ?? "auto";
   let resourceVersion: string | undefined;
   let reason: InitReason = "initial";
   /** A watch stream that a streaming list opened and that goes on as the live watch. */
@@ -202,24 +213,27 @@ export async function* watcherBatches<T extends KubeObject>(
                 }
                 if (failure) throw failure;
               }
+              carried = initial;
             } catch (err) {
               const error = toApiError(err, source.description);
               if (!signal?.aborted && streaming === "auto") {
-                // As client-go's reflector: a refused streaming list falls back to paginated lists for good, any other
-                // failure to one paginated list at once. Progress beats retrying what failed, and a list's error says
-                // more (a streaming list whose objects fail conversion only times out waiting for its bookmark).
-                if (refusesStreaming(error)) streaming = false;
-                else listOnce = true;
+                // As client-go's reflector: a failed streaming list, refused or not, falls back to one paginated list
+                // at once (progress beats retrying what failed, and a list's error says more: a streaming list whose
+                // objects fail conversion only times out waiting for its bookmark), and the next relist streams again.
+                // A server whose WatchList feature is off refuses at validation (422 "sendInitialEvents is forbidden
+                // for watch unless the WatchList feature gate is enabled"), one cheap request per relist; one restarted
+                // with the feature on is streamed from at the next relist.
+                listOnce = true;
                 continue;
               }
               throw error;
             } finally {
-              // Unless it goes on as the live watch, the stream closes here, also when the consumer stops mid-list.
-              if (listed === undefined) await initial.close();
+              // Unless it was handed on as the live watch, the stream closes here: also when the consumer stops at one
+              // of the list's last objects, which come in the same read as the end bookmark, after `listed` is known.
+              if (carried !== initial) await initial.close();
             }
             resourceVersion = listed;
             reason = "relist";
-            carried = initial;
             yield [{ type: "init-done", resourceVersion }];
             continue;
           }
@@ -227,15 +241,32 @@ export async function* watcherBatches<T extends KubeObject>(
           yield [{ type: "init-start", reason, streaming: false }];
           let token: string | undefined;
           let listVersion = "";
+          // Whatever the watch cache holds is good enough only while nothing has been seen: a relist must not go back.
+          const anyVersion = reason === "initial" && options.initialListResourceVersion === "0";
+          const at: ListOptions = {
+            ...(anyVersion ? { resourceVersion: "0" } : {}),
+            ...(signal ? { signal } : {}),
+          };
           do {
-            const page = await abortable(
-              source.list({
-                limit: options.pageSize ?? 500,
-                ...(token ? { continue: token } : {}),
-                ...(signal ? { signal } : {}),
-              }),
-              signal,
-            );
+            let page: List<T>;
+            try {
+              page = await abortable(
+                source.list({
+                  // A continue token carries its list's resourceVersion: the server refuses another beside it.
+                  ...(token ? { continue: token, ...(signal ? { signal } : {}) } : at),
+                  limit: options.pageSize ?? 500,
+                }),
+                signal,
+              );
+            } catch (err) {
+              // As client-go's pager: a later page that is Gone means the list outlived etcd's compaction window, and
+              // so would a list started again from its first page, for ever when each takes that long. One full list
+              // instead, which has no later page to expire; it replaces what the earlier pages brought.
+              if (!token || !isGone(err) || signal?.aborted) throw err;
+              yield [{ type: "init-start", reason, streaming: false }];
+              if (signal?.aborted) return;
+              page = await abortable(source.list(at), signal);
+            }
             const items = page.items ?? [];
             if (items.length > 0) {
               yield items.map((object): WatcherEvent<T> => ({ type: "init-object", object }));
@@ -289,8 +320,9 @@ export async function* watcherBatches<T extends KubeObject>(
         if (error.kind === "Gone") resourceVersion = undefined;
         const wait = backoff.next();
         // Our resourceVersion was compacted away: the first Gone after a healthy spell relists at once, repeated ones
-        // wait like any failure, so that a server answering every watch with Gone cannot make us spin.
-        const retryInMs = error.kind === "Gone" && backoff.failures === 1 ? 0 : wait;
+        // wait like any failure, so that a server answering every watch with Gone cannot make us spin. A server that
+        // says when to come back (APF's 429, a 503 or 500 with Retry-After) is not asked again sooner.
+        const retryInMs = Math.max(error.kind === "Gone" && backoff.failures === 1 ? 0 : wait, retryAfterMs(error));
         yield [{ type: "error", error, retryInMs }];
         if (retryInMs > 0) await delay(retryInMs, signal);
       }

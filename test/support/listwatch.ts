@@ -63,10 +63,13 @@ export function errorEvent(error: ApiError): WatchEvent<KubeObject> {
   return { type: "ERROR", error, object: { kind: "Status" } };
 }
 
-type Item<T> = { event: WatchEvent<T> } | { end: true } | { error: unknown };
-type Waiter<T> = { resolve: (r: IteratorResult<WatchEvent<T>>) => void; reject: (err: unknown) => void };
+type Item<T> = { events: WatchEvent<T>[] } | { end: true } | { error: unknown };
+type Waiter<T> = { max: number; resolve: (r: IteratorResult<WatchEvent<T>[]>) => void; reject: (err: unknown) => void };
 
-/** One watch call: the test pushes events into it, ends it or fails it; it records whether it was closed. */
+/**
+ * One watch call: the test pushes events into it, ends it or fails it; it records whether it was closed. The events of
+ * one {@link push} are one network read: a batched reader ({@link ScriptedListWatch.watchBatches}) gets them together.
+ */
 export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIterableIterator<WatchEvent<T>> {
   readonly opts: WatchOptions;
   /** Whether the consumer called return(). */
@@ -84,9 +87,9 @@ export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIt
     }
   }
 
-  /** Sends events. */
+  /** Sends events, as one read. */
   push(...events: WatchEvent<T>[]): this {
-    for (const event of events) this.#offer({ event });
+    if (events.length > 0) this.#offer({ events });
     return this;
   }
 
@@ -114,8 +117,10 @@ export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIt
   }
 
   #settle(item: Item<T>, waiter: Waiter<T>): void {
-    if ("event" in item) {
-      waiter.resolve({ done: false, value: item.event });
+    if ("events" in item) {
+      // A reader of single events takes a read's events one at a time: the rest waits for its next call.
+      if (item.events.length > waiter.max) this.#items.unshift({ events: item.events.slice(waiter.max) });
+      waiter.resolve({ done: false, value: item.events.slice(0, waiter.max) });
       return;
     }
     this.#done = true;
@@ -123,13 +128,18 @@ export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIt
     else waiter.reject(item.error);
   }
 
-  next(): Promise<IteratorResult<WatchEvent<T>>> {
+  #take(max: number): Promise<IteratorResult<WatchEvent<T>[]>> {
     if (this.#done) return Promise.resolve({ done: true, value: undefined });
     return new Promise((resolve, reject) => {
       const item = this.#items.shift();
-      if (item) this.#settle(item, { resolve, reject });
-      else this.#waiter = { resolve, reject };
+      if (item) this.#settle(item, { max, resolve, reject });
+      else this.#waiter = { max, resolve, reject };
     });
+  }
+
+  async next(): Promise<IteratorResult<WatchEvent<T>>> {
+    const r = await this.#take(1);
+    return r.done ? r : { done: false, value: r.value[0] as WatchEvent<T> };
   }
 
   return(): Promise<IteratorResult<WatchEvent<T>>> {
@@ -138,6 +148,19 @@ export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIt
     this.#waiter?.resolve({ done: true, value: undefined });
     this.#waiter = undefined;
     return Promise.resolve({ done: true, value: undefined });
+  }
+
+  /** The same stream read by reads: each {@link push} arrives as one batch. */
+  batches(): AsyncIterableIterator<readonly WatchEvent<T>[]> {
+    const reads: AsyncIterableIterator<readonly WatchEvent<T>[]> = {
+      next: () => this.#take(Number.POSITIVE_INFINITY),
+      return: async () => {
+        await this.return();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]: () => reads,
+    };
+    return reads;
   }
 
   [Symbol.asyncIterator](): this {
@@ -166,6 +189,13 @@ export class ScriptedListWatch<T extends KubeObject = KubeObject> implements Lis
   defaultWatch: (w: ScriptedWatch<T>) => void = () => {};
   /** Whether watches end when their signal aborts, as the real client's do. */
   honorSignal = true;
+  /** Present when made with `{ reads: true }`: the watcher then reads each push of a watch as one batch. */
+  readonly watchBatches?: (opts: WatchOptions) => AsyncIterable<readonly WatchEvent<T>[]>;
+
+  /** With `reads`, the source also offers the batched watch, as the real client does. */
+  constructor(options: { reads?: boolean } = {}) {
+    if (options.reads) this.watchBatches = (opts) => this.#open(opts).batches();
+  }
 
   /** Queues replies for the next list calls. */
   replyToList(...replies: ListReply<T>[]): this {
@@ -193,6 +223,10 @@ export class ScriptedListWatch<T extends KubeObject = KubeObject> implements Lis
   }
 
   watch(opts: WatchOptions): AsyncIterable<WatchEvent<T>> {
+    return this.#open(opts);
+  }
+
+  #open(opts: WatchOptions): ScriptedWatch<T> {
     const w = new ScriptedWatch<T>(opts, this.honorSignal);
     this.watches.push(w);
     (this.#watchScripts.shift() ?? this.defaultWatch)(w);

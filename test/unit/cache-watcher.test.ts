@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { type WatcherEvent, type WatcherOptions, watcher } from "../../src/cache/watcher.js";
+import { ApiError } from "../../src/http/errors.js";
 import type { KubeObject } from "../../src/object/types.js";
 import {
   added,
@@ -116,6 +117,100 @@ describe("watcher: lists", () => {
     );
   });
 
+  it("falls back to one full list when a later page's continue token has expired, discarding the pages before", async () => {
+    // Every continue token expires, as when each list outlives etcd's compaction window: restarting from page 1 would
+    // never end.
+    const src = new ScriptedListWatch();
+    src.defaultList = (opts) => {
+      if (opts.continue) return apiError("Gone", 410, "the provided continue parameter is too old");
+      if (opts.limit) return page("7", [obj("a", "3")], "tok-1");
+      return page("9", [obj("a", "8"), obj("b", "9")]);
+    };
+    src.onWatch((w) => w.push(modified(obj("a", "10"))));
+    const { gen, controller } = start(src, { pageSize: 1 });
+    assert.deepEqual(await take(gen, 7), [
+      "init-start initial",
+      "init-object a@3",
+      "init-start initial",
+      "init-object a@8",
+      "init-object b@9",
+      "init-done 9",
+      "apply a@10",
+    ]);
+    assert.deepEqual(
+      src.lists.map(({ limit, continue: token, resourceVersion, signal }) => ({
+        limit,
+        token,
+        resourceVersion,
+        signal,
+      })),
+      [
+        { limit: 1, token: undefined, resourceVersion: undefined, signal: controller.signal },
+        { limit: 1, token: "tok-1", resourceVersion: undefined, signal: controller.signal },
+        { limit: undefined, token: undefined, resourceVersion: undefined, signal: controller.signal },
+      ],
+    );
+    assert.equal(src.watches[0]?.opts.resourceVersion, "9");
+  });
+
+  it("reports a Gone first page as any failed list: only a later page falls back to a full list", async () => {
+    const src = new ScriptedListWatch().replyToList(apiError("Gone", 410), page("4", []));
+    const { gen } = start(src, { pageSize: 1 });
+    assert.deepEqual(await take(gen, 4), ["init-start initial", "error Gone", "init-start initial", "init-done 4"]);
+    assert.ok(src.lists.every((l) => l.limit === 1));
+  });
+
+  it('reads the first list at resourceVersion "0" when asked, and relists after Gone consistently', async () => {
+    const src = new ScriptedListWatch()
+      .replyToList(page("7", [obj("a", "3")], "tok-1"), page("7", [obj("b", "4")]), page("9", [obj("a", "9")]))
+      .onWatch((w) => w.push(errorEvent(apiError("Gone", 410))));
+    const { gen } = start(src, { pageSize: 1, initialListResourceVersion: "0" });
+    assert.deepEqual(await take(gen, 8), [
+      "init-start initial",
+      "init-object a@3",
+      "init-object b@4",
+      "init-done 7",
+      "error Gone",
+      "init-start relist",
+      "init-object a@9",
+      "init-done 9",
+    ]);
+    assert.deepEqual(
+      src.lists.map(({ limit, continue: token, resourceVersion }) => ({ limit, token, resourceVersion })),
+      [
+        { limit: 1, token: undefined, resourceVersion: "0" },
+        { limit: 1, token: "tok-1", resourceVersion: undefined },
+        { limit: 1, token: undefined, resourceVersion: undefined },
+      ],
+      "a continue token goes alone; a relist must not read older than what was seen",
+    );
+  });
+
+  it('falls back to a full list at resourceVersion "0" when the first list asked for it and a page expired', async () => {
+    const src = new ScriptedListWatch().replyToList(
+      page("7", [obj("a", "3")], "tok-1"),
+      apiError("Gone", 410, "the provided continue parameter is too old"),
+      page("8", [obj("a", "3"), obj("b", "8")]),
+    );
+    const { gen } = start(src, { pageSize: 1, initialListResourceVersion: "0" });
+    assert.deepEqual(await take(gen, 6), [
+      "init-start initial",
+      "init-object a@3",
+      "init-start initial",
+      "init-object a@3",
+      "init-object b@8",
+      "init-done 8",
+    ]);
+    assert.deepEqual(
+      src.lists.map(({ limit, continue: token, resourceVersion }) => ({ limit, token, resourceVersion })),
+      [
+        { limit: 1, token: undefined, resourceVersion: "0" },
+        { limit: 1, token: "tok-1", resourceVersion: undefined },
+        { limit: undefined, token: undefined, resourceVersion: "0" },
+      ],
+    );
+  });
+
   it("builds the initial state with a streaming list ending at the initial-events-end bookmark, then goes on watching it", async () => {
     const src = new ScriptedListWatch().onWatch((w) =>
       w.push(
@@ -153,32 +248,44 @@ describe("watcher: lists", () => {
     assert.equal(show(await pending), "apply c@12");
   });
 
-  it("falls back for good to a paginated list when the server refuses a streaming list as Invalid", async () => {
-    const src = new ScriptedListWatch()
-      .onWatch(
-        (w) => w.fail(apiError("Invalid", 422, "sendInitialEvents is forbidden")),
-        (w) => w.push(errorEvent(apiError("Gone", 410))),
-      )
-      .replyToList(page("5", [obj("a", "5")]), page("6", [obj("a", "6")]));
-    const { gen } = start(src, { streamingList: "auto" });
-    assert.deepEqual(await take(gen, 8), [
-      "init-start initial streaming",
-      "init-start initial",
-      "init-object a@5",
-      "init-done 5",
-      "error Gone",
-      "init-start relist",
-      "init-object a@6",
-      "init-done 6",
-    ]);
-    assert.equal(src.lists.length, 2);
-    assert.deepEqual(
-      src.watches.map((w) => w.opts.sendInitialEvents ?? false),
-      [true, false],
-      "the relist listed (src.lists) instead of trying to stream again",
-    );
-    assert.equal(src.watches[0]?.returned, true, "the refused stream was closed");
-  });
+  for (const [what, refusal] of [
+    [
+      "as a server whose WatchList feature is off does",
+      apiError(
+        "Invalid",
+        422,
+        'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled',
+      ),
+    ],
+    ["with a 400 from anywhere", apiError("BadRequest", 400)],
+  ] as const) {
+    it(`falls back to a paginated list when a streaming list is refused ${what}, and streams the next relist`, async () => {
+      const src = new ScriptedListWatch()
+        .onWatch(
+          (w) => w.fail(refusal),
+          (w) => w.push(errorEvent(apiError("Gone", 410))),
+          (w) => w.push(added(obj("a", "6")), bookmark("7", true)),
+        )
+        .replyToList(page("5", [obj("a", "5")]));
+      const { gen } = start(src, { streamingList: "auto" });
+      assert.deepEqual(await take(gen, 8), [
+        "init-start initial streaming",
+        "init-start initial",
+        "init-object a@5",
+        "init-done 5",
+        "error Gone",
+        "init-start relist streaming",
+        "init-object a@6",
+        "init-done 7",
+      ]);
+      assert.equal(src.lists.length, 1);
+      assert.deepEqual(
+        src.watches.map((w) => w.opts.sendInitialEvents ?? false),
+        [true, false, true],
+      );
+      assert.equal(src.watches[0]?.returned, true, "the refused stream was closed");
+    });
+  }
 
   it("discards what a refused streaming list had already sent", async () => {
     const src = new ScriptedListWatch()
@@ -369,6 +476,34 @@ describe("watcher: errors", () => {
     assert.equal(src.lists.length, 6, "one list call per error: no hidden retries, no spinning");
   });
 
+  it("waits at least as long as a 429's Retry-After asks, over a shorter backoff", async () => {
+    const throttled = (retryAfterSeconds: number) =>
+      new ApiError({ kind: "TooManyRequests", status: 429, message: "throttled", details: { retryAfterSeconds } });
+    const src = new ScriptedListWatch().replyToList(throttled(1), page("5", []));
+    const { gen } = start(src, { backoff: { initialMs: 8, maxMs: 64, random: () => 0 } });
+    assert.deepEqual(await take(gen, 1), ["init-start initial"]);
+    const error = await next(gen);
+    const reported = Date.now();
+    assert.equal(error.type === "error" && error.retryInMs, 1000);
+    assert.deepEqual(await take(gen, 2), ["init-start initial", "init-done 5"]);
+    const waited = Date.now() - reported;
+    assert.ok(waited >= 990, `retried after ${waited} ms`);
+  });
+
+  it("caps what Retry-After asks at a minute, and ends at once when stopped during that wait", async () => {
+    const src = new ScriptedListWatch().replyToList(
+      new ApiError({ kind: "ServiceUnavailable", status: 503, message: "busy", details: { retryAfterSeconds: 3600 } }),
+    );
+    const { gen, controller } = start(src);
+    assert.deepEqual(await take(gen, 1), ["init-start initial"]);
+    const error = await next(gen);
+    assert.equal(error.type === "error" && error.retryInMs, 60_000);
+    const pending = gen.next();
+    controller.abort();
+    assert.deepEqual(await within(500, pending, "ending"), { done: true, value: undefined });
+    assert.equal(src.lists.length, 1);
+  });
+
   it("reports a watch that keeps closing at once without events, backs off, and does not relist", async () => {
     const src = new ScriptedListWatch().replyToList(page("5", []));
     src.defaultWatch = (w) => w.end();
@@ -540,6 +675,17 @@ describe("watcher: ending", () => {
     assert.deepEqual(await take(gen, 2), ["init-start initial streaming", "init-done 3"]);
     await gen.return(undefined);
     assert.equal(src.watches[0]?.returned, true);
+  });
+
+  it("closes the streaming list's watch when the consumer stops at an object read together with the end bookmark", async () => {
+    const src = new ScriptedListWatch({ reads: true }).onWatch((w) =>
+      w.push(added(obj("a", "1")), added(obj("b", "2")), bookmark("3", true), modified(obj("a", "4"))),
+    );
+    const gen = watcher(src, { streamingList: true });
+    assert.deepEqual(await take(gen, 2), ["init-start initial streaming", "init-object a@1"]);
+    await gen.return(undefined);
+    assert.equal(src.watches[0]?.returned, true, "the watch was closed");
+    assert.equal(src.watches[0]?.opts.signal?.aborted, true, "the watch's request was aborted");
   });
 
   it("closes the watch when the consumer stops while watching", async () => {
