@@ -278,9 +278,11 @@ export class Informer<T extends KubeObject = KubeObject> {
       ? setInterval(() => this.#resync(), this.#options.resyncMs).unref()
       : undefined;
     let buffer: Map<string, T> | undefined;
+    // A restarted informer's first list is a relist of its store: it must not read older than what the store holds.
+    const options = this.#listed ? { ...this.#options, initialListResourceVersion: "" as const } : this.#options;
     try {
       // A batch is what one read brought: handled in one synchronous pass, one await per read rather than per event.
-      for await (const batch of watcherBatches(this.source, { ...this.#options, signal })) {
+      for await (const batch of watcherBatches(this.source, { ...options, signal })) {
         for (const event of batch) {
           // A handler may have stopped the informer: nothing more is stored or told after that.
           if (signal.aborted) break;

@@ -484,6 +484,20 @@ describe("Informer: stopping", () => {
     assert.equal(inf.status().relists, 1);
   });
 
+  it('reads a restart\'s first list consistently, not at resourceVersion "0", which may be older than the store', async () => {
+    const src = new ScriptedListWatch().replyToList(page("5", [obj("a", "1")]), page("9", [obj("a", "2")]));
+    const inf = informer(src, { initialListResourceVersion: "0" });
+    inf.start();
+    await inf.synced(soon());
+    await inf.stop();
+    inf.start();
+    await inf.synced(soon());
+    assert.deepEqual(
+      src.lists.map((l) => l.resourceVersion),
+      ["0", undefined],
+    );
+  });
+
   it("starts again after its start signal aborted, at once, in the same way as after stop()", async () => {
     const src = new ScriptedListWatch().replyToList(
       page("5", [obj("a", "1"), obj("b", "1")]),
