@@ -206,31 +206,26 @@ export class KindWatch {
   }
 
   /**
-   * A listing slot, once the kind may be listed: a forbidden kind is quarantined and asked about again with backoff,
-   * holding no slot meanwhile. Undefined when `signal` aborts first.
+   * A listing slot, once the kind may be listed: a forbidden kind is quarantined and asked about again with backoff.
+   * Access reviews hold no slot: they are cheap for the server (no storage read), so hundreds of new kinds are
+   * reviewed at once while only the lists wait for slots. Undefined when `signal` aborts first.
    */
   async #admitted(want: ApiResource, signal: AbortSignal): Promise<Release | undefined> {
     const backoff = new Backoff(this.#host.backoff);
     for (;;) {
-      const slot = await this.#host.slots.acquire(signal);
-      if (!slot) return undefined;
       let reason: string | undefined;
       try {
         reason = await this.#host.denied(want, signal);
       } catch (err) {
-        if (signal.aborted) {
-          slot();
-          return undefined;
-        }
+        if (signal.aborted) return undefined;
         // Unable to ask (no authorization API, or not allowed to ask): the list itself will tell.
         this.#host.log("warn", "watch-all: access review failed; listing anyway", {
           kind: this.gr,
           error: (err as Error).message,
         });
       }
-      if (!reason) return slot;
+      if (!reason) return this.#host.slots.acquire(signal);
       this.#quarantine("Forbidden", reason);
-      slot();
       if (!(await delay(backoff.next(), signal))) return undefined;
     }
   }
