@@ -169,10 +169,8 @@ export async function watchallBench(argv: readonly string[]): Promise<void> {
       if (impl === ours) {
         const node = mode === "memory" ? ["--expose-gc"] : [];
         const concurrencyArgs = ["--concurrency", String(concurrency)];
-        return (await runChild(childScript, [...args, ...extra, ...concurrencyArgs], timeoutMs, node)) as Record<
-          string,
-          unknown
-        >;
+        const result = await runChild(childScript, [...args, ...extra, ...concurrencyArgs], timeoutMs, node);
+        return result as Record<string, unknown>;
       }
       const session = new ChildSession(goProgram, ["watchall", ...args, ...extra]);
       try {
