@@ -1,30 +1,38 @@
 /**
- * One measurement of the watch-all engine in a process of its own, printing one JSON object as its last line.
+ * kindwatch's side of the watch-all benchmark, one measurement in a process of its own (the Go program is client-go's).
  *
- *   node dist/bench/watchall-child.js --mode sync --kubeconfig PATH --prefix P --kinds 200 --objects 50 [--list L]
+ *   node dist/bench/watchall-child.js --mode sync --kubeconfig PATH --groups G1,G2,... --objects 50 [--list L]
  *     time until every kind is synced and every object delivered, the process's CPU in that time and its peak RSS:
  *     {"sync_s", "cpu_s", "peak_rss_bytes", "events"}; L is how the informers list (see listModes)
- *   node --expose-gc dist/bench/watchall-child.js --mode memory --kubeconfig PATH --prefix P --kinds 200
- *     heap after gc with all kinds watched minus with the first only, per added kind: {"bytes_per_kind", ...}
+ *   node --expose-gc dist/bench/watchall-child.js --mode memory --kubeconfig PATH --groups G1,G2,...
+ *     heap + external memory after gc with every kind watched minus with the first only, per added kind:
+ *     {"bytes_per_kind", "heap_per_kind", "external_per_kind", ...}
+ *   node dist/bench/watchall-child.js --mode newkinds --kubeconfig PATH --groups G1,G2,...
+ *     {"ready"} once watching, then as it happens {"group", "established"} (a CRD informer of this process saw the CRD
+ *     Established), {"group", "synced"} (KIND_SYNCED delivered) and {"group", "event"} (the kind's first object
+ *     event), in CLOCK_MONOTONIC milliseconds (see support/newkinds.ts); "done" on stdin ends it.
  *
- * Kind i is the CRD `gizmos.P-i.kindwatch.dev`, made by the parent (bench/watchall.ts).
+ * Group i is the CRD `gizmos.G`, made by the parent (bench/watchall.ts).
  */
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import type { InformerOptions } from "../src/cache/informer.js";
+import { Informer, type InformerOptions } from "../src/cache/informer.js";
+import { listWatchOf } from "../src/cache/watcher.js";
 import { DynamicClient } from "../src/client/resource.js";
 import { loadConfig } from "../src/config/index.js";
 import { DiscoveryClient, discoveryNow } from "../src/discovery/client.js";
 import { Transport } from "../src/http/transport.js";
 import type { KubeObject } from "../src/object/types.js";
+import { isEstablished } from "../src/watchall/crds.js";
 import { WatchAll, type WatchAllCluster } from "../src/watchall/engine.js";
 import type { WatchAllEvent } from "../src/watchall/types.js";
+import { monotonicMs } from "./support/newkinds.js";
 
 const { values } = parseArgs({
   options: {
     mode: { type: "string" },
     kubeconfig: { type: "string" },
-    prefix: { type: "string" },
-    kinds: { type: "string" },
+    groups: { type: "string" },
     objects: { type: "string", default: "0" },
     concurrency: { type: "string", default: "8" },
     list: { type: "string", default: "default" },
@@ -38,19 +46,19 @@ const listModes: Readonly<Record<string, InformerOptions<KubeObject>>> = {
   paged: { streamingList: false },
   "paged-rv0": { streamingList: false, initialListResourceVersion: "0" },
 };
-const { mode, kubeconfig, prefix } = values;
-if (!mode || !kubeconfig || !prefix) throw new Error("watchall-child needs --mode, --kubeconfig and --prefix");
-const kinds = Number(values.kinds);
+const { mode, kubeconfig } = values;
+if (!mode || !kubeconfig || !values.groups) throw new Error("watchall-child needs --mode, --kubeconfig and --groups");
+const groups = values.groups.split(",");
+const kinds = groups.length;
 const objects = Number(values.objects);
 const concurrency = Number(values.concurrency);
 const informer = listModes[values.list ?? "default"];
 if (!informer) throw new Error(`unknown --list ${values.list}: expected one of ${Object.keys(listModes).join(", ")}`);
 
-// Named as the parent names them.
-const groups = Array.from({ length: kinds }, (_, i) => `${prefix}-${i}.kindwatch.dev`);
 const transport = new Transport(loadConfig({ kubeconfig }));
 const discovery = new DiscoveryClient(transport);
-const cluster: WatchAllCluster = { transport, client: new DynamicClient(transport), discovery };
+const client = new DynamicClient(transport);
+const cluster: WatchAllCluster = { transport, client, discovery };
 
 /** Runs an engine on `include` until `done` says so; resolves with the engine, still running. */
 async function runUntil(include: readonly string[], done: (e: WatchAllEvent) => boolean): Promise<WatchAll> {
@@ -74,8 +82,8 @@ function synced(count: number): (e: WatchAllEvent) => boolean {
   return (e) => e.type === "KIND_SYNCED" && ++n === count;
 }
 
-/** Heap in use after full collections, once the engine's first discovery refresh is in. */
-async function settledHeap(since: number): Promise<{ heap: number; external: number }> {
+/** Heap and external memory after full collections, once the engine's first discovery refresh is in. */
+async function settledMemory(since: number): Promise<{ heap: number; external: number }> {
   while ((discovery.cached?.fetchedAt ?? 0) < since) await discovery.refresh();
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error("memory mode needs node --expose-gc");
@@ -85,6 +93,54 @@ async function settledHeap(since: number): Promise<{ heap: number; external: num
   }
   const m = process.memoryUsage();
   return { heap: m.heapUsed, external: m.external };
+}
+
+function report(line: Record<string, unknown>): void {
+  console.log(JSON.stringify(line));
+}
+
+/** Follows the new kinds the parent makes and reports when each is seen, synced and first delivers an object. */
+async function newKinds(): Promise<void> {
+  const wanted = new Set(groups);
+  const established = new Set<string>();
+  const observer = new Informer<KubeObject>(
+    listWatchOf(
+      client.resource({ group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" }),
+    ),
+  );
+  const seen = (crd: KubeObject) => {
+    const group = (crd.spec as { group?: string } | undefined)?.group ?? "";
+    if (!wanted.has(group) || established.has(group) || !isEstablished(crd)) return;
+    established.add(group);
+    report({ group, established: monotonicMs() });
+  };
+  observer.addHandlers({ add: seen, update: (_old, crd) => seen(crd) });
+  observer.start();
+  await observer.synced();
+
+  const engine = new WatchAll(cluster, { include: { groups }, concurrency, informer });
+  const delivered = new Set<string>();
+  const consumed = (async () => {
+    for await (const e of engine) {
+      if (e.type === "KIND_SYNCED") report({ group: e.group, synced: monotonicMs() });
+      if ((e.type === "ADDED" || e.type === "MODIFIED") && !delivered.has(e.group)) {
+        delivered.add(e.group);
+        report({ group: e.group, event: monotonicMs() });
+      }
+    }
+  })();
+  await engine.start();
+  report({ ready: true });
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) if (line.trim() === "done") break;
+  lines.close();
+  // The parent keeps its end open: an open stdin would keep this process alive.
+  process.stdin.destroy();
+  await engine.stop();
+  await consumed;
+  await observer.stop();
+  await transport.close();
+  report({ done: true });
 }
 
 if (mode === "sync") {
@@ -103,29 +159,29 @@ if (mode === "sync") {
   await engine.stop();
   await transport.close();
   const peakRss = process.resourceUsage().maxRSS * 1024;
-  console.log(
-    JSON.stringify({ sync_s: seconds, cpu_s: (used.user + used.system) / 1e6, peak_rss_bytes: peakRss, events: added }),
-  );
+  report({ sync_s: seconds, cpu_s: (used.user + used.system) / 1e6, peak_rss_bytes: peakRss, events: added });
 } else if (mode === "memory") {
-  const first = groups.slice(0, 1);
   const t0 = discoveryNow();
-  const one = await runUntil(first, synced(1));
-  const base = await settledHeap(t0);
+  const one = await runUntil(groups.slice(0, 1), synced(1));
+  const base = await settledMemory(t0);
   await one.stop();
   const t1 = discoveryNow();
   const all = await runUntil(groups, synced(kinds));
-  const full = await settledHeap(t1);
+  const full = await settledMemory(t1);
   await all.stop();
   await transport.close();
   const added = kinds - 1;
-  console.log(
-    JSON.stringify({
-      bytes_per_kind: (full.heap - base.heap) / added,
-      external_per_kind: (full.external - base.external) / added,
-      heap_one_kind: base.heap,
-      heap_all_kinds: full.heap,
-    }),
-  );
+  const heap = (full.heap - base.heap) / added;
+  const external = (full.external - base.external) / added;
+  report({
+    bytes_per_kind: heap + external,
+    heap_per_kind: heap,
+    external_per_kind: external,
+    heap_one_kind: base.heap,
+    heap_all_kinds: full.heap,
+  });
+} else if (mode === "newkinds") {
+  await newKinds();
 } else {
-  throw new Error(`unknown mode ${mode}: expected sync or memory`);
+  throw new Error(`unknown mode ${mode}: expected sync, memory or newkinds`);
 }

@@ -1,9 +1,11 @@
-// client-go's side of `npm run bench -- informer`, built into the cluster binaries' cache folder on first use.
+// client-go's side of `npm run bench -- informer` and `npm run bench -- watchall`, built into the cluster binaries' cache
+// folder on first use.
 module kindwatch.dev/benchclientgo
 
 go 1.25.0
 
 require (
+	golang.org/x/sys v0.38.0
 	k8s.io/apimachinery v0.35.4
 	k8s.io/client-go v0.35.4
 )
@@ -32,7 +34,6 @@ require (
 	go.yaml.in/yaml/v3 v3.0.4 // indirect
 	golang.org/x/net v0.47.0 // indirect
 	golang.org/x/oauth2 v0.30.0 // indirect
-	golang.org/x/sys v0.38.0 // indirect
 	golang.org/x/term v0.37.0 // indirect
 	golang.org/x/text v0.31.0 // indirect
 	golang.org/x/time v0.9.0 // indirect

@@ -1,8 +1,9 @@
-// Command kindwatch-bench-client-go is client-go's side of `npm run bench -- informer`, and the churn generator the
-// benchmark drives every informer with.
+// Command kindwatch-bench-client-go is client-go's side of `npm run bench -- informer` and `npm run bench -- watchall`,
+// and the churn generator the informer benchmark drives every informer with.
 //
 //	kindwatch-bench-client-go informer --kubeconfig P --groups G1,G2,... --objects N
 //	kindwatch-bench-client-go churn --kubeconfig P --namespace NS --groups G1,G2,... --objects N --count M --token T
+//	kindwatch-bench-client-go watchall --mode sync|memory|newkinds --kubeconfig P --groups G1,G2,... (see watchall.go)
 //
 // informer: one dynamic shared informer factory with an informer per group's widgets, handlers counting events. It
 // prints a JSON line once synced, then reads "done PATCHES" on stdin and prints the final JSON line once its handlers
@@ -41,7 +42,7 @@ const quiet = 2 * time.Second
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(fmt.Errorf("usage: %s informer|churn [flags]", os.Args[0]))
+		fail(fmt.Errorf("usage: %s informer|churn|watchall [flags]", os.Args[0]))
 	}
 	var err error
 	switch os.Args[1] {
@@ -49,8 +50,10 @@ func main() {
 		err = informer(os.Args[2:])
 	case "churn":
 		err = churn(os.Args[2:])
+	case "watchall":
+		err = watchall(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q: expected informer or churn", os.Args[1])
+		err = fmt.Errorf("unknown command %q: expected informer, churn or watchall", os.Args[1])
 	}
 	if err != nil {
 		fail(err)

@@ -1,16 +1,16 @@
 /**
- * The benchmark's Go program (bench/client-go: client-go's informer, and the churn generator), built on first use into
- * the same cache folder as the test cluster's binaries, keyed by a hash of its sources so that an edit rebuilds it.
+ * The benchmark's Go program (bench/client-go: client-go's informer and watch-all, and the churn generator), built on
+ * first use into the same cache folder as the test cluster's binaries, keyed by a hash of its sources so that an edit
+ * rebuilds it.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { access, constants, mkdir, mkdtemp, readFile, rename, rm } from "node:fs/promises";
+import { access, constants, mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultCacheDir } from "../../src/testing/index.js";
 
 const moduleDir = fileURLToPath(new URL("../../../bench/client-go/", import.meta.url));
-const sources = ["go.mod", "go.sum", "main.go"];
 const binaryName = "kindwatch-bench-client-go";
 
 function go(args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -38,6 +38,10 @@ function go(args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
 /** The path of the built program, building it first if this version of its sources has not been built yet. */
 export async function ensureGoProgram(log: (line: string) => void): Promise<string> {
   const hash = createHash("sha256");
+  // Every Go source, so that a new file rebuilds it too.
+  const sources = (await readdir(moduleDir))
+    .filter((f) => f === "go.mod" || f === "go.sum" || f.endsWith(".go"))
+    .sort();
   for (const file of sources) hash.update(file).update(await readFile(join(moduleDir, file)));
   const dir = join(defaultCacheDir(), `bench-client-go-${hash.digest("hex").slice(0, 12)}`);
   const binary = join(dir, binaryName);

@@ -181,6 +181,10 @@ export async function* watcherBatches<T extends KubeObject>(
               sendInitialEvents: true,
               resourceVersionMatch: "NotOlderThan",
               resourceVersion: "",
+              // A streaming list is served by the watch cache, and a cache still filling (a new CRD's, for one) answers
+              // 429 "storage is (re)initializing" with Retry-After: 1 s, while the paginated list we fall back to is
+              // served from etcd at once: a 429 goes to that fallback, not to the transport's retry after a second.
+              ...(streaming === "auto" ? { maxRetries: 0 } : {}),
             });
             let listed: string | undefined;
             try {

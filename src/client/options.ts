@@ -48,6 +48,11 @@ export interface WatchOptions extends CallOptions, SelectorOptions {
    * requires `resourceVersionMatch: "NotOlderThan"` and bookmarks with it; both are the default then.
    */
   readonly sendInitialEvents?: boolean;
+  /**
+   * How many times the transport sends the request again after a `429` (or a `5xx` with `Retry-After`, or a network
+   * error); default the transport's `maxRetries`. 0 fails at once, for a caller with a better answer than waiting.
+   */
+  readonly maxRetries?: number;
 }
 
 /** Options of create, update and patch. */

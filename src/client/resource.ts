@@ -221,6 +221,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       res = await this.transport.stream({
         path,
         query: listQuery(opts, true),
+        ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
         ...(signal ? { signal } : {}),
         ...(accept ? { accept } : {}),
       });

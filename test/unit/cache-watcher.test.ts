@@ -322,6 +322,34 @@ describe("watcher: lists", () => {
     assert.equal(src.lists.length, 1);
   });
 
+  it("lets a streaming list fail at once on a 429 and lists instead, rather than waiting out its Retry-After", async () => {
+    // A watch cache still filling (a new CRD's) answers a streaming list 429 with Retry-After: 1 s; a list is served.
+    const src = new ScriptedListWatch()
+      .onWatch((w) => w.fail(apiError("TooManyRequests", 429, "storage is (re)initializing")))
+      .replyToList(page("5", [obj("a", "5")]));
+    const { gen } = start(src, { streamingList: "auto" });
+    assert.deepEqual(await take(gen, 4), [
+      "init-start initial streaming",
+      "init-start initial",
+      "init-object a@5",
+      "init-done 5",
+    ]);
+    assert.equal(src.watches[0]?.opts.maxRetries, 0, "the source is asked not to retry the streaming list");
+    const pending = next(gen);
+    await waitFor("the watch after the list", () => src.watches.length === 2, { timeoutMs: 2000 });
+    assert.equal(src.watches[1]?.opts.resourceVersion, "5");
+    assert.equal(src.watches[1]?.opts.maxRetries, undefined, "the watch keeps the transport's retries");
+    src.watches[1]?.push(modified(obj("a", "6")));
+    assert.equal(show(await pending), "apply a@6");
+  });
+
+  it("keeps the transport's retries for a streaming list asked for explicitly: it has nothing to fall back to", async () => {
+    const src = new ScriptedListWatch().onWatch((w) => w.push(bookmark("3", true)));
+    const { gen } = start(src, { streamingList: true });
+    assert.deepEqual(await take(gen, 2), ["init-start initial streaming", "init-done 3"]);
+    assert.equal(src.watches[0]?.opts.maxRetries, undefined);
+  });
+
   it("reports the fallback list's failure, after which streaming is tried again", async () => {
     const src = new ScriptedListWatch()
       .onWatch(
