@@ -4,7 +4,7 @@
  */
 import { SharedInformerFactory } from "./cache/factory.js";
 import type { InformerOptions } from "./cache/informer.js";
-import type { GroupVersionResource } from "./client/gvr.js";
+import type { ResourceType } from "./client/gvr.js";
 import { DynamicClient, type ResourceClient } from "./client/resource.js";
 import { type LoadConfigOptions, loadConfig } from "./config/index.js";
 import type { ClusterConfig } from "./config/types.js";
@@ -41,14 +41,14 @@ export class Cluster {
     this.informers = new SharedInformerFactory(this.client, options.informers);
   }
 
-  /** A client for `gvr` (all namespaces); `.namespace(ns)` on it for one. */
-  resource<T extends KubeObject = KubeObject>(gvr: GroupVersionResource): ResourceClient<T> {
-    return this.client.resource<T>(gvr);
+  /** A client for a resource (all namespaces); `.namespace(ns)` on it for one. An `ApiResource` gives it its scope. */
+  resource<T extends KubeObject = KubeObject>(resource: ResourceType): ResourceClient<T> {
+    return this.client.resource<T>(resource);
   }
 
   /**
    * Resolves what a user types (`deploy`, `widgets.example.com`, `Widget`) as kubectl does, refreshing discovery once
-   * on a miss, and returns a client for it with what discovery knows of it.
+   * on a miss, and returns a client for it (which knows the resource's scope) with what discovery knows of it.
    */
   async lookup<T extends KubeObject = KubeObject>(
     text: string,

@@ -5,6 +5,7 @@ export {
   type GroupVersionKind,
   type GroupVersionResource,
   parseApiVersion,
+  type ResourceType,
   resourcePath,
 } from "./gvr.js";
 export * from "./options.js";
