@@ -379,7 +379,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     return this.#json("PUT", path, opts, { body: obj, query: writeQuery(opts) }, scoped);
   }
 
-  /** Patches an object: a JSON patch (an array of operations), a merge patch, a strategic merge patch or an apply. */
+  /** Patches an object: a JSON patch (an array of operations), a merge patch, a strategic merge (built-in kinds) or an apply. */
   async patch(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<T> {
     return this.#patch(name, undefined, patch, type, opts);
   }
@@ -408,7 +408,16 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     }
     const path = this.#path(name, sub, scoped.ns);
     const extra = { body: patch, contentType: patchContentTypes[type], query: writeQuery(opts) };
-    return this.#json<R>("PATCH", path, opts, extra, scoped);
+    try {
+      return await this.#json<R>("PATCH", path, opts, extra, scoped);
+    } catch (err) {
+      // Only built-in kinds have the Go struct tags a strategic merge needs; the server just lists the types it takes.
+      if (type === "strategic" && err instanceof ApiError && err.kind === "UnsupportedMediaType") {
+        const hint = `${qualifiedName(this.gvr)} takes no strategic merge patch (built-in kinds only): use a "merge" or "json" patch, or server-side "apply"`;
+        throw withHint(err, hint);
+      }
+      throw err;
+    }
   }
 
   /** Server-side apply of `obj` (the fields this manager wants); conflicts with other managers fail unless `force`. */

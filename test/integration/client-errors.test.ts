@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ApiError } from "../../src/http/index.js";
-import { type Client, type ClientEnv, clientEnv, createWidgetCrd, type WidgetKind } from "../support/client.js";
+import { type Client, type ClientEnv, clientEnv, createWidgetCrd, type WidgetKind, widget } from "../support/client.js";
 
 /** The error `promise` rejects with. */
 async function failure(promise: Promise<unknown>): Promise<ApiError> {
@@ -44,5 +44,22 @@ describe("dynamic client: error messages", () => {
       route.message,
       `the server could not find the requested resource (GET /api/v1/namespaces/${env.namespace}/nodes/x)`,
     );
+  });
+
+  it("suggests a merge patch or apply when a strategic merge patch meets a custom resource", async () => {
+    await widgets.create(widget(kind, "patched", { size: 1 }));
+    const err = await failure(widgets.patch("patched", { spec: { size: 2 } }, "strategic"));
+    assert.equal(err.kind, "UnsupportedMediaType");
+    assert.equal(err.status, 415);
+    assert.match(err.message, /^the body of the request was in an unknown format - accepted media types include: /);
+    assert.match(
+      err.message,
+      new RegExp(
+        `: widgets\\.${kind.group.replaceAll(".", "\\.")} takes no strategic merge patch \\(built-in kinds only\\): use a "merge" or "json" patch, or server-side "apply"$`,
+      ),
+    );
+    assert.ok(err.cause instanceof ApiError, "the server's error is kept as the cause");
+    const merged = await widgets.patch("patched", { spec: { size: 2 } }, "merge");
+    assert.deepEqual(merged.spec, { size: 2 }, "the suggested merge patch works");
   });
 });
