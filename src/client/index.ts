@@ -1,4 +1,6 @@
 /** The dynamic client: any resource by GroupVersionResource, as plain JSON objects. */
+
+export { type CompileJsonPath, compileFieldPath, parseFieldPath, relaxedJsonPath } from "./field-path.js";
 export {
   apiVersionOf,
   formatGvr,
@@ -10,3 +12,4 @@ export {
 } from "./gvr.js";
 export * from "./options.js";
 export { DynamicClient, decodeWatchEvent, ResourceClient } from "./resource.js";
+export { parseWaitCondition, type WaitCondition, type WaitOptions, waitForObject } from "./wait.js";

@@ -379,7 +379,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     return this.#json("PUT", path, opts, { body: obj, query: writeQuery(opts) }, scoped);
   }
 
-  /** Patches an object: a JSON patch (an array of operations), a merge patch, a strategic merge (built-in kinds) or an apply. */
+  /** Patches an object: a JSON patch (operations), a merge patch, a strategic merge (built-in kinds), an apply. */
   async patch(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<T> {
     return this.#patch(name, undefined, patch, type, opts);
   }
