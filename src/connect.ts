@@ -5,6 +5,7 @@
 import { SharedInformerFactory } from "./cache/factory.js";
 import type { InformerOptions } from "./cache/informer.js";
 import type { ResourceType } from "./client/gvr.js";
+import { type AppliedObject, type ApplyManifestOptions, applyManifest } from "./client/manifest.js";
 import { DynamicClient, type ResourceClient } from "./client/resource.js";
 import { type LoadConfigOptions, loadConfig } from "./config/index.js";
 import type { ClusterConfig } from "./config/types.js";
@@ -56,6 +57,17 @@ export class Cluster {
   ): Promise<{ client: ResourceClient<T>; resource: ApiResource }> {
     const resource = await this.mapper.resolveResource(text, signal ? { signal } : {});
     return { client: this.client.resource<T>(resource), resource };
+  }
+
+  /**
+   * Server-side applies a multi-document YAML manifest (or objects), CRDs first, mapping kinds through this cluster's
+   * REST mapper; namespaced objects without a namespace go to `options.namespace`, else the kubeconfig context's.
+   */
+  applyManifest(manifest: string | readonly KubeObject[], options: ApplyManifestOptions): Promise<AppliedObject[]> {
+    return applyManifest(this.client, this.mapper, manifest, {
+      ...options,
+      namespace: options.namespace ?? this.config.namespace,
+    });
   }
 
   /** Starts watching every kind (see {@link WatchAllOptions}); iterate the result for the merged stream. */

@@ -10,6 +10,14 @@ export {
   type ResourceType,
   resourcePath,
 } from "./gvr.js";
+export {
+  type AppliedObject,
+  type ApplyManifestOptions,
+  applyManifest,
+  type KindMapper,
+  ManifestError,
+  parseManifest,
+} from "./manifest.js";
 export * from "./options.js";
 export { DynamicClient, decodeWatchEvent, ResourceClient } from "./resource.js";
 export { parseWaitCondition, type WaitCondition, type WaitOptions, waitForObject } from "./wait.js";

@@ -1,7 +1,15 @@
-/** The pure parts of the client's wait helper: kubectl's `--for` syntax and plain JSONPath fields. */
+/** The pure parts of the client's helpers: kubectl's `--for` syntax, plain JSONPath fields, reading manifests. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { compileFieldPath, parseFieldPath, parseWaitCondition, relaxedJsonPath } from "../../src/client/index.js";
+import {
+  compileFieldPath,
+  ManifestError,
+  parseFieldPath,
+  parseManifest,
+  parseWaitCondition,
+  relaxedJsonPath,
+} from "../../src/client/index.js";
+import { isBadRequest } from "../../src/http/index.js";
 
 describe("parseWaitCondition: kubectl wait's --for", () => {
   it("reads the three forms as kubectl does", () => {
@@ -67,5 +75,59 @@ describe("plain JSONPath fields", () => {
     for (const path of ["{.items[*].name}", "{..name}", `{.a[?(@.b=="c")]}`, "{.a[-1]}", "{.a.*}"]) {
       assert.throws(() => parseFieldPath(path), /not a plain field path: only '\.name' and '\[N\]' steps/, path);
     }
+  });
+});
+
+describe("parseManifest", () => {
+  it("reads every document, skipping empty ones, a List standing for its items", () => {
+    const objects = parseManifest(`
+# a comment-only document
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a}
+data: {flag: "yes"}
+---
+---
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}
+- {apiVersion: v1, kind: Secret, metadata: {name: c}}
+`);
+    assert.deepEqual(
+      objects.map((o) => `${o.kind}/${o.metadata.name}`),
+      ["ConfigMap/a", "ConfigMap/b", "Secret/c"],
+    );
+    assert.deepEqual(objects[0]?.data, { flag: "yes" });
+  });
+
+  it("reads YAML as kubectl does: 1.1 booleans", () => {
+    const [cm] = parseManifest("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {on: yes}\n");
+    assert.deepEqual(cm?.data, { true: true });
+  });
+
+  it("names the document at fault", () => {
+    const bad = (text: string, pattern: RegExp, document: number) =>
+      assert.throws(
+        () => parseManifest(text),
+        (err: unknown) => {
+          assert.ok(err instanceof ManifestError && isBadRequest(err));
+          assert.match(err.message, pattern);
+          assert.equal(err.document, document);
+          return true;
+        },
+      );
+    const ok = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n";
+    bad(`${ok}---\nkind: ConfigMap\nmetadata: {name: x}\n`, /^document 2 \(ConfigMap x\): no apiVersion$/, 2);
+    bad(`${ok}---\napiVersion: v1\nmetadata: {name: x}\n`, /^document 2 \(\(no kind\) x\): no kind$/, 2);
+    bad(
+      `${ok}---\n${ok}---\napiVersion: v1\nkind: Secret\nmetadata: {generateName: x-}\n`,
+      /^document 3 \(Secret \(no name\)\): no metadata\.name/,
+      3,
+    );
+    bad(`${ok}---\n- a\n- b\n`, /^document 2: not an object$/, 2);
+    bad(`${ok}---\na: [1\n`, /^document 2: not valid YAML: /, 2);
+    bad(`apiVersion: v1\napiVersion: v2\n`, /^document 1: not valid YAML: /, 1);
   });
 });
