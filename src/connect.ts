@@ -4,7 +4,8 @@
  */
 import { SharedInformerFactory } from "./cache/factory.js";
 import type { InformerOptions } from "./cache/informer.js";
-import type { GroupVersionResource } from "./client/gvr.js";
+import type { ResourceType } from "./client/gvr.js";
+import { type AppliedObject, type ApplyManifestOptions, applyManifest } from "./client/manifest.js";
 import { DynamicClient, type ResourceClient } from "./client/resource.js";
 import { type LoadConfigOptions, loadConfig } from "./config/index.js";
 import type { ClusterConfig } from "./config/types.js";
@@ -41,14 +42,14 @@ export class Cluster {
     this.informers = new SharedInformerFactory(this.client, options.informers);
   }
 
-  /** A client for `gvr` (all namespaces); `.namespace(ns)` on it for one. */
-  resource<T extends KubeObject = KubeObject>(gvr: GroupVersionResource): ResourceClient<T> {
-    return this.client.resource<T>(gvr);
+  /** A client for a resource (all namespaces); `.namespace(ns)` on it for one. An `ApiResource` gives it its scope. */
+  resource<T extends KubeObject = KubeObject>(resource: ResourceType): ResourceClient<T> {
+    return this.client.resource<T>(resource);
   }
 
   /**
    * Resolves what a user types (`deploy`, `widgets.example.com`, `Widget`) as kubectl does, refreshing discovery once
-   * on a miss, and returns a client for it with what discovery knows of it.
+   * on a miss, and returns a client for it (which knows the resource's scope) with what discovery knows of it.
    */
   async lookup<T extends KubeObject = KubeObject>(
     text: string,
@@ -56,6 +57,17 @@ export class Cluster {
   ): Promise<{ client: ResourceClient<T>; resource: ApiResource }> {
     const resource = await this.mapper.resolveResource(text, signal ? { signal } : {});
     return { client: this.client.resource<T>(resource), resource };
+  }
+
+  /**
+   * Server-side applies a multi-document YAML manifest (or objects), CRDs first, mapping kinds through this cluster's
+   * REST mapper; namespaced objects without a namespace go to `options.namespace`, else the kubeconfig context's.
+   */
+  applyManifest(manifest: string | readonly KubeObject[], options: ApplyManifestOptions): Promise<AppliedObject[]> {
+    return applyManifest(this.client, this.mapper, manifest, {
+      ...options,
+      namespace: options.namespace ?? this.config.namespace,
+    });
   }
 
   /** Starts watching every kind (see {@link WatchAllOptions}); iterate the result for the merged stream. */

@@ -7,6 +7,15 @@ export interface GroupVersionResource {
   readonly resource: string;
 }
 
+/**
+ * A resource and, where known, its scope: discovery's `ApiResource` is one, so a client made from it knows whether its
+ * objects live in namespaces; a bare {@link GroupVersionResource} leaves the scope unknown.
+ */
+export interface ResourceType extends GroupVersionResource {
+  /** Whether objects live in a namespace; absent when unknown. */
+  readonly namespaced?: boolean;
+}
+
 /** A kind as objects name it: `apps/v1, Kind=Deployment`. The core group is "". */
 export interface GroupVersionKind {
   readonly group: string;
@@ -30,6 +39,11 @@ export function parseApiVersion(apiVersion: string): { group: string; version: s
 /** `resource.version.group` (kubectl's fully qualified spelling), or `resource.version` for the core group. */
 export function formatGvr(gvr: GroupVersionResource): string {
   return gvr.group ? `${gvr.resource}.${gvr.version}.${gvr.group}` : `${gvr.resource}.${gvr.version}`;
+}
+
+/** How kubectl names a resource unambiguously: `pods`, `deployments.apps`, `myresources.example.com`. */
+export function qualifiedName(resource: { readonly resource: string; readonly group: string }): string {
+  return resource.group ? `${resource.resource}.${resource.group}` : resource.resource;
 }
 
 const segment = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i;

@@ -1,11 +1,23 @@
 /** The dynamic client: any resource by GroupVersionResource, as plain JSON objects. */
+
+export { type CompileJsonPath, compileFieldPath, parseFieldPath, relaxedJsonPath } from "./field-path.js";
 export {
   apiVersionOf,
   formatGvr,
   type GroupVersionKind,
   type GroupVersionResource,
   parseApiVersion,
+  type ResourceType,
   resourcePath,
 } from "./gvr.js";
+export {
+  type AppliedObject,
+  type ApplyManifestOptions,
+  applyManifest,
+  type KindMapper,
+  ManifestError,
+  parseManifest,
+} from "./manifest.js";
 export * from "./options.js";
 export { DynamicClient, decodeWatchEvent, ResourceClient } from "./resource.js";
+export { parseWaitCondition, type WaitCondition, type WaitOptions, waitForObject } from "./wait.js";

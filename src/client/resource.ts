@@ -7,7 +7,7 @@ import { JsonLineSplitter } from "../http/ndjson.js";
 import type { Query, Transport } from "../http/transport.js";
 import { isMap } from "../object/narrow.js";
 import type { KubeObject, List } from "../object/types.js";
-import { type GroupVersionResource, resourcePath } from "./gvr.js";
+import { type GroupVersionResource, qualifiedName, type ResourceType, resourcePath } from "./gvr.js";
 import { toPartialObjectMetadata, toPartialObjectMetadataList } from "./metadata.js";
 import {
   type CallOptions,
@@ -57,6 +57,40 @@ function writeQuery(opts: PatchOptions) {
 function asObject<T>(value: unknown, what: string): T {
   if (!isMap(value)) throw new ApiError({ kind: "Unknown", status: 0, message: `${what}: the server sent no object` });
   return value as T;
+}
+
+/** A copy of `error` with `hint` added to its message (and the original as its cause). */
+function withHint(error: ApiError, hint: string): ApiError {
+  return new ApiError({
+    kind: error.kind,
+    status: error.status,
+    message: `${error.message}: ${hint}`,
+    reason: error.reason,
+    details: error.details,
+    request: error.request,
+    transient: error.transient,
+    cause: error,
+  });
+}
+
+/**
+ * Whether a failure of a call without a namespace is the server's way of saying the path does not exist at cluster
+ * scope: a 404 that is no Status about an object (`404 page not found`, or the Status with no details a built-in kind's
+ * cluster-wide object path answers), or the 405 a built-in kind's cluster-wide collection answers to a create.
+ */
+function missingClusterRoute(err: unknown): err is ApiError {
+  if (!(err instanceof ApiError)) return false;
+  return (
+    (err.kind === "NotFound" && err.status === 404 && err.details.name === undefined) || err.kind === "MethodNotAllowed"
+  );
+}
+
+/** What a call that addresses one object or writes needs from its caller when the resource is namespaced. */
+interface Scoped {
+  /** The namespace the call goes to; undefined: none. */
+  readonly ns: string | undefined;
+  /** Whether the call carries an object, whose `metadata.namespace` would do. */
+  readonly carriesObject: boolean;
 }
 
 function nameOf(obj: KubeObject, what: string): string {
@@ -114,44 +148,98 @@ async function* eachEvent<E>(
 export class ResourceClient<T extends KubeObject = KubeObject> {
   readonly transport: Transport;
   readonly gvr: GroupVersionResource;
+  /** Whether the resource's objects live in namespaces: known when the client was made from discovery's ApiResource. */
+  readonly namespaced: boolean | undefined;
   /** The namespace calls go to; undefined: cluster-scoped, or all namespaces for list and watch. */
   readonly namespaceName: string | undefined;
 
-  constructor(transport: Transport, gvr: GroupVersionResource, namespace?: string) {
+  constructor(transport: Transport, resource: ResourceType, namespace?: string) {
     this.transport = transport;
-    this.gvr = gvr;
+    this.gvr = { group: resource.group, version: resource.version, resource: resource.resource };
+    this.namespaced = resource.namespaced;
     this.namespaceName = namespace || undefined;
-    resourcePath(gvr);
+    resourcePath(this.gvr);
   }
 
   /** The same resource in namespace `ns`. */
   namespace(ns: string): ResourceClient<T> {
-    return new ResourceClient<T>(this.transport, this.gvr, ns);
+    return new ResourceClient<T>(this.transport, this.#type(), ns);
+  }
+
+  #type(): ResourceType {
+    return this.namespaced === undefined ? this.gvr : { ...this.gvr, namespaced: this.namespaced };
   }
 
   #path(name?: string, subresource?: string, ns = this.namespaceName): string {
     return resourcePath(this.gvr, ns, name, subresource);
   }
 
-  /** Calls that carry an object go to its own namespace when this client names none. */
+  /**
+   * Calls that carry an object go to its own namespace when this client names none, as kubectl's do; a cluster-scoped
+   * object's stray `metadata.namespace` is ignored, as the server ignores it.
+   */
   #objectNamespace(obj: KubeObject): string | undefined {
+    if (this.namespaced === false) return this.namespaceName;
     const ns = isMap(obj?.metadata) ? obj.metadata.namespace : undefined;
     return this.namespaceName ?? (typeof ns === "string" && ns ? ns : undefined);
   }
 
-  async #json<R>(method: string, path: string, opts: CallOptions, extra: object = {}): Promise<R> {
-    const res = await this.transport.json({ method, path, ...timeoutOf(opts), ...extra });
-    return asObject<R>(res, `${method} ${path}`);
+  /** What to do about a namespaced resource reached without a namespace, in the words of the call. */
+  #namespaceAdvice(scoped: Scoped): string {
+    const fix = "call .namespace(NAME) first";
+    return scoped.carriesObject ? `${fix}, or set metadata.namespace` : fix;
+  }
+
+  /**
+   * Sends a call. One that is `scoped` (addresses one object, or writes) fails before any request when the resource is
+   * known to be namespaced and no namespace is given; when the scope is unknown, the server's "no such path" answer to
+   * it says that the resource may be namespaced.
+   */
+  async #json<R>(method: string, path: string, opts: CallOptions, extra: object = {}, scoped?: Scoped): Promise<R> {
+    const request = `${method} ${path}`;
+    const unscoped = scoped !== undefined && scoped.ns === undefined;
+    if (unscoped && this.namespaced === true) {
+      const message = `${qualifiedName(this.gvr)} is namespaced: ${this.#namespaceAdvice(scoped)}`;
+      const causes = [{ reason: "FieldValueRequired", field: "metadata.namespace", message }];
+      throw new ApiError({
+        kind: "BadRequest",
+        status: 0,
+        message,
+        reason: "BadRequest",
+        details: { causes },
+        request,
+      });
+    }
+    let res: unknown;
+    try {
+      res = await this.transport.json({ method, path, ...timeoutOf(opts), ...extra });
+    } catch (err) {
+      if (unscoped && this.namespaced === undefined && missingClusterRoute(err)) {
+        throw withHint(err, `${qualifiedName(this.gvr)} may be namespaced: ${this.#namespaceAdvice(scoped)}`);
+      }
+      throw err;
+    }
+    return asObject<R>(res, request);
+  }
+
+  /** A call on one object by name (or a collection write), in this client's namespace. */
+  get #byName(): Scoped {
+    return { ns: this.namespaceName, carriesObject: false };
+  }
+
+  /** A call that carries `obj`, in the namespace it goes to. */
+  #carrying(obj: KubeObject): Scoped {
+    return { ns: this.#objectNamespace(obj), carriesObject: true };
   }
 
   /** Reads one object. */
   async get(name: string, opts: GetOptions = {}): Promise<T> {
-    return this.#json("GET", this.#path(name), opts, getQuery(opts));
+    return this.#json("GET", this.#path(name), opts, getQuery(opts), this.#byName);
   }
 
   /** Reads one object's status subresource. */
   async getStatus(name: string, opts: GetOptions = {}): Promise<T> {
-    return this.#json("GET", this.#path(name, "status"), opts, getQuery(opts));
+    return this.#json("GET", this.#path(name, "status"), opts, getQuery(opts), this.#byName);
   }
 
   /**
@@ -273,29 +361,26 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
 
   /** Creates an object; its namespace is this client's, else the object's own. */
   async create(obj: T, opts: WriteOptions = {}): Promise<T> {
-    return this.#json("POST", this.#path(undefined, undefined, this.#objectNamespace(obj)), opts, {
-      body: obj,
-      query: writeQuery(opts),
-    });
+    const scoped = this.#carrying(obj);
+    const path = this.#path(undefined, undefined, scoped.ns);
+    return this.#json("POST", path, opts, { body: obj, query: writeQuery(opts) }, scoped);
   }
 
   /** Replaces an object (optimistic concurrency: a stale `metadata.resourceVersion` is a Conflict). */
   async update(obj: T, opts: WriteOptions = {}): Promise<T> {
-    return this.#json("PUT", this.#path(nameOf(obj, "update"), undefined, this.#objectNamespace(obj)), opts, {
-      body: obj,
-      query: writeQuery(opts),
-    });
+    const scoped = this.#carrying(obj);
+    const path = this.#path(nameOf(obj, "update"), undefined, scoped.ns);
+    return this.#json("PUT", path, opts, { body: obj, query: writeQuery(opts) }, scoped);
   }
 
   /** Replaces an object's status through the status subresource; spec changes in `obj` are ignored by the server. */
   async updateStatus(obj: T, opts: WriteOptions = {}): Promise<T> {
-    return this.#json("PUT", this.#path(nameOf(obj, "updateStatus"), "status", this.#objectNamespace(obj)), opts, {
-      body: obj,
-      query: writeQuery(opts),
-    });
+    const scoped = this.#carrying(obj);
+    const path = this.#path(nameOf(obj, "updateStatus"), "status", scoped.ns);
+    return this.#json("PUT", path, opts, { body: obj, query: writeQuery(opts) }, scoped);
   }
 
-  /** Patches an object: a JSON patch (an array of operations), a merge patch, a strategic merge patch or an apply. */
+  /** Patches an object: a JSON patch (operations), a merge patch, a strategic merge (built-in kinds), an apply. */
   async patch(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<T> {
     return this.#patch(name, undefined, patch, type, opts);
   }
@@ -311,7 +396,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     patch: unknown,
     type: PatchType,
     opts: PatchOptions,
-    ns?: string,
+    scoped: Scoped = this.#byName,
   ): Promise<R> {
     if (!(type in patchContentTypes)) {
       throw new TypeError(`unknown patch type ${JSON.stringify(type)}: use json, merge, strategic or apply`);
@@ -322,49 +407,55 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     if (type !== "apply" && opts.force !== undefined) {
       throw new TypeError("force is for server-side apply only: drop it, or use the apply patch type");
     }
-    return this.#json<R>("PATCH", this.#path(name, sub, ns ?? this.namespaceName), opts, {
-      body: patch,
-      contentType: patchContentTypes[type],
-      query: writeQuery(opts),
-    });
+    const path = this.#path(name, sub, scoped.ns);
+    const extra = { body: patch, contentType: patchContentTypes[type], query: writeQuery(opts) };
+    try {
+      return await this.#json<R>("PATCH", path, opts, extra, scoped);
+    } catch (err) {
+      // Only built-in kinds have the Go struct tags a strategic merge needs; the server just lists the types it takes.
+      if (type === "strategic" && err instanceof ApiError && err.kind === "UnsupportedMediaType") {
+        const hint = `${qualifiedName(this.gvr)} takes no strategic merge patch (built-in kinds only): use a "merge" or "json" patch, or server-side "apply"`;
+        throw withHint(err, hint);
+      }
+      throw err;
+    }
   }
 
   /** Server-side apply of `obj` (the fields this manager wants); conflicts with other managers fail unless `force`. */
   async apply(obj: T | Partial<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
     const full = obj as T;
-    return this.#patch(nameOf(full, "apply"), undefined, obj, "apply", opts, this.#objectNamespace(full));
+    return this.#patch(nameOf(full, "apply"), undefined, obj, "apply", opts, this.#carrying(full));
   }
 
   /** Server-side apply to the status subresource. */
   async applyStatus(obj: T | Partial<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
     const full = obj as T;
-    return this.#patch(nameOf(full, "applyStatus"), "status", obj, "apply", opts, this.#objectNamespace(full));
+    return this.#patch(nameOf(full, "applyStatus"), "status", obj, "apply", opts, this.#carrying(full));
   }
 
   /**
    * Deletes an object. Returns the object while finalizers hold it (deletionTimestamp set), else the server's Status.
    */
   async delete(name: string, opts: DeleteOptions = {}): Promise<T | Status> {
-    return this.#json("DELETE", this.#path(name), opts, deleteRequest(opts));
+    return this.#json("DELETE", this.#path(name), opts, deleteRequest(opts), this.#byName);
   }
 
   /** Deletes every object the selectors match (in this namespace, or cluster-wide for cluster-scoped kinds). */
   async deleteCollection(opts: DeleteCollectionOptions = {}): Promise<List<T> | Status> {
     const { query, ...body } = deleteRequest(opts);
-    return this.#json("DELETE", this.#path(), opts, {
-      ...body,
-      query: { ...query, labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
-    });
+    const selectors = { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector };
+    return this.#json("DELETE", this.#path(), opts, { ...body, query: { ...query, ...selectors } }, this.#byName);
   }
 
   /** Reads the scale subresource (`autoscaling/v1 Scale`). */
   async getScale(name: string, opts: GetOptions = {}): Promise<KubeObject> {
-    return this.#json("GET", this.#path(name, "scale"), opts, getQuery(opts));
+    return this.#json("GET", this.#path(name, "scale"), opts, getQuery(opts), this.#byName);
   }
 
   /** Replaces the scale subresource: `scale.spec.replicas` is what changes. */
   async updateScale(name: string, scale: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
-    return this.#json("PUT", this.#path(name, "scale"), opts, { body: scale, query: writeQuery(opts) });
+    const extra = { body: scale, query: writeQuery(opts) };
+    return this.#json("PUT", this.#path(name, "scale"), opts, extra, this.#byName);
   }
 
   /** Patches the scale subresource, e.g. `{ spec: { replicas: 3 } }` as a merge patch. */
@@ -375,7 +466,8 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   /** Reads one object's metadata only. */
   async getMetadata(name: string, opts: GetOptions = {}): Promise<PartialObjectMetadata> {
     const path = this.#path(name);
-    const obj = await this.#json("GET", path, opts, { ...getQuery(opts), accept: metaAccept("PartialObjectMetadata") });
+    const extra = { ...getQuery(opts), accept: metaAccept("PartialObjectMetadata") };
+    const obj = await this.#json("GET", path, opts, extra, this.#byName);
     return toPartialObjectMetadata(obj, `GET ${path}`);
   }
 
@@ -402,10 +494,14 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   /** The server's Table view (the columns `kubectl get` prints) of a list, or of one object when `name` is given. */
   async table(opts: TableOptions & { name?: string } = {}): Promise<Table> {
     const path = this.#path(opts.name);
-    const table = await this.#json<Table>("GET", path, opts, {
-      query: { ...(opts.name ? {} : listQuery(opts, false)), includeObject: opts.includeObject },
-      accept: tableAccept,
-    });
+    const query = { ...(opts.name ? {} : listQuery(opts, false)), includeObject: opts.includeObject };
+    const table = await this.#json<Table>(
+      "GET",
+      path,
+      opts,
+      { query, accept: tableAccept },
+      opts.name !== undefined ? this.#byName : undefined,
+    );
     // The plain-JSON fallback in Accept lets the server answer with a list when it cannot make a Table.
     if (table.kind !== "Table") {
       const message = `GET ${path}: the server sent a ${String(table.kind)}, not a Table: it does not serve Table views of ${this.gvr.resource}`;
@@ -461,8 +557,12 @@ export class DynamicClient {
     this.transport = transport;
   }
 
-  /** A client for `gvr`, cluster-wide (or all namespaces); call `.namespace(ns)` on it for one namespace. */
-  resource<T extends KubeObject = KubeObject>(gvr: GroupVersionResource): ResourceClient<T> {
-    return new ResourceClient<T>(this.transport, gvr);
+  /**
+   * A client for a resource, cluster-wide (or all namespaces); call `.namespace(ns)` on it for one namespace. Given
+   * discovery's `ApiResource` (or any {@link ResourceType} with `namespaced`), it knows the scope and says before any
+   * request when a namespaced object is addressed without a namespace.
+   */
+  resource<T extends KubeObject = KubeObject>(resource: ResourceType): ResourceClient<T> {
+    return new ResourceClient<T>(this.transport, resource);
   }
 }

@@ -1,4 +1,5 @@
 /** Why a name, kind or resource could not be mapped: errors with a kind, like every error of the library. */
+import { qualifiedName } from "../client/gvr.js";
 import { ApiError } from "../http/errors.js";
 import type { ApiResource } from "./types.js";
 
@@ -34,7 +35,4 @@ export class AmbiguousError extends ApiError {
   }
 }
 
-/** How kubectl names a resource unambiguously: `pods`, `deployments.apps`, `myresources.example.com`. */
-export function qualifiedName(resource: { readonly resource: string; readonly group: string }): string {
-  return resource.group ? `${resource.resource}.${resource.group}` : resource.resource;
-}
+export { qualifiedName };

@@ -251,7 +251,8 @@ function excerpt(body: unknown): string {
 /**
  * Decodes an error response (or a watch `ERROR` event's object) into an {@link ApiError}. As in client-go, a known
  * `reason` decides the kind, else the HTTP status; a body that is no Status (plain text, a proxy's HTML) still yields
- * the kind and reason its status implies, with the body's first words in the message. `request` is "METHOD path".
+ * the kind and reason its status implies, with the body's first words in the message. `request` is "METHOD path"; the
+ * message of a NotFound names it.
  */
 export function errorFromStatus(httpStatus: number, body: unknown, request = "", retryAfterHeader?: number): ApiError {
   const status = asStatus(body);
@@ -270,11 +271,14 @@ export function errorFromStatus(httpStatus: number, body: unknown, request = "",
   const reason =
     serverReason || (alreadyExists ? "AlreadyExists" : (meaning?.reason ?? (code >= 500 ? "InternalError" : "")));
   const generic = meaning?.message ?? `the server answered HTTP ${code} without saying why`;
+  const where = request ? ` (${request})` : "";
   let message = status ? str(status.message) : undefined;
   if (!message) {
-    const where = request ? ` (${request})` : "";
     const said = status ? "" : excerpt(body);
     message = `${generic}${where}${said ? `: ${said}` : ""}`;
+  } else if (kind === "NotFound" && request && !message.includes(request)) {
+    // The server's `widgets "x" not found` says neither the namespace nor the version it looked in; the path does.
+    message = `${message}${where}`;
   }
   return new ApiError({
     kind,

@@ -74,7 +74,7 @@ describe("typed errors from the real API server", () => {
     assert.ok(isNotFound(err));
     assert.equal(err.status, 404);
     assert.equal(err.reason, "NotFound");
-    assert.equal(err.message, 'configmaps "missing" not found');
+    assert.equal(err.message, `configmaps "missing" not found (GET ${configmaps}/missing)`);
     assert.equal(err.details.name, "missing");
     assert.equal(err.details.kind, "configmaps");
     assert.equal(err.request, `GET ${configmaps}/missing`);

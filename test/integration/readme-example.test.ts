@@ -47,11 +47,13 @@ describe("README example", () => {
   });
   after(() => conn.transport.close());
 
-  it("shows in the README exactly the code of examples/custom-resource.ts", async () => {
+  it("shows in the README exactly the code of its examples", async () => {
     const readme = await readFile(`${root}README.md`, "utf8");
-    const example = await readFile(`${root}examples/custom-resource.ts`, "utf8");
-    const block = readme.match(/<!-- example: examples\/custom-resource.ts -->\n```ts\n([\s\S]*?)```/)?.[1];
-    assert.equal(block, example);
+    for (const file of ["custom-resource.ts", "apply-and-wait.ts"]) {
+      const example = await readFile(`${root}examples/${file}`, "utf8");
+      const block = readme.match(new RegExp(`<!-- example: examples/${file} -->\\n\`\`\`ts\\n([\\s\\S]*?)\`\`\``))?.[1];
+      assert.equal(block, example, file);
+    }
   });
 
   it("gets, lists, patches and watches a custom resource", async () => {
@@ -62,5 +64,24 @@ describe("README example", () => {
     assert.deepEqual(stdout.trim().split("\n"), ["first size 3", "listed first", "listed second", "MODIFIED first"]);
     const after = await conn.client.resource(widgets).namespace(ns).get("first");
     assert.deepEqual(after.spec, { size: 5 });
+  });
+
+  it("applies a manifest with a CRD, waits for a condition, a JSONPath value and a deletion", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [`${root}dist/examples/apply-and-wait.js`, ns], {
+      env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
+      timeout: 60_000,
+    });
+    assert.deepEqual(stdout.trim().split("\n"), [
+      "applied 1: Task build",
+      "applied 2: ConfigMap build-settings",
+      "applied 3: CustomResourceDefinition tasks.example.com",
+      "complete: build",
+      "deleted: build",
+    ]);
+    const settings = await conn.client
+      .resource({ group: "", version: "v1", resource: "configmaps" })
+      .namespace(ns)
+      .get("build-settings");
+    assert.deepEqual(settings.data, { mode: "fast" });
   });
 });

@@ -54,7 +54,7 @@ describe("errorFromStatus", () => {
       assert.equal(err.kind, kind, reason);
       assert.equal(err.reason, reason, reason);
       assert.equal(err.status, code, reason);
-      assert.equal(err.message, `${reason} happened`, reason);
+      assert.equal(err.message, kind === "NotFound" ? `${reason} happened (GET /x)` : `${reason} happened`, reason);
       assert.equal(err.request, "GET /x");
       assert.ok(err instanceof Error && err instanceof ApiError);
       assert.equal(err.name, "ApiError");
@@ -195,6 +195,30 @@ describe("errorFromStatus", () => {
     assert.equal(bare.kind, "Unknown");
     assert.equal(bare.reason, "");
     assert.equal(bare.message, "the server answered HTTP 418 without saying why");
+  });
+
+  it("names the request in every NotFound, once", () => {
+    const path = "/apis/example.com/v1/namespaces/ns/widgets/x";
+    const object = errorFromStatus(404, status(404, "NotFound", 'widgets.example.com "x" not found'), `GET ${path}`);
+    assert.equal(object.message, `widgets.example.com "x" not found (GET ${path})`);
+    const route = errorFromStatus(
+      404,
+      status(404, "NotFound", "the server could not find the requested resource"),
+      "GET /api/v1/namespaces/ns/nodes/x",
+    );
+    assert.equal(route.message, "the server could not find the requested resource (GET /api/v1/namespaces/ns/nodes/x)");
+    const watched = errorFromStatus(500, status(500, "NotFound", "gone away"), "WATCH /api/v1/pods");
+    assert.equal(watched.message, "gone away (WATCH /api/v1/pods)", "the reason makes it a NotFound");
+    const plain = errorFromStatus(404, "404 page not found", "POST /apis/example.com/v1/widgets");
+    assert.equal(
+      plain.message,
+      "the server could not find the requested resource (POST /apis/example.com/v1/widgets): 404 page not found",
+    );
+    const quoted = errorFromStatus(404, status(404, "NotFound", "no GET /x here"), "GET /x");
+    assert.equal(quoted.message, "no GET /x here", "a message that names the request already is kept");
+    assert.equal(errorFromStatus(404, status(404, "NotFound", "n")).message, "n", "no request, nothing to add");
+    const conflict = errorFromStatus(409, status(409, "Conflict", "c"), "PUT /x");
+    assert.equal(conflict.message, "c", "other kinds keep the server's words");
   });
 
   it("calls a POST's unexplained 409 AlreadyExists, and any other verb's Conflict", () => {
