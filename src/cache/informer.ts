@@ -6,6 +6,7 @@
  */
 import type { ApiError } from "../http/errors.js";
 import type { KubeObject } from "../object/types.js";
+import { failureFields, type Logger, type LoggerOption, loggerOf } from "./log.js";
 import { HandlerQueue, type Notification, type Origin } from "./notify.js";
 import { type IndexFunc, keyOf, Store } from "./store.js";
 import { type ListWatch, type WatcherEvent, type WatcherOptions, watcherBatches } from "./watcher.js";
@@ -20,12 +21,8 @@ export interface EventHandlers<T> {
   delete?(object: T, info: { origin: Origin; finalStateUnknown: boolean }): void | Promise<void>;
 }
 
-/** Receives an informer's log lines; default: none. Never given secrets. */
-export type InformerLogger = (
-  level: "info" | "warn" | "error",
-  message: string,
-  fields?: Record<string, unknown>,
-) => void;
+/** Receives an informer's log lines (see {@link Logger}). Never given secrets. */
+export type InformerLogger = Logger;
 
 /** Options of an {@link Informer}. */
 export interface InformerOptions<T> extends WatcherOptions {
@@ -38,7 +35,11 @@ export interface InformerOptions<T> extends WatcherOptions {
   /** Deliver every stored object again as an update (origin "resync") this often; default never. */
   readonly resyncMs?: number;
   readonly indexers?: Readonly<Record<string, IndexFunc<T>>>;
-  readonly logger?: InformerLogger;
+  /**
+   * Where failures and retries are logged; default warnings and errors to stderr ({@link stderrLogger}), "none" for
+   * silence (they are still counted in {@link Informer.status}).
+   */
+  readonly logger?: LoggerOption;
 }
 
 /** Drops `metadata.managedFields`: the default transform. */
@@ -84,6 +85,8 @@ export interface InformerStatus {
   readonly relists: number;
   /** Objects the transform or an index function threw on, since the informer was made: left as they were stored. */
   readonly objectErrors: number;
+  /** Handler calls that threw (or rejected), since the informer was made: each is logged, and the handler goes on. */
+  readonly handlerErrors: number;
 }
 
 /**
@@ -114,10 +117,13 @@ export class Informer<T extends KubeObject = KubeObject> {
   #errors = 0;
   #relists = 0;
   #objectErrors = 0;
+  #handlerErrors = 0;
+  readonly #logger: Logger | undefined;
 
   constructor(source: ListWatch<T>, options: InformerOptions<T> = {}) {
     this.source = source;
     this.#options = options;
+    this.#logger = loggerOf(options.logger);
     this.#transform = options.transform ?? dropManagedFields;
     this.store = new Store<T>(options.indexers);
   }
@@ -139,6 +145,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       errors: this.#errors,
       relists: this.#relists,
       objectErrors: this.#objectErrors,
+      handlerErrors: this.#handlerErrors,
     };
   }
 
@@ -150,13 +157,15 @@ export class Informer<T extends KubeObject = KubeObject> {
   addHandlers(handlers: EventHandlers<T>, { replay = true }: { replay?: boolean } = {}): () => void {
     const queue = new HandlerQueue<T>(
       (n) => deliver(handlers, n),
-      (err, n) =>
+      (err, n) => {
+        this.#handlerErrors++;
         this.#log("error", "informer handler failed", {
           source: this.source.description,
           event: n.type,
           key: keyOf(n.object),
-          error: err instanceof Error ? err.message : String(err),
-        }),
+          ...failureFields(err),
+        });
+      },
     );
     if (!this.#delivering) queue.pause();
     this.#queues.add(queue);
@@ -291,7 +300,7 @@ export class Informer<T extends KubeObject = KubeObject> {
             this.#log("error", "informer failed to handle an event", {
               source: this.source.description,
               event: event.type,
-              error: err instanceof Error ? err.message : String(err),
+              ...failureFields(err),
             });
           }
           if (event.type !== "error" && event.type !== "init-start") this.#errors = 0;
@@ -374,7 +383,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           } catch (err) {
             this.#log("error", "informer error listener failed", {
               source: this.source.description,
-              error: err instanceof Error ? err.message : String(err),
+              ...failureFields(err),
             });
           }
         }
@@ -425,7 +434,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#log("error", `informer could not ${what} an object`, {
       source: this.source.description,
       key,
-      error: err instanceof Error ? err.message : String(err),
+      ...failureFields(err),
     });
   }
 
@@ -441,7 +450,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   #log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void {
     try {
-      this.#options.logger?.(level, message, fields);
+      this.#logger?.(level, message, fields);
     } catch {
       // A broken logger must not take the informer down with it.
     }

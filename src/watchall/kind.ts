@@ -5,7 +5,8 @@
  * engine asks for meanwhile (another version, removal) is picked up when the current step ends or is abandoned.
  */
 import { Backoff, type BackoffOptions, delay } from "../cache/backoff.js";
-import type { EventHandlers, Informer, InformerLogger } from "../cache/informer.js";
+import type { EventHandlers, Informer, InformerLogger, InformerStatus } from "../cache/informer.js";
+import { failureFields } from "../cache/log.js";
 import type { Origin } from "../cache/notify.js";
 import type { ApiResource } from "../discovery/types.js";
 import type { ApiError } from "../http/errors.js";
@@ -96,6 +97,8 @@ export class KindWatch {
   #resume: Map<string, string> | undefined;
   /** What the informer that a version move stopped had delivered, until the new version is listed and compared with it. */
   #moved: Moved | undefined;
+  /** The failures counted by the kind's informers that are gone: its counters never go back. */
+  #retired = { objectErrors: 0, handlerErrors: 0 };
 
   constructor(gr: string, r: ApiResource, host: KindHost, resume?: Map<string, string>) {
     this.gr = gr;
@@ -145,6 +148,9 @@ export class KindWatch {
     const failing = this.#state === "synced" && s && s.errors > 0 ? s.lastError?.message : undefined;
     const reason = this.#reason ?? failing;
     const held = this.#informer?.store.stats();
+    const live = [this.#informer, this.#pending].map((i) => i?.status());
+    const sum = (key: "objectErrors" | "handlerErrors") =>
+      live.reduce((n, st) => n + (st?.[key] ?? 0), this.#retired[key]);
     return {
       ...kindInfo(this.#resource),
       state: this.#state,
@@ -153,6 +159,18 @@ export class KindWatch {
       bytes: held?.bytes ?? 0,
       ...(s?.resourceVersion ? { resourceVersion: s.resourceVersion } : {}),
       errors: s?.errors ?? 0,
+      objectErrors: sum("objectErrors"),
+      handlerErrors: sum("handlerErrors"),
+    };
+  }
+
+  /** Stops an informer the kind is done with, keeping what it counted. */
+  async #retire(informer: Informer<KubeObject>, options?: { drain?: boolean }): Promise<void> {
+    await informer.stop(options);
+    const counted: InformerStatus = informer.status();
+    this.#retired = {
+      objectErrors: this.#retired.objectErrors + counted.objectErrors,
+      handlerErrors: this.#retired.handlerErrors + counted.handlerErrors,
     };
   }
 
@@ -170,9 +188,9 @@ export class KindWatch {
           else await aborted(signal);
         } catch (err) {
           // A bug or a resource the client cannot address: reported, then nothing is retried until the kind changes.
-          const message = err instanceof Error ? err.message : String(err);
-          this.#host.log("error", "watch-all: a kind failed", { kind: this.gr, error: message });
-          if (!this.#informer) this.#quarantine("Unknown", `Unknown: ${message}`);
+          const failure = failureFields(err);
+          this.#host.log("error", "watch-all: a kind failed", { kind: this.gr, ...failure });
+          if (!this.#informer) this.#quarantine("Unknown", `Unknown: ${failure.error}`);
           await aborted(signal);
         }
       }
@@ -200,7 +218,7 @@ export class KindWatch {
       slot();
       if (informer) {
         this.#pending = undefined;
-        await informer.stop();
+        await this.#retire(informer);
       }
     }
   }
@@ -330,7 +348,7 @@ export class KindWatch {
         this.#reason = `cannot move to ${want.version}: ${error.kind}: ${error.message}`;
       };
       if (!(await this.#list(listing, slot, signal, unmovable))) return;
-      await old.stop({ drain: true });
+      await this.#retire(old, { drain: true });
       this.#detach?.();
       this.#detach = undefined;
       this.#informer = undefined;
@@ -342,7 +360,7 @@ export class KindWatch {
     } finally {
       slot();
       this.#pending = undefined;
-      if (next) await next.stop();
+      if (next) await this.#retire(next);
     }
   }
 

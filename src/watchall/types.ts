@@ -91,6 +91,10 @@ export interface KindStatus extends KindInfo {
   readonly resourceVersion?: string;
   /** Consecutive errors of its list and watch. */
   readonly errors: number;
+  /** Objects its transform or an index function threw on, since the kind was first watched (a counter). */
+  readonly objectErrors: number;
+  /** Handler calls of its informers that threw, since the kind was first watched (a counter). */
+  readonly handlerErrors: number;
 }
 
 /** How the whole engine is doing. */

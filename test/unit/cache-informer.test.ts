@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { afterEach, describe, it } from "node:test";
 import { type EventHandlers, Informer, type InformerOptions, InformerStoppedError } from "../../src/cache/informer.js";
+import { stderrLogger } from "../../src/cache/log.js";
 import type { KubeObject } from "../../src/object/types.js";
 import {
   added,
@@ -75,6 +76,7 @@ describe("Informer: sync", () => {
       errors: 0,
       relists: 0,
       objectErrors: 0,
+      handlerErrors: 0,
     });
     await inf.idle();
     assert.deepEqual(seen.sort(), ["add a@3 initial", "add b@4 initial", "add c@5 initial"]);
@@ -293,6 +295,93 @@ describe("Informer: errors", () => {
       [
         ["error", "ns/a", "add", "cannot handle a"],
         ["error", "ns/b", "add", "cannot handle b"],
+      ],
+    );
+  });
+
+  /** Runs `body` with what is written to stderr kept in `written` instead of shown. */
+  async function capturingStderr(body: (written: string[]) => Promise<void>): Promise<void> {
+    const write = process.stderr.write;
+    const written: string[] = [];
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      await body(written);
+    } finally {
+      process.stderr.write = write;
+    }
+  }
+
+  /** A source that fails its first list, then lists `a` and watches the add of `b`. */
+  const failsOnce = () =>
+    new ScriptedListWatch()
+      .replyToList(apiError("ServiceUnavailable", 503, "try later"), page("5", [obj("a", "1")]))
+      .onWatch((w) => w.push(added(obj("b", "2"))));
+
+  /** Handlers that fail on every add: one rejects, one throws. */
+  function failing(inf: Informer): void {
+    inf.addHandlers({
+      add: async (o) => {
+        throw new Error(`cannot handle ${o.metadata.name}`);
+      },
+    });
+    inf.addHandlers({
+      add: (o) => {
+        throw new TypeError(`bad ${o.metadata.name}`);
+      },
+    });
+  }
+
+  it("without a logger, logs a throwing handler on stderr with its stack, and retries, and counts the failures", async () => {
+    await capturingStderr(async (written) => {
+      const inf = informer(failsOnce());
+      failing(inf);
+      inf.start();
+      await waitFor("four failed handler calls", () => inf.status().handlerErrors === 4, { timeoutMs: 2000 });
+      const failures = written.filter((w) => w.includes("informer handler failed"));
+      assert.equal(failures.length, 4, written.join(""));
+      const [line = "", ...stack] = (failures.find((w) => w.includes('"key":"ns/a"') && w.includes("TypeError")) ?? "")
+        .trimEnd()
+        .split("\n");
+      assert.match(
+        line,
+        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z kindwatch error informer handler failed \{"source":"configmaps\/v1 \(scripted\)","event":"add","key":"ns\/a","error":"bad a"\}$/,
+      );
+      assert.equal(stack[0], "TypeError: bad a", "the stack follows the line");
+      assert.match(stack[1] ?? "", /^ {4}at /);
+      const retry = written.find((w) => w.includes("watch failed; retrying")) ?? "";
+      assert.match(retry, / kindwatch warn watch failed; retrying \{.*"error":"try later"/, "warnings too");
+      assert.equal(inf.status().objectErrors, 0);
+    });
+  });
+
+  it('with logger "none", writes nothing, and still counts the failures', async () => {
+    await capturingStderr(async (written) => {
+      const inf = informer(failsOnce(), { logger: "none" });
+      failing(inf);
+      inf.start();
+      await waitFor("four failed handler calls", () => inf.status().handlerErrors === 4, { timeoutMs: 2000 });
+      await inf.stop();
+      assert.deepEqual(written, []);
+    });
+  });
+
+  it("the stderr logger: one line of JSON fields a message, the stack after it, warnings and errors by default", () => {
+    const lines: string[] = [];
+    const stream = { write: (text: string) => lines.push(text) };
+    const log = stderrLogger({ stream });
+    log("info", "not shown");
+    log("warn", "plain");
+    log("error", "failed", { key: "ns/a", n: 2, stack: "Error: x\n    at here" });
+    stderrLogger({ stream, level: "info" })("info", "shown");
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^\S+ /, "")),
+      [
+        "kindwatch warn plain\n",
+        'kindwatch error failed {"key":"ns/a","n":2}\nError: x\n    at here\n',
+        "kindwatch info shown\n",
       ],
     );
   });

@@ -42,6 +42,8 @@ class Host implements KindHost {
   readonly backoff = { initialMs: 5, maxMs: 20 };
   deny: string | undefined;
   reviews = 0;
+  /** The informers' transform; default theirs. */
+  transform: ((o: KubeObject) => KubeObject) | undefined;
 
   constructor(slots = new Slots(1)) {
     this.slots = slots;
@@ -62,7 +64,12 @@ class Host implements KindHost {
   }
 
   informer(r: ApiResource): Informer<KubeObject> {
-    return new Informer(this.source(r.version), { streamingList: false, backoff: { initialMs: 5, maxMs: 20 } });
+    return new Informer(this.source(r.version), {
+      streamingList: false,
+      backoff: { initialMs: 5, maxMs: 20 },
+      logger: "none",
+      ...(this.transform ? { transform: this.transform } : {}),
+    });
   }
 
   denied(): Promise<string | undefined> {
@@ -128,6 +135,24 @@ describe("KindWatch", () => {
     kind.halt();
     await kind.done;
     assert.ok(host.allStopped());
+  });
+
+  it("counts the objects its informers could not transform, across a version move: a counter never goes back", async () => {
+    const host = new Host();
+    host.transform = (o) => {
+      if (o.metadata.name === "bad") throw new Error("cannot transform");
+      return o;
+    };
+    host.source("v1").replyToList(page("5", [obj("a", "3"), obj("bad", "4")]));
+    host.source("v2").replyToList(page("6", [obj("a", "3"), obj("bad", "4")]));
+    const kind = new KindWatch(gr, res("v1"), host);
+    await soon("synced at v1", () => host.shown().includes("KIND_SYNCED v1"));
+    assert.deepEqual([kind.status().objectErrors, kind.status().handlerErrors], [1, 0]);
+    kind.want(res("v2"));
+    await soon("moved", () => host.shown().includes("KIND_VERSION_CHANGED v2"));
+    assert.equal(kind.status().objectErrors, 2, "the v1 informer's failure is still counted once it is gone");
+    kind.halt();
+    await kind.done;
   });
 
   it("removed while still listing: stops the list, gives its slot back, tells KIND_REMOVED only", async () => {

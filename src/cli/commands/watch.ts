@@ -43,9 +43,12 @@ function engineOptions(ctx: CommandContext, selected: Selection, progress: Progr
     logger: (level, message, fields) => {
       // Retries are routine and would drown the output; failures (a checkpoint that cannot be saved) are not.
       if (level !== "error" && !inv.verbose) return;
-      const detail = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : "";
+      const { stack, ...rest } = fields ?? {};
+      const detail = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
+      // A stack only helps whoever debugs it: shown with -v, as Node prints it.
+      const trace = inv.verbose && typeof stack === "string" ? `\n${stack}` : "";
       progress?.clear();
-      ctx.io.stderr.write(`${errStyle.dim(`[${level}]`)} ${message}${detail}\n`);
+      ctx.io.stderr.write(`${errStyle.dim(`[${level}]`)} ${message}${detail}${trace}\n`);
     },
   };
 }
