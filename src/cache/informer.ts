@@ -4,6 +4,7 @@
  * (with the last known state and `finalStateUnknown`), so that no handler ever misses a delete. A stopped informer may
  * be started again: it keeps its store and its handlers, and its first list is such a relist.
  */
+import type { WatchOptions } from "../client/options.js";
 import type { ApiError } from "../http/errors.js";
 import type { KubeObject } from "../object/types.js";
 import { failureFields, type Logger, type LoggerOption, loggerOf } from "./log.js";
@@ -72,16 +73,28 @@ export class InformerStoppedError extends Error {
   }
 }
 
-/** What an informer is doing, for status pages and readiness. */
+/**
+ * What an informer is doing, for status pages and readiness. It is healthy when `consecutiveErrors` is 0: then
+ * `lastError` and `nextRetryAt` are undefined too.
+ */
 export interface InformerStatus {
   readonly synced: boolean;
   readonly objects: number;
   /** The stored objects' estimated size as compact JSON (see {@link Store.stats}). */
   readonly bytes: number;
   readonly resourceVersion: string | undefined;
+  /** The latest error of the failures going on now; undefined once healthy again. */
   readonly lastError: ApiError | undefined;
-  /** Consecutive errors since the last healthy watch. */
-  readonly errors: number;
+  /**
+   * Failed list and watch attempts in a row; back to 0 once a list completes, an event arrives or the server accepts
+   * a watch from the stored resourceVersion.
+   */
+  readonly consecutiveErrors: number;
+  /**
+   * When the next attempt after a failure is due, in epoch milliseconds (`Date.now()`'s scale): in the future while
+   * the informer waits, in the past while that attempt is under way; undefined when healthy.
+   */
+  readonly nextRetryAt: number | undefined;
   readonly relists: number;
   /** Objects the transform or an index function threw on, since the informer was made: left as they were stored. */
   readonly objectErrors: number;
@@ -96,6 +109,8 @@ export interface InformerStatus {
 export class Informer<T extends KubeObject = KubeObject> {
   readonly store: Store<T>;
   readonly source: ListWatch<T>;
+  /** {@link source} as the watcher reads it: a watch the server accepts tells the informer it is healthy again. */
+  readonly #watched: ListWatch<T>;
   readonly #options: InformerOptions<T>;
   readonly #transform: (object: T) => T;
   readonly #queues = new Set<HandlerQueue<T>>();
@@ -114,7 +129,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   #listed = false;
   #resourceVersion: string | undefined;
   #lastError: ApiError | undefined;
-  #errors = 0;
+  #consecutiveErrors = 0;
+  #nextRetryAt: number | undefined;
   #relists = 0;
   #objectErrors = 0;
   #handlerErrors = 0;
@@ -122,6 +138,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   constructor(source: ListWatch<T>, options: InformerOptions<T> = {}) {
     this.source = source;
+    this.#watched = reportingOpens(source, () => this.#healthy());
     this.#options = options;
     this.#logger = loggerOf(options.logger);
     this.#transform = options.transform ?? dropManagedFields;
@@ -142,7 +159,8 @@ export class Informer<T extends KubeObject = KubeObject> {
       bytes,
       resourceVersion: this.#resourceVersion,
       lastError: this.#lastError,
-      errors: this.#errors,
+      consecutiveErrors: this.#consecutiveErrors,
+      nextRetryAt: this.#nextRetryAt,
       relists: this.#relists,
       objectErrors: this.#objectErrors,
       handlerErrors: this.#handlerErrors,
@@ -289,7 +307,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     let buffer: Map<string, T> | undefined;
     try {
       // A batch is what one read brought: handled in one synchronous pass, one await per read rather than per event.
-      for await (const batch of watcherBatches(this.source, { ...this.#options, signal })) {
+      for await (const batch of watcherBatches(this.#watched, { ...this.#options, signal })) {
         for (const event of batch) {
           // A handler may have stopped the informer: nothing more is stored or told after that.
           if (signal.aborted) break;
@@ -303,7 +321,7 @@ export class Informer<T extends KubeObject = KubeObject> {
               ...failureFields(err),
             });
           }
-          if (event.type !== "error" && event.type !== "init-start") this.#errors = 0;
+          if (event.type !== "error" && event.type !== "init-start") this.#healthy();
         }
       }
     } finally {
@@ -370,7 +388,8 @@ export class Informer<T extends KubeObject = KubeObject> {
         return buffer;
       case "error":
         this.#lastError = event.error;
-        this.#errors++;
+        this.#consecutiveErrors++;
+        this.#nextRetryAt = Date.now() + event.retryInMs;
         this.#log("warn", "watch failed; retrying", {
           source: this.source.description,
           kind: event.error.kind,
@@ -438,6 +457,12 @@ export class Informer<T extends KubeObject = KubeObject> {
     });
   }
 
+  #healthy(): void {
+    this.#consecutiveErrors = 0;
+    this.#lastError = undefined;
+    this.#nextRetryAt = undefined;
+  }
+
   #resync(): void {
     for (const object of this.store.list()) {
       this.#notify(keyOf(object), { type: "update", old: object, object, origin: "resync" });
@@ -455,6 +480,31 @@ export class Informer<T extends KubeObject = KubeObject> {
       // A broken logger must not take the informer down with it.
     }
   }
+}
+
+/**
+ * `source` telling `opened` when the server accepts a watch from a resourceVersion: the informer's store is being kept
+ * current again, even if nothing changes for a long while. A streaming list's watch is not such a sign: it has yet to
+ * deliver the whole list.
+ */
+function reportingOpens<T extends KubeObject>(source: ListWatch<T>, opened: () => void): ListWatch<T> {
+  const reporting = (opts: WatchOptions): WatchOptions =>
+    opts.sendInitialEvents
+      ? opts
+      : {
+          ...opts,
+          onOpen: () => {
+            opts.onOpen?.();
+            opened();
+          },
+        };
+  const batches = source.watchBatches?.bind(source);
+  return {
+    description: source.description,
+    list: (opts) => source.list(opts),
+    watch: (opts) => source.watch(reporting(opts)),
+    ...(batches ? { watchBatches: (opts: WatchOptions) => batches(reporting(opts)) } : {}),
+  };
 }
 
 function deliver<T>(handlers: EventHandlers<T>, n: Notification<T>): void | Promise<void> {

@@ -48,6 +48,8 @@ export interface WatchOptions extends CallOptions, SelectorOptions {
    * requires `resourceVersionMatch: "NotOlderThan"` and bookmarks with it; both are the default then.
    */
   readonly sendInitialEvents?: boolean;
+  /** Called once the server has accepted the watch (its response has begun), before any event. */
+  readonly onOpen?: () => void;
 }
 
 /** Options of create, update and patch. */

@@ -337,7 +337,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   #forgetVanished(want: Map<string, ApiResource>): void {
     if (this.#resumable.size === 0 || !this.#discovery) return;
     const crds = this.#crdInformer?.status();
-    if (!crds?.synced && !crds?.errors) return;
+    if (!crds?.synced && !crds?.consecutiveErrors) return;
     for (const [gr, k] of [...this.#resumable]) {
       if (want.has(gr) || this.#kinds.has(gr) || isUnavailable(this.#discovery, k.group, k.version)) continue;
       this.#resumable.delete(gr);

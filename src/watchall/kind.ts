@@ -9,7 +9,7 @@ import type { EventHandlers, Informer, InformerLogger, InformerStatus } from "..
 import { failureFields } from "../cache/log.js";
 import type { Origin } from "../cache/notify.js";
 import type { ApiResource } from "../discovery/types.js";
-import type { ApiError } from "../http/errors.js";
+import { ApiError } from "../http/errors.js";
 import { objectKey } from "../object/key.js";
 import type { KubeObject } from "../object/types.js";
 import { ghost } from "./checkpoint.js";
@@ -97,6 +97,11 @@ export class KindWatch {
   #resume: Map<string, string> | undefined;
   /** What the informer that a version move stopped had delivered, until the new version is listed and compared with it. */
   #moved: Moved | undefined;
+  /**
+   * A failure with no informer to count it: access reviews that deny the kind (retried at `retryAt`), or a kind that
+   * cannot be started at all (not retried until it changes). Cleared once the kind may be listed.
+   */
+  #fault: { readonly error: ApiError; readonly count: number; readonly retryAt?: number } | undefined;
   /** The failures counted by the kind's informers that are gone: its counters never go back. */
   #retired = { objectErrors: 0, handlerErrors: 0 };
 
@@ -145,8 +150,11 @@ export class KindWatch {
   /** How the kind is doing. */
   status(): KindStatus {
     const s = (this.#informer ?? this.#pending)?.status();
-    const failing = this.#state === "synced" && s && s.errors > 0 ? s.lastError?.message : undefined;
+    const failing = this.#state === "synced" && s && s.consecutiveErrors > 0 ? s.lastError?.message : undefined;
     const reason = this.#reason ?? failing;
+    const fault = s ? undefined : this.#fault;
+    const lastError = s ? s.lastError : fault?.error;
+    const nextRetryAt = s ? s.nextRetryAt : fault?.retryAt;
     const held = this.#informer?.store.stats();
     const live = [this.#informer, this.#pending].map((i) => i?.status());
     const sum = (key: "objectErrors" | "handlerErrors") =>
@@ -158,7 +166,9 @@ export class KindWatch {
       objects: held?.objects ?? 0,
       bytes: held?.bytes ?? 0,
       ...(s?.resourceVersion ? { resourceVersion: s.resourceVersion } : {}),
-      errors: s?.errors ?? 0,
+      ...(lastError ? { lastError } : {}),
+      consecutiveErrors: s?.consecutiveErrors ?? fault?.count ?? 0,
+      ...(nextRetryAt !== undefined ? { nextRetryAt } : {}),
       objectErrors: sum("objectErrors"),
       handlerErrors: sum("handlerErrors"),
     };
@@ -190,7 +200,13 @@ export class KindWatch {
           // A bug or a resource the client cannot address: reported, then nothing is retried until the kind changes.
           const failure = failureFields(err);
           this.#host.log("error", "watch-all: a kind failed", { kind: this.gr, ...failure });
-          if (!this.#informer) this.#quarantine("Unknown", `Unknown: ${failure.error}`);
+          if (!this.#informer) {
+            this.#fault = {
+              error: new ApiError({ kind: "Unknown", status: 0, message: failure.error, cause: err }),
+              count: 1,
+            };
+            this.#quarantine("Unknown", `Unknown: ${failure.error}`);
+          }
           await aborted(signal);
         }
       }
@@ -246,10 +262,19 @@ export class KindWatch {
           error: (err as Error).message,
         });
       }
-      if (!reason) return slot;
+      if (!reason) {
+        this.#fault = undefined;
+        return slot;
+      }
+      const wait = backoff.next();
+      this.#fault = {
+        error: new ApiError({ kind: "Forbidden", status: 403, reason: "Forbidden", message: reason }),
+        count: (this.#fault?.error.kind === "Forbidden" ? this.#fault.count : 0) + 1,
+        retryAt: Date.now() + wait,
+      };
       this.#quarantine("Forbidden", reason);
       slot();
-      if (!(await delay(backoff.next(), signal))) return undefined;
+      if (!(await delay(wait, signal))) return undefined;
     }
   }
 

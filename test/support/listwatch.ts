@@ -66,7 +66,11 @@ export function errorEvent(error: ApiError): WatchEvent<KubeObject> {
 type Item<T> = { event: WatchEvent<T> } | { end: true } | { error: unknown };
 type Waiter<T> = { resolve: (r: IteratorResult<WatchEvent<T>>) => void; reject: (err: unknown) => void };
 
-/** One watch call: the test pushes events into it, ends it or fails it; it records whether it was closed. */
+/**
+ * One watch call: the test pushes events into it, ends it or fails it; it records whether it was closed. It tells
+ * `opts.onOpen` when first read, as the server's accepting it would, unless its first news is a failure (a refused
+ * request, which never opened).
+ */
 export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIterableIterator<WatchEvent<T>> {
   readonly opts: WatchOptions;
   /** Whether the consumer called return(). */
@@ -74,6 +78,7 @@ export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIt
   readonly #items: Item<T>[] = [];
   #waiter: Waiter<T> | undefined;
   #done = false;
+  #read = false;
 
   constructor(opts: WatchOptions, honorSignal: boolean) {
     this.opts = opts;
@@ -125,6 +130,11 @@ export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIt
 
   next(): Promise<IteratorResult<WatchEvent<T>>> {
     if (this.#done) return Promise.resolve({ done: true, value: undefined });
+    if (!this.#read) {
+      this.#read = true;
+      const first = this.#items[0];
+      if (!first || !("error" in first)) this.opts.onOpen?.();
+    }
     return new Promise((resolve, reject) => {
       const item = this.#items.shift();
       if (item) this.#settle(item, { resolve, reject });

@@ -73,7 +73,8 @@ describe("Informer: sync", () => {
       bytes: inf.store.list().reduce((n, o) => n + JSON.stringify(o).length, 0),
       resourceVersion: "7",
       lastError: undefined,
-      errors: 0,
+      consecutiveErrors: 0,
+      nextRetryAt: undefined,
       relists: 0,
       objectErrors: 0,
       handlerErrors: 0,
@@ -240,7 +241,7 @@ describe("Informer: changes", () => {
 });
 
 describe("Informer: errors", () => {
-  it("reports errors to onError with growing backoff, counts them, and resets the count once healthy", async () => {
+  it("reports errors to onError with growing backoff, counts them, and clears them once healthy", async () => {
     const src = new ScriptedListWatch()
       .replyToList(apiError("ServiceUnavailable", 503), apiError("ServiceUnavailable", 503), page("5", []))
       .onWatch(
@@ -255,18 +256,49 @@ describe("Informer: errors", () => {
     const errors: string[] = [];
     inf.onError((error, retryInMs) => void errors.push(`${error.kind} ${retryInMs}`));
     const statuses: number[] = [];
-    inf.onError(() => void statuses.push(inf.status().errors));
+    inf.onError(() => void statuses.push(inf.status().consecutiveErrors));
     inf.start();
     await waitFor("the add", () => inf.store.get("ns/a"), { timeoutMs: 2000 });
     assert.deepEqual(errors, ["ServiceUnavailable 4", "ServiceUnavailable 8", "Network 16"]);
     assert.deepEqual(statuses, [1, 2, 1], "the list that worked in between reset the count");
-    assert.equal(inf.status().errors, 0);
-    assert.equal(inf.status().lastError?.kind, "Network");
+    assert.deepEqual(
+      [inf.status().consecutiveErrors, inf.status().lastError, inf.status().nextRetryAt],
+      [0, undefined, undefined],
+    );
     assert.deepEqual(logged, [
       "warn watch failed; retrying ServiceUnavailable",
       "warn watch failed; retrying ServiceUnavailable",
       "warn watch failed; retrying Network",
     ]);
+  });
+
+  it("status says what fails, how often in a row and when it is retried, and clears once a watch is accepted, event or not", async () => {
+    const src = new ScriptedListWatch().replyToList(page("5", [obj("a", "1")])).onWatch(
+      (w) => w.fail(apiError("Network", 0, "refused")),
+      (w) => w.fail(apiError("ServiceUnavailable", 503, "starting")),
+    );
+    const inf = informer(src, { backoff: { initialMs: 40, maxMs: 400, random: () => 0 }, logger: "none" });
+    const seen: { kind?: string; consecutiveErrors: number; dueInMs?: number; retryInMs: number }[] = [];
+    inf.onError((_error, retryInMs) => {
+      const s = inf.status();
+      const dueInMs = s.nextRetryAt === undefined ? undefined : s.nextRetryAt - Date.now();
+      seen.push({ kind: s.lastError?.kind, consecutiveErrors: s.consecutiveErrors, dueInMs, retryInMs });
+    });
+    inf.start();
+    // The third watch is accepted and stays silent: nothing but its opening says the informer is healthy again.
+    await waitFor("the third watch", () => src.watches.length === 3, { timeoutMs: 2000 });
+    assert.deepEqual(
+      seen.map((e) => [e.kind, e.consecutiveErrors, e.retryInMs]),
+      [
+        ["Network", 1, 20],
+        ["ServiceUnavailable", 2, 40],
+      ],
+    );
+    for (const e of seen)
+      assert.ok(e.dueInMs !== undefined && e.dueInMs <= e.retryInMs && e.dueInMs > e.retryInMs - 15);
+    await waitFor("healthy", () => inf.status().consecutiveErrors === 0, { timeoutMs: 2000 });
+    assert.equal(inf.status().lastError, undefined);
+    assert.equal(inf.status().nextRetryAt, undefined);
   });
 
   it("isolates a throwing handler: it is reported, and other handlers are told everything", async () => {
