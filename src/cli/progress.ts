@@ -99,6 +99,23 @@ export function syncReport(
   return { settled: false, text: `syncing kinds: ${synced} of ${kinds.length} synced${q}, ${objects}` };
 }
 
+/**
+ * Why the watch is pointless, when the user may watch none of the kinds selected: every kind, tried once, was
+ * quarantined as Forbidden. Judged once the initial lists have settled (see {@link syncReport}): then each kind has
+ * been tried, and is synced or quarantined. Undefined when at least one kind is watched, or when none was selected.
+ */
+export function noKindAllowed(
+  kinds: readonly { readonly state: string; readonly reason?: string; readonly lastError?: ApiError }[],
+): string | undefined {
+  const first = kinds[0];
+  if (!first || kinds.some((k) => k.state !== "quarantined" || k.lastError?.kind !== "Forbidden")) return undefined;
+  const more = kinds.length > 1 ? `; and ${count(kinds.length - 1, "more kind")}` : "";
+  return (
+    `you may not list and watch any of the ${count(kinds.length, "kind")} selected (${first.reason ?? "forbidden"}${more}): ` +
+    "ask for list and watch rights on them, or name kinds you may read (kindwatch watch KIND...)"
+  );
+}
+
 /** What the connection report needs of a kind's status. */
 export interface KindHealth {
   readonly consecutiveErrors: number;

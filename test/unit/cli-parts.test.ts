@@ -10,6 +10,7 @@ import { sortedKeys, yamlDocument } from "../../src/cli/output.js";
 import {
   ConnectionReport,
   connectionTrouble,
+  noKindAllowed,
   ProgressLine,
   retryCountdown,
   syncReport,
@@ -472,6 +473,33 @@ describe("cli: watch lines for people", () => {
     assert.equal(kindNotice(kind("KIND_ADDED"), plain, false), undefined);
     assert.equal(kindNotice(kind("KIND_ADDED"), plain, true), "watching Widget.example.com (new kind)");
     assert.equal(kindNotice(kind("KIND_SYNCED"), plain, true), undefined);
+  });
+
+  it("gives up when every kind selected is forbidden, and only then", () => {
+    const forbidden = new ApiError({ kind: "Forbidden", status: 403, message: "forbidden" });
+    const denied = (resource: string) => ({
+      state: "quarantined",
+      reason: `forbidden: cannot list ${resource} in all namespaces`,
+      lastError: forbidden,
+    });
+    assert.equal(
+      noKindAllowed([denied("widgets.example.com"), denied("gadgets.example.com"), denied("gizmos.example.com")]),
+      "you may not list and watch any of the 3 kinds selected (forbidden: cannot list widgets.example.com in all " +
+        "namespaces; and 2 more kinds): ask for list and watch rights on them, or name kinds you may read " +
+        "(kindwatch watch KIND...)",
+    );
+    assert.match(
+      noKindAllowed([denied("widgets.example.com")]) ?? "",
+      /^you may not list and watch any of the 1 kind selected \(forbidden: cannot list widgets\.example\.com in all namespaces\): /,
+    );
+    assert.equal(noKindAllowed([denied("a"), { state: "synced" }]), undefined, "one kind is watched");
+    assert.equal(noKindAllowed([denied("a"), { state: "syncing" }]), undefined, "one kind may still list");
+    const broken = {
+      state: "quarantined",
+      lastError: new ApiError({ kind: "InternalError", status: 500, message: "x" }),
+    };
+    assert.equal(noKindAllowed([denied("a"), broken]), undefined, "a kind that fails otherwise may recover");
+    assert.equal(noKindAllowed([]), undefined, "no kind selected");
   });
 
   it("reports the initial lists: kinds synced of kinds found, settled once all are synced or quarantined", () => {

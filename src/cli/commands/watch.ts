@@ -11,7 +11,14 @@ import type { CommandContext } from "../context.js";
 import { CliError } from "../errors.js";
 import { exitOk } from "../exit.js";
 import { yamlDocument } from "../output.js";
-import { ConnectionReport, connectionTrouble, ProgressLine, retryCountdown, syncReport } from "../progress.js";
+import {
+  ConnectionReport,
+  connectionTrouble,
+  noKindAllowed,
+  ProgressLine,
+  retryCountdown,
+  syncReport,
+} from "../progress.js";
 import { eventJson, HumanLines, kindNotice } from "../watch-format.js";
 import { type Selection, selection } from "../watch-select.js";
 
@@ -75,6 +82,8 @@ export async function watchCommand(ctx: CommandContext): Promise<number> {
 
   const started = Date.now();
   let settled = false;
+  /** Why there is nothing to watch: the command then ends with this error. */
+  let refused: string | undefined;
   const tick = () => {
     const now = Date.now();
     const kinds = engine.status().kinds.filter((k) => selected.accepts(k));
@@ -91,7 +100,10 @@ export async function watchCommand(ctx: CommandContext): Promise<number> {
       if (report.settled) {
         settled = true;
         clearLines();
-        progress?.finish(report.text);
+        // Waiting on would print nothing, ever: rights are not granted while someone stares at an empty terminal.
+        refused = noKindAllowed(kinds);
+        if (refused) void engine.stop();
+        else progress?.finish(report.text);
       } else if (!trouble || !countdown) {
         progress?.update(report.text);
       }
@@ -141,6 +153,7 @@ export async function watchCommand(ctx: CommandContext): Promise<number> {
         await print(`${human.line(e as ObjectEvent, ctx.out.width(200))}\n`);
       }
     }
+    if (refused) throw new CliError(refused);
   } finally {
     clearTimeout(timer);
     clearLines();
