@@ -5,7 +5,7 @@
  * engine asks for meanwhile (another version, removal) is picked up when the current step ends or is abandoned.
  */
 import { Backoff, type BackoffOptions, delay } from "../cache/backoff.js";
-import type { EventHandlers, Informer, InformerLogger, InformerStatus } from "../cache/informer.js";
+import type { EventHandlers, Informer, InformerLogger } from "../cache/informer.js";
 import { failureFields } from "../cache/log.js";
 import type { Origin } from "../cache/notify.js";
 import type { ApiResource } from "../discovery/types.js";
@@ -149,22 +149,22 @@ export class KindWatch {
 
   /** How the kind is doing. */
   status(): KindStatus {
-    const s = (this.#informer ?? this.#pending)?.status();
+    const delivering = this.#informer?.status();
+    const listing = this.#pending?.status();
+    const s = delivering ?? listing;
     const failing = this.#state === "synced" && s && s.consecutiveErrors > 0 ? s.lastError?.message : undefined;
     const reason = this.#reason ?? failing;
     const fault = s ? undefined : this.#fault;
     const lastError = s ? s.lastError : fault?.error;
     const nextRetryAt = s ? s.nextRetryAt : fault?.retryAt;
-    const held = this.#informer?.store.stats();
-    const live = [this.#informer, this.#pending].map((i) => i?.status());
     const sum = (key: "objectErrors" | "handlerErrors") =>
-      live.reduce((n, st) => n + (st?.[key] ?? 0), this.#retired[key]);
+      this.#retired[key] + (delivering?.[key] ?? 0) + (listing?.[key] ?? 0);
     return {
       ...kindInfo(this.#resource),
       state: this.#state,
       ...(reason ? { reason } : {}),
-      objects: held?.objects ?? 0,
-      bytes: held?.bytes ?? 0,
+      objects: delivering?.objects ?? 0,
+      bytes: delivering?.bytes ?? 0,
       ...(s?.resourceVersion ? { resourceVersion: s.resourceVersion } : {}),
       ...(lastError ? { lastError } : {}),
       consecutiveErrors: s?.consecutiveErrors ?? fault?.count ?? 0,
@@ -177,7 +177,7 @@ export class KindWatch {
   /** Stops an informer the kind is done with, keeping what it counted. */
   async #retire(informer: Informer<KubeObject>, options?: { drain?: boolean }): Promise<void> {
     await informer.stop(options);
-    const counted: InformerStatus = informer.status();
+    const counted = informer.status();
     this.#retired = {
       objectErrors: this.#retired.objectErrors + counted.objectErrors,
       handlerErrors: this.#retired.handlerErrors + counted.handlerErrors,
