@@ -11,6 +11,7 @@ export {
   InformerStoppedError,
 } from "./informer.js";
 export { type InternOptions, internStrings } from "./intern.js";
+export { type Logger, type LoggerOption, type LogLevel, type StderrLoggerOptions, stderrLogger } from "./log.js";
 export { coalesce, HandlerQueue, type Notification, type Origin } from "./notify.js";
 export { type LabelSelector, matchesLabels, parseLabelSelector, type Requirement } from "./selector.js";
 export { jsonSize } from "./size.js";

@@ -4,8 +4,10 @@
  * (with the last known state and `finalStateUnknown`), so that no handler ever misses a delete. A stopped informer may
  * be started again: it keeps its store and its handlers, and its first list is such a relist.
  */
+import type { WatchOptions } from "../client/options.js";
 import type { ApiError } from "../http/errors.js";
 import type { KubeObject } from "../object/types.js";
+import { failureFields, type Logger, type LoggerOption, loggerOf } from "./log.js";
 import { HandlerQueue, type Notification, type Origin } from "./notify.js";
 import { type IndexFunc, keyOf, Store } from "./store.js";
 import { type ListWatch, type WatcherEvent, type WatcherOptions, watcherBatches } from "./watcher.js";
@@ -20,12 +22,8 @@ export interface EventHandlers<T> {
   delete?(object: T, info: { origin: Origin; finalStateUnknown: boolean }): void | Promise<void>;
 }
 
-/** Receives an informer's log lines; default: none. Never given secrets. */
-export type InformerLogger = (
-  level: "info" | "warn" | "error",
-  message: string,
-  fields?: Record<string, unknown>,
-) => void;
+/** Receives an informer's log lines (see {@link Logger}). Never given secrets. */
+export type InformerLogger = Logger;
 
 /** Options of an {@link Informer}. */
 export interface InformerOptions<T> extends WatcherOptions {
@@ -38,7 +36,11 @@ export interface InformerOptions<T> extends WatcherOptions {
   /** Deliver every stored object again as an update (origin "resync") this often; default never. */
   readonly resyncMs?: number;
   readonly indexers?: Readonly<Record<string, IndexFunc<T>>>;
-  readonly logger?: InformerLogger;
+  /**
+   * Where failures and retries are logged; default warnings and errors to stderr ({@link stderrLogger}), "none" for
+   * silence (they are still counted in {@link Informer.status}).
+   */
+  readonly logger?: LoggerOption;
 }
 
 /** Drops `metadata.managedFields`: the default transform. */
@@ -71,19 +73,33 @@ export class InformerStoppedError extends Error {
   }
 }
 
-/** What an informer is doing, for status pages and readiness. */
+/**
+ * What an informer is doing, for status pages and readiness. It is healthy when `consecutiveErrors` is 0: then
+ * `lastError` and `nextRetryAt` are undefined too.
+ */
 export interface InformerStatus {
   readonly synced: boolean;
   readonly objects: number;
   /** The stored objects' estimated size as compact JSON (see {@link Store.stats}). */
   readonly bytes: number;
   readonly resourceVersion: string | undefined;
+  /** The latest error of the failures going on now; undefined once healthy again. */
   readonly lastError: ApiError | undefined;
-  /** Consecutive errors since the last healthy watch. */
-  readonly errors: number;
+  /**
+   * Failed list and watch attempts in a row; back to 0 once a list completes, an event arrives or the server accepts
+   * a watch from the stored resourceVersion.
+   */
+  readonly consecutiveErrors: number;
+  /**
+   * When the next attempt after a failure is due, in epoch milliseconds (`Date.now()`'s scale): in the future while
+   * the informer waits, in the past while that attempt is under way; undefined when healthy.
+   */
+  readonly nextRetryAt: number | undefined;
   readonly relists: number;
   /** Objects the transform or an index function threw on, since the informer was made: left as they were stored. */
   readonly objectErrors: number;
+  /** Handler calls that threw (or rejected), since the informer was made: each is logged, and the handler goes on. */
+  readonly handlerErrors: number;
 }
 
 /**
@@ -93,6 +109,8 @@ export interface InformerStatus {
 export class Informer<T extends KubeObject = KubeObject> {
   readonly store: Store<T>;
   readonly source: ListWatch<T>;
+  /** {@link source} as the watcher reads it: a watch the server accepts tells the informer it is healthy again. */
+  readonly #watched: ListWatch<T>;
   readonly #options: InformerOptions<T>;
   readonly #transform: (object: T) => T;
   readonly #queues = new Set<HandlerQueue<T>>();
@@ -111,13 +129,18 @@ export class Informer<T extends KubeObject = KubeObject> {
   #listed = false;
   #resourceVersion: string | undefined;
   #lastError: ApiError | undefined;
-  #errors = 0;
+  #consecutiveErrors = 0;
+  #nextRetryAt: number | undefined;
   #relists = 0;
   #objectErrors = 0;
+  #handlerErrors = 0;
+  readonly #logger: Logger | undefined;
 
   constructor(source: ListWatch<T>, options: InformerOptions<T> = {}) {
     this.source = source;
+    this.#watched = reportingOpens(source, () => this.#healthy());
     this.#options = options;
+    this.#logger = loggerOf(options.logger);
     this.#transform = options.transform ?? dropManagedFields;
     this.store = new Store<T>(options.indexers);
   }
@@ -136,9 +159,11 @@ export class Informer<T extends KubeObject = KubeObject> {
       bytes,
       resourceVersion: this.#resourceVersion,
       lastError: this.#lastError,
-      errors: this.#errors,
+      consecutiveErrors: this.#consecutiveErrors,
+      nextRetryAt: this.#nextRetryAt,
       relists: this.#relists,
       objectErrors: this.#objectErrors,
+      handlerErrors: this.#handlerErrors,
     };
   }
 
@@ -150,13 +175,15 @@ export class Informer<T extends KubeObject = KubeObject> {
   addHandlers(handlers: EventHandlers<T>, { replay = true }: { replay?: boolean } = {}): () => void {
     const queue = new HandlerQueue<T>(
       (n) => deliver(handlers, n),
-      (err, n) =>
+      (err, n) => {
+        this.#handlerErrors++;
         this.#log("error", "informer handler failed", {
           source: this.source.description,
           event: n.type,
           key: keyOf(n.object),
-          error: err instanceof Error ? err.message : String(err),
-        }),
+          ...failureFields(err),
+        });
+      },
     );
     if (!this.#delivering) queue.pause();
     this.#queues.add(queue);
@@ -282,7 +309,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     const options = this.#listed ? { ...this.#options, initialListResourceVersion: "" as const } : this.#options;
     try {
       // A batch is what one read brought: handled in one synchronous pass, one await per read rather than per event.
-      for await (const batch of watcherBatches(this.source, { ...options, signal })) {
+      for await (const batch of watcherBatches(this.#watched, { ...options, signal })) {
         for (const event of batch) {
           // A handler may have stopped the informer: nothing more is stored or told after that.
           if (signal.aborted) break;
@@ -293,10 +320,10 @@ export class Informer<T extends KubeObject = KubeObject> {
             this.#log("error", "informer failed to handle an event", {
               source: this.source.description,
               event: event.type,
-              error: err instanceof Error ? err.message : String(err),
+              ...failureFields(err),
             });
           }
-          if (event.type !== "error" && event.type !== "init-start") this.#errors = 0;
+          if (event.type !== "error" && event.type !== "init-start") this.#healthy();
         }
       }
     } finally {
@@ -363,7 +390,8 @@ export class Informer<T extends KubeObject = KubeObject> {
         return buffer;
       case "error":
         this.#lastError = event.error;
-        this.#errors++;
+        this.#consecutiveErrors++;
+        this.#nextRetryAt = Date.now() + event.retryInMs;
         this.#log("warn", "watch failed; retrying", {
           source: this.source.description,
           kind: event.error.kind,
@@ -376,7 +404,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           } catch (err) {
             this.#log("error", "informer error listener failed", {
               source: this.source.description,
-              error: err instanceof Error ? err.message : String(err),
+              ...failureFields(err),
             });
           }
         }
@@ -427,8 +455,14 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#log("error", `informer could not ${what} an object`, {
       source: this.source.description,
       key,
-      error: err instanceof Error ? err.message : String(err),
+      ...failureFields(err),
     });
+  }
+
+  #healthy(): void {
+    this.#consecutiveErrors = 0;
+    this.#lastError = undefined;
+    this.#nextRetryAt = undefined;
   }
 
   #resync(): void {
@@ -443,11 +477,36 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   #log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void {
     try {
-      this.#options.logger?.(level, message, fields);
+      this.#logger?.(level, message, fields);
     } catch {
       // A broken logger must not take the informer down with it.
     }
   }
+}
+
+/**
+ * `source` telling `opened` when the server accepts a watch from a resourceVersion: the informer's store is being kept
+ * current again, even if nothing changes for a long while. A streaming list's watch is not such a sign: it has yet to
+ * deliver the whole list.
+ */
+function reportingOpens<T extends KubeObject>(source: ListWatch<T>, opened: () => void): ListWatch<T> {
+  const reporting = (opts: WatchOptions): WatchOptions =>
+    opts.sendInitialEvents
+      ? opts
+      : {
+          ...opts,
+          onOpen: () => {
+            opts.onOpen?.();
+            opened();
+          },
+        };
+  const batches = source.watchBatches?.bind(source);
+  return {
+    description: source.description,
+    list: (opts) => source.list(opts),
+    watch: (opts) => source.watch(reporting(opts)),
+    ...(batches ? { watchBatches: (opts: WatchOptions) => batches(reporting(opts)) } : {}),
+  };
 }
 
 function deliver<T>(handlers: EventHandlers<T>, n: Notification<T>): void | Promise<void> {

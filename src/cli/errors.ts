@@ -35,6 +35,18 @@ function codeOf(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a request reached no server, in a few words ("connection refused"); undefined when `error` is not about the
+ * connection (the server answered).
+ */
+export function connectionFailure(error: ApiError): string | undefined {
+  if (error.kind === "Network") {
+    const code = codeOf(error.cause);
+    return code ? (socketCodes[code] ?? code) : "no response";
+  }
+  return error.kind === "Timeout" && error.status === 0 ? "no answer in time" : undefined;
+}
+
 /** A message without its leading "METHOD /path: ", which says nothing to someone who typed a command. */
 function withoutRequest(error: ApiError): string {
   const prefix = `${error.request}: `;

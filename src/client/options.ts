@@ -53,6 +53,8 @@ export interface WatchOptions extends CallOptions, SelectorOptions {
    * error); default the transport's `maxRetries`. 0 fails at once, for a caller with a better answer than waiting.
    */
   readonly maxRetries?: number;
+  /** Called once the server has accepted the watch (its response has begun), before any event. */
+  readonly onOpen?: () => void;
 }
 
 /** Options of create, update and patch. */

@@ -317,6 +317,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       throw deadline?.aborted && !opts.signal?.aborted ? timedOut(err) : err;
     }
     try {
+      opts.onOpen?.();
       // The lines of a read are split, parsed and decoded here in one pass: no generator per stage, one step per read.
       const splitter = new JsonLineSplitter(request);
       const lines: unknown[] = [];

@@ -496,7 +496,7 @@ export class Transport {
         const delayMs = attempt > maxRetries ? undefined : this.#retryDelay(error, method, attempt);
         const deadline = scope.deadline;
         if (delayMs === undefined || (deadline !== undefined && performance.now() + delayMs >= deadline)) {
-          throw attempt > 1 ? withMessage(error, `${error.message} (gave up after ${attempt} attempts)`) : error;
+          throw attempt > 1 ? withMessage(error, `${error.message} (after ${attempt} attempts)`) : error;
         }
         this.#options.onRetry?.({ request, attempt, error, delayMs });
         await sleep(delayMs, scope);

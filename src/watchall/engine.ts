@@ -6,7 +6,8 @@
  * owns the stream and the checkpoint, and reports status.
  */
 import { Backoff, delay } from "../cache/backoff.js";
-import { Informer, type InformerLogger, type InformerOptions } from "../cache/informer.js";
+import { Informer, type InformerOptions } from "../cache/informer.js";
+import { type Logger, type LoggerOption, loggerOf } from "../cache/log.js";
 import { listWatchOf } from "../cache/watcher.js";
 import type { DynamicClient } from "../client/resource.js";
 import type { DiscoveryClient } from "../discovery/client.js";
@@ -68,7 +69,11 @@ export interface WatchAllOptions {
   readonly bufferSize?: number;
   /** Options for every informer (resync, watcher tuning, backoff: also the backoff of access reviews). */
   readonly informer?: InformerOptions<KubeObject>;
-  readonly logger?: InformerLogger;
+  /**
+   * The engine's and its informers' logger; default warnings and errors to stderr, "none" for silence. Failures are
+   * counted in {@link WatchAll.status} either way.
+   */
+  readonly logger?: LoggerOption;
 }
 
 /** What the engine needs of a cluster (a `Cluster` from `connect()` has all three). */
@@ -124,10 +129,12 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   #started: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #iterated = false;
+  readonly #logger: Logger | undefined;
 
   constructor(cluster: WatchAllCluster, options: WatchAllOptions = {}) {
     this.#cluster = cluster;
     this.#options = options;
+    this.#logger = loggerOf(options.logger);
     this.#channel = new Channel(options.bufferSize ?? 1024);
     this.#slots = new Slots(options.concurrency ?? 8);
     this.#host = {
@@ -147,7 +154,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
 
   #log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}): void {
     try {
-      this.#options.logger?.(level, message, fields);
+      this.#logger?.(level, message, fields);
     } catch {
       // A broken logger must not stop the engine.
     }
@@ -330,7 +337,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   #forgetVanished(want: Map<string, ApiResource>): void {
     if (this.#resumable.size === 0 || !this.#discovery) return;
     const crds = this.#crdInformer?.status();
-    if (!crds?.synced && !crds?.errors) return;
+    if (!crds?.synced && !crds?.consecutiveErrors) return;
     for (const [gr, k] of [...this.#resumable]) {
       if (want.has(gr) || this.#kinds.has(gr) || isUnavailable(this.#discovery, k.group, k.version)) continue;
       this.#resumable.delete(gr);

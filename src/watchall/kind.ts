@@ -6,9 +6,10 @@
  */
 import { Backoff, type BackoffOptions, delay } from "../cache/backoff.js";
 import type { EventHandlers, Informer, InformerLogger } from "../cache/informer.js";
+import { failureFields } from "../cache/log.js";
 import type { Origin } from "../cache/notify.js";
 import type { ApiResource } from "../discovery/types.js";
-import type { ApiError } from "../http/errors.js";
+import { ApiError } from "../http/errors.js";
 import { objectKey } from "../object/key.js";
 import type { KubeObject } from "../object/types.js";
 import { ghost } from "./checkpoint.js";
@@ -96,6 +97,13 @@ export class KindWatch {
   #resume: Map<string, string> | undefined;
   /** What the informer that a version move stopped had delivered, until the new version is listed and compared with it. */
   #moved: Moved | undefined;
+  /**
+   * A failure with no informer to count it: access reviews that deny the kind (retried at `retryAt`), or a kind that
+   * cannot be started at all (not retried until it changes). Cleared once the kind may be listed.
+   */
+  #fault: { readonly error: ApiError; readonly count: number; readonly retryAt?: number } | undefined;
+  /** The failures counted by the kind's informers that are gone: its counters never go back. */
+  #retired = { objectErrors: 0, handlerErrors: 0 };
 
   constructor(gr: string, r: ApiResource, host: KindHost, resume?: Map<string, string>) {
     this.gr = gr;
@@ -141,18 +149,38 @@ export class KindWatch {
 
   /** How the kind is doing. */
   status(): KindStatus {
-    const s = (this.#informer ?? this.#pending)?.status();
-    const failing = this.#state === "synced" && s && s.errors > 0 ? s.lastError?.message : undefined;
+    const delivering = this.#informer?.status();
+    const listing = this.#pending?.status();
+    const s = delivering ?? listing;
+    const failing = this.#state === "synced" && s && s.consecutiveErrors > 0 ? s.lastError?.message : undefined;
     const reason = this.#reason ?? failing;
-    const held = this.#informer?.store.stats();
+    const fault = s ? undefined : this.#fault;
+    const lastError = s ? s.lastError : fault?.error;
+    const nextRetryAt = s ? s.nextRetryAt : fault?.retryAt;
+    const sum = (key: "objectErrors" | "handlerErrors") =>
+      this.#retired[key] + (delivering?.[key] ?? 0) + (listing?.[key] ?? 0);
     return {
       ...kindInfo(this.#resource),
       state: this.#state,
       ...(reason ? { reason } : {}),
-      objects: held?.objects ?? 0,
-      bytes: held?.bytes ?? 0,
+      objects: delivering?.objects ?? 0,
+      bytes: delivering?.bytes ?? 0,
       ...(s?.resourceVersion ? { resourceVersion: s.resourceVersion } : {}),
-      errors: s?.errors ?? 0,
+      ...(lastError ? { lastError } : {}),
+      consecutiveErrors: s?.consecutiveErrors ?? fault?.count ?? 0,
+      ...(nextRetryAt !== undefined ? { nextRetryAt } : {}),
+      objectErrors: sum("objectErrors"),
+      handlerErrors: sum("handlerErrors"),
+    };
+  }
+
+  /** Stops an informer the kind is done with, keeping what it counted. */
+  async #retire(informer: Informer<KubeObject>, options?: { drain?: boolean }): Promise<void> {
+    await informer.stop(options);
+    const counted = informer.status();
+    this.#retired = {
+      objectErrors: this.#retired.objectErrors + counted.objectErrors,
+      handlerErrors: this.#retired.handlerErrors + counted.handlerErrors,
     };
   }
 
@@ -170,9 +198,15 @@ export class KindWatch {
           else await aborted(signal);
         } catch (err) {
           // A bug or a resource the client cannot address: reported, then nothing is retried until the kind changes.
-          const message = err instanceof Error ? err.message : String(err);
-          this.#host.log("error", "watch-all: a kind failed", { kind: this.gr, error: message });
-          if (!this.#informer) this.#quarantine("Unknown", `Unknown: ${message}`);
+          const failure = failureFields(err);
+          this.#host.log("error", "watch-all: a kind failed", { kind: this.gr, ...failure });
+          if (!this.#informer) {
+            this.#fault = {
+              error: new ApiError({ kind: "Unknown", status: 0, message: failure.error, cause: err }),
+              count: 1,
+            };
+            this.#quarantine("Unknown", `Unknown: ${failure.error}`);
+          }
           await aborted(signal);
         }
       }
@@ -200,7 +234,7 @@ export class KindWatch {
       slot();
       if (informer) {
         this.#pending = undefined;
-        await informer.stop();
+        await this.#retire(informer);
       }
     }
   }
@@ -224,9 +258,18 @@ export class KindWatch {
           error: (err as Error).message,
         });
       }
-      if (!reason) return this.#host.slots.acquire(signal);
+      if (!reason) {
+        this.#fault = undefined;
+        return this.#host.slots.acquire(signal);
+      }
+      const wait = backoff.next();
+      this.#fault = {
+        error: new ApiError({ kind: "Forbidden", status: 403, reason: "Forbidden", message: reason }),
+        count: (this.#fault?.error.kind === "Forbidden" ? this.#fault.count : 0) + 1,
+        retryAt: Date.now() + wait,
+      };
       this.#quarantine("Forbidden", reason);
-      if (!(await delay(backoff.next(), signal))) return undefined;
+      if (!(await delay(wait, signal))) return undefined;
     }
   }
 
@@ -325,7 +368,7 @@ export class KindWatch {
         this.#reason = `cannot move to ${want.version}: ${error.kind}: ${error.message}`;
       };
       if (!(await this.#list(listing, slot, signal, unmovable))) return;
-      await old.stop({ drain: true });
+      await this.#retire(old, { drain: true });
       this.#detach?.();
       this.#detach = undefined;
       this.#informer = undefined;
@@ -337,7 +380,7 @@ export class KindWatch {
     } finally {
       slot();
       this.#pending = undefined;
-      if (next) await next.stop();
+      if (next) await this.#retire(next);
     }
   }
 

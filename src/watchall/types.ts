@@ -1,6 +1,8 @@
 /** The events, filters and status of the watch-all engine. */
+import type { InformerStatus } from "../cache/informer.js";
 import type { Origin } from "../cache/notify.js";
 import type { ApiResource } from "../discovery/types.js";
+import type { ApiError } from "../http/errors.js";
 import type { KubeObject } from "../object/types.js";
 
 /** Which kind an event is about. */
@@ -89,8 +91,25 @@ export interface KindStatus extends KindInfo {
   readonly bytes: number;
   /** The last resourceVersion its informer has seen. */
   readonly resourceVersion?: string;
-  /** Consecutive errors of its list and watch. */
-  readonly errors: number;
+  /**
+   * The latest error of the failures going on now: of its list and watch, or a denied access review (as a Forbidden
+   * error); undefined when healthy.
+   */
+  readonly lastError?: ApiError;
+  /**
+   * Failed attempts in a row (lists and watches, or access reviews that denied it); 0 when healthy, which a readiness
+   * probe can require. See {@link InformerStatus.consecutiveErrors}.
+   */
+  readonly consecutiveErrors: number;
+  /**
+   * When the next attempt is due, in epoch milliseconds (`Date.now()`'s scale): in the future while it waits, in the
+   * past while that attempt is under way; undefined when healthy or when nothing is retried until the kind changes.
+   */
+  readonly nextRetryAt?: number;
+  /** Objects its transform or an index function threw on, since the kind was first watched (a counter). */
+  readonly objectErrors: number;
+  /** Handler calls of its informers that threw, since the kind was first watched (a counter). */
+  readonly handlerErrors: number;
 }
 
 /** How the whole engine is doing. */

@@ -8,12 +8,21 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { GroupVersionResource } from "../../src/client/gvr.js";
+import type { KubeObject } from "../../src/object/types.js";
 import { CliProcess } from "../support/cli.js";
 import { type ClientEnv, clientEnv, createWidgetCrd, type WidgetKind } from "../support/client.js";
 import { kubectl } from "../support/kubectl.js";
-import { uniqueName } from "../support/wait.js";
+import { uniqueName, waitFor } from "../support/wait.js";
 
 type Event = Record<string, unknown> & { object?: { metadata?: Record<string, unknown>; spec?: unknown } };
+
+const clusterRoles: GroupVersionResource = {
+  group: "rbac.authorization.k8s.io",
+  version: "v1",
+  resource: "clusterroles",
+};
+const clusterRoleBindings: GroupVersionResource = { ...clusterRoles, resource: "clusterrolebindings" };
 
 /** Stop within this after a signal, with the checkpoint saved. */
 const promptMs = 2000;
@@ -25,6 +34,7 @@ describe("kindwatch watch", () => {
   let widgets: string;
   let dir: string;
   const running: CliProcess[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
 
   const k = (args: string[], input?: string) =>
     kubectl(admin, ["-n", env.namespace, ...args], input === undefined ? {} : { input });
@@ -38,6 +48,20 @@ describe("kindwatch watch", () => {
   const events = (p: CliProcess): Event[] => p.events() as Event[];
   const find = (p: CliProcess, test: (e: Event) => boolean) => events(p).find(test);
   const synced = (p: CliProcess) => find(p, (e) => e.type === "KIND_SYNCED" && e.group === kind.group);
+  /** Lets `subject` do what `rules` say, cluster-wide. */
+  const grant = async (name: string, subject: unknown, rules: unknown[]) => {
+    const rbac = "rbac.authorization.k8s.io";
+    await env.client
+      .resource(clusterRoles)
+      .create({ apiVersion: `${rbac}/v1`, kind: "ClusterRole", metadata: { name }, rules } as KubeObject);
+    await env.client.resource(clusterRoleBindings).create({
+      apiVersion: `${rbac}/v1`,
+      kind: "ClusterRoleBinding",
+      metadata: { name },
+      roleRef: { apiGroup: rbac, kind: "ClusterRole", name },
+      subjects: [subject],
+    } as KubeObject);
+  };
 
   before(async () => {
     env = await clientEnv("cli-watch");
@@ -50,6 +74,7 @@ describe("kindwatch watch", () => {
 
   after(async () => {
     for (const p of running) if (p.child.exitCode === null) p.child.kill("SIGKILL");
+    for (const step of cleanups) await step();
     await kind?.remove();
     await env?.close();
     await rm(dir, { recursive: true, force: true });
@@ -143,7 +168,8 @@ describe("kindwatch watch", () => {
     );
     const progress = p.stderr.trimEnd().split("\n");
     assert.ok(
-      progress.slice(0, -1).every((l) => /^syncing kinds: \d+ of \d+ synced, \d+ objects?$/.test(l)),
+      // "finding kinds" until the engine has its first kinds: on a busy machine, that can take a line's time.
+      progress.slice(0, -1).every((l) => /^(finding kinds|syncing kinds: \d+ of \d+ synced, \d+ objects?)$/.test(l)),
       p.stderr,
     );
     const res = await p.stop("SIGTERM");
@@ -185,6 +211,27 @@ describe("kindwatch watch", () => {
 
   it("reports kinds it cannot read, with the reason: JSON lines, or a notice on stderr", async () => {
     const user = await env.cluster.user(uniqueName("cli-watcher"));
+    // One kind it may read: it watches that one, and reports the others.
+    const readable = await createWidgetCrd(env.client);
+    const role = uniqueName("cli-watch-readable");
+    cleanups.push(async () => {
+      await env.client
+        .resource(clusterRoleBindings)
+        .delete(role)
+        .catch(() => {});
+      await env.client
+        .resource(clusterRoles)
+        .delete(role)
+        .catch(() => {});
+      await readable.remove();
+    });
+    await grant(role, user.subject, [
+      { apiGroups: [readable.group], resources: ["widgets"], verbs: ["list", "watch"] },
+    ]);
+    // In force before the watch starts: a first round in which every kind is forbidden would end the command.
+    await waitFor("the grant in force", () =>
+      kubectl(user.kubeconfigPath, ["auth", "can-i", "watch", `widgets.${readable.group}`, "-A"]).then(() => true),
+    );
     const json = watch(["-o", "json"], user.kubeconfigPath);
     const human = watch([], user.kubeconfigPath);
     const quarantined = await json.until("a quarantine", (p) =>
@@ -198,8 +245,27 @@ describe("kindwatch watch", () => {
     await human.until("the notice", (p) =>
       p.stderr.split("\n").find((l) => l.startsWith(`quarantined Widget.${kind.group}: forbidden: cannot list`)),
     );
+    await json.until("the readable kind synced", (p) =>
+      find(p, (e) => e.type === "KIND_SYNCED" && e.group === readable.group),
+    );
     assert.equal(human.stdout, "");
     for (const p of [json, human]) assert.equal((await p.stop("SIGINT")).code, 130);
+  });
+
+  it("ends with 1 and says what to do when the user may watch none of the kinds, once each was tried", async () => {
+    const user = await env.cluster.user(uniqueName("cli-nobody"));
+    const p = watch(["-o", "json"], user.kubeconfigPath);
+    const res = await p.exited;
+    assert.equal(res.code, 1, res.stderr);
+    const quarantined = events(p).filter((e) => e.type === "KIND_QUARANTINED");
+    assert.ok(
+      quarantined.some((e) => e.group === kind.group),
+      "its own Widget kind was tried and quarantined before it gave up",
+    );
+    assert.match(
+      res.stderr,
+      /^error: you may not list and watch any of the \d+ kinds? selected \(forbidden: cannot list [^)]*\): ask for list and watch rights on them, or name kinds you may read \(kindwatch watch KIND\.\.\.\)\n$/,
+    );
   });
 
   it("ends with 0 when its reader goes away (a closed pipe)", async () => {

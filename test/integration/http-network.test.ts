@@ -79,7 +79,7 @@ describe("transport network failures", () => {
     assert.equal(read.status, 0);
     assert.ok(read.transient);
     assert.match(read.message, /^GET \/api: no response from https:\/\/127\.0\.0\.1:\d+ \(.*ECONNREFUSED.*\)/);
-    assert.match(read.message, /\(gave up after 3 attempts\)$/);
+    assert.match(read.message, /\(after 3 attempts\)$/);
     assert.deepEqual(
       retries.map((e) => [e.attempt, e.error.kind]),
       [

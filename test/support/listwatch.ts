@@ -69,6 +69,8 @@ type Waiter<T> = { max: number; resolve: (r: IteratorResult<WatchEvent<T>[]>) =>
 /**
  * One watch call: the test pushes events into it, ends it or fails it; it records whether it was closed. The events of
  * one {@link push} are one network read: a batched reader ({@link ScriptedListWatch.watchBatches}) gets them together.
+ * It tells `opts.onOpen` when first read, as the server's accepting it would, unless its first news is a failure (a
+ * refused request, which never opened).
  */
 export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIterableIterator<WatchEvent<T>> {
   readonly opts: WatchOptions;
@@ -77,6 +79,7 @@ export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIt
   readonly #items: Item<T>[] = [];
   #waiter: Waiter<T> | undefined;
   #done = false;
+  #read = false;
 
   constructor(opts: WatchOptions, honorSignal: boolean) {
     this.opts = opts;
@@ -130,6 +133,11 @@ export class ScriptedWatch<T extends KubeObject = KubeObject> implements AsyncIt
 
   #take(max: number): Promise<IteratorResult<WatchEvent<T>[]>> {
     if (this.#done) return Promise.resolve({ done: true, value: undefined });
+    if (!this.#read) {
+      this.#read = true;
+      const first = this.#items[0];
+      if (!first || !("error" in first)) this.opts.onOpen?.();
+    }
     return new Promise((resolve, reject) => {
       const item = this.#items.shift();
       if (item) this.#settle(item, { max, resolve, reject });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { afterEach, describe, it } from "node:test";
 import { type EventHandlers, Informer, type InformerOptions, InformerStoppedError } from "../../src/cache/informer.js";
+import { stderrLogger } from "../../src/cache/log.js";
 import type { KubeObject } from "../../src/object/types.js";
 import {
   added,
@@ -72,9 +73,11 @@ describe("Informer: sync", () => {
       bytes: inf.store.list().reduce((n, o) => n + JSON.stringify(o).length, 0),
       resourceVersion: "7",
       lastError: undefined,
-      errors: 0,
+      consecutiveErrors: 0,
+      nextRetryAt: undefined,
       relists: 0,
       objectErrors: 0,
+      handlerErrors: 0,
     });
     await inf.idle();
     assert.deepEqual(seen.sort(), ["add a@3 initial", "add b@4 initial", "add c@5 initial"]);
@@ -238,7 +241,7 @@ describe("Informer: changes", () => {
 });
 
 describe("Informer: errors", () => {
-  it("reports errors to onError with growing backoff, counts them, and resets the count once healthy", async () => {
+  it("reports errors to onError with growing backoff, counts them, and clears them once healthy", async () => {
     const src = new ScriptedListWatch()
       .replyToList(apiError("ServiceUnavailable", 503), apiError("ServiceUnavailable", 503), page("5", []))
       .onWatch(
@@ -253,18 +256,49 @@ describe("Informer: errors", () => {
     const errors: string[] = [];
     inf.onError((error, retryInMs) => void errors.push(`${error.kind} ${retryInMs}`));
     const statuses: number[] = [];
-    inf.onError(() => void statuses.push(inf.status().errors));
+    inf.onError(() => void statuses.push(inf.status().consecutiveErrors));
     inf.start();
     await waitFor("the add", () => inf.store.get("ns/a"), { timeoutMs: 2000 });
     assert.deepEqual(errors, ["ServiceUnavailable 4", "ServiceUnavailable 8", "Network 16"]);
     assert.deepEqual(statuses, [1, 2, 1], "the list that worked in between reset the count");
-    assert.equal(inf.status().errors, 0);
-    assert.equal(inf.status().lastError?.kind, "Network");
+    assert.deepEqual(
+      [inf.status().consecutiveErrors, inf.status().lastError, inf.status().nextRetryAt],
+      [0, undefined, undefined],
+    );
     assert.deepEqual(logged, [
       "warn watch failed; retrying ServiceUnavailable",
       "warn watch failed; retrying ServiceUnavailable",
       "warn watch failed; retrying Network",
     ]);
+  });
+
+  it("status says what fails, how often in a row and when it is retried, and clears once a watch is accepted, event or not", async () => {
+    const src = new ScriptedListWatch().replyToList(page("5", [obj("a", "1")])).onWatch(
+      (w) => w.fail(apiError("Network", 0, "refused")),
+      (w) => w.fail(apiError("ServiceUnavailable", 503, "starting")),
+    );
+    const inf = informer(src, { backoff: { initialMs: 40, maxMs: 400, random: () => 0 }, logger: "none" });
+    const seen: { kind?: string; consecutiveErrors: number; dueInMs?: number; retryInMs: number }[] = [];
+    inf.onError((_error, retryInMs) => {
+      const s = inf.status();
+      const dueInMs = s.nextRetryAt === undefined ? undefined : s.nextRetryAt - Date.now();
+      seen.push({ kind: s.lastError?.kind, consecutiveErrors: s.consecutiveErrors, dueInMs, retryInMs });
+    });
+    inf.start();
+    // The third watch is accepted and stays silent: nothing but its opening says the informer is healthy again.
+    await waitFor("the third watch", () => src.watches.length === 3, { timeoutMs: 2000 });
+    assert.deepEqual(
+      seen.map((e) => [e.kind, e.consecutiveErrors, e.retryInMs]),
+      [
+        ["Network", 1, 20],
+        ["ServiceUnavailable", 2, 40],
+      ],
+    );
+    for (const e of seen)
+      assert.ok(e.dueInMs !== undefined && e.dueInMs <= e.retryInMs && e.dueInMs > e.retryInMs - 15);
+    await waitFor("healthy", () => inf.status().consecutiveErrors === 0, { timeoutMs: 2000 });
+    assert.equal(inf.status().lastError, undefined);
+    assert.equal(inf.status().nextRetryAt, undefined);
   });
 
   it("isolates a throwing handler: it is reported, and other handlers are told everything", async () => {
@@ -293,6 +327,93 @@ describe("Informer: errors", () => {
       [
         ["error", "ns/a", "add", "cannot handle a"],
         ["error", "ns/b", "add", "cannot handle b"],
+      ],
+    );
+  });
+
+  /** Runs `body` with what is written to stderr kept in `written` instead of shown. */
+  async function capturingStderr(body: (written: string[]) => Promise<void>): Promise<void> {
+    const write = process.stderr.write;
+    const written: string[] = [];
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      await body(written);
+    } finally {
+      process.stderr.write = write;
+    }
+  }
+
+  /** A source that fails its first list, then lists `a` and watches the add of `b`. */
+  const failsOnce = () =>
+    new ScriptedListWatch()
+      .replyToList(apiError("ServiceUnavailable", 503, "try later"), page("5", [obj("a", "1")]))
+      .onWatch((w) => w.push(added(obj("b", "2"))));
+
+  /** Handlers that fail on every add: one rejects, one throws. */
+  function failing(inf: Informer): void {
+    inf.addHandlers({
+      add: async (o) => {
+        throw new Error(`cannot handle ${o.metadata.name}`);
+      },
+    });
+    inf.addHandlers({
+      add: (o) => {
+        throw new TypeError(`bad ${o.metadata.name}`);
+      },
+    });
+  }
+
+  it("without a logger, logs a throwing handler on stderr with its stack, and retries, and counts the failures", async () => {
+    await capturingStderr(async (written) => {
+      const inf = informer(failsOnce());
+      failing(inf);
+      inf.start();
+      await waitFor("four failed handler calls", () => inf.status().handlerErrors === 4, { timeoutMs: 2000 });
+      const failures = written.filter((w) => w.includes("informer handler failed"));
+      assert.equal(failures.length, 4, written.join(""));
+      const [line = "", ...stack] = (failures.find((w) => w.includes('"key":"ns/a"') && w.includes("TypeError")) ?? "")
+        .trimEnd()
+        .split("\n");
+      assert.match(
+        line,
+        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z kindwatch error informer handler failed \{"source":"configmaps\/v1 \(scripted\)","event":"add","key":"ns\/a","error":"bad a"\}$/,
+      );
+      assert.equal(stack[0], "TypeError: bad a", "the stack follows the line");
+      assert.match(stack[1] ?? "", /^ {4}at /);
+      const retry = written.find((w) => w.includes("watch failed; retrying")) ?? "";
+      assert.match(retry, / kindwatch warn watch failed; retrying \{.*"error":"try later"/, "warnings too");
+      assert.equal(inf.status().objectErrors, 0);
+    });
+  });
+
+  it('with logger "none", writes nothing, and still counts the failures', async () => {
+    await capturingStderr(async (written) => {
+      const inf = informer(failsOnce(), { logger: "none" });
+      failing(inf);
+      inf.start();
+      await waitFor("four failed handler calls", () => inf.status().handlerErrors === 4, { timeoutMs: 2000 });
+      await inf.stop();
+      assert.deepEqual(written, []);
+    });
+  });
+
+  it("the stderr logger: one line of JSON fields a message, the stack after it, warnings and errors by default", () => {
+    const lines: string[] = [];
+    const stream = { write: (text: string) => lines.push(text) };
+    const log = stderrLogger({ stream });
+    log("info", "not shown");
+    log("warn", "plain");
+    log("error", "failed", { key: "ns/a", n: 2, stack: "Error: x\n    at here" });
+    stderrLogger({ stream, level: "info" })("info", "shown");
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^\S+ /, "")),
+      [
+        "kindwatch warn plain\n",
+        'kindwatch error failed {"key":"ns/a","n":2}\nError: x\n    at here\n',
+        "kindwatch info shown\n",
       ],
     );
   });

@@ -7,7 +7,14 @@ import { parseCommandLine, UsageError } from "../../src/cli/args.js";
 import { cellText, defaultTable, formatColumns } from "../../src/cli/columns.js";
 import { CliError, failureMessage } from "../../src/cli/errors.js";
 import { sortedKeys, yamlDocument } from "../../src/cli/output.js";
-import { ProgressLine, syncReport } from "../../src/cli/progress.js";
+import {
+  ConnectionReport,
+  connectionTrouble,
+  noKindAllowed,
+  ProgressLine,
+  retryCountdown,
+  syncReport,
+} from "../../src/cli/progress.js";
 import { unknownKindMessage } from "../../src/cli/resolve.js";
 import { styleFor, visibleLength } from "../../src/cli/style.js";
 import { changeParts, describePath, fitParts, summarize, valueAt } from "../../src/cli/summary.js";
@@ -361,6 +368,48 @@ describe("cli: colours and progress", () => {
     assert.equal(line.done, true);
   });
 
+  it("tells of a lost connection once for all kinds, counts down to their first retry, and tells when it is back", () => {
+    const server = "https://10.0.0.1:6443";
+    const cause = Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:6443"), { code: "ECONNREFUSED" });
+    const refused = new ApiError({ kind: "Network", status: 0, message: "GET /api: no response", cause });
+    const forbidden = new ApiError({ kind: "Forbidden", status: 403, message: "forbidden" });
+    assert.equal(
+      connectionTrouble(
+        [{ consecutiveErrors: 0 }, { consecutiveErrors: 3, lastError: forbidden, nextRetryAt: 900 }],
+        0,
+      ),
+      undefined,
+      "a server that answers, even no, is reached",
+    );
+    const trouble = connectionTrouble(
+      [
+        { consecutiveErrors: 0 },
+        { consecutiveErrors: 2, lastError: refused, nextRetryAt: 3100 },
+        { consecutiveErrors: 1, lastError: refused, nextRetryAt: 2000 },
+      ],
+      1000,
+    );
+    assert.deepEqual(trouble, { kinds: 2, why: "connection refused", retryInMs: 1000 });
+    if (!trouble) return;
+    assert.equal(
+      retryCountdown(server, trouble),
+      `no connection to ${server} (connection refused): retrying 2 kinds in 1.0 s`,
+    );
+    assert.equal(
+      retryCountdown(server, { ...trouble, kinds: 1, retryInMs: 0 }),
+      `no connection to ${server} (connection refused): retrying 1 kind now`,
+    );
+
+    const report = new ConnectionReport(server);
+    assert.equal(report.observe(undefined, 0), undefined);
+    assert.equal(report.observe(trouble, 1000), `lost the connection to ${server} (connection refused); retrying`);
+    assert.equal(report.observe(trouble, 5000), undefined, "said once, however long it lasts");
+    assert.equal(report.lost, true);
+    assert.equal(report.observe(undefined, 21_300), `reconnected to ${server} after 20.3 s`);
+    assert.equal(report.observe(undefined, 22_000), undefined);
+    assert.equal(report.lost, false);
+  });
+
   it("prints a line per change elsewhere, at most one a second", () => {
     const out = sink();
     const line = new ProgressLine(out.stream, false, 1000);
@@ -424,6 +473,33 @@ describe("cli: watch lines for people", () => {
     assert.equal(kindNotice(kind("KIND_ADDED"), plain, false), undefined);
     assert.equal(kindNotice(kind("KIND_ADDED"), plain, true), "watching Widget.example.com (new kind)");
     assert.equal(kindNotice(kind("KIND_SYNCED"), plain, true), undefined);
+  });
+
+  it("gives up when every kind selected is forbidden, and only then", () => {
+    const forbidden = new ApiError({ kind: "Forbidden", status: 403, message: "forbidden" });
+    const denied = (resource: string) => ({
+      state: "quarantined",
+      reason: `forbidden: cannot list ${resource} in all namespaces`,
+      lastError: forbidden,
+    });
+    assert.equal(
+      noKindAllowed([denied("widgets.example.com"), denied("gadgets.example.com"), denied("gizmos.example.com")]),
+      "you may not list and watch any of the 3 kinds selected (forbidden: cannot list widgets.example.com in all " +
+        "namespaces; and 2 more kinds): ask for list and watch rights on them, or name kinds you may read " +
+        "(kindwatch watch KIND...)",
+    );
+    assert.match(
+      noKindAllowed([denied("widgets.example.com")]) ?? "",
+      /^you may not list and watch any of the 1 kind selected \(forbidden: cannot list widgets\.example\.com in all namespaces\): /,
+    );
+    assert.equal(noKindAllowed([denied("a"), { state: "synced" }]), undefined, "one kind is watched");
+    assert.equal(noKindAllowed([denied("a"), { state: "syncing" }]), undefined, "one kind may still list");
+    const broken = {
+      state: "quarantined",
+      lastError: new ApiError({ kind: "InternalError", status: 500, message: "x" }),
+    };
+    assert.equal(noKindAllowed([denied("a"), broken]), undefined, "a kind that fails otherwise may recover");
+    assert.equal(noKindAllowed([]), undefined, "no kind selected");
   });
 
   it("reports the initial lists: kinds synced of kinds found, settled once all are synced or quarantined", () => {

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { BackoffOptions } from "../../src/cache/backoff.js";
 import { Informer } from "../../src/cache/informer.js";
 import type { ApiResource } from "../../src/discovery/types.js";
 import type { KubeObject } from "../../src/object/types.js";
@@ -39,9 +40,12 @@ class Host implements KindHost {
   readonly events: WatchAllEvent[] = [];
   readonly sources = new Map<string, ScriptedListWatch>();
   readonly dropNoise = true;
-  readonly backoff = { initialMs: 5, maxMs: 20 };
+  /** The backoff of access reviews and informers. */
+  backoff: BackoffOptions = { initialMs: 5, maxMs: 20 };
   deny: string | undefined;
   reviews = 0;
+  /** The informers' transform; default theirs. */
+  transform: ((o: KubeObject) => KubeObject) | undefined;
 
   constructor(slots = new Slots(1)) {
     this.slots = slots;
@@ -62,7 +66,12 @@ class Host implements KindHost {
   }
 
   informer(r: ApiResource): Informer<KubeObject> {
-    return new Informer(this.source(r.version), { streamingList: false, backoff: { initialMs: 5, maxMs: 20 } });
+    return new Informer(this.source(r.version), {
+      streamingList: false,
+      backoff: this.backoff,
+      logger: "none",
+      ...(this.transform ? { transform: this.transform } : {}),
+    });
   }
 
   denied(): Promise<string | undefined> {
@@ -128,6 +137,54 @@ describe("KindWatch", () => {
     kind.halt();
     await kind.done;
     assert.ok(host.allStopped());
+  });
+
+  it("counts the objects its informers could not transform, across a version move: a counter never goes back", async () => {
+    const host = new Host();
+    host.transform = (o) => {
+      if (o.metadata.name === "bad") throw new Error("cannot transform");
+      return o;
+    };
+    host.source("v1").replyToList(page("5", [obj("a", "3"), obj("bad", "4")]));
+    host.source("v2").replyToList(page("6", [obj("a", "3"), obj("bad", "4")]));
+    const kind = new KindWatch(gr, res("v1"), host);
+    try {
+      await soon("synced at v1", () => host.shown().includes("KIND_SYNCED v1"));
+      assert.deepEqual([kind.status().objectErrors, kind.status().handlerErrors], [1, 0]);
+      kind.want(res("v2"));
+      await soon("moved", () => host.shown().includes("KIND_VERSION_CHANGED v2"));
+      assert.equal(kind.status().objectErrors, 2, "the v1 informer's failure is still counted once it is gone");
+    } finally {
+      kind.halt();
+      await kind.done;
+    }
+  });
+
+  it("a synced kind whose watch fails says why, how often and when it retries, until a watch is accepted again", async () => {
+    const host = new Host();
+    host.backoff = { initialMs: 1000, maxMs: 1000, random: () => 0 };
+    host.source("v1").replyToList(page("5", [obj("a", "3")]));
+    host.source("v1").onWatch((w) => w.fail(apiError("Network", 0, "connection refused")));
+    const kind = new KindWatch(gr, res("v1"), host);
+    try {
+      await soon("failing", () => kind.status().consecutiveErrors === 1);
+      const failing = kind.status();
+      assert.equal(failing.state, "synced");
+      assert.equal(failing.reason, "connection refused");
+      assert.equal(failing.lastError?.kind, "Network");
+      const dueInMs = (failing.nextRetryAt ?? 0) - Date.now();
+      assert.ok(dueInMs > 0 && dueInMs <= 500, `retried in at most 500 ms (${dueInMs})`);
+      // The next watch is accepted and stays silent.
+      await soon("the next watch", () => host.source("v1").watches.length === 2);
+      const healthy = kind.status();
+      assert.deepEqual(
+        [healthy.consecutiveErrors, healthy.lastError, healthy.nextRetryAt, healthy.reason],
+        [0, undefined, undefined, undefined],
+      );
+    } finally {
+      kind.halt();
+      await kind.done;
+    }
   });
 
   it("removed while still listing: stops the list, gives its slot back, tells KIND_REMOVED only", async () => {
@@ -333,11 +390,18 @@ describe("KindWatch", () => {
     const kind = new KindWatch(gr, res("v1"), host);
     await soon("quarantined", () => host.shown().includes("KIND_QUARANTINED v1"));
     await soon("asked again", () => host.reviews >= 3);
+    const denied = kind.status();
+    assert.equal(denied.lastError?.kind, "Forbidden");
+    assert.equal(denied.lastError?.message, host.deny);
+    assert.ok(denied.consecutiveErrors >= 3, `every denial counts (${denied.consecutiveErrors})`);
+    assert.ok(denied.nextRetryAt !== undefined && denied.nextRetryAt <= Date.now() + 20, "the next review is due soon");
     assert.equal(host.source("v1").lists.length, 0, "not listed while forbidden");
     assert.equal(host.shown().filter((s) => s.startsWith("KIND_QUARANTINED")).length, 1, "one event, not one a retry");
     host.deny = undefined;
     await soon("synced", () => host.shown().includes("KIND_SYNCED v1"));
     assert.deepEqual(host.shown(), ["KIND_ADDED v1", "KIND_QUARANTINED v1", "ADDED a@v1 initial", "KIND_SYNCED v1"]);
+    const allowed = kind.status();
+    assert.deepEqual([allowed.consecutiveErrors, allowed.lastError, allowed.nextRetryAt], [0, undefined, undefined]);
     kind.halt();
     await kind.done;
   });

@@ -11,7 +11,14 @@ import type { CommandContext } from "../context.js";
 import { CliError } from "../errors.js";
 import { exitOk } from "../exit.js";
 import { yamlDocument } from "../output.js";
-import { ProgressLine, syncReport } from "../progress.js";
+import {
+  ConnectionReport,
+  connectionTrouble,
+  noKindAllowed,
+  ProgressLine,
+  retryCountdown,
+  syncReport,
+} from "../progress.js";
 import { eventJson, HumanLines, kindNotice } from "../watch-format.js";
 import { type Selection, selection } from "../watch-select.js";
 
@@ -29,7 +36,8 @@ async function checkCheckpoint(path: string): Promise<void> {
   }
 }
 
-function engineOptions(ctx: CommandContext, selected: Selection, progress: ProgressLine | undefined): WatchAllOptions {
+/** `clearLines` takes the progress lines off the terminal before a log line is written. */
+function engineOptions(ctx: CommandContext, selected: Selection, clearLines: () => void): WatchAllOptions {
   const { inv, errStyle } = ctx;
   // -n: only that namespace's objects (the engine then leaves cluster-scoped kinds out); -A or neither: every namespace.
   const include = inv.namespace ? { ...selected.include, namespaces: [inv.namespace] } : selected.include;
@@ -43,9 +51,12 @@ function engineOptions(ctx: CommandContext, selected: Selection, progress: Progr
     logger: (level, message, fields) => {
       // Retries are routine and would drown the output; failures (a checkpoint that cannot be saved) are not.
       if (level !== "error" && !inv.verbose) return;
-      const detail = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : "";
-      progress?.clear();
-      ctx.io.stderr.write(`${errStyle.dim(`[${level}]`)} ${message}${detail}\n`);
+      const { stack, ...rest } = fields ?? {};
+      const detail = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
+      // A stack only helps whoever debugs it: shown with -v, as Node prints it.
+      const trace = inv.verbose && typeof stack === "string" ? `\n${stack}` : "";
+      clearLines();
+      ctx.io.stderr.write(`${errStyle.dim(`[${level}]`)} ${message}${detail}${trace}\n`);
     },
   };
 }
@@ -59,28 +70,69 @@ export async function watchCommand(ctx: CommandContext): Promise<number> {
   const selected = await selection(ctx, cluster);
   if (inv.checkpoint) await checkCheckpoint(inv.checkpoint);
   const progress = inv.progress || ctx.err.isTTY ? new ProgressLine(ctx.io.stderr, ctx.err.isTTY) : undefined;
-  const engine = new WatchAll(cluster, engineOptions(ctx, selected, progress));
+  // On a terminal, a lost connection shows a countdown to the next retry in place of the progress.
+  const countdown = ctx.err.isTTY ? new ProgressLine(ctx.io.stderr, true) : undefined;
+  const clearLines = () => {
+    progress?.clear();
+    countdown?.clear();
+  };
+  const engine = new WatchAll(cluster, engineOptions(ctx, selected, clearLines));
+  const server = cluster.config.server;
+  const connection = new ConnectionReport(server);
 
   const started = Date.now();
   let settled = false;
-  const timer = setInterval(() => {
+  /** Why there is nothing to watch: the command then ends with this error. */
+  let refused: string | undefined;
+  const tick = () => {
+    const now = Date.now();
     const kinds = engine.status().kinds.filter((k) => selected.accepts(k));
-    // The engine reads discovery anew when it starts: until then, the kinds it has are not all there are.
-    const discovered = (cluster.discovery.cached?.generation ?? 0) > first.generation;
-    const report = syncReport(kinds, discovered, Date.now() - started);
-    if (report.settled) {
-      settled = true;
-      clearInterval(timer);
-      progress?.finish(report.text);
-    } else {
-      progress?.update(report.text);
+    const trouble = connectionTrouble(kinds, now);
+    const change = connection.observe(trouble, now);
+    if (change) {
+      clearLines();
+      ctx.io.stderr.write(`${change}\n`);
     }
-  }, 100);
+    if (!settled) {
+      // The engine reads discovery anew when it starts: until then, the kinds it has are not all there are.
+      const discovered = (cluster.discovery.cached?.generation ?? 0) > first.generation;
+      const report = syncReport(kinds, discovered, now - started);
+      if (report.settled) {
+        settled = true;
+        clearLines();
+        // Waiting on would print nothing, ever: rights are not granted while someone stares at an empty terminal.
+        refused = noKindAllowed(kinds);
+        if (refused) void engine.stop();
+        else progress?.finish(report.text);
+      } else if (!trouble || !countdown) {
+        progress?.update(report.text);
+      }
+    }
+    if (trouble && countdown) {
+      progress?.clear();
+      countdown.update(retryCountdown(server, trouble));
+    } else {
+      countdown?.clear();
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    // Often while the lists load or the connection is lost, for the progress; once a second otherwise: a status reads
+    // every kind's store.
+    timer = setTimeout(
+      () => {
+        tick();
+        schedule();
+      },
+      settled && !connection.lost ? 1000 : 100,
+    );
+  };
+  schedule();
 
   const human = new HumanLines(ctx.outStyle);
   const print = async (text: string) => {
     // A progress line on the same terminal would be overwritten half-way: take it away first.
-    if (ctx.out.isTTY) progress?.clear();
+    if (ctx.out.isTTY) clearLines();
     await ctx.out.write(text);
   };
   const printData = (e: WatchAllEvent) =>
@@ -95,15 +147,16 @@ export async function watchCommand(ctx: CommandContext): Promise<number> {
         await printData(e);
       } else if (isKind) {
         const notice = kindNotice(e as KindEvent, ctx.errStyle, settled);
-        progress?.clear();
+        clearLines();
         if (notice) await ctx.notice(notice);
       } else {
         await print(`${human.line(e as ObjectEvent, ctx.out.width(200))}\n`);
       }
     }
+    if (refused) throw new CliError(refused);
   } finally {
-    clearInterval(timer);
-    progress?.clear();
+    clearTimeout(timer);
+    clearLines();
     await engine.stop();
   }
   return exitOk;

@@ -1,0 +1,79 @@
+/**
+ * `kindwatch watch` while kube-apiserver goes away and comes back: one line on stderr when the connection is lost (to
+ * what, and why) and one when it is back (after how long), however many kinds noticed; what changes afterwards is
+ * printed. With -v, the retry messages do not contradict themselves.
+ */
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, it } from "node:test";
+import { CliProcess } from "../support/cli.js";
+import { configMap, configMapsGvr } from "../support/client.js";
+import { cleanups, createNamespace, faultCluster } from "../support/faults.js";
+import { uniqueName } from "../support/wait.js";
+
+const stderrLines = (p: CliProcess) => p.stderr.split("\n").filter((l) => l !== "");
+
+describe("kindwatch watch while the API server is down", () => {
+  const ns = uniqueName("watch-connection");
+  let env: Awaited<ReturnType<typeof faultCluster>>;
+  const cleanup = cleanups();
+  afterEach(() => cleanup.run());
+
+  before(async () => {
+    env = await faultCluster();
+    await createNamespace(env.admin.client, ns);
+  });
+  after(() => env?.close());
+
+  it("says once that it lost the connection and why, then that it reconnected, and prints what follows", {
+    timeout: 120_000,
+  }, async () => {
+    const { cluster, admin } = env;
+    const watch = (extra: string[]) => {
+      const p = new CliProcess(["watch", "configmaps,secrets,serviceaccounts", "-n", ns, "-o", "json", ...extra], {
+        kubeconfig: cluster.kubeconfigPath,
+        timeoutMs: 110_000,
+      });
+      cleanup.defer(async () => {
+        if (p.child.exitCode === null) p.child.kill("SIGKILL");
+        await p.exited;
+      });
+      return p;
+    };
+    const quiet = watch([]);
+    const verbose = watch(["-v"]);
+    for (const p of [quiet, verbose]) {
+      await p.until("three kinds synced", (q) => q.events().filter((e) => e.type === "KIND_SYNCED").length === 3);
+    }
+
+    await cluster.stopApiServer("SIGKILL");
+    const lostLine = await quiet.until("the lost line", (p) => stderrLines(p).find((l) => l.startsWith("lost ")));
+    const lost = /^lost the connection to (\S+) \((.+)\); retrying$/.exec(lostLine);
+    assert.ok(lost, lostLine);
+    assert.equal(lost[1], cluster.server);
+    // The watches' own retries, once the transport has tried a few times over: what -v says of them.
+    await verbose.until("a retry after the transport's attempts", (p) =>
+      stderrLines(p).find((l) => l.includes("watch failed; retrying") && / attempts\)/.test(l)),
+    );
+
+    await cluster.startApiServer();
+    const backLine = await quiet.until("the reconnected line", (p) =>
+      stderrLines(p).find((l) => l.startsWith("reconnected ")),
+    );
+    const back = /^reconnected to (\S+) after (\d+\.\d) s$/.exec(backLine);
+    assert.ok(back, backLine);
+    assert.equal(back[1], cluster.server);
+    assert.ok(Number(back[2]) >= 1, `down for as long as the server took to start (${back[2]} s)`);
+
+    await admin.client.resource(configMapsGvr).namespace(ns).create(configMap("after-recovery"));
+    await quiet.until("the change made after recovery", (p) =>
+      p.events().find((e) => e.type === "ADDED" && e.name === "after-recovery"),
+    );
+    assert.deepEqual(stderrLines(quiet), [lostLine, backLine], "one line each for three kinds, nothing more");
+    assert.deepEqual(
+      stderrLines(verbose).filter((l) => l.includes("retrying") && l.includes("gave up")),
+      [],
+      "no message says it retries what it gave up",
+    );
+    for (const p of [quiet, verbose]) assert.equal((await p.stop("SIGINT")).code, 130);
+  });
+});
