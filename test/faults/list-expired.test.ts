@@ -77,6 +77,6 @@ describe("a paginated list whose continue token expires (watch cache off)", () =
     assert.equal(informer.store.keys().length, 6);
     const cm0 = informer.store.get(`${ns}/cm-0`) as { data?: { v?: string } } | undefined;
     assert.equal(cm0?.data?.v, "1", "the full list was read after the write");
-    assert.equal(informer.status().errors, 0, "the fallback is no failure");
+    assert.equal(informer.status().consecutiveErrors, 0, "the fallback is no failure");
   });
 });
