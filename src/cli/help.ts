@@ -78,9 +78,13 @@ Usage:
   kindwatch kinds [flags]
 
 Columns: NAME, SHORTNAMES, APIVERSION, NAMESPACED, KIND, CUSTOM (true for kinds served by a CRD or an aggregated
-API outside Kubernetes' own groups); -o wide adds VERBS and CATEGORIES; --counts adds COUNT.
+API outside Kubernetes' own groups); -o wide adds VERBS and CATEGORIES (comma-separated, as kubectl 1.35 prints
+them); --counts adds COUNT. Apart from CUSTOM and COUNT, the table is kubectl api-resources' byte for byte.
 
 Flags:
+      --api-group GROUP     kinds of this API group only ("" or --api-group= for the core group)
+      --namespaced[=BOOL]   namespaced kinds only (--namespaced=false: cluster-scoped kinds only)
+      --verbs VERBS         kinds that support all these verbs (list,watch; repeatable)
       --counts              count the objects of each kind (in one namespace with -n); "-" where forbidden
       --custom              custom kinds only
   -l, --selector SEL        with --counts: count only objects with these labels
