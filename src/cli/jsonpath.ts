@@ -10,7 +10,7 @@ import { GoFloat, goFloat, goJson, goNumber, goSprint, goStringCompare, isGoInt 
 
 /** A template that does not parse, or that fails on the data: the message is client-go's. */
 export class JsonPathError extends Error {
-  override readonly name = "JsonPathError";
+  override readonly name: string = "JsonPathError";
 }
 
 interface Param {

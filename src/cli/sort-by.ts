@@ -1,49 +1,18 @@
 /**
  * kubectl's --sort-by: objects ordered by the first value a JSONPath finds in each. Values compare by their type as
  * kubectl's sorter does: numbers as numbers (an int64 never with a float64), strings as resource quantities when both
- * are one (`500m` < `2`) and otherwise in natural order (`a2` < `a10`); a missing value sorts first. Values of other
- * types, or of two different types, cannot be sorted: an error, as kubectl exits on them.
+ * are one (`500m` < `2`) and otherwise byte by byte (`a10` < `a2`: kubectl 1.35 does not sort naturally, whatever
+ * older sources say); a missing value sorts first. Values of other types, or of two different types, cannot be
+ * sorted: an error, as kubectl exits on them.
  */
-import { isGoInt } from "./gofmt.js";
+import { goStringCompare, isGoInt } from "./gofmt.js";
 import { goSort } from "./gosort.js";
 import { findResults, type JsonPath, JsonPathError } from "./jsonpath.js";
 import { parseQuantity } from "./quantity.js";
 
-/** fvbommel/sortorder's NaturalLess, on UTF-8 bytes: digit runs compare as numbers, fewer leading zeros first. */
-export function naturalLess(a: string, b: string): boolean {
-  const s1 = Buffer.from(a, "utf8");
-  const s2 = Buffer.from(b, "utf8");
-  const digit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
-  let i1 = 0;
-  let i2 = 0;
-  while (i1 < s1.length && i2 < s2.length) {
-    const c1 = s1[i1] as number;
-    const c2 = s2[i2] as number;
-    const d1 = digit(c1);
-    const d2 = digit(c2);
-    if (d1 !== d2) return d1;
-    if (!d1) {
-      if (c1 !== c2) return c1 < c2;
-      i1++;
-      i2++;
-      continue;
-    }
-    while (i1 < s1.length && s1[i1] === 0x30) i1++;
-    while (i2 < s2.length && s2[i2] === 0x30) i2++;
-    const nonZero1 = i1;
-    const nonZero2 = i2;
-    while (i1 < s1.length && digit(s1[i1])) i1++;
-    while (i2 < s2.length && digit(s2[i2])) i2++;
-    const len1 = i1 - nonZero1;
-    const len2 = i2 - nonZero2;
-    if (len1 !== len2) return len1 < len2;
-    const n1 = s1.subarray(nonZero1, i1);
-    const n2 = s2.subarray(nonZero2, i2);
-    const order = Buffer.compare(n1, n2);
-    if (order !== 0) return order < 0;
-    if (nonZero1 !== nonZero2) return nonZero1 < nonZero2;
-  }
-  return s1.length < s2.length;
+/** Values --sort-by found but cannot order (two types, or a map): kubectl exits on these, whatever it prints. */
+export class UnsortableError extends JsonPathError {
+  override readonly name: string = "UnsortableError";
 }
 
 function typeName(value: unknown): string {
@@ -64,14 +33,15 @@ export function isLess(a: unknown, b: unknown): boolean {
     if (typeof b !== "string") throw mismatch();
     const qa = parseQuantity(a);
     const qb = qa === undefined ? undefined : parseQuantity(b);
-    return qa !== undefined && qb !== undefined ? qa < qb : naturalLess(a, b);
+    return qa !== undefined && qb !== undefined ? qa < qb : goStringCompare(a, b) < 0;
   }
   throw new JsonPathError(`unsortable type: ${typeName(a)}`);
 }
 
 /**
  * `items` in the order `kubectl get --sort-by` gives them: by the first value `path` finds in `objectOf(item)`. Throws
- * a {@link JsonPathError} when the path finds nothing in any item, or finds values that cannot be compared.
+ * a {@link JsonPathError} when the path finds nothing in any item or fails, an {@link UnsortableError} when it finds
+ * values that cannot be compared.
  */
 export function sortByPath<T>(items: readonly T[], path: JsonPath, objectOf: (item: T) => unknown): T[] {
   const sorted = [...items];
@@ -89,7 +59,7 @@ export function sortByPath<T>(items: readonly T[], path: JsonPath, objectOf: (it
       try {
         return isLess(a[0], b[0]);
       } catch (err) {
-        throw new JsonPathError(
+        throw new UnsortableError(
           `Field ${path.source} is an unsortable type: interface, err: ${(err as Error).message}`,
         );
       }
