@@ -269,6 +269,7 @@ async function printData(ctx: CommandContext, targets: readonly Target[], errors
 /** Runs `kindwatch get`. */
 export async function getCommand(ctx: CommandContext): Promise<number> {
   const targets = await targetsOf(ctx);
+  if (ctx.inv.watch || ctx.inv.watchOnly) return (await import("../get-watch.js")).watchGet(ctx, targets);
   const errors: string[] = [];
   const data = ctx.inv.output !== "" && ctx.inv.output !== "wide";
   const found = data ? await printData(ctx, targets, errors) : await printTables(ctx, targets, errors);
