@@ -38,6 +38,15 @@ const options = {
   verbose: { type: "boolean", short: "v" },
   counts: { type: "boolean" },
   custom: { type: "boolean" },
+  watch: { type: "boolean", short: "w" },
+  "watch-only": { type: "boolean" },
+  "show-labels": { type: "boolean" },
+  "label-columns": { type: "string", short: "L", multiple: true },
+  "sort-by": { type: "string" },
+  "ignore-not-found": { type: "boolean" },
+  "api-group": { type: "string" },
+  namespaced: { type: "boolean" },
+  verbs: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -66,12 +75,48 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
     outputs: ["", "json", "yaml"],
   },
   kinds: {
-    flags: [...connection, "namespace", "selector", "field-selector", "output", "no-headers", "counts", "custom"],
+    flags: [
+      ...connection,
+      "namespace",
+      "selector",
+      "field-selector",
+      "output",
+      "no-headers",
+      "counts",
+      "custom",
+      "api-group",
+      "namespaced",
+      "verbs",
+    ],
     outputs: ["", "wide", "name", "json", "yaml"],
   },
   get: {
-    flags: [...connection, "namespace", "all-namespaces", "selector", "field-selector", "output", "no-headers"],
-    outputs: ["", "wide", "name", "json", "yaml"],
+    flags: [
+      ...connection,
+      "namespace",
+      "all-namespaces",
+      "selector",
+      "field-selector",
+      "output",
+      "no-headers",
+      "watch",
+      "watch-only",
+      "show-labels",
+      "label-columns",
+      "sort-by",
+      "ignore-not-found",
+    ],
+    outputs: [
+      "",
+      "wide",
+      "name",
+      "json",
+      "yaml",
+      "jsonpath=",
+      "jsonpath-file=",
+      "custom-columns=",
+      "custom-columns-file=",
+    ],
   },
   help: { flags: ["help"], outputs: [""] },
   version: { flags: ["help"], outputs: [""] },
@@ -102,6 +147,81 @@ export interface Invocation {
   readonly verbose: boolean;
   readonly counts: boolean;
   readonly custom: boolean;
+  /** `get -w`: print the list, then every change. */
+  readonly watch: boolean;
+  /** `get --watch-only`: print only the changes. */
+  readonly watchOnly: boolean;
+  readonly showLabels: boolean;
+  /** `-L`: label keys shown as columns, each flag's value split at commas. */
+  readonly labelColumns: readonly string[];
+  readonly sortBy?: string;
+  readonly ignoreNotFound: boolean;
+  /** `kinds --api-group`: "" is the core group; undefined when not given. */
+  readonly apiGroup?: string;
+  /** `kinds --namespaced[=true|false]`; undefined when not given. */
+  readonly namespaced?: boolean;
+  /** `kinds --verbs`: only kinds that support all of these, each flag's value split at commas. */
+  readonly verbs: readonly string[];
+}
+
+/** An output format and its argument: `jsonpath={.a}` is format "jsonpath" with template "{.a}". */
+export interface OutputFormat {
+  readonly format: string;
+  /** What follows the `=` of a templated format; undefined for the others. */
+  readonly template?: string;
+}
+
+const templated = ["jsonpath", "jsonpath-file", "custom-columns", "custom-columns-file"];
+
+/** Splits `-o` into its format and template. */
+export function outputFormat(output: string): OutputFormat {
+  const eq = output.indexOf("=");
+  const format = eq < 0 ? output : output.slice(0, eq);
+  if (!templated.includes(format)) return { format: output };
+  return { format, template: eq < 0 ? "" : output.slice(eq + 1) };
+}
+
+/** The boolean flags, which pflag also takes as `--flag=true` or `--flag=false`. */
+const booleans = new Set(
+  Object.entries(options)
+    .filter(([, o]) => o.type === "boolean")
+    .map(([name]) => name),
+);
+
+/** Go's strconv.ParseBool. */
+function parseBool(text: string): boolean | undefined {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(text)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(text)) return false;
+  return undefined;
+}
+
+/** `argv` with `--flag=true` as `--flag` and `--flag=false` left out (and remembered), as parseArgs takes neither. */
+function explicitBooleans(argv: readonly string[]): { args: string[]; falses: Set<string> } {
+  const args: string[] = [];
+  const falses = new Set<string>();
+  let positional = false;
+  for (const arg of argv) {
+    const m = positional ? null : /^--([a-z-]+)=(.*)$/s.exec(arg);
+    if (arg === "--") positional = true;
+    if (!m || !booleans.has(m[1] as string)) {
+      args.push(arg);
+      continue;
+    }
+    const value = parseBool(m[2] as string);
+    if (value === undefined) {
+      throw new UsageError(
+        `invalid argument "${m[2]}" for "--${m[1]}" flag: strconv.ParseBool: parsing "${m[2]}": invalid syntax`,
+      );
+    }
+    if (value) args.push(`--${m[1]}`);
+    else falses.add(m[1] as string);
+  }
+  return { args, falses };
+}
+
+/** Values of a repeatable flag that also takes comma-separated lists (pflag's string slices). */
+function commaList(values: readonly string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(","));
 }
 
 function isCommand(word: string | undefined): word is Command {
@@ -129,11 +249,14 @@ function parse(argv: readonly string[]) {
 /** Parses `argv` (without node and the script); throws {@link UsageError}. */
 export function parseCommandLine(argv: readonly string[]): Invocation {
   let parsed: ReturnType<typeof parse>;
+  let falses: Set<string>;
   try {
-    parsed = parse(argv);
+    const explicit = explicitBooleans(argv);
+    falses = explicit.falses;
+    parsed = parse(explicit.args);
   } catch (err) {
     const firstWord = argv.find((a) => !a.startsWith("-"));
-    const failure = rephrase(err);
+    const failure = err instanceof UsageError ? err : rephrase(err);
     throw new UsageError(failure.message, isCommand(firstWord) ? firstWord : undefined);
   }
   const { values, positionals, tokens } = parsed;
@@ -153,10 +276,25 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
         throw new UsageError(`kindwatch ${command} takes no flag ${token.rawName}`, command);
       }
     }
-    const output = values.output ?? "";
-    if (!allowed.outputs.includes(output)) {
+    const output = outputOf(values.output);
+    const { format, template } = outputFormat(output);
+    if (!allowed.outputs.includes(template === undefined ? format : `${format}=`)) {
       const formats = allowed.outputs.filter((o) => o).join(", ");
       throw new UsageError(`kindwatch ${command} cannot print -o ${output}: use one of ${formats}`, command);
+    }
+    if (template === "") {
+      throw new UsageError(
+        format.startsWith("custom-columns")
+          ? "custom-columns format specified but no custom columns given"
+          : "template format specified but no template given",
+        command,
+      );
+    }
+    if (values["show-labels"] && output !== "" && output !== "wide") {
+      throw new UsageError(`--show-labels option cannot be used with ${output} printer`, command);
+    }
+    if (values.watch && values["watch-only"]) {
+      throw new UsageError("pass either -w/--watch or --watch-only, not both", command);
     }
     if (values.namespace !== undefined && values["all-namespaces"]) {
       throw new UsageError("pass either -n/--namespace or -A/--all-namespaces, not both", command);
@@ -174,7 +312,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     allNamespaces: values["all-namespaces"] ?? false,
     ...(values.selector !== undefined ? { selector: values.selector } : {}),
     ...(values["field-selector"] !== undefined ? { fieldSelector: values["field-selector"] } : {}),
-    output: values.output ?? "",
+    output: outputOf(values.output),
     noHeaders: values["no-headers"] ?? false,
     allResources: values["all-resources"] ?? false,
     noInitial: values["no-initial"] ?? false,
@@ -184,5 +322,19 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     verbose: values.verbose ?? false,
     counts: values.counts ?? false,
     custom: values.custom ?? false,
+    watch: values.watch ?? false,
+    watchOnly: values["watch-only"] ?? false,
+    showLabels: values["show-labels"] ?? false,
+    labelColumns: commaList(values["label-columns"]),
+    ...(values["sort-by"] ? { sortBy: values["sort-by"] } : {}),
+    ignoreNotFound: values["ignore-not-found"] ?? false,
+    ...(values["api-group"] !== undefined ? { apiGroup: values["api-group"] } : {}),
+    ...(values.namespaced ? { namespaced: true } : falses.has("namespaced") ? { namespaced: false } : {}),
+    verbs: commaList(values.verbs),
   };
+}
+
+/** `-o`'s value; pflag reads `-o=json` as `json`, parseArgs as `=json`. */
+function outputOf(value: string | undefined): string {
+  return (value ?? "").replace(/^=/, "");
 }

@@ -10,13 +10,23 @@ import { visibleLength } from "./style.js";
 const minWidth = 6;
 const padding = 3;
 
-/** Lines of aligned columns; every row should have the same number of cells. */
-export function formatColumns(rows: readonly (readonly string[])[]): string[] {
+/**
+ * Lines of aligned columns; every row should have the same number of cells. With `remembered` (kubectl's tabwriter
+ * flag RememberWidths, which `get -w` uses), columns are at least as wide as there, which is widened in turn: rows
+ * printed one at a time stay aligned with the wider ones before them.
+ */
+export function formatColumns(rows: readonly (readonly string[])[], remembered?: number[]): string[] {
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, i) => {
       if (i === row.length - 1) return;
       widths[i] = Math.max(widths[i] ?? minWidth, visibleLength(cell) + padding);
+    });
+  }
+  if (remembered) {
+    widths.forEach((w, i) => {
+      widths[i] = Math.max(w, remembered[i] ?? 0);
+      remembered[i] = widths[i] as number;
     });
   }
   return rows.map((row) =>

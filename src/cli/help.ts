@@ -9,7 +9,7 @@ const exitCodes = `Exit codes:
   0    done (for watch: its output was closed)
   1    error: cluster unreachable, credentials rejected, bad kubeconfig, unknown kind, forbidden, not found
   2    wrong command line: unknown command or flag, missing argument, unsupported output format
-  130  interrupted by SIGINT (Ctrl-C), after stopping cleanly and saving the checkpoint
+  130  interrupted by SIGINT (Ctrl-C), after stopping cleanly and saving the checkpoint (watch, get -w)
   143  terminated by SIGTERM, after stopping cleanly and saving the checkpoint`;
 
 const overview = `kindwatch: watch and inspect every kind of Kubernetes resource, custom ones included.
@@ -78,9 +78,13 @@ Usage:
   kindwatch kinds [flags]
 
 Columns: NAME, SHORTNAMES, APIVERSION, NAMESPACED, KIND, CUSTOM (true for kinds served by a CRD or an aggregated
-API outside Kubernetes' own groups); -o wide adds VERBS and CATEGORIES; --counts adds COUNT.
+API outside Kubernetes' own groups); -o wide adds VERBS and CATEGORIES (comma-separated, as kubectl 1.35 prints
+them); --counts adds COUNT. Apart from CUSTOM and COUNT, the table is kubectl api-resources' byte for byte.
 
 Flags:
+      --api-group GROUP     kinds of this API group only ("" or --api-group= for the core group)
+      --namespaced[=BOOL]   namespaced kinds only (--namespaced=false: cluster-scoped kinds only)
+      --verbs VERBS         kinds that support all these verbs (list,watch; repeatable)
       --counts              count the objects of each kind (in one namespace with -n); "-" where forbidden
       --custom              custom kinds only
   -l, --selector SEL        with --counts: count only objects with these labels
@@ -97,13 +101,25 @@ Usage:
   kindwatch get KIND[,KIND...] [NAME...] [flags]
   kindwatch get KIND/NAME... [flags]
 
+Output is kubectl 1.35's, byte for byte.
+
 Flags:
   -n, --namespace NS        the namespace (default: the context's, else "default")
   -A, --all-namespaces      every namespace, with a NAMESPACE column
   -l, --selector SEL        only objects with these labels
       --field-selector SEL  only objects with these fields
       --no-headers          leave out the header line
-  -o, --output FORMAT       wide (more columns), name (kind.group/name), json or yaml
+  -o, --output FORMAT       wide (more columns), name (kind.group/name), json, yaml,
+                            jsonpath=TEMPLATE, jsonpath-file=FILE (kubectl's JSONPath: {.items[*].metadata.name},
+                              {range .items[*]}{.metadata.name}{"\\n"}{end}, [?(@.status.phase=="Running")]),
+                            custom-columns=HEADER:PATH,... or custom-columns-file=FILE (<none> where nothing is found)
+      --show-labels         a LABELS column
+  -L, --label-columns KEYS  a column for each of these labels (comma-separated, repeatable)
+      --sort-by PATH        sort by this JSONPath's value (.metadata.name, {.spec.replicas}); quantities as quantities
+      --ignore-not-found    missing objects are no error, and nothing found prints nothing
+  -w, --watch               after the list, print each change (same format, header not repeated)
+      --watch-only          print only the changes
+With -w/--watch-only: one kind, at most one name; Ctrl-C exits 130 (kubectl exits 1).
 
 ${connectionFlags}`,
 

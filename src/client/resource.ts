@@ -296,6 +296,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     opts: WatchOptions,
     accept: string | undefined,
     convert: (obj: unknown, request: string) => E,
+    extraQuery: Query = {},
   ): AsyncGenerator<WatchEvent<E>[]> {
     const path = this.#path();
     const request = `WATCH ${path}`;
@@ -308,7 +309,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     try {
       res = await this.transport.stream({
         path,
-        query: listQuery(opts, true),
+        query: { ...listQuery(opts, true), ...extraQuery },
         ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
         ...(signal ? { signal } : {}),
         ...(accept ? { accept } : {}),
@@ -503,14 +504,34 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       { query, accept: tableAccept },
       opts.name !== undefined ? this.#byName : undefined,
     );
-    // The plain-JSON fallback in Accept lets the server answer with a list when it cannot make a Table.
-    if (table.kind !== "Table") {
-      const message = `GET ${path}: the server sent a ${String(table.kind)}, not a Table: it does not serve Table views of ${this.gvr.resource}`;
-      throw new ApiError({ kind: "NotAcceptable", status: 0, message, request: `GET ${path}` });
-    }
-    // With includeObject=None the server sends `"object": null`; the type promises an object or nothing.
-    return { ...table, rows: (table.rows ?? []).map(({ object, ...rest }) => (object ? { ...rest, object } : rest)) };
+    return asTable(table, `GET ${path}`, this.gvr.resource);
   }
+
+  /**
+   * A watch of the server's Table view, as `kubectl get -w` prints it: each event's object is a Table of the one
+   * changed object's row. The server sends the column definitions with the first event only.
+   */
+  watchTable(opts: WatchOptions & Pick<TableOptions, "includeObject"> = {}): AsyncGenerator<WatchEvent<Table>> {
+    const request = `WATCH ${this.#path()}`;
+    const batches = this.#watch(opts, tableAccept, (obj) => asTable(obj as Table, request, this.gvr.resource), {
+      includeObject: opts.includeObject,
+    });
+    return eachEvent(batches, opts, request);
+  }
+}
+
+/** `table` checked to be one, with its rows' `"object": null` (includeObject=None) left out, as the type promises. */
+function asTable(table: Table, request: string, resource: string): Table {
+  // The plain-JSON fallback in Accept lets the server answer with a list when it cannot make a Table.
+  if (table.kind !== "Table") {
+    const message = `${request}: the server sent a ${String(table.kind)}, not a Table: it does not serve Table views of ${resource}`;
+    throw new ApiError({ kind: "NotAcceptable", status: 0, message, request });
+  }
+  return {
+    ...table,
+    columnDefinitions: table.columnDefinitions ?? [],
+    rows: (table.rows ?? []).map(({ object, ...rest }) => (object ? { ...rest, object } : rest)),
+  };
 }
 
 function getQuery(opts: GetOptions): { query?: { resourceVersion: string } } {

@@ -135,6 +135,51 @@ describe("kindwatch kinds", () => {
     );
   });
 
+  it("--api-group, --namespaced and --verbs select what kubectl api-resources selects, printed the same", async () => {
+    /** Our table without its CUSTOM column, which kubectl does not have: the rest must be kubectl's, byte for byte. */
+    const withoutCustom = (text: string) => {
+      const [header = ""] = text.split("\n");
+      const start = header.indexOf("CUSTOM");
+      const next = header.indexOf(" ", start) < 0 ? -1 : header.slice(start).search(/ [^ ]/);
+      // Without -o wide CUSTOM is our last column, and KIND, last in kubectl's table, is not padded there.
+      const cut = (line: string) =>
+        next < 0 ? line.slice(0, start).trimEnd() : line.slice(0, start) + line.slice(start + next + 1);
+      return text.split("\n").map(cut).join("\n");
+    };
+    const cases = [
+      ["--api-group=apps"],
+      ["--api-group", "apps", "-o", "wide"],
+      ["--api-group="],
+      ["--api-group=rbac.authorization.k8s.io", "--namespaced=false"],
+      ["--api-group=rbac.authorization.k8s.io", "--namespaced"],
+      ["--api-group=rbac.authorization.k8s.io", "--namespaced=true", "-o", "wide"],
+      ["--api-group=", "--verbs=list,watch", "--verbs", "create", "-o", "wide"],
+      ["--api-group=", "--verbs=get", "--namespaced=false"],
+      [`--api-group=${crd.group}`, "-o", "wide"],
+      [`--api-group=${crd.group}`, "--verbs=list"],
+      ["--api-group=no.such.group"],
+      ["--api-group=apps", "--verbs=proxy"],
+    ];
+    for (const args of cases) {
+      const [ours, theirs] = await Promise.all([
+        runCli(["kinds", ...args], { kubeconfig: admin }),
+        kubectl(admin, ["api-resources", ...args]),
+      ]);
+      assert.equal(ours.code, 0, `${args.join(" ")}: ${ours.stderr}`);
+      assert.equal(withoutCustom(ours.stdout), theirs.stdout, args.join(" "));
+    }
+    const names = await runCli(["kinds", "-o", "name", "--api-group=apps", "--verbs=watch"], { kubeconfig: admin });
+    assert.equal(
+      names.stdout,
+      (await kubectl(admin, ["api-resources", "-o", "name", "--api-group=apps", "--verbs=watch"])).stdout,
+    );
+    const flange = (await kinds([`--api-group=${crd.group}`, "--namespaced=false"])).length;
+    assert.equal(flange, 0, "flanges are namespaced");
+    const bad = await runCli(["kinds", "--namespaced=maybe"], { kubeconfig: admin });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /invalid argument "maybe" for "--namespaced" flag/);
+  });
+
   it("-o name prints resource.group as kubectl api-resources -o name does", async () => {
     const res = await runCli(["kinds", "-o", "name", "--custom"], { kubeconfig: admin });
     assert.equal(res.code, 0, res.stderr);

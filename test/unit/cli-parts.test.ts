@@ -138,7 +138,11 @@ describe("cli: the command line", () => {
       [["kinds", "-A"], "kindwatch kinds takes no flag -A", "kinds"],
       [["kinds", "--nope"], "unknown flag --nope", "kinds"],
       [["watch", "--checkpoint"], "flag --checkpoint needs a value", "watch"],
-      [["watch", "--progress=yes"], "flag --progress takes no value", "watch"],
+      [
+        ["watch", "--progress=yes"],
+        'invalid argument "yes" for "--progress" flag: strconv.ParseBool: parsing "yes": invalid syntax',
+        "watch",
+      ],
       [["watch", "-o", "name"], "kindwatch watch cannot print -o name: use one of json, yaml", "watch"],
       [["get", "-n", "a", "-A"], "pass either -n/--namespace or -A/--all-namespaces, not both", "get"],
     ];
@@ -517,5 +521,48 @@ describe("cli: watch lines for people", () => {
       settled: true,
       text: "watching 0 kinds (0 synced), 0 objects listed in 0.1s",
     });
+  });
+});
+
+describe("cli: kubectl's get and api-resources flags on the command line", () => {
+  it("takes repeatable, comma-separated lists, --flag=BOOL, templated outputs and -o=FORMAT", () => {
+    const get = parseCommandLine(["get", "pods", "-L", "app,tier", "--label-columns=zone", "--sort-by=.a", "-w"]);
+    assert.deepEqual(get.labelColumns, ["app", "tier", "zone"]);
+    assert.equal(get.sortBy, ".a");
+    assert.equal(get.watch, true);
+    assert.equal(parseCommandLine(["get", "pods", "-o=json"]).output, "json");
+    assert.equal(parseCommandLine(["get", "pods", "-o", "jsonpath={.a}"]).output, "jsonpath={.a}");
+    assert.equal(parseCommandLine(["get", "pods", "--show-labels=true"]).showLabels, true);
+    assert.equal(parseCommandLine(["get", "pods", "--show-labels=false"]).showLabels, false);
+    const kinds = parseCommandLine(["kinds", "--api-group=", "--verbs=list", "--verbs", "watch,get"]);
+    assert.deepEqual([kinds.apiGroup, kinds.verbs, kinds.namespaced], ["", ["list", "watch", "get"], undefined]);
+    assert.equal(parseCommandLine(["kinds", "--namespaced"]).namespaced, true);
+    assert.equal(parseCommandLine(["kinds", "--namespaced=false"]).namespaced, false);
+    assert.equal(parseCommandLine(["kinds", "--namespaced=F"]).namespaced, false);
+  });
+
+  it("refuses what kubectl refuses", () => {
+    const cases: [string[], string][] = [
+      [["get", "pods", "--show-labels", "-o", "json"], "--show-labels option cannot be used with json printer"],
+      [["get", "pods", "-o", "custom-columns="], "custom-columns format specified but no custom columns given"],
+      [["get", "pods", "-o", "jsonpath"], "template format specified but no template given"],
+      [["get", "pods", "-w", "--watch-only"], "pass either -w/--watch or --watch-only, not both"],
+      [
+        ["kinds", "--namespaced=maybe"],
+        'invalid argument "maybe" for "--namespaced" flag: strconv.ParseBool: parsing "maybe": invalid syntax',
+      ],
+      [["kinds", "-w"], "kindwatch kinds takes no flag -w"],
+      [
+        ["get", "pods", "-o", "go-template={{.a}}"],
+        "kindwatch get cannot print -o go-template={{.a}}: use one of wide, name, json, yaml, jsonpath=, jsonpath-file=, custom-columns=, custom-columns-file=",
+      ],
+    ];
+    for (const [argv, message] of cases) {
+      assert.throws(
+        () => parseCommandLine(argv),
+        (err) => err instanceof UsageError && err.message === message,
+        argv.join(" "),
+      );
+    }
   });
 });

@@ -5,28 +5,28 @@ import type { ResourceClient } from "../../client/resource.js";
 import type { ApiResource } from "../../discovery/types.js";
 import { ApiError, isNotFound } from "../../http/errors.js";
 import type { KubeObject } from "../../object/types.js";
-import { UsageError } from "../args.js";
-import { cellText, defaultTable, formatColumns } from "../columns.js";
+import { outputFormat, UsageError } from "../args.js";
+import { defaultTable, formatColumns } from "../columns.js";
 import type { CommandContext } from "../context.js";
-import { failureMessage } from "../errors.js";
+import { CliError, failureMessage } from "../errors.js";
 import { exitError, exitOk } from "../exit.js";
+import { kindPrefix, tableLayout } from "../get-table.js";
+import { type JsonPath, JsonPathError, parseJsonPath, relaxedJsonPath, relaxedPathMessage } from "../jsonpath.js";
 import { prettyJson, sortedKeys, yamlDocument } from "../output.js";
 import { resolveKind } from "../resolve.js";
+import { sortByPath, UnsortableError } from "../sort-by.js";
+import { templatePrinter } from "../templates.js";
 
 /** One kind to get, and the names asked for (none: list). */
-interface Target {
+export interface Target {
   readonly resource: ApiResource;
   readonly names: string[];
 }
 
 const pageSize = 500;
 
-/** kubectl's `kind.group` in lower case, as `-o name` and multi-kind tables print it. */
-function kindPrefix(r: ApiResource): string {
-  return r.group ? `${r.kind.toLowerCase()}.${r.group}` : r.kind.toLowerCase();
-}
-
-async function targetsOf(ctx: CommandContext): Promise<Target[]> {
+/** The kinds and names of the command line, resolved. */
+export async function targetsOf(ctx: CommandContext): Promise<Target[]> {
   const [first, ...rest] = ctx.inv.args;
   if (!first) {
     throw new UsageError(
@@ -78,12 +78,14 @@ async function targetsOf(ctx: CommandContext): Promise<Target[]> {
   return [...targets.values()];
 }
 
-function clientFor(ctx: CommandContext, r: ApiResource): ResourceClient {
+/** The client of `r` in the namespace the command line asks for. */
+export function clientFor(ctx: CommandContext, r: ApiResource): ResourceClient {
   const base = ctx.cluster().resource(r);
   return r.namespaced && !ctx.inv.allNamespaces ? base.namespace(ctx.namespace()) : base;
 }
 
-function selectors(ctx: CommandContext) {
+/** The command line's selectors, and its signal. */
+export function selectors(ctx: CommandContext) {
   return {
     ...(ctx.inv.selector ? { labelSelector: ctx.inv.selector } : {}),
     ...(ctx.inv.fieldSelector ? { fieldSelector: ctx.inv.fieldSelector } : {}),
@@ -105,20 +107,27 @@ async function tableOf(ctx: CommandContext, t: Target, errors: string[]): Promis
     if (table.columnDefinitions.length > 0) columns ??= table.columnDefinitions;
     rows.push(...table.rows);
   };
+  // Sorting reads any field of the objects: the rows must carry them whole, as kubectl asks for then.
+  const includeObject = ctx.inv.sortBy ? ({ includeObject: "Object" } as const) : {};
   try {
     if (t.names.length > 0) {
       for (const name of t.names) {
         try {
-          add(await client.table({ name, signal: ctx.signal }));
+          add(await client.table({ name, signal: ctx.signal, ...includeObject }));
         } catch (err) {
           if (!isNotFound(err)) throw err;
-          errors.push(failureMessage(err));
+          if (!ctx.inv.ignoreNotFound) errors.push(failureMessage(err));
         }
       }
     } else {
       let token: string | undefined;
       do {
-        const table = await client.table({ ...selectors(ctx), limit: pageSize, ...(token ? { continue: token } : {}) });
+        const table = await client.table({
+          ...selectors(ctx),
+          ...includeObject,
+          limit: pageSize,
+          ...(token ? { continue: token } : {}),
+        });
         add(table);
         token = table.metadata.continue;
       } while (token);
@@ -134,12 +143,15 @@ async function tableOf(ctx: CommandContext, t: Target, errors: string[]): Promis
 }
 
 /**
- * An object as `kubectl get -o json` shows it: list items of built-in kinds come without apiVersion and kind, which
- * kubectl fills in, and managedFields are left out (kubectl's --show-managed-fields=false).
+ * An object as kubectl hands it to its printers: list items of built-in kinds come without apiVersion and kind, which
+ * kubectl fills in. For JSON and YAML it leaves managedFields out (--show-managed-fields=false); JSONPath and custom
+ * columns see them.
  */
-function asKubectlShows(o: KubeObject, r: ApiResource): KubeObject {
+export function asKubectlShows(o: KubeObject, r: ApiResource, output: string): KubeObject {
+  const typed = { ...o, apiVersion: o.apiVersion || apiVersionOf(r), kind: o.kind || r.kind };
+  if (output !== "json" && output !== "yaml") return typed;
   const { managedFields: _, ...metadata } = o.metadata ?? {};
-  return { ...o, apiVersion: o.apiVersion || apiVersionOf(r), kind: o.kind || r.kind, metadata };
+  return { ...typed, metadata };
 }
 
 /** The named objects (misses become messages), or every object. */
@@ -152,32 +164,43 @@ async function objectsOf(ctx: CommandContext, t: Target, errors: string[]): Prom
         objects.push(await client.get(name, { signal: ctx.signal }));
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        errors.push(failureMessage(err));
+        if (!ctx.inv.ignoreNotFound) errors.push(failureMessage(err));
       }
     }
   } else {
     for await (const page of client.pages({ ...selectors(ctx), limit: pageSize })) objects.push(...page.items);
   }
-  return objects.map((o) => asKubectlShows(o, t.resource));
+  return objects.map((o) => asKubectlShows(o, t.resource, ctx.inv.output));
 }
 
-/** Lines of one kind's table as kubectl prints it: NAMESPACE first with -A, `kind/name` when several kinds show. */
-function tableLines(ctx: CommandContext, t: Target, table: Table, withKind: boolean): string[] {
-  const wide = ctx.inv.output === "wide";
-  const withNamespace = ctx.inv.allNamespaces && t.resource.namespaced;
-  const shown = table.columnDefinitions.map((c, i) => ({ c, i })).filter(({ c }) => wide || c.priority === 0);
-  const nameColumn = table.columnDefinitions.findIndex((c) => c.format === "name" && c.type === "string");
-  const header = [...(withNamespace ? ["NAMESPACE"] : []), ...shown.map(({ c }) => c.name.toUpperCase())];
-  const rows = table.rows.map((row) => {
-    const cells = shown.map(({ i }) => {
-      const text = cellText(row.cells[i]);
-      return withKind && i === nameColumn ? `${kindPrefix(t.resource)}/${text}` : text;
-    });
-    return withNamespace ? [cellText(row.object?.metadata?.namespace), ...cells] : cells;
-  });
-  const lines = formatColumns(ctx.inv.noHeaders ? rows : [header, ...rows]);
-  if (ctx.outStyle.enabled && !ctx.inv.noHeaders) lines[0] = ctx.outStyle.bold(lines[0] ?? "");
-  return lines;
+/**
+ * The --sort-by path of a table: relaxed where it can be, as written where not (kubectl's table sorter tries both);
+ * undefined when it does not parse.
+ */
+function tableSortPath(sortBy: string): JsonPath | undefined {
+  try {
+    return parseJsonPath(relaxedJsonPath(sortBy) ?? sortBy);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `rows` sorted by --sort-by as kubectl sorts a table; undefined where kubectl's sort fails and it then prints nothing
+ * of the table (it drops that error), unless the values cannot be compared, which ends the command.
+ */
+function sortedRows(ctx: CommandContext, rows: readonly TableRow[]): readonly TableRow[] | undefined {
+  const sortBy = ctx.inv.sortBy;
+  if (!sortBy || rows.length < 2) return rows;
+  const path = tableSortPath(sortBy);
+  if (!path) return undefined;
+  try {
+    return sortByPath(rows, path, (row) => row.object);
+  } catch (err) {
+    if (err instanceof UnsortableError) throw new CliError(err.message);
+    if (err instanceof JsonPathError) return undefined;
+    throw err;
+  }
 }
 
 async function printTables(ctx: CommandContext, targets: readonly Target[], errors: string[]): Promise<number> {
@@ -186,17 +209,43 @@ async function printTables(ctx: CommandContext, targets: readonly Target[], erro
   for (const t of targets) {
     const table = await tableOf(ctx, t, errors);
     if (!table || table.rows.length === 0) continue;
+    const rows = sortedRows(ctx, table.rows);
+    if (!rows) continue;
     if (printed > 0) await ctx.out.write("\n");
-    await ctx.out.lines(tableLines(ctx, t, table, withKind));
-    printed += table.rows.length;
+    const layout = tableLayout(ctx.inv, t.resource, table.columnDefinitions, withKind);
+    const cells = rows.map((row) => layout.cells(row));
+    const lines = formatColumns(ctx.inv.noHeaders ? cells : [layout.header, ...cells]);
+    if (ctx.outStyle.enabled && !ctx.inv.noHeaders) lines[0] = ctx.outStyle.bold(lines[0] ?? "");
+    await ctx.out.lines(lines);
+    printed += rows.length;
   }
   return printed;
 }
 
+/** The objects of a list sorted by --sort-by, as kubectl sorts them for its data printers. */
+function sortedObjects<T extends { o: KubeObject }>(ctx: CommandContext, objects: T[]): T[] {
+  const sortBy = ctx.inv.sortBy;
+  if (!sortBy || objects.length === 0) return objects;
+  const relaxed = relaxedJsonPath(sortBy);
+  if (relaxed === undefined) throw new CliError(relaxedPathMessage);
+  try {
+    return sortByPath(objects, parseJsonPath(relaxed), ({ o }) => o);
+  } catch (err) {
+    if (err instanceof JsonPathError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
 async function printData(ctx: CommandContext, targets: readonly Target[], errors: string[]): Promise<number> {
-  const objects: { t: Target; o: KubeObject }[] = [];
+  const output = outputFormat(ctx.inv.output);
+  // Templates are read and parsed first: a wrong one fails before anything is fetched.
+  const printer = output.template !== undefined ? await templatePrinter(output, ctx.inv.noHeaders) : undefined;
+  let objects: { t: Target; o: KubeObject }[] = [];
   for (const t of targets) for (const o of await objectsOf(ctx, t, errors)) objects.push({ t, o });
+  // kubectl prints nothing at all, not even an empty list, when it was told to ignore what is not there.
+  if (objects.length === 0 && ctx.inv.ignoreNotFound) return 0;
   const single = targets.length === 1 && targets[0]?.names.length === 1 && objects.length === 1;
+  if (!single) objects = sortedObjects(ctx, objects);
   if (ctx.inv.output === "name") {
     await ctx.out.lines(objects.map(({ t, o }) => `${kindPrefix(t.resource)}/${o.metadata?.name ?? ""}`));
     return objects.length;
@@ -204,19 +253,28 @@ async function printData(ctx: CommandContext, targets: readonly Target[], errors
   const value = single
     ? objects[0]?.o
     : { apiVersion: "v1", items: objects.map(({ o }) => o), kind: "List", metadata: { resourceVersion: "" } };
-  const sorted = sortedKeys(value);
-  await ctx.out.write(ctx.inv.output === "json" ? prettyJson(sorted) : yamlDocument(sorted));
+  if (printer && "print" in printer) {
+    await ctx.out.write(printer.print(value));
+  } else if (printer) {
+    const { lines, error } = printer.lines(single ? [value] : objects.map(({ o }) => o));
+    await ctx.out.lines(lines);
+    if (error) throw error;
+  } else {
+    const sorted = sortedKeys(value);
+    await ctx.out.write(ctx.inv.output === "json" ? prettyJson(sorted) : yamlDocument(sorted));
+  }
   return objects.length;
 }
 
 /** Runs `kindwatch get`. */
 export async function getCommand(ctx: CommandContext): Promise<number> {
   const targets = await targetsOf(ctx);
+  if (ctx.inv.watch || ctx.inv.watchOnly) return (await import("../get-watch.js")).watchGet(ctx, targets);
   const errors: string[] = [];
-  const data = ["json", "yaml", "name"].includes(ctx.inv.output);
+  const data = ctx.inv.output !== "" && ctx.inv.output !== "wide";
   const found = data ? await printData(ctx, targets, errors) : await printTables(ctx, targets, errors);
   for (const message of errors) await ctx.notice(`${ctx.errStyle.red("error:")} ${message}`);
-  if (found === 0 && errors.length === 0 && !data) {
+  if (found === 0 && errors.length === 0 && !data && !ctx.inv.ignoreNotFound) {
     const namespaced = targets.every((t) => t.resource.namespaced);
     await ctx.notice(
       namespaced && !ctx.inv.allNamespaces

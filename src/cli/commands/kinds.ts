@@ -131,12 +131,21 @@ function table(ctx: CommandContext, rows: readonly KindRow[]): string[] {
   const cells = rows.map((k) => {
     const row = [k.name, k.shortNames.join(","), k.apiVersion, String(k.namespaced), k.kind, String(k.custom)];
     if (ctx.inv.counts) row.push(k.count !== undefined ? String(k.count) : k.countError === "not listable" ? "" : "-");
-    if (wide) row.push(`[${k.verbs.join(" ")}]`, k.categories.join(","));
+    if (wide) row.push(k.verbs.join(","), k.categories.join(","));
     return row;
   });
   const lines = formatColumns(ctx.inv.noHeaders ? cells : [header, ...cells]);
   if (ctx.outStyle.enabled && !ctx.inv.noHeaders) lines[0] = ctx.outStyle.bold(lines[0] ?? "");
   return lines;
+}
+
+/** Whether the flags select `k`: --custom, and kubectl api-resources' --api-group, --namespaced and --verbs. */
+function selected(ctx: CommandContext, k: KindRow): boolean {
+  const { custom, apiGroup, namespaced, verbs } = ctx.inv;
+  if (custom && !k.custom) return false;
+  if (apiGroup !== undefined && k.group !== apiGroup) return false;
+  if (namespaced !== undefined && k.namespaced !== namespaced) return false;
+  return verbs.every((v) => k.verbs.includes(v));
 }
 
 /** Runs `kindwatch kinds`. */
@@ -154,10 +163,9 @@ export async function kindsCommand(ctx: CommandContext): Promise<number> {
   const crds = await crdNames(cluster, ctx.signal);
   let resources = preferredResources(snapshot).sort(byGroupThenName);
   let rows = resources.map((r) => kindRow(r, crds));
-  if (ctx.inv.custom) {
-    resources = resources.filter((_, i) => rows[i]?.custom);
-    rows = rows.filter((k) => k.custom);
-  }
+  const keep = rows.map((k) => selected(ctx, k));
+  resources = resources.filter((_, i) => keep[i]);
+  rows = rows.filter((_, i) => keep[i]);
   if (ctx.inv.counts) rows = await withCounts(ctx, rows, resources);
   switch (ctx.inv.output) {
     case "json":
