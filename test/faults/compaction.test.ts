@@ -60,7 +60,10 @@ describe("etcd compacted while the informer is cut off (watch cache off)", () =>
       cleanup.defer(() => informer.stop());
       await informer.synced(AbortSignal.timeout(20_000));
       await cms.patch(`${p}-19`, { data: { v: "live" } }, "merge");
-      await waitFor("a live update", () => informer.store.get(`${ns}/${p}-19`)?.data);
+      await waitFor(
+        "a live update",
+        () => (informer.store.get(`${ns}/${p}-19`)?.data as { v?: string } | undefined)?.v === "live",
+      );
       const rvBefore = informer.status().resourceVersion;
 
       proxy.mode = "reset";

@@ -97,9 +97,13 @@ describe("the watch connection cut mid-stream", () => {
     proxy.mode = "stall";
     await t.changes("b");
     const attempt = (n: number) => t.calls.watchTimes[watches + n - 1];
-    await waitFor("the watcher to give up on the stalled stream, then on a stalled new connection", () => attempt(2), {
-      timeoutMs: 2 * idleTimeoutMs + 5000,
-    });
+    await waitFor(
+      "the watcher to give up on the stalled stream, then on a stalled new connection",
+      () => attempt(2) !== undefined,
+      {
+        timeoutMs: 2 * idleTimeoutMs + 5000,
+      },
+    );
     assert.equal(t.informer.store.get(`${t.ns}/cm-b`), undefined, "nothing can arrive while stalled");
     proxy.mode = "forward";
     await waitFor("the changes made during the stall", () => t.informer.store.get(`${t.ns}/cm-b`), {

@@ -62,7 +62,7 @@ describe("kindwatch watch", () => {
     const initial = await json.until("the initial ADDED", (p) => find(p, (e) => e.name === "before"));
     assert.equal(initial.type, "ADDED");
     assert.equal(initial.origin, "initial");
-    await human.until("the initial line", (p) => p.lines().find((l) => l.includes(`${env.namespace}/before`)));
+    await human.until("the initial line", (p) => p.lines().some((l) => l.includes(`${env.namespace}/before`)));
 
     await k(["create", "-f", "-"], widget("made", "{replicas: 1, color: red}", "{app: demo}"));
     await k([
@@ -196,7 +196,7 @@ describe("kindwatch watch", () => {
     );
     assert.equal(quarantined.resource, "widgets");
     await human.until("the notice", (p) =>
-      p.stderr.split("\n").find((l) => l.startsWith(`quarantined Widget.${kind.group}: forbidden: cannot list`)),
+      p.stderr.split("\n").some((l) => l.startsWith(`quarantined Widget.${kind.group}: forbidden: cannot list`)),
     );
     assert.equal(human.stdout, "");
     for (const p of [json, human]) assert.equal((await p.stop("SIGINT")).code, 130);
