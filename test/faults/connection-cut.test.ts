@@ -47,7 +47,7 @@ describe("the watch connection cut mid-stream", () => {
       backoff: { initialMs: 100, maxMs: 500 },
       ...(idleTimeoutMs ? { idleTimeoutMs } : {}),
     });
-    const logs = [new HandlerLog("first"), new HandlerLog("second")];
+    const logs = [new HandlerLog("first"), new HandlerLog("second"), HandlerLog.slow("slow", 20)];
     for (const log of logs) informer.addHandlers(log.handlers());
     const errors: ApiError[] = [];
     informer.onError((err) => errors.push(err));
