@@ -4,13 +4,14 @@
  * pipe end it promptly with the documented exit codes.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CliProcess } from "../support/cli.js";
 import { type ClientEnv, clientEnv, createWidgetCrd, type WidgetKind } from "../support/client.js";
 import { kubectl } from "../support/kubectl.js";
+import { TcpProxy } from "../support/proxy.js";
 import { uniqueName } from "../support/wait.js";
 
 type Event = Record<string, unknown> & { object?: { metadata?: Record<string, unknown>; spec?: unknown } };
@@ -24,6 +25,9 @@ describe("kindwatch watch", () => {
   let admin: string;
   let widgets: string;
   let dir: string;
+  /** A slow network to the cluster: every answer held back 300 ms, so that the initial sync takes seconds. */
+  let slow: TcpProxy;
+  let slowKubeconfig: string;
   const running: CliProcess[] = [];
 
   const k = (args: string[], input?: string) =>
@@ -46,10 +50,16 @@ describe("kindwatch watch", () => {
     widgets = `widgets.${kind.group}`;
     dir = await mkdtemp(join(tmpdir(), "kindwatch-cli-watch-"));
     await k(["create", "-f", "-"], widget("before", "{replicas: 1}"));
+    slow = await TcpProxy.start(env.cluster.server);
+    slow.latencyMs = 300;
+    slowKubeconfig = join(dir, "slow.kubeconfig");
+    const text = await readFile(admin, "utf8");
+    await writeFile(slowKubeconfig, text.replaceAll(env.cluster.server, slow.url), { mode: 0o600 });
   });
 
   after(async () => {
     for (const p of running) if (p.child.exitCode === null) p.child.kill("SIGKILL");
+    await slow?.close();
     await kind?.remove();
     await env?.close();
     await rm(dir, { recursive: true, force: true });
@@ -133,7 +143,8 @@ describe("kindwatch watch", () => {
   });
 
   it("--no-initial leaves out the initial list, --progress reports it on stderr, and SIGTERM ends it with 143", async () => {
-    const p = watch([widgets, "-n", env.namespace, "-o", "json", "--no-initial", "--progress"]);
+    // Over the slow network the sync takes several round trips of 300 ms: progress is shown while it lasts.
+    const p = watch([widgets, "-n", env.namespace, "-o", "json", "--no-initial", "--progress"], slowKubeconfig);
     await p.until("the kind to sync", synced);
     await k(["create", "-f", "-"], widget("live-one", "{replicas: 1}"));
     await p.until("the live ADDED", (q) => find(q, (e) => e.name === "live-one"));
@@ -141,11 +152,14 @@ describe("kindwatch watch", () => {
     await p.until("the progress summary", (q) =>
       /watching 1 kind \(1 synced\), 1 object listed in \d+\.\ds\n$/.test(q.stderr),
     );
-    const progress = p.stderr.trimEnd().split("\n");
+    const progress = p.stderr.trimEnd().split("\n").slice(0, -1);
+    assert.ok(progress.length >= 1, `progress lines came before the summary: ${p.stderr}`);
     assert.ok(
-      progress.slice(0, -1).every((l) => /^syncing kinds: \d+ of \d+ synced, \d+ objects?$/.test(l)),
+      progress.every((l) => /^(finding kinds|syncing kinds: \d+ of \d+ synced, \d+ objects?)$/.test(l)),
       p.stderr,
     );
+    const seconds = Number(/listed in (\d+\.\d)s\n$/.exec(p.stderr)?.[1]);
+    assert.ok(progress.length <= Math.ceil(seconds) + 1, `at most one progress line a second: ${p.stderr}`);
     const res = await p.stop("SIGTERM");
     assert.equal(res.code, 143, res.stderr);
     assert.ok(res.ms < promptMs, `exit took ${res.ms} ms`);
