@@ -3,8 +3,12 @@
  * scenario through `kindwatch watch` and end cleanly, also when interrupted or pointed at another cluster.
  */
 import assert from "node:assert/strict";
+import { copyFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { isKind } from "../../src/http/errors.js";
 import { connect, isNotFound } from "../../src/index.js";
 import { TestCluster } from "../../src/testing/index.js";
 import { CliProcess, runCli } from "../support/cli.js";
@@ -40,27 +44,96 @@ function assertShown(stdout: string, stderr: string) {
   assert.match(stdout, /done: kindwatch watch showed all 23 changes/);
 }
 
+/** The processes running now, by pid, with their command lines. */
+async function processes(): Promise<{ pid: number; args: string[] }[]> {
+  const out: { pid: number; args: string[] }[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (cmdline) out.push({ pid: Number(entry), args: cmdline.split("\0") });
+  }
+  return out;
+}
+
+/** Whether `pid` is a live process (a zombie has ended: it only waits to be reaped). */
+async function running(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  return stat !== undefined && stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+}
+
+/** Whether the cluster answers `/readyz` to an admin who trusts its CA (a plain fetch trusts no self-signed CA). */
+async function ready(kubeconfig: string): Promise<boolean> {
+  const cluster = connect({ kubeconfig, env: {}, maxRetries: 0, timeoutMs: 5000 });
+  try {
+    return (await cluster.transport.request({ path: "/readyz" })).status === 200;
+  } finally {
+    await cluster.close();
+  }
+}
+
+/**
+ * The cluster a running demo started, read while it is up: its kube-apiserver and etcd by pid (the API server found by
+ * its port, etcd by the URL the API server was given) and a copy of its kubeconfig, which the demo deletes on stopping.
+ * `stopped()` then asserts that both processes are gone and that the server no longer answers.
+ */
+async function demoCluster(demo: CliProcess) {
+  const up = await demo.until(
+    "the demo's cluster to be up",
+    (p) => /kube-apiserver (https:\/\/127\.0\.0\.1:(\d+)) is up; kubeconfig: (\S+)$/m.exec(p.stdout) ?? undefined,
+    240_000,
+  );
+  const [, server, port, kubeconfig = ""] = up;
+  const dir = await mkdtemp(join(tmpdir(), "kindwatch-demo-test-"));
+  const copy = join(dir, "kubeconfig");
+  await copyFile(kubeconfig, copy);
+  const all = await processes();
+  const apiServer = all.find(
+    (p) => basename(p.args[0] ?? "") === "kube-apiserver" && p.args.includes(`--secure-port=${port}`),
+  );
+  const etcdUrl = apiServer?.args.find((a) => a.startsWith("--etcd-servers="))?.slice("--etcd-servers=".length);
+  const etcd = all.find(
+    (p) => basename(p.args[0] ?? "") === "etcd" && p.args.includes(`--listen-client-urls=${etcdUrl}`),
+  );
+  assert.ok(apiServer && etcd, `the demo's kube-apiserver and etcd run (server ${server})`);
+  const pids = { "kube-apiserver": apiServer.pid, etcd: etcd.pid };
+  assert.equal(await ready(copy), true, "the demo's cluster answers while it runs");
+  return {
+    async stopped(): Promise<void> {
+      try {
+        for (const [name, pid] of Object.entries(pids)) {
+          await waitFor(`the demo's ${name} (pid ${pid}) to be gone`, async () => !(await running(pid)), {
+            timeoutMs: 5000,
+          });
+        }
+        await assert.rejects(ready(copy), (err) => isKind(err, "Network"), "the demo's API server is stopped");
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
 describe("the demo", () => {
   it("starts its own cluster, shows every step and stops it", async () => {
-    const result = await runCli(["--pace", "0"], { script, timeoutMs: 240_000 });
+    const demo = new CliProcess(["--pace", "0"], { script, timeoutMs: 240_000 });
+    const cluster = await demoCluster(demo);
+    const result = await demo.exited;
     assert.equal(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
     assertShown(result.stdout, result.stderr);
     // No colours when the output is not a terminal, in the demo's lines or in kindwatch's.
     assert.ok(!(result.stdout + result.stderr).includes("\x1b["), "no colour codes");
-    const server = /kube-apiserver (https:\/\/127\.0\.0\.1:\d+) is up/.exec(result.stdout)?.[1];
-    assert.ok(server, "the demo names its server");
-    await assert.rejects(fetch(`${server}/readyz`), "the demo's API server is stopped");
+    await cluster.stopped();
   });
 
   it("ends with 130 on Ctrl-C, its cluster stopped", async () => {
     const demo = new CliProcess(["--pace", "2500"], { script, timeoutMs: 240_000 });
+    const cluster = await demoCluster(demo);
     await demo.until("the first live step", (p) => p.stdout.includes("▸ create AIModelBinding search-team/"), 120_000);
-    const server = /kube-apiserver (https:\/\/127\.0\.0\.1:\d+) is up/.exec(demo.stdout)?.[1];
     const { code, ms } = await demo.stop("SIGINT");
     assert.equal(code, 130, demo.stderr);
     assert.ok(ms < 5000, `took ${ms} ms to stop`);
     assert.doesNotMatch(demo.stderr, /demo failed/);
-    await assert.rejects(fetch(`${server}/readyz`), "the demo's API server is stopped");
+    await cluster.stopped();
   });
 
   it("says what is wrong with a bad flag", async () => {

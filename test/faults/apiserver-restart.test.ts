@@ -42,9 +42,12 @@ describe("kube-apiserver killed during a churn", () => {
     const leases = [factory.acquire(request), factory.acquire(request)] as const;
     const informer = leases[0].informer;
     assert.equal(leases[1].informer, informer, "one informer shared by both consumers");
-    const logs = [new HandlerLog("first"), new HandlerLog("second")] as const;
+    // The slow handler (some 20 notifications a second) falls behind the churn, so that its queue merges what it has
+    // not been told yet: several changes of one object, an update then a delete.
+    const logs = [new HandlerLog("first"), new HandlerLog("second"), HandlerLog.slow("slow", 100)] as const;
     leases[0].informer.addHandlers(logs[0].handlers());
     leases[1].informer.addHandlers(logs[1].handlers());
+    leases[1].informer.addHandlers(logs[2].handlers());
     const errors: ApiError[] = [];
     informer.onError((err) => errors.push(err));
     await factory.waitForSync(AbortSignal.timeout(20_000));
@@ -91,13 +94,15 @@ describe("kube-apiserver killed during a churn", () => {
     for (const log of logs)
       for (const name of bystanders.slice(0, 3))
         assert.ok(log.unknownDeletes.has(`${ns}/${name}`), `${log.name} was told ${name} went while unseen`);
+    assert.ok(logs[2].told < logs[0].told, `the slow handler had notifications merged (${logs[2].told} told)`);
     const status = informer.status();
     assert.ok(errors.length >= 2, `errors reported for both kills (got ${errors.length})`);
     assert.ok(status.relists >= 1, "the informer relisted after etcd changed behind its back");
     console.log(
       `restart: ${churn.total} ops (${JSON.stringify(churn.counts)}), ${errors.length} errors ` +
         `(${[...new Set(errors.map((e) => e.kind))].join(",")}), ${status.relists} relists, ` +
-        `${result.objects} objects, deletes seen ${JSON.stringify(result.deletedSeen)}`,
+        `${result.objects} objects, deletes seen ${JSON.stringify(result.deletedSeen)}, ` +
+        `notifications told ${logs.map((l) => `${l.name} ${l.told}`).join(", ")}`,
     );
     for (const lease of leases) await lease.release();
     assert.equal(factory.informers().length, 0, "the informer stops with its last consumer");

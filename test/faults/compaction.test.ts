@@ -52,7 +52,7 @@ describe("etcd compacted while the informer is cut off (watch cache off)", () =>
           backoff: { initialMs: 100, maxMs: 500 },
         },
       );
-      const logs = [new HandlerLog("first"), new HandlerLog("second")];
+      const logs = [new HandlerLog("first"), new HandlerLog("second"), HandlerLog.slow("slow", 20)];
       for (const log of logs) informer.addHandlers(log.handlers());
       const errors: ApiError[] = [];
       informer.onError((err) => errors.push(err));
@@ -60,7 +60,12 @@ describe("etcd compacted while the informer is cut off (watch cache off)", () =>
       cleanup.defer(() => informer.stop());
       await informer.synced(AbortSignal.timeout(20_000));
       await cms.patch(`${p}-19`, { data: { v: "live" } }, "merge");
-      await waitFor("a live update", () => informer.store.get(`${ns}/${p}-19`)?.data);
+      await waitFor(
+        "a live update",
+        () => (informer.store.get(`${ns}/${p}-19`)?.data as { v?: string } | undefined)?.v === "live",
+      );
+      // Every handler holds every object before the cut: a slow one's relist deletes are then all told, not cancelled.
+      await informer.idle();
       const rvBefore = informer.status().resourceVersion;
 
       proxy.mode = "reset";

@@ -47,20 +47,40 @@ describe("the watch connection cut mid-stream", () => {
       backoff: { initialMs: 100, maxMs: 500 },
       ...(idleTimeoutMs ? { idleTimeoutMs } : {}),
     });
-    const logs = [new HandlerLog("first"), new HandlerLog("second")];
+    const logs = [new HandlerLog("first"), new HandlerLog("second"), HandlerLog.slow("slow", 20)];
     for (const log of logs) informer.addHandlers(log.handlers());
     const errors: ApiError[] = [];
     informer.onError((err) => errors.push(err));
     informer.start();
     cleanup.defer(() => informer.stop());
     await informer.synced(AbortSignal.timeout(20_000));
-    const changes = async (round: string) => {
-      await cms.delete(`cm-${round}-gone`).catch(() => undefined);
-      await cms.patch("cm-1", { data: { v: round } }, "merge");
-      await cms.delete("cm-2").catch(() => undefined);
+    /**
+     * Each round changes objects of its own: patches `cm-<patched>`, patches then deletes `cm-<doomed>` (an update and
+     * a delete of one key in a row, which reach a slow handler's queue together), and creates `cm-<round>` last.
+     */
+    const changes = async (round: string, patched: number, doomed: number) => {
+      await cms.patch(`cm-${patched}`, { data: { v: round } }, "merge");
+      await cms.patch(`cm-${doomed}`, { data: { v: round } }, "merge");
+      await cms.delete(`cm-${doomed}`);
       await cms.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `cm-${round}` } });
     };
-    return { ns, cms, informer, logs, errors, calls, changes };
+    /**
+     * Asserts that every handler was told of exactly the deletes of `doomed`, in order, and holds none of them; and
+     * that the slow one, handed each round's changes at once after the outage, had some merged on the way.
+     */
+    const toldDeletes = (...doomed: number[]) => {
+      for (const log of logs) {
+        assert.deepEqual(
+          log.deleted,
+          doomed.map((i) => `${ns}/cm-${i}`),
+          `${log.name} was told every delete`,
+        );
+        for (const i of doomed) assert.equal(log.view.has(`${ns}/cm-${i}`), false, `${log.name} holds cm-${i} no more`);
+      }
+      const [first, , slow] = logs;
+      assert.ok(slow && first && slow.told < first.told, `the slow handler had notifications merged (${slow?.told})`);
+    };
+    return { ns, cms, informer, logs, errors, calls, changes, toldDeletes };
   }
 
   it("(a) reset: reconnects, re-watches from its version, and loses nothing", { timeout: 60_000 }, async () => {
@@ -68,16 +88,17 @@ describe("the watch connection cut mid-stream", () => {
     const relists = t.informer.status().relists;
     // A plain reset: the stream breaks and the next connection goes through.
     proxy.cut();
-    await t.changes("a1");
+    await t.changes("a1", 1, 2);
     await waitFor("the changes after a reset", () => t.informer.store.get(`${t.ns}/cm-a1`), { timeoutMs: 10_000 });
     // A reset, then every new connection refused for a while: errors, backoff, then back.
     proxy.mode = "reset";
     proxy.cut();
     await waitFor("errors while refused", () => t.errors.length >= 3, { timeoutMs: 20_000 });
-    await t.changes("a2");
+    await t.changes("a2", 3, 4);
     proxy.mode = "forward";
     await waitFor("the changes after the refusals", () => t.informer.store.get(`${t.ns}/cm-a2`), { timeoutMs: 20_000 });
     await assertConverged(t.informer, t.cms, t.logs);
+    t.toldDeletes(2, 4);
     assert.deepEqual([...new Set(t.errors.map((e) => e.kind))], ["Network"]);
     assert.equal(t.informer.status().relists, relists, "a re-watch from the last version sufficed: no relist");
     for (const log of t.logs) assert.equal(log.unknownDeletes.size, 0, "deletes came from the watch itself");
@@ -95,11 +116,15 @@ describe("the watch connection cut mid-stream", () => {
     // Open connections stop relaying; new ones are accepted but never answered.
     proxy.freeze();
     proxy.mode = "stall";
-    await t.changes("b");
+    await t.changes("b", 5, 6);
     const attempt = (n: number) => t.calls.watchTimes[watches + n - 1];
-    await waitFor("the watcher to give up on the stalled stream, then on a stalled new connection", () => attempt(2), {
-      timeoutMs: 2 * idleTimeoutMs + 5000,
-    });
+    await waitFor(
+      "the watcher to give up on the stalled stream, then on a stalled new connection",
+      () => attempt(2) !== undefined,
+      {
+        timeoutMs: 2 * idleTimeoutMs + 5000,
+      },
+    );
     assert.equal(t.informer.store.get(`${t.ns}/cm-b`), undefined, "nothing can arrive while stalled");
     proxy.mode = "forward";
     await waitFor("the changes made during the stall", () => t.informer.store.get(`${t.ns}/cm-b`), {
@@ -107,6 +132,7 @@ describe("the watch connection cut mid-stream", () => {
     });
     const arrivedMs = Date.now() - stalledAt;
     await assertConverged(t.informer, t.cms, t.logs);
+    t.toldDeletes(6);
     const noticedMs = (attempt(1) ?? 0) - stalledAt;
     const newStallMs = (attempt(2) ?? 0) - (attempt(1) ?? 0);
     // The frozen stream's clock started at its last event, before the freeze; a new connection's at its start.

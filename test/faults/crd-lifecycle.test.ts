@@ -78,7 +78,7 @@ describe("a watched kind whose CRD is deleted and created again", () => {
     const backoff = { initialMs: 100, maxMs: 1600 };
     const { source, calls } = counting(listWatchOf(env.admin.client.resource(gadgets).namespace(ns)));
     const informer = new Informer<KubeObject>(source, { backoff });
-    const logs = [new HandlerLog("first"), new HandlerLog("second")];
+    const logs = [new HandlerLog("first"), new HandlerLog("second"), HandlerLog.slow("slow", 20)];
     for (const log of logs) informer.addHandlers(log.handlers());
     const errors: { at: number; error: ApiError; retryInMs: number; requests: number }[] = [];
     informer.onError((error, retryInMs) =>
@@ -88,6 +88,8 @@ describe("a watched kind whose CRD is deleted and created again", () => {
     cleanup.defer(() => informer.stop());
     await informer.synced(AbortSignal.timeout(20_000));
     assert.equal(informer.store.size, 20);
+    // The slow handler has its 20 adds first: a delete of an add not yet told would rightly cancel it.
+    await informer.idle();
 
     await env.admin.client.resource(crds).delete(crdName);
     await waitFor(

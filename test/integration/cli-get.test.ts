@@ -73,6 +73,25 @@ describe("kindwatch get, side by side with kubectl get", () => {
     assert.match(printed[4] ?? "", /^NAMESPACE +NAME +DATA +AGE\n/);
   });
 
+  it("takes short names in any case, printing what kubectl prints for the short name as registered", async () => {
+    // kubectl matches short names case-sensitively (`kubectl get CM` is an error); kindwatch, like for every other
+    // name, ignores case.
+    const ns = ["-n", env.namespace];
+    const cases = [
+      ["CM", "-l", `mark=${label}`, ...ns],
+      ["Cm", "-l", `mark=${label}`, "-o", "name", ...ns],
+      ["CM/one", "-o", "name", ...ns],
+      ["CM.V1.", "two", "-o", "yaml", ...ns],
+    ];
+    for (const [typed = "", ...rest] of cases) {
+      const [res, expected] = await Promise.all([ours([typed, ...rest]), theirs([typed.toLowerCase(), ...rest])]);
+      assert.equal(res.code, 0, `${typed}: ${res.stderr}`);
+      assert.deepEqual(withoutAge(res.stdout), withoutAge(expected), typed);
+    }
+    const names = await ours(["CM", "-l", `mark=${label}`, "-o", "name", ...ns]);
+    assert.equal(names.stdout, "configmap/one\nconfigmap/two\n");
+  });
+
   it("prints names, JSON and YAML exactly as kubectl does", async () => {
     const ns = ["-n", env.namespace];
     const cases = [

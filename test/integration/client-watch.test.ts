@@ -221,10 +221,19 @@ describe("dynamic client: watch", () => {
       assert.equal(e.object.metadata.labels?.meta, "yes");
     }
 
-    const initial = await collect(widgets.watchMetadata({ sendInitialEvents: true, signal }), (seen) =>
-      isInitialEventsEnd(seen.at(-1)),
+    // Widgets of its own, with a spec to leave out: the initial events must hold them, not whatever exists already.
+    for (const name of ["meta-w1", "meta-w2"])
+      await widgets.create(widget(kind, name, { size: 3 }, { labels: { meta: "w" } }));
+    const initial = await collect(
+      widgets.watchMetadata({ sendInitialEvents: true, labelSelector: "meta=w", signal }),
+      (seen) => isInitialEventsEnd(seen.at(-1)),
     );
     assert.ok(isInitialEventsEnd(initial.at(-1)));
-    assert.ok(changes(initial).every((e) => e.object.kind === "PartialObjectMetadata" && e.object.spec === undefined));
+    assert.deepEqual(summary(initial).sort(), ["ADDED meta-w1", "ADDED meta-w2"]);
+    for (const e of changes(initial)) {
+      assert.equal(e.object.kind, "PartialObjectMetadata");
+      assert.equal(e.object.spec, undefined);
+      assert.equal(e.object.metadata.labels?.meta, "w");
+    }
   });
 });

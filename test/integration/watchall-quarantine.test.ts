@@ -1,7 +1,9 @@
 /**
  * One broken kind never blocks the others: run as a user whom RBAC lets list some kinds only, the engine quarantines
- * a forbidden kind (found by a SelfSubjectAccessReview) and a kind whose conversion webhook is down, with reasons,
- * while the other kinds sync and stream, with a single listing slot; a kind granted later is picked up by the retries.
+ * forbidden kinds (found by a SelfSubjectAccessReview, or without reviews by their list's Forbidden) and kinds whose
+ * conversion webhook is down, with reasons, while the healthy kind syncs and streams, all with a single listing slot;
+ * a kind granted later is picked up by the retries. Broken kinds sort both before and after the healthy one, so that
+ * a broken kind which kept the only slot would hold up the others whatever the order the engine starts them in.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -26,35 +28,18 @@ describe("watch-all: quarantined kinds", () => {
   let env: ClientEnv;
   let user: TestUser;
   let transport: Transport;
-  const allowed = simpleCrd(uniqueGroup("waq-ok"));
-  const forbidden = simpleCrd(uniqueGroup("waq-no"));
-  const converted: CrdSpec = {
-    ...simpleCrd(uniqueGroup("waq-conv")),
+  // Groups sort by their first letter: "a-" kinds before the healthy "m-" one, "z-" kinds after it.
+  const healthy = simpleCrd(uniqueGroup("m-waq-ok"));
+  const forbidden = [simpleCrd(uniqueGroup("a-waq-no")), simpleCrd(uniqueGroup("z-waq-no"))];
+  const converted: CrdSpec[] = ["a-waq-conv", "z-waq-conv"].map((prefix) => ({
+    ...simpleCrd(uniqueGroup(prefix)),
     versions: [{ name: "v1", storage: true }, { name: "v2" }],
-  };
+  }));
+  const broken = [...forbidden, ...converted];
+  const all = [healthy, ...broken];
   const role = uniqueName("watchall-quarantine");
   const grantRole = `${role}-later`;
-
-  before(async () => {
-    env = await clientEnv("watchall-quarantine");
-    user = await env.cluster.user(uniqueName("watcher"));
-    transport = transportFor(user.kubeconfigPath);
-  });
-  after(async () => {
-    for (const name of [role, grantRole]) {
-      await env.client
-        .resource(clusterRoleBindings)
-        .delete(name)
-        .catch(() => {});
-      await env.client
-        .resource(clusterRoles)
-        .delete(name)
-        .catch(() => {});
-    }
-    for (const spec of [allowed, forbidden, converted]) await deleteCrd(env.transport, spec);
-    await transport.close();
-    await env.close();
-  });
+  const gizmos = ["gizmos"];
 
   async function grant(name: string, rules: unknown[]): Promise<void> {
     await env.client.resource(clusterRoles).create({
@@ -78,71 +63,123 @@ describe("watch-all: quarantined kinds", () => {
     metadata: { name },
     spec: { n: 1 },
   });
+  const gizmosOf = (group: string) =>
+    env.client.resource({ group, version: "v1", resource: "gizmos" }).namespace(env.namespace);
 
-  it("quarantines a forbidden kind and one whose conversion webhook is down, while the others sync and stream", async () => {
-    for (const spec of [allowed, forbidden, converted]) await createCrd(env.transport, spec);
+  before(async () => {
+    env = await clientEnv("watchall-quarantine");
+    user = await env.cluster.user(uniqueName("watcher"));
+    transport = transportFor(user.kubeconfigPath);
+    for (const spec of all) await createCrd(env.transport, spec);
     // Objects stored at v1, served to the engine at v2 (the preferred version): every list needs the webhook.
     const caBundle = Buffer.from(env.cluster.admin.caPem ?? "").toString("base64");
-    const crd = await env.client.resource(crdsGvr).get(`gizmos.${converted.group}`);
-    (crd.spec as Record<string, unknown>).conversion = {
-      strategy: "Webhook",
-      webhook: { clientConfig: { url: "https://127.0.0.1:1/convert", caBundle }, conversionReviewVersions: ["v1"] },
-    };
-    await env.client.resource(crdsGvr).update(crd);
-    for (const spec of [allowed, forbidden, converted]) {
-      const gvr = { group: spec.group, version: "v1", resource: "gizmos" };
-      await env.client.resource(gvr).namespace(env.namespace).create(gizmo(spec.group, "first"));
+    for (const spec of converted) {
+      const crd = await env.client.resource(crdsGvr).get(`gizmos.${spec.group}`);
+      (crd.spec as Record<string, unknown>).conversion = {
+        strategy: "Webhook",
+        webhook: { clientConfig: { url: "https://127.0.0.1:1/convert", caBundle }, conversionReviewVersions: ["v1"] },
+      };
+      await env.client.resource(crdsGvr).update(crd);
     }
-    const gizmos = ["gizmos"];
+    for (const spec of all) await gizmosOf(spec.group).create(gizmo(spec.group, "first"));
     await grant(role, [
       { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["list", "watch"] },
-      { apiGroups: [allowed.group, converted.group], resources: gizmos, verbs: ["list", "watch"] },
+      { apiGroups: [healthy.group, ...converted.map((c) => c.group)], resources: gizmos, verbs: ["list", "watch"] },
     ]);
+  });
+  after(async () => {
+    for (const name of [role, grantRole]) {
+      await env.client
+        .resource(clusterRoleBindings)
+        .delete(name)
+        .catch(() => {});
+      await env.client
+        .resource(clusterRoles)
+        .delete(name)
+        .catch(() => {});
+    }
+    for (const spec of all) await deleteCrd(env.transport, spec);
+    await transport.close();
+    await env.close();
+  });
 
-    const groups = [allowed.group, forbidden.group, converted.group];
-    const log = EventLog.start(engineCluster(transport), {
-      include: { groups },
-      // One slot: a quarantined kind that kept it would keep the healthy one from ever listing.
+  /** An engine over the test's kinds, as the user, with one listing slot. */
+  const engine = (accessReview: boolean) =>
+    EventLog.start(engineCluster(transport), {
+      include: { groups: all.map((s) => s.group) },
+      // One slot: a quarantined kind that kept it would keep every kind after it from ever listing.
       concurrency: 1,
+      accessReview,
       informer: { backoff: { initialMs: 200, maxMs: 1000 } },
     });
+
+  /**
+   * Waits for every broken kind's quarantine, with `forbiddenReason` for the forbidden ones, and for the healthy kind
+   * to sync and stream a live change; then checks that each broken kind is still quarantined and told no objects.
+   */
+  async function quarantinedWhileHealthyStreams(log: EventLog, forbiddenReason: RegExp, n: number): Promise<void> {
+    for (const spec of forbidden) {
+      const e = await log.kindEvent(spec.group, "KIND_QUARANTINED");
+      assert.match((e as { reason?: string }).reason ?? "", forbiddenReason, spec.group);
+    }
+    for (const spec of converted) {
+      const e = await log.kindEvent(spec.group, "KIND_QUARANTINED");
+      assert.match((e as { reason?: string }).reason ?? "", /conversion webhook/, spec.group);
+    }
+    await log.kindEvent(healthy.group, "KIND_SYNCED");
+    assert.deepEqual(log.object(healthy.group, "first"), ["ADDED initial"]);
+
+    await gizmosOf(healthy.group).patch("first", { spec: { n } }, "merge");
+    await log.next("the healthy kind's live update", (e) => e.group === healthy.group && e.type === "MODIFIED");
+    assert.deepEqual(log.object(healthy.group, "first"), ["ADDED initial", "MODIFIED live spec.n"]);
+
+    const status = log.engine.status();
+    const state = (group: string) => status.kinds.find((k) => k.group === group);
+    assert.equal(state(healthy.group)?.state, "synced");
+    assert.equal(status.synced, 1);
+    assert.equal(status.quarantined, broken.length);
+    for (const spec of forbidden) {
+      assert.equal(state(spec.group)?.state, "quarantined", spec.group);
+      assert.match(state(spec.group)?.reason ?? "", forbiddenReason, spec.group);
+    }
+    for (const spec of converted) {
+      assert.equal(state(spec.group)?.state, "quarantined", spec.group);
+      assert.match(state(spec.group)?.reason ?? "", /conversion webhook/, spec.group);
+      assert.equal(state(spec.group)?.version, "v2");
+    }
+    for (const spec of broken) {
+      const { group } = spec;
+      assert.deepEqual(log.of(group).filter(isObjectEvent), [], `${group}: no objects while quarantined`);
+      const v = converted.includes(spec) ? "v2" : "v1";
+      assert.deepEqual(log.kinds(group).slice(0, 2), [`KIND_ADDED ${v}`, `KIND_QUARANTINED ${v}`]);
+    }
+  }
+
+  it("without access reviews, quarantines a kind whose list is Forbidden, which gives its slot back", async () => {
+    const log = engine(false);
     try {
-      const noAccess = await log.kindEvent(forbidden.group, "KIND_QUARANTINED");
-      assert.match((noAccess as { reason?: string }).reason ?? "", /^forbidden: cannot list gizmos/);
-      const broken = await log.kindEvent(converted.group, "KIND_QUARANTINED");
-      assert.match((broken as { reason?: string }).reason ?? "", /conversion webhook/);
-      await log.kindEvent(allowed.group, "KIND_SYNCED");
-      assert.deepEqual(log.object(allowed.group, "first"), ["ADDED initial"]);
+      await quarantinedWhileHealthyStreams(log, /^Forbidden: /, 2);
+    } finally {
+      await log.stop();
+    }
+  });
 
-      await env.client
-        .resource({ group: allowed.group, version: "v1", resource: "gizmos" })
-        .namespace(env.namespace)
-        .patch("first", { spec: { n: 2 } }, "merge");
-      await log.next("the allowed kind's live update", (e) => e.group === allowed.group && e.type === "MODIFIED");
-      assert.deepEqual(log.object(allowed.group, "first"), ["ADDED initial", "MODIFIED live spec.n"]);
+  it("quarantines forbidden kinds (by access review) and kinds whose conversion webhook is down; granted later, a kind syncs", async () => {
+    const log = engine(true);
+    try {
+      await quarantinedWhileHealthyStreams(log, /^forbidden: cannot list gizmos/, 3);
 
-      const status = log.engine.status();
-      const state = (group: string) => status.kinds.find((k) => k.group === group);
-      assert.equal(state(allowed.group)?.state, "synced");
-      assert.equal(state(forbidden.group)?.state, "quarantined");
-      assert.match(state(forbidden.group)?.reason ?? "", /forbidden/);
-      assert.equal(state(converted.group)?.state, "quarantined");
-      assert.match(state(converted.group)?.reason ?? "", /conversion webhook/);
-      assert.equal(state(converted.group)?.version, "v2");
-      assert.equal(status.synced, 1);
-      assert.equal(status.quarantined, 2);
-      for (const group of [forbidden.group, converted.group]) {
-        assert.deepEqual(log.of(group).filter(isObjectEvent), [], `${group}: no objects while quarantined`);
-        const v = group === converted.group ? "v2" : "v1";
-        assert.deepEqual(log.kinds(group).slice(0, 2), [`KIND_ADDED ${v}`, `KIND_QUARANTINED ${v}`]);
+      // Granted now: the access reviews' retries find out, and the kinds sync.
+      await grant(grantRole, [
+        { apiGroups: forbidden.map((f) => f.group), resources: gizmos, verbs: ["list", "watch"] },
+      ]);
+      for (const { group } of forbidden) {
+        await log.kindEvent(group, "KIND_SYNCED");
+        assert.deepEqual(log.object(group, "first"), ["ADDED initial"]);
+        assert.deepEqual(log.kinds(group), ["KIND_ADDED v1", "KIND_QUARANTINED v1", "KIND_SYNCED v1"]);
       }
-
-      // Granted now: the backoff retries find out, and the kind syncs.
-      await grant(grantRole, [{ apiGroups: [forbidden.group], resources: gizmos, verbs: ["list", "watch"] }]);
-      await log.kindEvent(forbidden.group, "KIND_SYNCED");
-      assert.deepEqual(log.object(forbidden.group, "first"), ["ADDED initial"]);
-      assert.deepEqual(log.kinds(forbidden.group), ["KIND_ADDED v1", "KIND_QUARANTINED v1", "KIND_SYNCED v1"]);
-      assert.equal(log.engine.status().kinds.find((k) => k.group === converted.group)?.state, "quarantined");
+      for (const { group } of converted)
+        assert.equal(log.engine.status().kinds.find((k) => k.group === group)?.state, "quarantined");
     } finally {
       await log.stop();
     }

@@ -4,7 +4,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "./wait.js";
+import { type Condition, holds, waitFor } from "./wait.js";
 
 /** The compiled entry point: dist/test/support/ -> dist/src/cli/main.js. */
 export const cliPath = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
@@ -69,26 +69,39 @@ export class CliProcess {
     return this.lines().map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
-  /** Waits until `check` finds something in the output; fails with the output so far when it does not. */
-  async until<T>(what: string, check: (p: CliProcess) => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  /**
+   * Waits until `check` finds something in the output (see `Condition`); fails with the output so far when it does not,
+   * at once when the process exits first.
+   */
+  async until<T extends object | true>(
+    what: string,
+    check: (p: CliProcess) => Condition<T>,
+    timeoutMs = 20_000,
+  ): Promise<T> {
     let exited = false;
     void this.exited.then(() => {
       exited = true;
     });
+    let outcome: { found: T } | { exited: true };
     try {
-      return await waitFor(
+      outcome = await waitFor(
         what,
         () => {
           const found = check(this);
-          if (found !== undefined && found !== false) return found;
-          if (exited) throw new Error(`kindwatch exited ${this.child.exitCode}`);
-          return undefined;
+          if (holds(found)) return { found };
+          return exited ? { exited: true as const } : undefined;
         },
         { timeoutMs, intervalMs: 20 },
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nstdout:\n${this.stdout.slice(-3000)}\nstderr:\n${this.stderr}`);
+      throw this.#failure((err as Error).message);
     }
+    if ("found" in outcome) return outcome.found;
+    throw this.#failure(`kindwatch exited ${this.child.exitCode ?? this.child.signalCode} before ${what}`);
+  }
+
+  #failure(message: string): Error {
+    return new Error(`${message}\nstdout:\n${this.stdout.slice(-3000)}\nstderr:\n${this.stderr}`);
   }
 
   /** Sends `signal` and resolves with the result and how long the exit took. */

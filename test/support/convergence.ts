@@ -3,6 +3,10 @@
  * every handler's own view of the world (built only from the adds, updates and deletes it was told) equal to it too.
  * A handler whose view still holds an object the server no longer has missed a delete; one told to add an object it
  * already holds missed a delete in between.
+ *
+ * A synchronous handler keeps up with any informer, so nothing ever waits in its queue and the queue's merging of
+ * pending notifications is never exercised; a slow handler ({@link HandlerLog.slow}) falls behind, has its pending
+ * notifications merged, and must still end with the same view.
  */
 import assert from "node:assert/strict";
 import type { EventHandlers, Informer } from "../../src/cache/informer.js";
@@ -49,27 +53,76 @@ export function differences(actual: Map<string, Version>, expected: Map<string, 
   return out.length > limit ? [...out.slice(0, limit), `... ${out.length - limit} more`] : out;
 }
 
+/** A pause of up to `maxMs`, at random: sometimes only a turn of the event loop, so that fast and slow steps mix. */
+export function randomPause(maxMs: number): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      const ms = Math.random() * maxMs;
+      if (ms < maxMs / 4) setImmediate(resolve);
+      else setTimeout(resolve, ms);
+    });
+}
+
 /** One handler's record of what it was told, and the world as that tells it. */
 export class HandlerLog {
   readonly name: string;
+  /** Awaited by each call before it records what it was told: the time an asynchronous handler takes. */
+  readonly pause: (() => Promise<void>) | undefined;
   /** What this handler believes exists now. */
   readonly view = new Map<string, Version>();
   /** Every key this handler was ever told of. */
   readonly everSeen = new Set<string>();
+  /** The keys of the deletes this handler was told, in order. */
+  readonly deleted: string[] = [];
   /** Keys deleted with `finalStateUnknown` (inferred from a relist). */
   readonly unknownDeletes = new Set<string>();
   /** Things a consistent history cannot contain, e.g. an add of an object the handler holds already. */
   readonly violations: string[] = [];
   adds = 0;
   updates = 0;
-  deletes = 0;
 
-  constructor(name: string) {
+  constructor(name: string, pause?: () => Promise<void>) {
     this.name = name;
+    this.pause = pause;
   }
 
-  /** The handlers to give the informer. */
+  /** A handler that takes up to `maxMs` over each notification, so that it falls behind a busy informer. */
+  static slow(name: string, maxMs: number): HandlerLog {
+    return new HandlerLog(name, randomPause(maxMs));
+  }
+
+  /** How many deletes this handler was told. */
+  get deletes(): number {
+    return this.deleted.length;
+  }
+
+  /** How many notifications this handler was told. */
+  get told(): number {
+    return this.adds + this.updates + this.deletes;
+  }
+
+  /** The handlers to give the informer: synchronous ones, or with a pause, ones that return a promise. */
   handlers(): EventHandlers<KubeObject> {
+    const record = this.#record();
+    const pause = this.pause;
+    if (!pause) return record;
+    return {
+      add: async (obj, info) => {
+        await pause();
+        record.add?.(obj, info);
+      },
+      update: async (old, obj, info) => {
+        await pause();
+        record.update?.(old, obj, info);
+      },
+      delete: async (obj, info) => {
+        await pause();
+        record.delete?.(obj, info);
+      },
+    };
+  }
+
+  #record(): EventHandlers<KubeObject> {
     return {
       add: (obj) => {
         const key = keyOf(obj);
@@ -89,8 +142,8 @@ export class HandlerLog {
       },
       delete: (obj, { finalStateUnknown }) => {
         const key = keyOf(obj);
-        this.deletes++;
         if (!this.view.has(key)) this.violations.push(`delete of ${key}, not held`);
+        this.deleted.push(key);
         if (finalStateUnknown) this.unknownDeletes.add(key);
         this.view.delete(key);
       },

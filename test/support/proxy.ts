@@ -35,6 +35,8 @@ export class TcpProxy {
   readonly url: string;
   /** What happens to the connections accepted from now on (open ones keep what they had). */
   mode: ProxyMode = "forward";
+  /** How long what the server sends waits before it is relayed, on connections accepted from now on: a slow network. */
+  latencyMs = 0;
   readonly #server: Server;
   readonly #target: { host: string; port: number };
   readonly #links = new Set<Link>();
@@ -149,8 +151,10 @@ export class TcpProxy {
     }
     const upstream = connect(this.#target.port, this.#target.host);
     link.upstream = upstream;
+    const latencyMs = this.latencyMs;
     upstream.on("error", () => {});
-    upstream.once("close", () => client.destroy());
+    // Timers of one delay fire in the order they were set: bytes held back still arrive in order, then the close.
+    upstream.once("close", () => (latencyMs > 0 ? setTimeout(() => client.destroy(), latencyMs) : client.destroy()));
     client.on("data", (chunk: Buffer) => {
       this.#bytesToServer += chunk.length;
     });
@@ -158,6 +162,7 @@ export class TcpProxy {
       this.#bytesFromServer += chunk.length;
     });
     client.pipe(upstream);
-    upstream.pipe(client);
+    if (latencyMs > 0) upstream.on("data", (chunk: Buffer) => setTimeout(() => client.write(chunk), latencyMs));
+    else upstream.pipe(client);
   }
 }

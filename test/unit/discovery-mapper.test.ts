@@ -49,6 +49,9 @@ describe("resolving what a user types", () => {
     ["myresources.fixture.example.com", "fixture.example.com/v2/myresources"],
     ["mr.fixture.example.com", "fixture.example.com/v2/myresources"],
     ["mr.fixture", "fixture.example.com/v2/myresources"],
+    ["MR", "fixture.example.com/v2/myresources"],
+    ["Mr.Fixture", "fixture.example.com/v2/myresources"],
+    ["MR.V1.FIXTURE.EXAMPLE.COM", "fixture.example.com/v1/myresources"],
     ["MyResource.fixture.example.com", "fixture.example.com/v2/myresources"],
     ["myresources.v1.fixture.example.com", "fixture.example.com/v1/myresources"],
     ["MyResource.v1.fixture.example.com", "fixture.example.com/v1/myresources"],
@@ -63,6 +66,13 @@ describe("resolving what a user types", () => {
 
   const builtins: [string, string][] = [
     ["po", "/v1/pods"],
+    ["PO", "/v1/pods"],
+    ["Po", "/v1/pods"],
+    ["CM", "/v1/configmaps"],
+    ["SVC", "/v1/services"],
+    ["DEPLOY", "apps/v1/deployments"],
+    ["Deploy.Apps", "apps/v1/deployments"],
+    ["HPA.Autoscal", "autoscaling/v2/horizontalpodautoscalers"],
     ["pods", "/v1/pods"],
     ["Pod", "/v1/pods"],
     ["cm", "/v1/configmaps"],
@@ -92,11 +102,12 @@ describe("resolving what a user types", () => {
   it("reaches a CRD that shadows a built-in name through its group", () => {
     assert.equal(gvr(mapper.resolveResource("deployments.shadow.example.com")), "shadow.example.com/v1/deployments");
     assert.equal(gvr(mapper.resolveResource("po.shadow.example.com")), "shadow.example.com/v1/deployments");
+    assert.equal(gvr(mapper.resolveResource("PO.Shadow.Example.Com")), "shadow.example.com/v1/deployments");
     assert.equal(gvr(mapper.resolveResource("Event.shadow.example.com")), "shadow.example.com/v1/events");
   });
 
   it("refuses a name that two custom groups serve, listing both", () => {
-    for (const text of ["widgets", "widget", "Widget", "gd"]) {
+    for (const text of ["widgets", "widget", "Widget", "gd", "GD"]) {
       const err = ambiguous(() => mapper.resolveResource(text));
       assert.deepEqual(err.matches.map(qualifiedName), ["widgets.alpha.example.com", "widgets.beta.example.com"]);
       assert.equal(err.kind, "BadRequest");

@@ -432,3 +432,42 @@ describe("KindWatch", () => {
     await kind.done;
   });
 });
+
+/** A host whose access reviews cannot be asked (no authorization API): its kinds list anyway, and the list tells. */
+class UnreviewableHost extends Host {
+  override denied(): Promise<string | undefined> {
+    this.reviews++;
+    return Promise.reject(new Error("the server has no authorization API"));
+  }
+}
+
+describe("KindWatch: a forbidden kind and the listing slot", () => {
+  for (const found of ["by its access review", "by its list, when no access review can be asked"] as const) {
+    it(`gives the only slot back while forbidden (${found}), so that another kind syncs meanwhile`, async () => {
+      const healthy = new Host();
+      const forbidden = found.startsWith("by its list") ? new UnreviewableHost(healthy.slots) : new Host(healthy.slots);
+      forbidden.deny = "forbidden: cannot list gizmos.example.com in all namespaces";
+      forbidden.source("v1").defaultList = apiError("Forbidden", 403, "gizmos.example.com is forbidden");
+      healthy.source("v1").replyToList(page("5", [obj("a", "3")]));
+      const first = new KindWatch("forbidden.example.com", res("v1"), forbidden);
+      const second = new KindWatch(gr, res("v1"), healthy);
+      try {
+        await soon("quarantined", () => forbidden.shown().includes("KIND_QUARANTINED v1"));
+        await soon("the other kind synced with the only slot", () => healthy.shown().includes("KIND_SYNCED v1"));
+        await soon("the forbidden kind retried meanwhile", () =>
+          found.startsWith("by its list") ? forbidden.source("v1").lists.length >= 3 : forbidden.reviews >= 3,
+        );
+        assert.equal(first.status().state, "quarantined");
+        assert.match(first.status().reason ?? "", /forbidden/i);
+        assert.deepEqual(forbidden.shown(), ["KIND_ADDED v1", "KIND_QUARANTINED v1"]);
+      } finally {
+        // A failure above must not leave the forbidden kind retrying for ever, and the test process alive.
+        first.halt();
+        second.halt();
+        await Promise.all([first.done, second.done]);
+      }
+      assert.ok(forbidden.allStopped() && healthy.allStopped());
+      assert.ok(await healthy.slots.acquire(AbortSignal.timeout(100)), "no slot held after the halt");
+    });
+  }
+});
