@@ -11,6 +11,11 @@ import { cleanups, createNamespace, faultCluster } from "../support/faults.js";
 import { uniqueName } from "../support/wait.js";
 
 const stderrLines = (p: CliProcess) => p.stderr.split("\n").filter((l) => l !== "");
+/** The first stderr line that passes `test`, as a value `until` takes for done. */
+const lineOf = (p: CliProcess, test: (line: string) => boolean) => {
+  const line = stderrLines(p).find(test);
+  return line === undefined ? undefined : { line };
+};
 
 describe("kindwatch watch while the API server is down", () => {
   const ns = uniqueName("watch-connection");
@@ -46,19 +51,18 @@ describe("kindwatch watch while the API server is down", () => {
     }
 
     await cluster.stopApiServer("SIGKILL");
-    const lostLine = await quiet.until("the lost line", (p) => stderrLines(p).find((l) => l.startsWith("lost ")));
+    const lostLine = (await quiet.until("the lost line", (p) => lineOf(p, (l) => l.startsWith("lost ")))).line;
     const lost = /^lost the connection to (\S+) \((.+)\); retrying$/.exec(lostLine);
     assert.ok(lost, lostLine);
     assert.equal(lost[1], cluster.server);
     // The watches' own retries, once the transport has tried a few times over: what -v says of them.
     await verbose.until("a retry after the transport's attempts", (p) =>
-      stderrLines(p).find((l) => l.includes("watch failed; retrying") && / attempts\)/.test(l)),
+      lineOf(p, (l) => l.includes("watch failed; retrying") && / attempts\)/.test(l)),
     );
 
     await cluster.startApiServer();
-    const backLine = await quiet.until("the reconnected line", (p) =>
-      stderrLines(p).find((l) => l.startsWith("reconnected ")),
-    );
+    const backLine = (await quiet.until("the reconnected line", (p) => lineOf(p, (l) => l.startsWith("reconnected "))))
+      .line;
     const back = /^reconnected to (\S+) after (\d+\.\d) s$/.exec(backLine);
     assert.ok(back, backLine);
     assert.equal(back[1], cluster.server);

@@ -46,15 +46,18 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
 }
 
-/** How `promise` has settled so far, for {@link waitFor}: undefined while pending, then "resolved" or the reason. */
-export function outcome(promise: Promise<unknown>): () => unknown {
-  let settled: unknown;
+/**
+ * How `promise` has settled so far, for {@link waitFor}: undefined while pending, then `{ resolved: true }` or the
+ * rejection's reason (an object; a reason that is not one comes as `{ rejected: reason }`).
+ */
+export function outcome(promise: Promise<unknown>): () => object | undefined {
+  let settled: object | undefined;
   promise.then(
     () => {
-      settled = "resolved";
+      settled = { resolved: true };
     },
     (err: unknown) => {
-      settled = err;
+      settled = typeof err === "object" && err !== null ? err : { rejected: err };
     },
   );
   return () => settled;
