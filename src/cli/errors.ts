@@ -47,10 +47,17 @@ export function connectionFailure(error: ApiError): string | undefined {
   return error.kind === "Timeout" && error.status === 0 ? "no answer in time" : undefined;
 }
 
-/** A message without its leading "METHOD /path: ", which says nothing to someone who typed a command. */
+/**
+ * A message without its "METHOD /path: " prefix or " (METHOD /path)" suffix, which say nothing to someone who typed a
+ * command (as kubectl's messages, ours name the kind, the name and the namespace instead).
+ */
 function withoutRequest(error: ApiError): string {
+  if (!error.request) return error.message;
   const prefix = `${error.request}: `;
-  return error.request && error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+  const suffix = ` (${error.request})`;
+  let message = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+  if (message.endsWith(suffix)) message = message.slice(0, -suffix.length);
+  return message;
 }
 
 function apiFailure(error: ApiError, config: ClusterConfig | undefined): string {
