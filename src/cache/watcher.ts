@@ -8,7 +8,7 @@
  */
 import type { ListOptions, WatchEvent, WatchOptions } from "../client/options.js";
 import type { ResourceClient } from "../client/resource.js";
-import { ApiError, isGone } from "../http/errors.js";
+import { ApiError, type ErrorKind, isGone } from "../http/errors.js";
 import type { KubeObject, List } from "../object/types.js";
 import { Backoff, type BackoffOptions, delay } from "./backoff.js";
 
@@ -159,6 +159,8 @@ export async function* watcherBatches<T extends KubeObject>(
   let carried: WatchStream<T> | undefined;
   /** A streaming list just failed: the next (re)list is a paginated one, then streaming is tried again. */
   let listOnce = false;
+  /** The kind of the last failure. */
+  let previousFailure: ErrorKind | undefined;
 
   const openWatch = (opts: WatchOptions): WatchStream<T> =>
     new WatchStream(
@@ -319,10 +321,16 @@ export async function* watcherBatches<T extends KubeObject>(
         }
         if (error.kind === "Gone") resourceVersion = undefined;
         const wait = backoff.next();
-        // Our resourceVersion was compacted away: the first Gone after a healthy spell relists at once, repeated ones
-        // wait like any failure, so that a server answering every watch with Gone cannot make us spin. A server that
-        // says when to come back (APF's 429, a 503 or 500 with Retry-After) is not asked again sooner.
-        const retryInMs = Math.max(error.kind === "Gone" && backoff.failures === 1 ? 0 : wait, retryAfterMs(error));
+        // Our resourceVersion was compacted away (or a restarted server's watch cache does not reach back to it): a
+        // relist cures that, so a Gone relists at once, unless the failure before it was a Gone too (since the backoff
+        // last forgave): then the relist did not cure it, and a server answering every watch with Gone must not make us
+        // spin. So the Gone that is a restarted server's first answer after an outage relists at once, however long
+        // the outage's backoff grew. A server that says when to come back (APF's 429, a 503 or 500 with Retry-After)
+        // is not asked again sooner.
+        const goneAgain = previousFailure === "Gone" && backoff.failures > 1;
+        previousFailure = error.kind;
+        const notBeforeMs = retryAfterMs(error);
+        const retryInMs = Math.max(error.kind === "Gone" && !goneAgain ? 0 : wait, notBeforeMs);
         yield [{ type: "error", error, retryInMs }];
         if (retryInMs > 0) await delay(retryInMs, signal);
       }

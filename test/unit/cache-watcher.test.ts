@@ -433,6 +433,26 @@ describe("watcher: watching", () => {
     );
   });
 
+  it("relists at once on the Gone that is the server's first answer after an outage, however far the backoff grew", async () => {
+    const reset = () => apiError("Network", 0, "connection refused");
+    const src = new ScriptedListWatch().replyToList(page("5", []), page("9", [])).onWatch(
+      (w) => w.fail(reset()),
+      (w) => w.fail(reset()),
+      (w) => w.fail(reset()),
+      (w) => w.fail(reset()),
+      // A restarted server's watch cache starts at etcd's revision now: our resourceVersion is too old for it.
+      (w) => w.push(errorEvent(apiError("Gone", 410, "too old resource version: 5 (9)"))),
+    );
+    const { gen } = start(src, { backoff: { initialMs: 8, maxMs: 64, random: () => 0 } });
+    const events: WatcherEvent<KubeObject>[] = [];
+    while (events.filter((e) => e.type === "init-done").length < 2) events.push(await next(gen));
+    assert.deepEqual(
+      events.filter((e) => e.type === "error").map((e) => (e.type === "error" ? `${e.error.kind} ${e.retryInMs}` : "")),
+      ["Network 4", "Network 8", "Network 16", "Network 32", "Gone 0"],
+    );
+    assert.equal(src.lists.length, 2);
+  });
+
   it("does not spin when every watch answers Gone: the relists back off", async () => {
     const src = new ScriptedListWatch();
     src.defaultList = () => page(String(src.lists.length + 100), []);
