@@ -68,8 +68,7 @@ export class Recovery {
   #timer: NodeJS.Timeout | undefined;
   #inFlight: AbortController | undefined;
   #closed = false;
-  /** Probes sent so far. */
-  probes = 0;
+  #probes = 0;
 
   /** `probe` resolves when the server answers in good health and rejects with an {@link ApiError} otherwise. */
   constructor(probe: (signal: AbortSignal) => Promise<unknown>, options: RecoveryOptions = {}) {
@@ -78,6 +77,11 @@ export class Recovery {
     this.#spreadPerWaiterMs = options.spreadPerWaiterMs ?? 10;
     this.#maxSpreadMs = options.maxSpreadMs ?? 1000;
     this.#random = options.random ?? Math.random;
+  }
+
+  /** Probes sent so far. */
+  get probes(): number {
+    return this.#probes;
   }
 
   /** How many waits the probe works for now (outages not yet over). */
@@ -155,7 +159,7 @@ export class Recovery {
     this.#nextProbeAt = Date.now() + this.#intervalMs * (1 + 0.25 * this.#random());
     const controller = new AbortController();
     this.#inFlight = controller;
-    this.probes++;
+    this.#probes++;
     const seen = await this.#probeOnce(controller.signal);
     this.#inFlight = undefined;
     if (this.#closed) return;
