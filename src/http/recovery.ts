@@ -104,7 +104,9 @@ export class Recovery {
     return new Promise((resolve) => {
       if (signal?.aborted) return resolve(false);
       if (ms <= 0) return resolve(true);
-      const outage = !this.#closed && isOutage(failure);
+      // A wait no longer than the probe's interval ends before the probe could see the server go and come back, unless
+      // it is already seen down: it starts no probe (a lone reset connection costs no request).
+      const outage = !this.#closed && isOutage(failure) && (ms > this.#intervalMs || this.#state === "down");
       const now = Date.now();
       let timer = setTimeout(() => finish(true), ms);
       const onAbort = () => finish(false);

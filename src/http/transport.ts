@@ -516,7 +516,9 @@ export class Transport {
           throw attempt > 1 ? withMessage(error, `${error.message} (gave up after ${attempt} attempts)`) : error;
         }
         this.#options.onRetry?.({ request, attempt, error, delayMs });
-        await sleep(delayMs, scope);
+        // A retry after no response ends early once the probe sees the server back; one the server asked for waits.
+        if (error.status !== 0) await sleep(delayMs, scope);
+        else if (!(await this.recovery.wait(error, delayMs, { signal: scope.signal }))) throw scope.reason;
       }
     } finally {
       if (!handedOver) release();

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config/index.js";
-import { ApiError, isOutage, Transport } from "../../src/http/index.js";
+import { ApiError, isOutage, type RetryEvent, Transport } from "../../src/http/index.js";
 import { attachCluster, type ClusterAccess, type TestUser } from "../../src/testing/index.js";
 import { throughProxy } from "../support/http.js";
 import { TcpProxy } from "../support/proxy.js";
@@ -72,5 +72,32 @@ describe("transport recovery probe", () => {
     assert.equal(recovery.probes, probes);
     assert.equal(proxy.accepted, accepted, "no new connection");
     assert.equal(proxy.bytesToServer, sent, "no request on an open one");
+  });
+
+  it("ends a read's retry wait after a reset connection early once the probe sees the server back", async () => {
+    const admin = await TcpProxy.start(cluster.server, "reset");
+    const retries: (RetryEvent & { at: number })[] = [];
+    const t = new Transport(throughProxy(loadConfig({ kubeconfig: cluster.kubeconfigPath, env: {} }), admin), {
+      // Probes every 100 ms: the server's return is seen far sooner than the retry's own delay of over 1.6 s.
+      recovery: { intervalMs: 100 },
+      maxRetries: 10,
+      timeoutMs: 60_000,
+      onRetry: (event) => {
+        retries.push({ ...event, at: Date.now() });
+        if (event.delayMs >= 1600) admin.mode = "forward";
+      },
+    });
+    try {
+      const res = await t.request({ path: "/version" });
+      const answered = Date.now();
+      assert.equal(res.status, 200);
+      const last = retries[retries.length - 1];
+      assert.ok(last && last.delayMs >= 1600 && last.error.kind === "Network", JSON.stringify(last?.error.kind));
+      const waited = answered - last.at;
+      assert.ok(waited < last.delayMs / 2, `answered ${waited} ms after a retry announced for ${last.delayMs} ms`);
+    } finally {
+      await t.close();
+      await admin.close();
+    }
   });
 });

@@ -150,6 +150,26 @@ describe("Recovery", () => {
     if (recent.length === 2) assert.ok((recent[1] as number) - (recent[0] as number) >= 1000);
   });
 
+  it("starts no probe for a wait no longer than its interval, unless the server is already seen down", async () => {
+    const server = scriptedServer();
+    const r = recovery(server);
+    const short = track([r.wait(refused(), 1000)]);
+    assert.equal(r.waiting, 0, "a probe could not see the server go and come back within 1 s");
+    await advance(1000);
+    assert.equal(short.settled(), 1);
+    assert.equal(server.probes.length, 0, "a lone reset connection costs no request");
+
+    const long = track([r.wait(refused(), 3000)]);
+    await advance(3000);
+    assert.equal(long.settled(), 1);
+    assert.ok(server.probes.length >= 2, "the server is seen down");
+    const again = track([r.wait(refused(), 900)]);
+    assert.equal(r.waiting, 1, "while it is down, a short wait may be woken too");
+    server.answer = "ok";
+    await advance(900);
+    assert.equal(again.settled(), 1);
+  });
+
   it("never probes for a refusal (403, 404, 429, Gone): those waits run their full time", async () => {
     const server = scriptedServer();
     const r = recovery(server);
