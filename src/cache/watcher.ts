@@ -8,7 +8,8 @@
  */
 import type { ListOptions, WatchEvent, WatchOptions } from "../client/options.js";
 import type { ResourceClient } from "../client/resource.js";
-import { ApiError, isGone } from "../http/errors.js";
+import { ApiError, type ErrorKind, isGone } from "../http/errors.js";
+import type { Recovery } from "../http/recovery.js";
 import type { KubeObject, List } from "../object/types.js";
 import { Backoff, type BackoffOptions, delay } from "./backoff.js";
 
@@ -23,6 +24,11 @@ export interface ListWatch<T extends KubeObject> {
   watchBatches?(opts: WatchOptions): AsyncIterable<readonly WatchEvent<T>[]>;
   /** For messages: e.g. "widgets.v1.example.com in namespace demo". */
   readonly description: string;
+  /**
+   * Wakes the watcher's backoff after an outage as soon as the server answers again, rather than when the backoff ends;
+   * {@link listWatchOf} gives its transport's. Without it the watcher waits out every backoff.
+   */
+  readonly recovery?: Recovery;
 }
 
 /** Which objects of a resource to watch, and whether only their metadata. */
@@ -43,6 +49,7 @@ export function listWatchOf(client: ResourceClient, selection: Selection = {}): 
   const { group, version, resource } = client.gvr;
   return {
     description: `${resource}${group ? `.${group}` : ""}/${version}${ns}`,
+    recovery: client.transport.recovery,
     list: (opts) =>
       selection.metadataOnly ? client.listMetadata({ ...opts, ...sel }) : client.list({ ...opts, ...sel }),
     watch: (opts) =>
@@ -69,7 +76,10 @@ export type WatcherEvent<T> =
   /** An object was deleted while watching; `object` is its final state. */
   | { readonly type: "delete"; readonly object: T }
   | { readonly type: "bookmark"; readonly resourceVersion: string }
-  /** Something failed; the watcher retries by itself after `retryInMs`. */
+  /**
+   * Something failed; the watcher retries by itself after `retryInMs`, or sooner when the server did not answer and
+   * its {@link ListWatch.recovery} sees it answer again (never sooner than a `Retry-After`).
+   */
   | { readonly type: "error"; readonly error: ApiError; readonly retryInMs: number };
 
 /** Tuning of a {@link watcher}. */
@@ -159,6 +169,8 @@ export async function* watcherBatches<T extends KubeObject>(
   let carried: WatchStream<T> | undefined;
   /** A streaming list just failed: the next (re)list is a paginated one, then streaming is tried again. */
   let listOnce = false;
+  /** The kind of the last failure. */
+  let previousFailure: ErrorKind | undefined;
 
   const openWatch = (opts: WatchOptions): WatchStream<T> =>
     new WatchStream(
@@ -323,12 +335,20 @@ export async function* watcherBatches<T extends KubeObject>(
         }
         if (error.kind === "Gone") resourceVersion = undefined;
         const wait = backoff.next();
-        // Our resourceVersion was compacted away: the first Gone after a healthy spell relists at once, repeated ones
-        // wait like any failure, so that a server answering every watch with Gone cannot make us spin. A server that
-        // says when to come back (APF's 429, a 503 or 500 with Retry-After) is not asked again sooner.
-        const retryInMs = Math.max(error.kind === "Gone" && backoff.failures === 1 ? 0 : wait, retryAfterMs(error));
+        // Our resourceVersion was compacted away (or a restarted server's watch cache does not reach back to it): a
+        // relist cures that, so a Gone relists at once, unless the failure before it was a Gone too (since the backoff
+        // last forgave): then the relist did not cure it, and a server answering every watch with Gone must not make us
+        // spin. So the Gone that is a restarted server's first answer after an outage relists at once, however long
+        // the outage's backoff grew. A server that says when to come back (APF's 429, a 503 or 500 with Retry-After)
+        // is not asked again sooner.
+        const goneAgain = previousFailure === "Gone" && backoff.failures > 1;
+        previousFailure = error.kind;
+        const notBeforeMs = retryAfterMs(error);
+        const retryInMs = Math.max(error.kind === "Gone" && !goneAgain ? 0 : wait, notBeforeMs);
         yield [{ type: "error", error, retryInMs }];
-        if (retryInMs > 0) await delay(retryInMs, signal);
+        if (retryInMs <= 0) continue;
+        const recovery = source.recovery;
+        await (recovery ? recovery.wait(error, retryInMs, { signal, notBeforeMs }) : delay(retryInMs, signal));
       }
     }
   } finally {

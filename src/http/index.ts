@@ -2,6 +2,7 @@
 export * from "./errors.js";
 export { jsonLines } from "./ndjson.js";
 export { TokenBucket } from "./ratelimit.js";
+export { isOutage, Recovery, type RecoveryOptions, type RecoveryWaitOptions } from "./recovery.js";
 export {
   type Query,
   type RateLimitStatus,

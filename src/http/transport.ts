@@ -14,6 +14,7 @@ import { type AuthCredentials, type ClusterConfig, sameCredentials } from "../co
 import { ApiError, errorFromStatus } from "./errors.js";
 import { networkError } from "./network.js";
 import { TokenBucket } from "./ratelimit.js";
+import { Recovery, type RecoveryOptions } from "./recovery.js";
 import { CallScope, sleep } from "./scope.js";
 import { defaultUserAgent } from "./useragent.js";
 import { parseWarnings } from "./warnings.js";
@@ -112,11 +113,15 @@ export interface TransportOptions {
   readonly onRetry?: (event: RetryEvent) => void;
   /** Called with each warning the server sends (`Warning: 299`), such as the use of a deprecated API. */
   readonly onWarning?: (warning: string, request: string) => void;
+  /** Tuning of the probe that wakes backoffs when the server answers again ({@link Transport.recovery}). */
+  readonly recovery?: RecoveryOptions;
 }
 
 const readOnlyMethods = new Set(["GET", "HEAD"]);
 /** APF asks for at most 32 s; anything longer is a proxy's mistake, not a reason to hang. */
 const maxRetryAfterMs = 60_000;
+/** A server that cannot say whether it is ready within this is not back yet; a hung probe would delay the next one. */
+const probeTimeoutMs = 2000;
 
 function buildQuery(query: Query | undefined): string {
   if (!query) return "";
@@ -202,6 +207,11 @@ type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: fals
 /** Sends requests to one cluster. Create one per cluster and share it; {@link close} it when done. */
 export class Transport {
   readonly config: ClusterConfig;
+  /**
+   * Wakes waits on this cluster's return after an outage: it probes `GET /readyz` about once a second while someone
+   * waits, never otherwise (see {@link Recovery}).
+   */
+  readonly recovery: Recovery;
   readonly #origin: string;
   readonly #basePath: string;
   readonly #options: TransportOptions;
@@ -233,6 +243,13 @@ export class Transport {
     }
     this.#pool = this.#newPool(config.tls.cert, config.tls.key);
     this.#poolCert = config.tls.cert;
+    // /readyz rather than /version: it fails until the server can serve (storage, informers, post-start hooks), and RBAC's
+    // system:public-info-viewer grants it to every user, authenticated or not. One attempt per probe: the next probe is
+    // the retry.
+    this.recovery = new Recovery(
+      (signal) => this.request({ path: "/readyz", signal, timeoutMs: probeTimeoutMs, maxRetries: 0 }),
+      options.recovery,
+    );
   }
 
   /** The client-side rate limit as it stands. */
@@ -499,7 +516,9 @@ export class Transport {
           throw attempt > 1 ? withMessage(error, `${error.message} (after ${attempt} attempts)`) : error;
         }
         this.#options.onRetry?.({ request, attempt, error, delayMs });
-        await sleep(delayMs, scope);
+        // A retry after no response ends early once the probe sees the server back; one the server asked for waits.
+        if (error.status !== 0) await sleep(delayMs, scope);
+        else if (!(await this.recovery.wait(error, delayMs, { signal: scope.signal }))) throw scope.reason;
       }
     } finally {
       if (!handedOver) release();
@@ -571,6 +590,7 @@ export class Transport {
   /** Closes all connections; in-flight calls and open streams fail with an `Aborted` {@link ApiError}. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.recovery.close();
     for (const scope of this.#scopes) scope.abort(this.#closedError(scope.request));
     await this.#pool.destroy();
   }

@@ -87,6 +87,8 @@ export function filtered<T extends KubeObject>(source: ListWatch<T>, keep: (obje
   const batches = source.watchBatches?.bind(source);
   return {
     description: source.description,
+    // The filter changes what is seen, not how a failed watch waits: outages still end when the server is back.
+    ...(source.recovery ? { recovery: source.recovery } : {}),
     list: async (opts) => {
       const list = await source.list(opts);
       return { ...list, items: (list.items ?? []).filter(keep) };

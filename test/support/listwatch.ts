@@ -8,6 +8,7 @@
 import type { ListWatch, WatcherEvent } from "../../src/cache/watcher.js";
 import type { ListOptions, WatchEvent, WatchOptions } from "../../src/client/options.js";
 import { ApiError, type ErrorKind } from "../../src/http/errors.js";
+import type { Recovery } from "../../src/http/recovery.js";
 import type { KubeObject, List } from "../../src/object/types.js";
 
 /** An ApiError as the client would raise it. */
@@ -197,6 +198,8 @@ export class ScriptedListWatch<T extends KubeObject = KubeObject> implements Lis
   defaultWatch: (w: ScriptedWatch<T>) => void = () => {};
   /** Whether watches end when their signal aborts, as the real client's do. */
   honorSignal = true;
+  /** What wakes the watcher's backoff when the server answers again; none: the backoff is waited out. */
+  recovery: Recovery | undefined;
   /** Present when made with `{ reads: true }`: the watcher then reads each push of a watch as one batch. */
   readonly watchBatches?: (opts: WatchOptions) => AsyncIterable<readonly WatchEvent<T>[]>;
 

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { type WatcherEvent, type WatcherOptions, watcher } from "../../src/cache/watcher.js";
 import { ApiError } from "../../src/http/errors.js";
+import { Recovery } from "../../src/http/recovery.js";
 import type { KubeObject } from "../../src/object/types.js";
 import {
   added,
@@ -461,6 +462,26 @@ describe("watcher: watching", () => {
     );
   });
 
+  it("relists at once on the Gone that is the server's first answer after an outage, however far the backoff grew", async () => {
+    const reset = () => apiError("Network", 0, "connection refused");
+    const src = new ScriptedListWatch().replyToList(page("5", []), page("9", [])).onWatch(
+      (w) => w.fail(reset()),
+      (w) => w.fail(reset()),
+      (w) => w.fail(reset()),
+      (w) => w.fail(reset()),
+      // A restarted server's watch cache starts at etcd's revision now: our resourceVersion is too old for it.
+      (w) => w.push(errorEvent(apiError("Gone", 410, "too old resource version: 5 (9)"))),
+    );
+    const { gen } = start(src, { backoff: { initialMs: 8, maxMs: 64, random: () => 0 } });
+    const events: WatcherEvent<KubeObject>[] = [];
+    while (events.filter((e) => e.type === "init-done").length < 2) events.push(await next(gen));
+    assert.deepEqual(
+      events.filter((e) => e.type === "error").map((e) => (e.type === "error" ? `${e.error.kind} ${e.retryInMs}` : "")),
+      ["Network 4", "Network 8", "Network 16", "Network 32", "Gone 0"],
+    );
+    assert.equal(src.lists.length, 2);
+  });
+
   it("does not spin when every watch answers Gone: the relists back off", async () => {
     const src = new ScriptedListWatch();
     src.defaultList = () => page(String(src.lists.length + 100), []);
@@ -593,6 +614,75 @@ describe("watcher: errors", () => {
     assert.match(second?.type === "error" ? second.error.message : "", /watch exploded/);
     void next(gen).catch(() => {});
     await waitFor("the re-watch", () => src.watches.length === 1, { timeoutMs: 2000 });
+  });
+});
+
+describe("watcher: waking from the backoff when the server is back", () => {
+  /** A Recovery on a scripted probe that fails until `server.up`; it probes every 20 ms. */
+  function recoveryOf(server: { up: boolean; probes: number }) {
+    return new Recovery(
+      async () => {
+        server.probes++;
+        if (!server.up) throw apiError("Network", 0, "connection refused");
+      },
+      { intervalMs: 20 },
+    );
+  }
+
+  it("re-watches as soon as its recovery sees the server answer again, long before the backoff ends", async () => {
+    const server = { up: false, probes: 0 };
+    const src = new ScriptedListWatch().replyToList(page("5", []));
+    src.onWatch((w) => w.fail(apiError("Network", 0, "connection reset")));
+    src.recovery = recoveryOf(server);
+    const { gen } = start(src, { backoff: { initialMs: 120_000, maxMs: 120_000, random: () => 0 } });
+    assert.deepEqual(await take(gen, 2), ["init-start initial", "init-done 5"]);
+    const error = await next(gen);
+    assert.equal(error.type === "error" && error.retryInMs, 60_000);
+    const pending = next(gen, 10_000).catch(() => undefined);
+    await waitFor("probes while the server is down", () => server.probes >= 2, { timeoutMs: 5000 });
+    assert.equal(src.watches.length, 1, "no re-watch while the server is down");
+    server.up = true;
+    await waitFor("the re-watch once the server answers", () => src.watches.length === 2, { timeoutMs: 5000 });
+    assert.equal(src.watches[1]?.opts.resourceVersion, "5");
+    assert.equal(src.lists.length, 1);
+    src.lastWatch?.push(added(obj("a", "6")));
+    assert.equal(show((await pending) as WatcherEvent<KubeObject>), "apply a@6");
+  });
+
+  it("waits out the backoff of a refusal (403) without probing", async () => {
+    const server = { up: true, probes: 0 };
+    const src = new ScriptedListWatch().replyToList(apiError("Forbidden", 403), page("5", []));
+    src.recovery = recoveryOf(server);
+    const { gen } = start(src, { backoff: { initialMs: 600, maxMs: 600, random: () => 0 } });
+    assert.deepEqual(await take(gen, 1), ["init-start initial"]);
+    const forbidden = await next(gen);
+    const forbiddenAt = Date.now();
+    assert.equal(forbidden.type === "error" && forbidden.retryInMs, 300);
+    assert.deepEqual(await take(gen, 2), ["init-start initial", "init-done 5"]);
+    assert.ok(Date.now() - forbiddenAt >= 295, "the 403's backoff was waited out");
+    assert.equal(server.probes, 0, "no probe for a refusal");
+  });
+
+  it("waits for a 503's Retry-After even when the server is seen back sooner, and no longer", async () => {
+    const server = { up: false, probes: 0 };
+    const unavailable = new ApiError({
+      kind: "ServiceUnavailable",
+      status: 503,
+      message: "not ready",
+      details: { retryAfterSeconds: 1 },
+    });
+    const src = new ScriptedListWatch().replyToList(unavailable, page("5", []));
+    src.recovery = recoveryOf(server);
+    const { gen } = start(src, { backoff: { initialMs: 120_000, maxMs: 120_000, random: () => 0 } });
+    assert.deepEqual(await take(gen, 1), ["init-start initial"]);
+    const error = await next(gen);
+    const failedAt = Date.now();
+    assert.equal(error.type === "error" && error.retryInMs, 60_000);
+    const retried = take(gen, 2);
+    await waitFor("the probe to see the server down", () => server.probes >= 1, { timeoutMs: 2000 });
+    server.up = true;
+    assert.deepEqual(await within(10_000, retried, "the retry"), ["init-start initial", "init-done 5"]);
+    assert.ok(Date.now() - failedAt >= 990, `retried ${Date.now() - failedAt} ms after a Retry-After of 1 s`);
   });
 });
 

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ApiResource } from "../../src/discovery/types.js";
+import { Recovery } from "../../src/http/recovery.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { filtered, isUnavailable, isWatchable, objectScope, selected } from "../../src/watchall/filter.js";
 import { obj, page, ScriptedListWatch } from "../support/listwatch.js";
@@ -132,5 +133,12 @@ describe("filtered", () => {
     for await (const e of source.watch({})) seen.push(`${e.type} ${e.type === "ERROR" ? "" : e.object.metadata.name}`);
     assert.deepEqual(seen, ["MODIFIED a", "BOOKMARK "]);
     assert.equal(source.description, src.description);
+  });
+
+  it("keeps the source's recovery, so that a filtered watch is woken when the server is back too", async () => {
+    const src = new ScriptedListWatch();
+    src.recovery = new Recovery(async () => {});
+    assert.equal(filtered(src, () => true).recovery, src.recovery);
+    src.recovery.close();
   });
 });
