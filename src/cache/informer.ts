@@ -503,6 +503,8 @@ function reportingOpens<T extends KubeObject>(source: ListWatch<T>, opened: () =
   const batches = source.watchBatches?.bind(source);
   return {
     description: source.description,
+    // Only the watch's opening is reported: a failed watch still waits on the source's recovery after an outage.
+    ...(source.recovery ? { recovery: source.recovery } : {}),
     list: (opts) => source.list(opts),
     watch: (opts) => source.watch(reporting(opts)),
     ...(batches ? { watchBatches: (opts: WatchOptions) => batches(reporting(opts)) } : {}),
