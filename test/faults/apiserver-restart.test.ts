@@ -5,29 +5,21 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { SharedInformerFactory } from "../../src/cache/factory.js";
 import type { ApiError } from "../../src/http/errors.js";
 import { Churn, names, randomOps } from "../support/churn.js";
 import { clientFor, configMapsGvr as configmaps } from "../support/client.js";
 import { assertConverged, HandlerLog } from "../support/convergence.js";
-import { cleanups, createNamespace, etcdDelete, etcdPut, faultCluster } from "../support/faults.js";
-import { uniqueName, waitFor } from "../support/wait.js";
+import { etcdDelete, etcdPut, faultSuite } from "../support/faults.js";
+import { waitFor } from "../support/wait.js";
 
 describe("kube-apiserver killed during a churn", () => {
-  const ns = uniqueName("restart");
-  let env: Awaited<ReturnType<typeof faultCluster>>;
-  const cleanup = cleanups();
-  afterEach(() => cleanup.run());
-
-  before(async () => {
-    env = await faultCluster();
-    await createNamespace(env.admin.client, ns);
-  });
-  after(() => env?.close());
+  const suite = faultSuite("restart");
+  const { ns, cleanup } = suite;
 
   it("converges after two kills and changes made while the server was down", { timeout: 60_000 }, async () => {
-    const { cluster, admin } = env;
+    const { cluster, admin } = suite.env;
     const cms = admin.client.resource(configmaps).namespace(ns);
     // Objects the churn leaves alone, so that the test may delete some behind the API server's back.
     const bystanders = names("bystander", 6);

@@ -4,15 +4,15 @@
  * initial list races the churn). Both end equal to the server, their handlers having seen every delete.
  */
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Informer } from "../../src/cache/informer.js";
 import { listWatchOf } from "../../src/cache/watcher.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { Churn, type ChurnOp, names } from "../support/churn.js";
 import { clientFor, configMapsGvr as configmaps } from "../support/client.js";
 import { assertConverged, HandlerLog } from "../support/convergence.js";
-import { cleanups, createNamespace, faultCluster } from "../support/faults.js";
-import { uniqueName, waitFor } from "../support/wait.js";
+import { faultSuite } from "../support/faults.js";
+import { waitFor } from "../support/wait.js";
 
 const objects = 10_000;
 const concurrency = 16;
@@ -29,20 +29,12 @@ function lifecycle(name: string, _exists: boolean, done: number): ChurnOp | unde
 }
 
 describe("10,000 objects churned under two informers", () => {
-  const ns = uniqueName("churn");
-  let env: Awaited<ReturnType<typeof faultCluster>>;
-  const cleanup = cleanups();
-  afterEach(() => cleanup.run());
-
-  before(async () => {
-    env = await faultCluster();
-    await createNamespace(env.admin.client, ns);
-  });
-  after(() => env?.close());
+  const suite = faultSuite("churn");
+  const { ns, cleanup } = suite;
 
   it("ends with both stores equal to the server and every delete seen", { timeout: 240_000 }, async () => {
-    const cms = env.admin.client.resource(configmaps).namespace(ns);
-    const conn = clientFor(env.cluster.kubeconfigPath);
+    const cms = suite.env.admin.client.resource(configmaps).namespace(ns);
+    const conn = clientFor(suite.env.cluster.kubeconfigPath);
     cleanup.defer(() => conn.transport.close());
     const watched = conn.client.resource(configmaps).namespace(ns);
     const early = new Informer<KubeObject>(listWatchOf(watched));

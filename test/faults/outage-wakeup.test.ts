@@ -5,33 +5,25 @@
  * here etcd is compacted too) relists at once instead of waiting out the backoff of the outage.
  */
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Informer } from "../../src/cache/informer.js";
 import { listWatchOf } from "../../src/cache/watcher.js";
 import type { ApiError } from "../../src/http/errors.js";
 import { clientFor, configMap, configMapsGvr as configmaps } from "../support/client.js";
-import { cleanups, createNamespace, etcdPut, faultCluster } from "../support/faults.js";
+import { etcdPut, faultSuite } from "../support/faults.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 /** So long that a retry on the backoff's schedule comes minutes after the server is back: only a wake-up is prompt. */
 const backoff = { initialMs: 240_000, maxMs: 240_000 };
 
 describe("waking from the backoff when kube-apiserver comes back", () => {
-  const ns = uniqueName("wakeup");
-  let env: Awaited<ReturnType<typeof faultCluster>>;
-  const cleanup = cleanups();
-  afterEach(() => cleanup.run());
-
-  before(async () => {
-    env = await faultCluster();
-    await createNamespace(env.admin.client, ns);
-  });
-  after(() => env?.close());
+  const suite = faultSuite("wakeup");
+  const { ns, cleanup } = suite;
 
   for (const compaction of [false, true]) {
     const what = compaction ? "a restart over a compacted etcd" : "a restart";
     it(`sees a change made after ${what} long before its backoff would retry`, { timeout: 120_000 }, async () => {
-      const { cluster, admin } = env;
+      const { cluster, admin } = suite.env;
       const conn = clientFor(cluster.kubeconfigPath);
       cleanup.defer(() => conn.transport.close());
       const informer = new Informer(listWatchOf(conn.client.resource(configmaps).namespace(ns)), { backoff });

@@ -4,11 +4,10 @@
  * printed. With -v, the retry messages do not contradict themselves.
  */
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { CliProcess } from "../support/cli.js";
 import { configMap, configMapsGvr } from "../support/client.js";
-import { cleanups, createNamespace, faultCluster } from "../support/faults.js";
-import { uniqueName } from "../support/wait.js";
+import { faultSuite } from "../support/faults.js";
 
 const stderrLines = (p: CliProcess) => p.stderr.split("\n").filter((l) => l !== "");
 /** The first stderr line that passes `test`, as a value `until` takes for done. */
@@ -18,21 +17,13 @@ const lineOf = (p: CliProcess, test: (line: string) => boolean) => {
 };
 
 describe("kindwatch watch while the API server is down", () => {
-  const ns = uniqueName("watch-connection");
-  let env: Awaited<ReturnType<typeof faultCluster>>;
-  const cleanup = cleanups();
-  afterEach(() => cleanup.run());
-
-  before(async () => {
-    env = await faultCluster();
-    await createNamespace(env.admin.client, ns);
-  });
-  after(() => env?.close());
+  const suite = faultSuite("watch-connection");
+  const { ns, cleanup } = suite;
 
   it("says once that it lost the connection and why, then that it reconnected, and prints what follows", {
     timeout: 120_000,
   }, async () => {
-    const { cluster, admin } = env;
+    const { cluster, admin } = suite.env;
     const watch = (extra: string[]) => {
       const p = new CliProcess(["watch", "configmaps,secrets,serviceaccounts", "-n", ns, "-o", "json", ...extra], {
         kubeconfig: cluster.kubeconfigPath,

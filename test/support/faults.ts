@@ -1,11 +1,13 @@
 /** Shared pieces of the fault tests: a cluster of their own, a ListWatch that counts its calls, raw etcd writes. */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { after, afterEach, before } from "node:test";
 import type { ListWatch } from "../../src/cache/watcher.js";
 import type { DynamicClient } from "../../src/client/resource.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { simpleRequest, TestCluster, type TestClusterOptions } from "../../src/testing/index.js";
 import { clientFor, namespacesGvr as namespaces } from "./client.js";
+import { uniqueName } from "./wait.js";
 
 /** A cluster for one fault test file, which may kill, restart and compact it, and an admin client of it. */
 export async function faultCluster(options: TestClusterOptions = {}) {
@@ -35,6 +37,43 @@ export function cleanups() {
     },
     async run(): Promise<void> {
       for (const step of steps.splice(0).reverse()) await step().catch(() => undefined);
+    },
+  };
+}
+
+/** A fault test file's cluster (see {@link faultCluster}). */
+export type FaultCluster = Awaited<ReturnType<typeof faultCluster>>;
+
+/** What {@link faultSuite} gives a test file. */
+export interface FaultSuite {
+  /** The file's cluster; there from its first test on. */
+  readonly env: FaultCluster;
+  /** A namespace made for the file, `PREFIX-RANDOM`. */
+  readonly ns: string;
+  /** Undo-steps, run after each test. */
+  readonly cleanup: ReturnType<typeof cleanups>;
+}
+
+/**
+ * Registers, in the calling `describe()`, what most fault test files need: a cluster of their own (started before
+ * the first test, with a namespace made in it, and stopped after the last), and undo-steps run after each test.
+ */
+export function faultSuite(prefix: string, options: TestClusterOptions = {}): FaultSuite {
+  const ns = uniqueName(prefix);
+  const cleanup = cleanups();
+  let env: FaultCluster | undefined;
+  before(async () => {
+    env = await faultCluster(options);
+    await createNamespace(env.admin.client, ns);
+  });
+  afterEach(() => cleanup.run());
+  after(() => env?.close());
+  return {
+    ns,
+    cleanup,
+    get env() {
+      if (!env) throw new Error("the fault cluster is not started: use it in tests, not while declaring them");
+      return env;
     },
   };
 }
