@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DynamicClient, isStatus } from "../../src/client/index.js";
 import { loadConfig } from "../../src/config/index.js";
-import { ApiError, isConflict, isNotFound, Transport } from "../../src/http/index.js";
+import { isConflict, isNotFound, Transport } from "../../src/http/index.js";
 import type { KubeObject } from "../../src/object/types.js";
 import {
   type Client,
@@ -17,18 +17,8 @@ import {
   type WidgetKind,
   widget,
 } from "../support/client.js";
+import { rejectsWith } from "../support/failure.js";
 import { uniqueName } from "../support/wait.js";
-
-/** Asserts that `promise` rejects with an {@link ApiError} of `kind`, and returns the error. */
-async function rejectsWith(promise: Promise<unknown>, kind: ApiError["kind"]): Promise<ApiError> {
-  const err = await promise.then(
-    (value) => assert.fail(`expected a ${kind} error, got ${JSON.stringify(value).slice(0, 200)}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApiError, `expected an ApiError, got ${String(err)}`);
-  assert.equal(err.kind, kind, err.message);
-  return err;
-}
 
 const spec = (obj: KubeObject) => obj.spec as Record<string, unknown>;
 const status = (obj: KubeObject) => obj.status as Record<string, unknown> | undefined;

@@ -3,16 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ApiError } from "../../src/http/index.js";
 import { type Client, type ClientEnv, clientEnv, createWidgetCrd, type WidgetKind, widget } from "../support/client.js";
-
-/** The error `promise` rejects with. */
-async function failure(promise: Promise<unknown>): Promise<ApiError> {
-  const err = await promise.then(
-    (value) => assert.fail(`expected a failure, got ${JSON.stringify(value).slice(0, 200)}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApiError, `expected an ApiError, got ${String(err)}`);
-  return err;
-}
+import { failure } from "../support/failure.js";
 
 describe("dynamic client: error messages", () => {
   let env: ClientEnv;

@@ -1,7 +1,6 @@
 /** The four patch types against a real server: JSON patch, merge patch, strategic merge and server-side apply. */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ApiError } from "../../src/http/index.js";
 import type { KubeObject } from "../../src/object/types.js";
 import {
   type Client,
@@ -15,16 +14,7 @@ import {
   type WidgetKind,
   widget,
 } from "../support/client.js";
-
-async function rejectsWith(promise: Promise<unknown>, kind: ApiError["kind"]): Promise<ApiError> {
-  const err = await promise.then(
-    (value) => assert.fail(`expected a ${kind} error, got ${JSON.stringify(value).slice(0, 200)}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApiError, `expected an ApiError, got ${String(err)}`);
-  assert.equal(err.kind, kind, err.message);
-  return err;
-}
+import { rejectsWith } from "../support/failure.js";
 
 interface ManagedFields {
   manager: string;

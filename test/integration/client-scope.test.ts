@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { DynamicClient } from "../../src/client/index.js";
 import { loadConfig } from "../../src/config/index.js";
 import { type ApiResource, DiscoveryClient, RestMapper } from "../../src/discovery/index.js";
-import { ApiError, isBadRequest, Transport } from "../../src/http/index.js";
+import { isBadRequest, Transport } from "../../src/http/index.js";
 import {
   type ClientEnv,
   clientEnv,
@@ -18,17 +18,8 @@ import {
   type WidgetKind,
   widget,
 } from "../support/client.js";
+import { failure } from "../support/failure.js";
 import { uniqueName } from "../support/wait.js";
-
-/** The error `promise` rejects with. */
-async function failure(promise: Promise<unknown>): Promise<ApiError> {
-  const err = await promise.then(
-    (value) => assert.fail(`expected a failure, got ${JSON.stringify(value).slice(0, 200)}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApiError, `expected an ApiError, got ${String(err)}`);
-  return err;
-}
 
 describe("dynamic client: the scope of a resource", () => {
   let env: ClientEnv;

@@ -11,22 +11,12 @@ import {
   type WatchOptions,
   waitForObject,
 } from "../../src/client/index.js";
-import { ApiError } from "../../src/http/index.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { type Client, type ClientEnv, clientEnv } from "../support/client.js";
 import { createCrd, deleteCrd } from "../support/crds.js";
+import { failure } from "../support/failure.js";
 import { kubectl } from "../support/kubectl.js";
 import { uniqueName } from "../support/wait.js";
-
-/** The error `promise` rejects with. */
-async function failure(promise: Promise<unknown>): Promise<ApiError> {
-  const err = await promise.then(
-    (value) => assert.fail(`expected a failure, got ${JSON.stringify(value).slice(0, 200)}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApiError, `expected an ApiError, got ${String(err)}`);
-  return err;
-}
 
 /**
  * `client`, and a promise that resolves once a wait on it has read the object and started its watch: from then on, a

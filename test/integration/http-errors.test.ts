@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type AuthProvider, type ClusterConfig, loadConfig, staticAuth } from "../../src/config/index.js";
 import {
-  ApiError,
   errorFromStatus,
   isAlreadyExists,
   isConflict,
@@ -18,19 +17,9 @@ import {
 } from "../../src/http/index.js";
 import { attachCluster, type ClusterAccess } from "../../src/testing/index.js";
 import { crdManifest, objectSchema } from "../support/crd-manifest.js";
+import { failure } from "../support/failure.js";
 import { adminConfig, createNamespace, deletePath } from "../support/http.js";
 import { uniqueName, waitFor } from "../support/wait.js";
-
-/** The error a promise rejects with, which must be an ApiError. */
-async function failure(promise: Promise<unknown>): Promise<ApiError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ApiError, `expected an ApiError, got ${err}`);
-    return err;
-  }
-  assert.fail("expected the call to fail");
-}
 
 describe("typed errors from the real API server", () => {
   let cluster: ClusterAccess;

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ClusterConfig } from "../../src/config/index.js";
 import {
-  ApiError,
   isAborted,
   isNetworkError,
   isNotFound,
@@ -17,20 +16,10 @@ import {
   type TransportOptions,
 } from "../../src/http/index.js";
 import { attachCluster, freePort } from "../../src/testing/index.js";
+import { failure } from "../support/failure.js";
 import { adminConfig, createNamespace, deletePath, throughProxy } from "../support/http.js";
 import { TcpProxy } from "../support/proxy.js";
 import { uniqueName, waitFor } from "../support/wait.js";
-
-/** The error a promise rejects with, which must be an ApiError. */
-async function failure(promise: Promise<unknown>): Promise<ApiError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ApiError, `expected an ApiError, got ${err}`);
-    return err;
-  }
-  assert.fail("expected the call to fail");
-}
 
 describe("transport network failures", () => {
   let config: ClusterConfig;

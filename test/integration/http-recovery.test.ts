@@ -6,22 +6,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config/index.js";
-import { ApiError, isOutage, type RetryEvent, Transport } from "../../src/http/index.js";
+import { isOutage, type RetryEvent, Transport } from "../../src/http/index.js";
 import { attachCluster, type ClusterAccess, type TestUser } from "../../src/testing/index.js";
+import { failure } from "../support/failure.js";
 import { throughProxy } from "../support/http.js";
 import { TcpProxy } from "../support/proxy.js";
 import { outcome, uniqueName, waitFor } from "../support/wait.js";
-
-/** The error a promise rejects with, which must be an ApiError. */
-async function failure(promise: Promise<unknown>): Promise<ApiError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ApiError, `expected an ApiError, got ${err}`);
-    return err;
-  }
-  assert.fail("expected the call to fail");
-}
 
 describe("transport recovery probe", () => {
   let cluster: ClusterAccess;
