@@ -10,7 +10,7 @@ import type { KubeObject } from "../object/types.js";
 import { failureFields, type Logger, type LoggerOption, loggerOf } from "./log.js";
 import { HandlerQueue, type Notification, type Origin } from "./notify.js";
 import { type IndexFunc, keyOf, Store } from "./store.js";
-import { type ListWatch, type WatcherEvent, type WatcherOptions, watcherBatches } from "./watcher.js";
+import { type ListWatch, type WatcherEvent, type WatcherOptions, watcherBatches, wrapListWatch } from "./watcher.js";
 
 /** What a handler is told about; any subset may be given. Async handlers are awaited before their next call. */
 export interface EventHandlers<T> {
@@ -501,14 +501,11 @@ function reportingOpens<T extends KubeObject>(source: ListWatch<T>, opened: () =
           },
         };
   const batches = source.watchBatches?.bind(source);
-  return {
-    description: source.description,
-    // Only the watch's opening is reported: a failed watch still waits on the source's recovery after an outage.
-    ...(source.recovery ? { recovery: source.recovery } : {}),
+  return wrapListWatch(source, {
     list: (opts) => source.list(opts),
     watch: (opts) => source.watch(reporting(opts)),
     ...(batches ? { watchBatches: (opts: WatchOptions) => batches(reporting(opts)) } : {}),
-  };
+  });
 }
 
 function deliver<T>(handlers: EventHandlers<T>, n: Notification<T>): void | Promise<void> {

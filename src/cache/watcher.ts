@@ -31,6 +31,21 @@ export interface ListWatch<T extends KubeObject> {
   readonly recovery?: Recovery;
 }
 
+/**
+ * `source` with its calls replaced by `calls`, keeping what a wrapper does not change (its description and its
+ * recovery): one place that knows every such part, so that no wrapper silently drops one.
+ */
+export function wrapListWatch<T extends KubeObject>(
+  source: ListWatch<T>,
+  calls: Pick<ListWatch<T>, "list" | "watch"> & { readonly watchBatches?: ListWatch<T>["watchBatches"] },
+): ListWatch<T> {
+  return {
+    description: source.description,
+    ...(source.recovery ? { recovery: source.recovery } : {}),
+    ...calls,
+  };
+}
+
 /** Which objects of a resource to watch, and whether only their metadata. */
 export interface Selection {
   readonly labelSelector?: string;

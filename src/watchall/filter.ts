@@ -1,5 +1,5 @@
 /** Choosing which discovered kinds to watch, and which of their objects. */
-import type { ListWatch, Selection } from "../cache/watcher.js";
+import { type ListWatch, type Selection, wrapListWatch } from "../cache/watcher.js";
 import type { WatchEvent, WatchOptions } from "../client/options.js";
 import type { ApiResource, DiscoveryResult } from "../discovery/types.js";
 import type { KubeObject } from "../object/types.js";
@@ -85,10 +85,7 @@ export function objectScope(
 export function filtered<T extends KubeObject>(source: ListWatch<T>, keep: (object: T) => boolean): ListWatch<T> {
   const kept = (event: WatchEvent<T>) => event.type === "BOOKMARK" || event.type === "ERROR" || keep(event.object);
   const batches = source.watchBatches?.bind(source);
-  return {
-    description: source.description,
-    // The filter changes what is seen, not how a failed watch waits: outages still end when the server is back.
-    ...(source.recovery ? { recovery: source.recovery } : {}),
+  return wrapListWatch(source, {
     list: async (opts) => {
       const list = await source.list(opts);
       return { ...list, items: (list.items ?? []).filter(keep) };
@@ -110,5 +107,5 @@ export function filtered<T extends KubeObject>(source: ListWatch<T>, keep: (obje
           }),
         }
       : {}),
-  };
+  });
 }
