@@ -1,0 +1,64 @@
+// Server-side apply: each field manager declares the fields it owns; a controller reports through the status subresource.
+import { connect, deepCopy, getCondition, getConditions, isConflict, type KubeObject, setCondition } from "kindwatch";
+
+const namespace = process.argv[2] ?? "default";
+const cluster = connect();
+try {
+  const { client } = await cluster.lookup("databases.example.com"); // examples/databases-crd.yaml
+  const databases = client.namespace(namespace);
+  const database = (spec: object): KubeObject => ({
+    apiVersion: "example.com/v1",
+    kind: "Database",
+    metadata: { name: "orders" },
+    spec,
+  });
+
+  // The user's intent, as `kubectl apply --server-side`: the fields given are owned by this manager.
+  const applied = await databases.apply(database({ engine: "postgres", storageGB: 10 }), {
+    fieldManager: "shop-deployer",
+  });
+  console.log(`applied: generation ${applied.metadata.generation}`);
+
+  /** A controller's report: only its own condition, set on a copy of what it read so its transition time is kept. */
+  async function reportReady(status: "True" | "False", reason: string): Promise<KubeObject> {
+    const current = deepCopy(await databases.get("orders"));
+    setCondition(current, { type: "Ready", status, reason }); // observedGeneration: the object's generation
+    const conditions = [getCondition(current, "Ready")];
+    return databases.applyStatus(
+      { apiVersion: "example.com/v1", kind: "Database", metadata: { name: "orders" }, status: { conditions } },
+      { fieldManager: "database-controller" },
+    );
+  }
+  const provisioning = await reportReady("False", "Provisioning");
+  const ready = await reportReady("True", "Provisioned");
+  for (const db of [provisioning, ready]) {
+    const { status, reason, observedGeneration } = getCondition(db, "Ready") ?? {};
+    console.log(`Ready=${status} (${reason}), observedGeneration ${observedGeneration}`);
+  }
+
+  // Another manager's condition: the CRD keys status.conditions by type, so each manager owns only its entries.
+  const backup: KubeObject = { apiVersion: "example.com/v1", kind: "Database", metadata: { name: "orders" } };
+  setCondition(backup, { type: "BackupReady", status: "True", reason: "Scheduled" });
+  await databases.applyStatus(backup, { fieldManager: "backup-operator" });
+  const again = await reportReady("True", "Provisioned");
+  const time = (db: KubeObject) => getCondition(db, "Ready")?.lastTransitionTime;
+  console.log(
+    `conditions: ${getConditions(again)
+      .map((c) => c.type)
+      .join(", ")}`,
+  );
+  console.log(`same status again, transition time kept: ${time(again) === time(ready)}`);
+  console.log(`status writes leave the generation: ${again.metadata.generation}`);
+
+  // Another manager may not take a field someone else owns, unless it forces.
+  try {
+    await databases.apply(database({ storageGB: 20 }), { fieldManager: "ops" });
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    console.log(`conflict: ${err.message}`);
+  }
+  const forced = await databases.apply(database({ storageGB: 20 }), { fieldManager: "ops", force: true });
+  console.log(`forced: storageGB ${(forced.spec as { storageGB?: number }).storageGB}`);
+} finally {
+  await cluster.close();
+}
