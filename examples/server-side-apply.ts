@@ -21,6 +21,7 @@ try {
 
   /** A controller's report: only its own condition, set on a copy of what it read so its transition time is kept. */
   async function reportReady(status: "True" | "False", reason: string): Promise<KubeObject> {
+    // A copy: in a controller the object comes from an informer's cache, which no one may change.
     const current = deepCopy(await databases.get("orders"));
     setCondition(current, { type: "Ready", status, reason }); // observedGeneration: the object's generation
     const conditions = [getCondition(current, "Ready")];

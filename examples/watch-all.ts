@@ -11,7 +11,6 @@ const options: WatchAllOptions = {
   include: { kinds: ["ConfigMap"], namespaces: [namespace] }, // a built-in kind, named: watched too
   labelSelector: "app=shop", // on the server, for every kind
   checkpoint: join(await mkdtemp(join(tmpdir(), "watch-all-")), "checkpoint.json"),
-  logger: "none",
 };
 
 /** Prints the stream until every selected kind has been listed, then leaves: the engine stops, the checkpoint is saved. */
