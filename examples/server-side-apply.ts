@@ -20,36 +20,43 @@ try {
   console.log(`applied: generation ${applied.metadata.generation}`);
 
   /** A controller's report: only its own condition, set on a copy of what it read so its transition time is kept. */
-  async function reportReady(status: "True" | "False", reason: string): Promise<KubeObject> {
+  async function reportReady(status: "True" | "False", reason: string): Promise<KubeObject | undefined> {
     // A copy: in a controller the object comes from an informer's cache, which no one may change.
     const current = deepCopy(await databases.get("orders"));
-    setCondition(current, { type: "Ready", status, reason }); // observedGeneration: the object's generation
+    const { changed } = setCondition(current, { type: "Ready", status, reason }); // observedGeneration: generation
+    if (!changed) return undefined; // nothing new to say: no write, no new resourceVersion for watchers
     const conditions = [getCondition(current, "Ready")];
     return databases.applyStatus(
       { apiVersion: "example.com/v1", kind: "Database", metadata: { name: "orders" }, status: { conditions } },
       { fieldManager: "database-controller" },
     );
   }
-  const provisioning = await reportReady("False", "Provisioning");
-  const ready = await reportReady("True", "Provisioned");
-  for (const db of [provisioning, ready]) {
-    const { status, reason, observedGeneration } = getCondition(db, "Ready") ?? {};
-    console.log(`Ready=${status} (${reason}), observedGeneration ${observedGeneration}`);
+  const ready = (db: KubeObject | undefined) => (db ? getCondition(db, "Ready") : undefined);
+  for (const [status, reason] of [
+    ["False", "Provisioning"],
+    ["True", "Provisioned"],
+    ["True", "Provisioned"],
+  ] as const) {
+    const condition = ready(await reportReady(status, reason));
+    if (!condition) console.log(`Ready=${status} (${reason}) again: nothing to write`);
+    else
+      console.log(
+        `Ready=${condition.status} (${condition.reason}), observedGeneration ${condition.observedGeneration}`,
+      );
   }
 
   // Another manager's condition: the CRD keys status.conditions by type, so each manager owns only its entries.
   const backup: KubeObject = { apiVersion: "example.com/v1", kind: "Database", metadata: { name: "orders" } };
   setCondition(backup, { type: "BackupReady", status: "True", reason: "Scheduled" });
-  await databases.applyStatus(backup, { fieldManager: "backup-operator" });
-  const again = await reportReady("True", "Provisioned");
-  const time = (db: KubeObject) => getCondition(db, "Ready")?.lastTransitionTime;
+  const before = ready(await databases.applyStatus(backup, { fieldManager: "backup-operator" }));
+  const healthy = await reportReady("True", "Healthy"); // a new reason, the same status
   console.log(
-    `conditions: ${getConditions(again)
+    `conditions: ${getConditions(healthy)
       .map((c) => c.type)
       .join(", ")}`,
   );
-  console.log(`same status again, transition time kept: ${time(again) === time(ready)}`);
-  console.log(`status writes leave the generation: ${again.metadata.generation}`);
+  console.log(`transition time kept: ${ready(healthy)?.lastTransitionTime === before?.lastTransitionTime}`);
+  console.log(`status writes leave the generation: ${healthy?.metadata.generation}`);
 
   // Another manager may not take a field someone else owns, unless it forces.
   try {
