@@ -6,7 +6,7 @@ const cluster = connect();
 try {
   const { client } = await cluster.lookup("databases.example.com"); // examples/databases-crd.yaml
   const databases = client.namespace(namespace);
-  const database = (spec: object): KubeObject => ({
+  const database = (spec: object) => ({
     apiVersion: "example.com/v1",
     kind: "Database",
     metadata: { name: "orders" },
@@ -46,7 +46,7 @@ try {
   }
 
   // Another manager's condition: the CRD keys status.conditions by type, so each manager owns only its entries.
-  const backup: KubeObject = { apiVersion: "example.com/v1", kind: "Database", metadata: { name: "orders" } };
+  const backup = { apiVersion: "example.com/v1", kind: "Database", metadata: { name: "orders" } };
   setCondition(backup, { type: "BackupReady", status: "True", reason: "Scheduled" });
   const before = ready(await databases.applyStatus(backup, { fieldManager: "backup-operator" }));
   const healthy = await reportReady("True", "Healthy"); // a new reason, the same status
