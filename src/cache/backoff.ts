@@ -1,6 +1,6 @@
 /** Exponential backoff with jitter, reset after a healthy spell: retries never spin and never synchronise. */
 
-/** Settings of a {@link Backoff}; defaults follow client-go's reflector (800 ms doubling to 30 s, reset after 2 min). */
+/** Settings of a backoff (a watcher's, between failed attempts); defaults follow client-go's reflector (800 ms doubling to 30 s, reset after 2 min). */
 export interface BackoffOptions {
   readonly initialMs?: number;
   readonly maxMs?: number;

@@ -19,7 +19,7 @@ export interface ListWatch<T extends KubeObject> {
   watch(opts: WatchOptions): AsyncIterable<WatchEvent<T>>;
   /**
    * The same watch with the events of each network read together (never an empty batch); when given, the watcher
-   * reads it instead of {@link watch}: one await per read rather than several per event.
+   * reads it instead of {@link ListWatch.watch}: one await per read rather than several per event.
    */
   watchBatches?(opts: WatchOptions): AsyncIterable<readonly WatchEvent<T>[]>;
   /** For messages: e.g. "widgets.v1.example.com in namespace demo". */

@@ -95,7 +95,7 @@ export class Recovery {
   }
 
   /**
-   * Waits `ms` after `failure`, or less when the failure is an outage ({@link isOutage}) and the server is seen
+   * Waits `ms` after `failure`, or less when the failure is an outage (no connection, a timeout, or a 5xx answer) and the server is seen
    * answering again: then at a random point of a window that grows with the number of waiters woken together (10 ms
    * each, at most 1 s), never past `ms` nor before `notBeforeMs`. Resolves false when `signal` aborts, else true.
    */

@@ -715,9 +715,14 @@ function resultText(value: Value): string {
 }
 
 /**
- * Every value `template` selects in `data`, the results of all its actions in order: `jsonPath(pod,
- * '{.status.conditions[?(@.type=="Ready")].status}')` is `["True"]`. Missing fields select nothing; a template that does
- * not parse, or that fails on the data (an index out of range, a filter over a map), throws a {@link JsonPathError}.
+ * Every value `template` selects in `data`, the results of all its actions in order. Missing fields select nothing; a
+ * template that does not parse, or that fails on the data (an index out of range, a filter over a map), throws a
+ * {@link JsonPathError}.
+ *
+ * @example
+ * ```ts
+ * jsonPath(pod, '{.status.conditions[?(@.type=="Ready")].status}'); // ["True"]
+ * ```
  */
 export function jsonPath(data: unknown, template: string | JsonPath): unknown[] {
   const path = typeof template === "string" ? parseJsonPath(template) : template;
