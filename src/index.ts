@@ -13,6 +13,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module kindwatch
  */
 
 // Informers: the list-watch state machine, stores and indexes, handlers, shared informers, selectors, logging.
@@ -213,9 +214,7 @@ export {
   type ListMeta,
   type Lookup,
   type Miss,
-  meta,
   type NamespacedName,
-  nested,
   type ObjectMeta,
   type OwnerReference,
   objectKey,
@@ -230,6 +229,10 @@ export {
   type ValueType,
   valueType,
 } from "./object/index.js";
+/** Metadata accessors (`meta.name(obj)`, `meta.labels(obj)`, ...) and editors (`meta.addFinalizer(obj, f)`, ...). */
+export * as meta from "./object/meta.js";
+/** Nested-field reads (`nested.integer(obj, "spec", "replicas")`, ...) and edits (`nested.set`, `nested.remove`). */
+export * as nested from "./object/nested.js";
 
 // Watch-all: every kind in one merged stream, CRDs followed as they come and go; checkpoints to resume from.
 export {

@@ -15,7 +15,9 @@ import { Backoff, type BackoffOptions, delay } from "./backoff.js";
 
 /** What a watcher watches: a list and a watch of the same selection. */
 export interface ListWatch<T extends KubeObject> {
+  /** One page of the list (the watcher follows `continue` itself). */
   list(opts: ListOptions): Promise<List<T>>;
+  /** A watch from `opts.resourceVersion`, ending when the server ends it or `opts.signal` fires. */
   watch(opts: WatchOptions): AsyncIterable<WatchEvent<T>>;
   /**
    * The same watch with the events of each network read together (never an empty batch); when given, the watcher

@@ -28,6 +28,7 @@ export interface RecoveryOptions {
   readonly spreadPerWaiterMs?: number;
   /** The widest that window gets; default 1 s. */
   readonly maxSpreadMs?: number;
+  /** A number in [0, 1) for the gaps' and the window's jitter; default `Math.random`. */
   readonly random?: () => number;
 }
 

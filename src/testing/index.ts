@@ -10,6 +10,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module kindwatch/testing
  */
 export { attachCluster, attachKubeconfig, type ClusterState, writeClusterState } from "./attach.js";
 export {
