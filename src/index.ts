@@ -120,6 +120,7 @@ export {
   loadKubeconfig,
   mergeKubeconfigs,
   type Named,
+  noAuth,
   parseKubeconfig,
   readKubeconfig,
   serviceAccountDir,
