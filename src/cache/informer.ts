@@ -107,7 +107,9 @@ export interface InformerStatus {
  * SharedIndexInformer it can be started again once stopped (by {@link Informer.stop} or by its start signal alike).
  */
 export class Informer<T extends KubeObject = KubeObject> {
+  /** The objects as last seen, with their indexes; read it, never write it. */
   readonly store: Store<T>;
+  /** What the informer lists and watches. */
   readonly source: ListWatch<T>;
   /** {@link source} as the watcher reads it: a watch the server accepts tells the informer it is healthy again. */
   readonly #watched: ListWatch<T>;

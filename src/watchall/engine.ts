@@ -78,8 +78,11 @@ export interface WatchAllOptions {
 
 /** What the engine needs of a cluster (a `Cluster` from `connect()` has all three). */
 export interface WatchAllCluster {
+  /** Lists and watches each kind. */
   readonly client: DynamicClient;
+  /** Tells which kinds there are, refreshed as CRDs and APIs come and go. */
   readonly discovery: DiscoveryClient;
+  /** Asks the server which kinds may be watched (`accessReview`). */
   readonly transport: Transport;
 }
 
