@@ -26,11 +26,17 @@ export interface ConnectOptions extends LoadConfigOptions, TransportOptions {
 
 /** A connected cluster. Close it with {@link Cluster.close}. */
 export class Cluster {
+  /** Where the cluster is and how to authenticate, as loaded or given. */
   readonly config: ClusterConfig;
+  /** The one connection pool, rate limit and retry policy that everything below shares. */
   readonly transport: Transport;
+  /** The dynamic client, for any resource by GroupVersionResource. */
   readonly client: DynamicClient;
+  /** What the cluster serves, cached. */
   readonly discovery: DiscoveryClient;
+  /** Kinds to resources and back, names as kubectl resolves them. */
   readonly mapper: RestMapper;
+  /** Informers shared by everyone who asks for the same resource and selection. */
   readonly informers: SharedInformerFactory;
 
   constructor(options: ConnectOptions = {}) {

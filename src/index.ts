@@ -1,16 +1,257 @@
 /**
  * kindwatch: watch and act on every kind of Kubernetes resource, without generated types.
  *
+ * The package's public surface, named one by one: what is not listed here is internal, free to change between
+ * releases, and importable only by path inside this repository. `api/kindwatch.api.md` is the reviewed report of it
+ * (`npm run api` updates it; `npm test` fails when it is stale).
+ *
  * @example
+ * ```ts
  * const cluster = connect();
  * const widgets = cluster.resource({ group: "example.com", version: "v1", resource: "widgets" }).namespace("default");
  * for await (const w of widgets.listAll()) console.log(w.metadata.name);
+ * ```
+ *
+ * @packageDocumentation
+ * @module kindwatch
  */
-export * from "./cache/index.js";
-export * from "./client/index.js";
-export * from "./config/index.js";
+
+// Informers: the list-watch state machine, stores and indexes, handlers, shared informers, selectors, logging.
+export {
+  type BackoffOptions,
+  dropManagedFields,
+  type EventHandlers,
+  type FieldPath,
+  type IndexFunc,
+  Informer,
+  type InformerLease,
+  type InformerLogger,
+  type InformerOptions,
+  type InformerRequest,
+  type InformerStatus,
+  InformerStoppedError,
+  type InitReason,
+  type InternOptions,
+  internStrings,
+  keepFields,
+  keyOf,
+  type LabelSelector,
+  type ListWatch,
+  type Logger,
+  type LoggerOption,
+  type LogLevel,
+  listWatchOf,
+  matchesLabels,
+  namespaceIndex,
+  type Origin,
+  parseLabelSelector,
+  type Requirement,
+  type Selection,
+  SharedInformerFactory,
+  type StderrLoggerOptions,
+  Store,
+  type StoreStats,
+  stderrLogger,
+  type WatcherEvent,
+  type WatcherOptions,
+  watcher,
+} from "./cache/index.js";
+// The dynamic client: any resource by GroupVersionResource; manifests applied; waits as kubectl wait does.
+export {
+  type AppliedObject,
+  type ApplyManifestOptions,
+  apiVersionOf,
+  applyManifest,
+  type CallOptions,
+  type DeleteCollectionOptions,
+  type DeleteOptions,
+  DynamicClient,
+  type GetOptions,
+  type GroupVersionKind,
+  type GroupVersionResource,
+  isStatus,
+  type KindMapper,
+  type ListOptions,
+  ManifestError,
+  type PartialObjectMetadata,
+  type PatchOptions,
+  type PatchType,
+  parseApiVersion,
+  parseManifest,
+  parseWaitCondition,
+  ResourceClient,
+  type ResourceType,
+  type SelectorOptions,
+  type Status,
+  type Table,
+  type TableColumn,
+  type TableOptions,
+  type TableRow,
+  type WaitCondition,
+  type WaitOptions,
+  type WatchEvent,
+  type WatchEventType,
+  type WatchOptions,
+  type WriteOptions,
+  waitForObject,
+} from "./client/index.js";
+
+// Configuration: kubeconfig files and contexts, in-cluster service accounts, credentials.
+export {
+  type AuthCredentials,
+  type AuthProvider,
+  type AuthProviderConfig,
+  type ClusterConfig,
+  ConfigError,
+  configFromKubeconfig,
+  type ExecConfig,
+  type Impersonation,
+  type InClusterOptions,
+  inClusterConfig,
+  isInCluster,
+  type Kubeconfig,
+  type KubeconfigCluster,
+  type KubeconfigContext,
+  type KubeconfigOptions,
+  type KubeconfigUser,
+  kubeconfigPaths,
+  type LoadConfigOptions,
+  loadConfig,
+  loadKubeconfig,
+  mergeKubeconfigs,
+  type Named,
+  noAuth,
+  parseKubeconfig,
+  readKubeconfig,
+  serviceAccountDir,
+  staticAuth,
+  type TlsConfig,
+  type TokenFileOptions,
+  tokenFileAuth,
+} from "./config/index.js";
+// Connecting: one object per cluster holds the transport, the clients, discovery and the shared informers.
 export { Cluster, type ConnectOptions, connect } from "./connect.js";
-export * from "./discovery/index.js";
-export * from "./http/index.js";
-export * from "./object/index.js";
-export * from "./watchall/index.js";
+// Discovery and REST mapping: what the cluster serves, kinds to resources and back, names as kubectl resolves them.
+export {
+  AmbiguousError,
+  type ApiGroup,
+  type ApiResource,
+  type ApiSubresource,
+  DiscoveryClient,
+  type DiscoveryClientOptions,
+  type DiscoveryResult,
+  type DiscoverySnapshot,
+  type DiscoverySource,
+  type KindRef,
+  type MapOptions,
+  NoMatchError,
+  type RefreshOptions,
+  type Resolution,
+  type ResourceRef,
+  RestMapper,
+  type RestMapperOptions,
+  SnapshotMapper,
+  type UnavailableGroupVersion,
+} from "./discovery/index.js";
+// Transport: requests with auth, rate limits and retries; errors as values with a kind, and their predicates.
+export {
+  ApiError,
+  type ApiErrorInit,
+  type ErrorKind,
+  isAborted,
+  isAlreadyExists,
+  isBadRequest,
+  isConflict,
+  isForbidden,
+  isGone,
+  isInternalError,
+  isInvalid,
+  isKind,
+  isNetworkError,
+  isNotFound,
+  isServiceUnavailable,
+  isTimeout,
+  isTooManyRequests,
+  isUnauthorized,
+  type Query,
+  type RateLimitStatus,
+  Recovery,
+  type RecoveryOptions,
+  type RecoveryWaitOptions,
+  type RequestOptions,
+  type Response,
+  type RetryEvent,
+  type StatusCause,
+  type StatusDetails,
+  type StreamResponse,
+  Transport,
+  type TransportOptions,
+} from "./http/index.js";
+// Objects: the unstructured type, nested fields that never throw, metadata, conditions, keys, JSONPath.
+export {
+  asMap,
+  type Clock,
+  type Condition,
+  type ConditionInput,
+  type ConditionStatus,
+  deepCopy,
+  describeMiss,
+  type EditFailure,
+  type EditResult,
+  executeJsonPath,
+  type Found,
+  findResults,
+  formatPath,
+  getCondition,
+  getConditions,
+  isConditionTrue,
+  isKubeObject,
+  isMap,
+  type JsonPath,
+  JsonPathError,
+  jsonPath,
+  type KubeObject,
+  type List,
+  type ListMeta,
+  type Lookup,
+  type Miss,
+  type NamespacedName,
+  type ObjectMeta,
+  type OwnerReference,
+  objectKey,
+  type PathSegment,
+  parseJsonPath,
+  relaxedJsonPath,
+  removeCondition,
+  type SetConditionOptions,
+  setCondition,
+  splitKey,
+  systemClock,
+  type ValueType,
+  valueType,
+} from "./object/index.js";
+/** Metadata accessors (`meta.name(obj)`, `meta.labels(obj)`, ...) and editors (`meta.addFinalizer(obj, f)`, ...). */
+export * as meta from "./object/meta.js";
+/** Nested-field reads (`nested.integer(obj, "spec", "replicas")`, ...) and edits (`nested.set`, `nested.remove`). */
+export * as nested from "./object/nested.js";
+
+// Watch-all: every kind in one merged stream, CRDs followed as they come and go; checkpoints to resume from.
+export {
+  type Checkpoint,
+  type CheckpointKind,
+  changedPaths,
+  isEstablished,
+  type KindEvent,
+  type KindFilter,
+  type KindInfo,
+  type KindStatus,
+  type ObjectEvent,
+  readCheckpoint,
+  WatchAll,
+  type WatchAllCluster,
+  type WatchAllEvent,
+  type WatchAllOptions,
+  type WatchAllStatus,
+  watchAll,
+  writeCheckpoint,
+} from "./watchall/index.js";

@@ -1,12 +1,16 @@
 /** Exponential backoff with jitter, reset after a healthy spell: retries never spin and never synchronise. */
 
-/** Settings of a {@link Backoff}; defaults follow client-go's reflector (800 ms doubling to 30 s, reset after 2 min). */
+/** Settings of a backoff (a watcher's, between failed attempts); defaults follow client-go's reflector (800 ms doubling to 30 s, reset after 2 min). */
 export interface BackoffOptions {
+  /** The first delay, doubled after each failure; default 800 ms. */
   readonly initialMs?: number;
+  /** The longest delay; default 30 s. */
   readonly maxMs?: number;
   /** A success that lasts this long resets the delay to the initial one. */
   readonly resetAfterMs?: number;
+  /** A number in [0, 1) for the jitter; default `Math.random`. */
   readonly random?: () => number;
+  /** Milliseconds since the epoch, to time how long a success has lasted; default `Date.now`. */
   readonly now?: () => number;
 }
 

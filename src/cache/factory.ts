@@ -15,7 +15,7 @@ export interface InformerRequest extends Selection {
   readonly namespace?: string;
 }
 
-/** A consumer's hold on a shared informer; {@link release} it when done. */
+/** A consumer's hold on a shared informer; {@link InformerLease.release} it when done. */
 export interface InformerLease {
   readonly informer: Informer<KubeObject>;
   /** Gives the hold back; the informer stops when no one holds it. Safe to call twice. */
@@ -83,7 +83,7 @@ export class SharedInformerFactory {
 
   /**
    * Resolves once every informer currently held has synced; rejects as {@link Informer.synced} does, also with an
-   * `InformerStoppedError` when one stops first (its last holder released it, or {@link shutdown}).
+   * `InformerStoppedError` when one stops first (its last holder released it, or {@link SharedInformerFactory.shutdown}).
    */
   async waitForSync(signal?: AbortSignal): Promise<void> {
     await Promise.all(this.informers().map((i) => i.synced(signal)));

@@ -107,7 +107,9 @@ export interface InformerStatus {
  * SharedIndexInformer it can be started again once stopped (by {@link Informer.stop} or by its start signal alike).
  */
 export class Informer<T extends KubeObject = KubeObject> {
+  /** The objects as last seen, with their indexes; read it, never write it. */
   readonly store: Store<T>;
+  /** What the informer lists and watches. */
   readonly source: ListWatch<T>;
   /** {@link source} as the watcher reads it: a watch the server accepts tells the informer it is healthy again. */
   readonly #watched: ListWatch<T>;
@@ -121,7 +123,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   #controller: AbortController | undefined;
   /** The current run, teardown included; undefined once stopped. */
   #running: Promise<void> | undefined;
-  /** Whether handler queues deliver: from a run's start to its end, and while {@link stop} drains them. */
+  /** Whether handler queues deliver: from a run's start to its end, and while {@link Informer.stop} drains them. */
   #delivering = false;
   #synced = false;
   #started = false;
@@ -203,7 +205,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   /**
-   * Resolves once the initial list is in the store (waiting for {@link start} if it has not been called yet). Rejects
+   * Resolves once the initial list is in the store (waiting for {@link Informer.start} if it has not been called yet). Rejects
    * with the signal's reason if `signal` aborts first, and with an {@link InformerStoppedError} if the informer stops
    * first or is stopped without having synced, as client-go's `WaitForCacheSync` returns false: no wait outlives the
    * informer, so none needs a signal to end.
@@ -236,7 +238,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   /**
-   * Starts listing and watching in the background (a no-op while running); stops when `signal` aborts or {@link stop}
+   * Starts listing and watching in the background (a no-op while running); stops when `signal` aborts or {@link Informer.stop}
    * is called. Starting a stopped informer, also one still stopping, runs it again: `hasSynced` is false until the new
    * list is stored, and handlers are told how it differs from the store, as on a relist, after what they had not yet
    * been told when it stopped.

@@ -22,7 +22,10 @@ export interface StderrLoggerOptions {
   /** The least severe level written; default "warn". */
   readonly level?: LogLevel;
   /** Where lines go; default `process.stderr`. */
-  readonly stream?: { write(text: string): unknown };
+  readonly stream?: {
+    /** Writes one line, newline included. */
+    write(text: string): unknown;
+  };
 }
 
 /**

@@ -24,7 +24,7 @@ const unmeasured = -1;
 /** How much a store holds, for metrics. */
 export interface StoreStats {
   readonly objects: number;
-  /** The stored objects' size as compact JSON, estimated by {@link jsonSize}. */
+  /** The stored objects' size as compact JSON, estimated without serializing them. */
   readonly bytes: number;
 }
 

@@ -15,11 +15,13 @@ import { Backoff, type BackoffOptions, delay } from "./backoff.js";
 
 /** What a watcher watches: a list and a watch of the same selection. */
 export interface ListWatch<T extends KubeObject> {
+  /** One page of the list (the watcher follows `continue` itself). */
   list(opts: ListOptions): Promise<List<T>>;
+  /** A watch from `opts.resourceVersion`, ending when the server ends it or `opts.signal` fires. */
   watch(opts: WatchOptions): AsyncIterable<WatchEvent<T>>;
   /**
    * The same watch with the events of each network read together (never an empty batch); when given, the watcher
-   * reads it instead of {@link watch}: one await per read rather than several per event.
+   * reads it instead of {@link ListWatch.watch}: one await per read rather than several per event.
    */
   watchBatches?(opts: WatchOptions): AsyncIterable<readonly WatchEvent<T>[]>;
   /** For messages: e.g. "widgets.v1.example.com in namespace demo". */

@@ -5,9 +5,9 @@
  */
 import type { TableColumn, TableRow } from "../client/options.js";
 import type { ApiResource } from "../discovery/types.js";
+import { goStringCompare } from "../object/gofmt.js";
 import type { Invocation } from "./args.js";
 import { cellText } from "./columns.js";
-import { goStringCompare } from "./gofmt.js";
 
 /** kubectl's `kind.group` in lower case, as `-o name` and multi-kind tables print it. */
 export function kindPrefix(r: ApiResource): string {

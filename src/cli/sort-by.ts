@@ -5,9 +5,9 @@
  * older sources say); a missing value sorts first. Values of other types, or of two different types, cannot be
  * sorted: an error, as kubectl exits on them.
  */
-import { goStringCompare, isGoInt } from "./gofmt.js";
+import { goStringCompare, isGoInt } from "../object/gofmt.js";
+import { findResults, type JsonPath, JsonPathError } from "../object/jsonpath.js";
 import { goSort } from "./gosort.js";
-import { findResults, type JsonPath, JsonPathError } from "./jsonpath.js";
 import { parseQuantity } from "./quantity.js";
 
 /** Values --sort-by found but cannot order (two types, or a map): kubectl exits on these, whatever it prints. */

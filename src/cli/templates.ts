@@ -3,19 +3,18 @@
  * and `-o custom-columns=HEADER:PATH,...` (or `custom-columns-file=FILE`: a line of headers, a line of paths).
  */
 import { readFile } from "node:fs/promises";
-import type { OutputFormat } from "./args.js";
-import { formatColumns } from "./columns.js";
-import { CliError } from "./errors.js";
 import {
-  columnText,
   executeJsonPath,
   findResults,
   type JsonPath,
   JsonPathError,
   parseJsonPath,
   relaxedJsonPath,
-  relaxedPathMessage,
-} from "./jsonpath.js";
+} from "../object/jsonpath.js";
+import type { OutputFormat } from "./args.js";
+import { formatColumns } from "./columns.js";
+import { CliError } from "./errors.js";
+import { columnText, relaxedPathMessage } from "./jsonpath.js";
 
 async function readTemplate(file: string): Promise<string> {
   try {

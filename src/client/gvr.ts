@@ -2,8 +2,11 @@
 
 /** A resource as the API serves it: `apps/v1/deployments`. The core group is "". */
 export interface GroupVersionResource {
+  /** The API group; "" for the core group. */
   readonly group: string;
+  /** The version within the group, such as `v1`. */
   readonly version: string;
+  /** The plural, lowercase resource name, such as `deployments`. */
   readonly resource: string;
 }
 
@@ -18,8 +21,11 @@ export interface ResourceType extends GroupVersionResource {
 
 /** A kind as objects name it: `apps/v1, Kind=Deployment`. The core group is "". */
 export interface GroupVersionKind {
+  /** The API group; "" for the core group. */
   readonly group: string;
+  /** The version within the group, such as `v1`. */
   readonly version: string;
+  /** The kind, such as `Deployment`. */
   readonly kind: string;
 }
 

@@ -1,6 +1,5 @@
 /** The dynamic client: any resource by GroupVersionResource, as plain JSON objects. */
 
-export { type CompileJsonPath, compileFieldPath, parseFieldPath, relaxedJsonPath } from "./field-path.js";
 export {
   apiVersionOf,
   formatGvr,

@@ -16,6 +16,7 @@ import { sleep, waitForObject } from "./wait.js";
  * an {@link ApiError} of kind `NotFound`.
  */
 export interface KindMapper {
+  /** The resource that serves `ref`'s kind (at `ref.version`, else the preferred version), or a NoMatch error. */
   resourceFor(
     ref: { readonly group: string; readonly version?: string; readonly kind: string },
     options?: { readonly signal?: AbortSignal },

@@ -285,7 +285,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /**
-   * {@link watch} with the events of each network read delivered together (never an empty batch): one step per read
+   * {@link ResourceClient.watch} with the events of each network read delivered together (never an empty batch): one step per read
    * rather than per event, which is what informers use to keep up with a fast stream.
    */
   watchBatches(opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>[]> {
@@ -488,7 +488,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     return eachEvent(this.watchMetadataBatches(opts), opts, `WATCH ${this.#path()}`);
   }
 
-  /** {@link watchMetadata} with the events of each network read delivered together, as {@link watchBatches}. */
+  /** {@link ResourceClient.watchMetadata} with the events of each network read delivered together, as {@link ResourceClient.watchBatches}. */
   watchMetadataBatches(opts: WatchOptions = {}): AsyncGenerator<WatchEvent<PartialObjectMetadata>[]> {
     return this.#watch(opts, metaAccept("PartialObjectMetadata"), toPartialObjectMetadata);
   }

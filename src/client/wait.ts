@@ -1,12 +1,14 @@
 /**
- * Waiting for one object, as `kubectl wait` does: for a condition, for its deletion, or for a JSONPath value. The
- * state is read once, then followed on a watch from that resourceVersion: no polling.
+ * Waiting for one object, as `kubectl wait` does: for a condition, for its deletion, or for a JSONPath value (kubectl's
+ * full dialect: filters, slices, wildcards). The state is read once, then followed on a watch from that
+ * resourceVersion: no polling.
  */
 import { ApiError } from "../http/errors.js";
+import { goSprint } from "../object/gofmt.js";
+import { findResults, type JsonPath, parseJsonPath, relaxedJsonPath } from "../object/jsonpath.js";
 import { isMap } from "../object/narrow.js";
 import { integer, slice } from "../object/nested-get.js";
 import type { KubeObject } from "../object/types.js";
-import { type CompileJsonPath, compileFieldPath, relaxedJsonPath } from "./field-path.js";
 import { qualifiedName } from "./gvr.js";
 import type { ResourceClient } from "./resource.js";
 
@@ -25,8 +27,6 @@ export interface WaitOptions {
   readonly signal?: AbortSignal;
   /** How long to wait, in ms; default 30 s (kubectl's default). 0: check once, without waiting. */
   readonly timeoutMs?: number;
-  /** Compiles the JSONPath form; default {@link compileFieldPath}, which takes plain field paths only. */
-  readonly jsonPath?: CompileJsonPath;
 }
 
 /** Splits on single `=` only, as kubectl does: `==` inside a filter stays in the expression. */
@@ -65,7 +65,13 @@ export function parseWaitCondition(text: string): WaitCondition {
         `jsonpath wait format must be jsonpath='{.status.readyReplicas}'=3 or jsonpath='{.status.readyReplicas}', not ${JSON.stringify(text)}`,
       );
     }
-    const jsonPath = relaxedJsonPath(expression.replace(/^'(.*)'$/, "$1"));
+    const unquoted = expression.replace(/^'(.*)'$/, "$1");
+    const jsonPath = relaxedJsonPath(unquoted);
+    if (!jsonPath) {
+      throw new TypeError(
+        `unexpected JSONPath ${JSON.stringify(unquoted)}: expected 'name1.name2', '.name1.name2', '{name1.name2}' or '{.name1.name2}'`,
+      );
+    }
     if (value === undefined) return { jsonPath };
     const trimmed = value.replace(/^['"]+|['"]+$/g, "");
     if (!trimmed)
@@ -104,29 +110,30 @@ function conditionMet(obj: unknown, type: string, status: string): boolean {
   return false;
 }
 
-/** Whether the JSONPath value is there (and equal to `value`, when given), as kubectl compares it: as text, trimmed. */
-function jsonPathMet(
-  obj: unknown,
-  template: string,
-  value: string | undefined,
-  select: (obj: unknown) => readonly unknown[],
-): boolean {
-  const results = select(obj);
-  if (results.length === 0) return false;
-  if (results.length > 1) throw new TypeError(`JSONPath ${template} selects more than one value`);
+/**
+ * Whether the JSONPath value is there (and equal to `value`, when given), as kubectl decides it: nothing selected is
+ * not met yet; more than one value, or a map or list to compare, is an error; values compare as Go prints them, trimmed.
+ * A template that fails on the data (an index out of range) throws its JsonPathError, as kubectl's wait fails then.
+ */
+function jsonPathMet(obj: unknown, path: JsonPath, value: string | undefined): boolean {
+  const results = findResults(path, obj);
+  const first = results[0];
+  if (first === undefined || first.length === 0) return false;
+  if (results.length > 1 || first.length > 1)
+    throw new TypeError(`JSONPath ${path.source} selects more than one value`);
   if (value === undefined) return true;
-  const result = results[0];
+  const result = first[0];
   if (result !== null && typeof result === "object") {
-    throw new TypeError(`JSONPath ${template} selects an object or a list, which cannot be compared with a value`);
+    throw new TypeError(`JSONPath ${path.source} selects an object or a list, which cannot be compared with a value`);
   }
-  return String(result).trim() === value.trim();
+  return goSprint(result).trim() === value.trim();
 }
 
 /** Whether a present `obj` meets the wanted state; a deletion is met only by the object's absence. */
-function met(obj: KubeObject, wanted: WaitCondition, select: (obj: unknown) => readonly unknown[]): boolean {
+function met(obj: KubeObject, wanted: WaitCondition, path: JsonPath | undefined): boolean {
   if ("delete" in wanted) return wanted.uid !== undefined && obj.metadata?.uid !== wanted.uid;
   if ("condition" in wanted) return conditionMet(obj, wanted.condition, wanted.status ?? "True");
-  return jsonPathMet(obj, wanted.jsonPath, wanted.value, select);
+  return path !== undefined && jsonPathMet(obj, path, wanted.value);
 }
 
 /** Resolves after `ms`, or as soon as `signal` fires (the caller looks at the signal next). */
@@ -157,7 +164,8 @@ export async function waitForObject<T extends KubeObject>(
 ): Promise<T | undefined> {
   const condition = typeof wanted === "string" ? parseWaitCondition(wanted) : wanted;
   // An expression that cannot be compiled fails now, before any request, rather than on the first object.
-  const select = "jsonPath" in condition ? (options.jsonPath ?? compileFieldPath)(condition.jsonPath) : () => [];
+  const path =
+    "jsonPath" in condition ? parseJsonPath(relaxedJsonPath(condition.jsonPath) ?? condition.jsonPath) : undefined;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const what = `${qualifiedName(client.gvr)}/${name}`;
   // A check without waiting (0) has no deadline of its own: its one read is bounded by the transport's.
@@ -196,7 +204,7 @@ export async function waitForObject<T extends KubeObject>(
           throw notFound(last === undefined ? "does not exist" : "was deleted");
         }
         // A deletion met by another uid: the object waited for is gone, and this one is not its last state.
-        if (met(found, condition, select)) return "delete" in condition ? undefined : found;
+        if (met(found, condition, path)) return "delete" in condition ? undefined : found;
         last = found;
         if (timeoutMs === 0) throw timedOut();
       }
@@ -215,7 +223,7 @@ export async function waitForObject<T extends KubeObject>(
             if ("delete" in condition) return event.object;
             throw notFound("was deleted");
           }
-          if (met(event.object, condition, select)) return "delete" in condition ? undefined : event.object;
+          if (met(event.object, condition, path)) return "delete" in condition ? undefined : event.object;
           last = event.object;
         }
         // A watch the server ends at once, again and again, must not become a busy loop.

@@ -19,7 +19,7 @@ export interface RefreshOptions {
   /** Stops this caller's wait; the shared fetch goes on for the others. */
   readonly signal?: AbortSignal;
   /**
-   * The result must come from a fetch that started after this time ({@link discoveryNow} units); default: the call.
+   * The result must come from a fetch that started after this time (ms since the epoch, high resolution); default: the call.
    * A fetch that started later is shared rather than repeated.
    */
   readonly since?: number;
@@ -66,7 +66,7 @@ export class DiscoveryClient {
     return this.#current;
   }
 
-  /** When the latest fetch started (running or done), in {@link discoveryNow} units; undefined before the first. */
+  /** When the latest fetch started (running or done), in ms since the epoch; undefined before the first. */
   get lastFetchStartedAt(): number | undefined {
     return this.#inflight?.startedAt ?? this.#current?.fetchedAt;
   }

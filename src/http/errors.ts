@@ -158,6 +158,7 @@ export interface ApiErrorInit {
 /** A failed API call: the server's status decoded, or a network failure, timeout or abort (status 0). */
 export class ApiError extends Error {
   override readonly name = "ApiError";
+  /** What went wrong, as a value to branch on (or use the predicates: {@link isNotFound}, {@link isConflict}, ...). */
   readonly kind: ErrorKind;
   /** The HTTP status, or 0 when no response came. */
   readonly status: number;
@@ -166,6 +167,7 @@ export class ApiError extends Error {
    * (as client-go does); "" for failures without a response.
    */
   readonly reason: string;
+  /** `metav1.Status.details` as the server sent it (the object's name and kind, field causes); empty when none. */
   readonly details: StatusDetails;
   /** The request, as "METHOD path", for messages. */
   readonly request: string;

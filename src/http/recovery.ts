@@ -28,6 +28,7 @@ export interface RecoveryOptions {
   readonly spreadPerWaiterMs?: number;
   /** The widest that window gets; default 1 s. */
   readonly maxSpreadMs?: number;
+  /** A number in [0, 1) for the gaps' and the window's jitter; default `Math.random`. */
   readonly random?: () => number;
 }
 
@@ -95,7 +96,7 @@ export class Recovery {
   }
 
   /**
-   * Waits `ms` after `failure`, or less when the failure is an outage ({@link isOutage}) and the server is seen
+   * Waits `ms` after `failure`, or less when the failure is an outage (no connection, a timeout, or a 5xx answer) and the server is seen
    * answering again: then at a random point of a window that grows with the number of waiters woken together (10 ms
    * each, at most 1 s), never past `ms` nor before `notBeforeMs`. Resolves false when `signal` aborts, else true.
    */

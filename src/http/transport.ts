@@ -55,7 +55,7 @@ export interface StreamResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /**
-   * The body as it arrives. Iteration ends when the server ends the stream or after {@link close}; it throws an
+   * The body as it arrives. Iteration ends when the server ends the stream or after {@link StreamResponse.close}; it throws an
    * {@link ApiError} when the connection breaks (`Network`), the caller's signal fires or the transport closes
    * (`Aborted`).
    */
@@ -204,7 +204,7 @@ function abortable(sent: Promise<Dispatcher.ResponseData>, scope: CallScope): Pr
 
 type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError };
 
-/** Sends requests to one cluster. Create one per cluster and share it; {@link close} it when done. */
+/** Sends requests to one cluster. Create one per cluster and share it; {@link Transport.close} it when done. */
 export class Transport {
   readonly config: ClusterConfig;
   /**

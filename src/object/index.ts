@@ -15,6 +15,16 @@ export {
   setCondition,
 } from "./conditions.js";
 export { deepCopy } from "./copy.js";
+/** kubectl's JSONPath: `jsonPath(obj, '{.items[?(@.spec.x==1)].metadata.name}')`, parsed once or on the fly. */
+export {
+  executeJsonPath,
+  findResults,
+  type JsonPath,
+  JsonPathError,
+  jsonPath,
+  parseJsonPath,
+  relaxedJsonPath,
+} from "./jsonpath.js";
 export { type NamespacedName, objectKey, splitKey } from "./key.js";
 /** Metadata accessors (`meta.name(obj)`, `meta.labels(obj)`, ...) and editors (`meta.addFinalizer(obj, f)`, ...). */
 export * as meta from "./meta.js";

@@ -297,7 +297,7 @@ export class TestCluster implements ClusterAccess {
     return this.#binaries;
   }
 
-  /** Whether kube-apiserver is running now (false between {@link stopApiServer} and {@link startApiServer}). */
+  /** Whether kube-apiserver is running now (false between {@link TestCluster.stopApiServer} and {@link TestCluster.startApiServer}). */
   get apiServerRunning(): boolean {
     return this.#apiServer.running;
   }

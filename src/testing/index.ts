@@ -1,14 +1,20 @@
 /**
  * `kindwatch/testing`: a real kube-apiserver and etcd for your tests, the TypeScript counterpart of Go's envtest.
  *
+ * The entry point's public surface, named one by one (`api/kindwatch-testing.api.md` is its reviewed report).
+ *
  * @example
+ * ```ts
  * const cluster = await TestCluster.start();        // builds the binaries on first use, then starts in seconds
  * try { ... use cluster.kubeconfigPath ... } finally { await cluster.stop(); }
+ * ```
+ *
+ * @packageDocumentation
+ * @module kindwatch/testing
  */
-export { attachCluster, attachKubeconfig, attachState, type ClusterState, writeClusterState } from "./attach.js";
+export { attachCluster, attachKubeconfig, type ClusterState, writeClusterState } from "./attach.js";
 export {
   type Binaries,
-  cachedBinariesDir,
   defaultCacheDir,
   type EnsureBinariesOptions,
   ETCD_VERSION,
@@ -18,7 +24,6 @@ export {
 export { CertificateAuthority, type CertificateRequest, type KeyPair } from "./certs.js";
 export {
   type ClusterAccess,
-  freePort,
   type RbacSubject,
   TestCluster,
   type TestClusterOptions,

@@ -9,7 +9,7 @@ import { isMap } from "../object/narrow.js";
 import type { KubeObject } from "../object/types.js";
 import { groupResource, type KindInfo, kindInfo, type WatchAllEvent } from "./types.js";
 
-/** One kind's part of a checkpoint: what it is, and its objects, key (`namespace/name`) -> {@link stamp}. */
+/** One kind's part of a checkpoint: what it is, and its objects, key (`namespace/name`) to its stamp (`uid resourceVersion`). */
 export interface CheckpointKind extends KindInfo {
   /** The resourceVersion of the last event handled. */
   readonly resourceVersion?: string;

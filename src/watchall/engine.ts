@@ -78,8 +78,11 @@ export interface WatchAllOptions {
 
 /** What the engine needs of a cluster (a `Cluster` from `connect()` has all three). */
 export interface WatchAllCluster {
+  /** Lists and watches each kind. */
   readonly client: DynamicClient;
+  /** Tells which kinds there are, refreshed as CRDs and APIs come and go. */
   readonly discovery: DiscoveryClient;
+  /** Asks the server which kinds may be watched (`accessReview`). */
   readonly transport: Transport;
 }
 
@@ -97,7 +100,7 @@ const apiServicesGvr = { group: "apiregistration.k8s.io", version: "v1", resourc
  * its objects (origin "initial"), KIND_SYNCED, then changes; a kind that goes away delivers every object it still has
  * as DELETED (`finalStateUnknown`), then KIND_REMOVED, and is no longer requested. Events of one object arrive in
  * order; a slow consumer slows the informers (an object's pending changes are then merged, latest state winning, as
- * an informer's handlers merge them). Start with {@link start} (or use {@link watchAll}), end with {@link stop}, an
+ * an informer's handlers merge them). Start with {@link WatchAll.start} (or use {@link watchAll}), end with {@link WatchAll.stop}, an
  * aborted signal, or by leaving the loop.
  */
 export class WatchAll implements AsyncIterable<WatchAllEvent> {

@@ -4,13 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  type CompileJsonPath,
-  ResourceClient,
-  type WatchEvent,
-  type WatchOptions,
-  waitForObject,
-} from "../../src/client/index.js";
+import { ResourceClient, type WatchEvent, type WatchOptions, waitForObject } from "../../src/client/index.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { type Client, type ClientEnv, clientEnv } from "../support/client.js";
 import { createCrd, deleteCrd } from "../support/crds.js";
@@ -156,31 +150,58 @@ describe("waitForObject", () => {
     });
   });
 
-  it("takes another JSONPath evaluator for what plain fields cannot say", async () => {
+  it("waits on kubectl's full JSONPath: a filter on the conditions, as kubectl wait takes it", async () => {
     await gears.create(gear("filtered"));
     await setStatus("filtered", {
       conditions: [
         { type: "Synced", status: "True" },
-        { type: "Ready", status: "True" },
+        { type: "Ready", status: "False" },
       ],
     });
-    const seen: string[] = [];
-    // Stands in for a full evaluator of kubectl's dialect: a filter on the condition type.
-    const filter: CompileJsonPath = (template) => {
-      seen.push(template);
-      return (obj) => {
-        const status = (obj as KubeObject).status as { conditions: { type: string; status: string }[] };
-        return status.conditions.filter((c) => c.type === "Ready").map((c) => c.status);
-      };
-    };
     const template = `{.status.conditions[?(@.type=="Ready")].status}`;
-    const met = await waitForObject(gears, "filtered", `jsonpath=${template}=True`, { timeoutMs: 0, jsonPath: filter });
-    assert.equal(met?.metadata.name, "filtered");
-    assert.deepEqual(seen, [template], "compiled once");
-    await assert.rejects(waitForObject(gears, "filtered", `jsonpath=${template}=True`, { timeoutMs: 0 }), {
+    const spy = watched(gears);
+    const waiting = waitForObject(spy.client, "filtered", `jsonpath='${template}'=True`, { timeoutMs: 20_000 });
+    await spy.watching;
+    await k(
+      "patch",
+      `gears.${crd.group}`,
+      "filtered",
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({
+        status: {
+          conditions: [
+            { type: "Synced", status: "True" },
+            { type: "Ready", status: "True" },
+          ],
+        },
+      }),
+    );
+    const met = await waiting;
+    assert.ok(met);
+    assert.deepEqual(
+      (met.status as { conditions: { status: string }[] }).conditions.map((c) => c.status),
+      ["True", "True"],
+      "the state kubectl wrote, seen on the watch",
+    );
+    const last = await waitForObject(gears, "filtered", "jsonpath={.status.conditions[-1:].type}=Ready", {
+      timeoutMs: 0,
+    });
+    assert.equal(last?.metadata.name, "filtered", "a slice from the end");
+    await assert.rejects(waitForObject(gears, "filtered", "jsonpath={.status.conditions[*].type}", { timeoutMs: 0 }), {
       name: "TypeError",
-      message:
-        /is not a plain field path: only '\.name' and '\[N\]' steps are supported here \(pass a full JSONPath evaluator for more\)$/,
+      message: "JSONPath {.status.conditions[*].type} selects more than one value",
+    });
+    await assert.rejects(
+      waitForObject(gears, "filtered", "jsonpath={.status.conditions[5].type}=Ready", { timeoutMs: 0 }),
+      {
+        name: "JsonPathError",
+        message: "array index out of bounds: index 5, length 2",
+      },
+    );
+    await assert.rejects(waitForObject(gears, "filtered", "jsonpath={.status.conditions[?(@.type==}"), {
+      name: "JsonPathError",
     });
   });
 

@@ -15,7 +15,8 @@ import {
   Transport,
   type TransportOptions,
 } from "../../src/http/index.js";
-import { attachCluster, freePort } from "../../src/testing/index.js";
+import { freePort } from "../../src/testing/cluster.js";
+import { attachCluster } from "../../src/testing/index.js";
 import { failure } from "../support/failure.js";
 import { adminConfig, createNamespace, deletePath, throughProxy } from "../support/http.js";
 import { TcpProxy } from "../support/proxy.js";

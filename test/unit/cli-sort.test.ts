@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseJsonPath } from "../../src/cli/jsonpath.js";
 import { parseQuantity } from "../../src/cli/quantity.js";
 import { isLess, sortByPath } from "../../src/cli/sort-by.js";
+import { parseJsonPath } from "../../src/object/jsonpath.js";
 
 describe("cli: --sort-by's comparison", () => {
   it("reads resource quantities as apimachinery does", () => {

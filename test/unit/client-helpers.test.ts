@@ -1,14 +1,7 @@
-/** The pure parts of the client's helpers: kubectl's `--for` syntax, plain JSONPath fields, reading manifests. */
+/** The pure parts of the client's helpers: kubectl's `--for` syntax, reading manifests. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  compileFieldPath,
-  ManifestError,
-  parseFieldPath,
-  parseManifest,
-  parseWaitCondition,
-  relaxedJsonPath,
-} from "../../src/client/index.js";
+import { ManifestError, parseManifest, parseWaitCondition } from "../../src/client/index.js";
 import { isBadRequest } from "../../src/http/index.js";
 
 describe("parseWaitCondition: kubectl wait's --for", () => {
@@ -47,34 +40,7 @@ describe("parseWaitCondition: kubectl wait's --for", () => {
     assert.throws(() => parseWaitCondition("jsonpath={.a}=1=2"), /jsonpath wait format must be/);
     assert.throws(() => parseWaitCondition("jsonpath={.a}="), /needs a value after '='/);
     assert.throws(() => parseWaitCondition("jsonpath="), /jsonpath wait format must be/);
-  });
-});
-
-describe("plain JSONPath fields", () => {
-  it("relaxes a path into kubectl's template form", () => {
-    for (const text of ["status.phase", ".status.phase", "{status.phase}", "{.status.phase}"]) {
-      assert.equal(relaxedJsonPath(text), "{.status.phase}", text);
-    }
-    assert.throws(() => relaxedJsonPath("{.a}{.b}"), /unexpected JSONPath/);
-  });
-
-  it("reads dotted fields and [n] indexes through the object layer", () => {
-    const pod = {
-      status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }], containerStatuses: [[1, 2]] },
-    };
-    assert.deepEqual(parseFieldPath("{.status.conditions[0].type}"), ["status", "conditions", 0, "type"]);
-    assert.deepEqual(compileFieldPath("{.status.phase}")(pod), ["Running"]);
-    assert.deepEqual(compileFieldPath(".status.conditions[0].type")(pod), ["Ready"]);
-    assert.deepEqual(compileFieldPath("{.status.containerStatuses[0][1]}")(pod), [2]);
-    assert.deepEqual(compileFieldPath("{.status.conditions[3].type}")(pod), [], "past the end: nothing");
-    assert.deepEqual(compileFieldPath("{.status.phase.x}")(pod), [], "through a string: nothing");
-    assert.deepEqual(compileFieldPath("{.spec}")(pod), [], "missing: nothing");
-  });
-
-  it("says when a path needs the full evaluator", () => {
-    for (const path of ["{.items[*].name}", "{..name}", `{.a[?(@.b=="c")]}`, "{.a[-1]}", "{.a.*}"]) {
-      assert.throws(() => parseFieldPath(path), /not a plain field path: only '\.name' and '\[N\]' steps/, path);
-    }
+    assert.throws(() => parseWaitCondition("jsonpath={.a}{.b}"), /unexpected JSONPath "\{\.a\}\{\.b\}": expected/);
   });
 });
 

@@ -5,8 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { GoFloat, goFloat, goJson, goSprint } from "../../src/cli/gofmt.js";
-import { columnText, executeJsonPath, JsonPathError, parseJsonPath, relaxedJsonPath } from "../../src/cli/jsonpath.js";
+import { columnText } from "../../src/cli/jsonpath.js";
+import { GoFloat, goFloat, goJson, goSprint } from "../../src/object/gofmt.js";
+import {
+  executeJsonPath,
+  findResults,
+  JsonPathError,
+  jsonPath,
+  parseJsonPath,
+  relaxedJsonPath,
+} from "../../src/object/jsonpath.js";
 
 /** The List kubectl hands its JSONPath printer (uids, timestamps and managedFields left out: no template reads them). */
 const list = {
@@ -215,7 +223,7 @@ const cases: [string, Expected][] = [
   ["text {.kind} more {.apiVersion}", "text List more v1"],
 ];
 
-describe("cli: kubectl's JSONPath", () => {
+describe("kubectl's JSONPath", () => {
   it("prints what kubectl 1.35 prints, and fails where and as it fails", () => {
     for (const [template, expected] of cases) {
       if (typeof expected === "object" && "parse" in expected) {
@@ -238,9 +246,39 @@ describe("cli: kubectl's JSONPath", () => {
       ["g1:;", "g2:ab;", "g3:;"],
     );
   });
+
+  it("hands library callers the values themselves: jsonPath() flattens every action's results", () => {
+    const pod = {
+      status: {
+        phase: "Running",
+        conditions: [
+          { type: "Initialized", status: "True" },
+          { type: "Ready", status: "False" },
+        ],
+      },
+    };
+    assert.deepEqual(jsonPath(pod, `{.status.conditions[?(@.type=="Ready")].status}`), ["False"]);
+    assert.deepEqual(jsonPath(pod, "{.status.conditions[*].type}"), ["Initialized", "Ready"]);
+    assert.deepEqual(jsonPath(pod, "{.status.phase}{.status.conditions[-1:].type}"), ["Running", "Ready"]);
+    assert.deepEqual(jsonPath(pod, "{.spec.nodeName}"), [], "a missing field selects nothing");
+    assert.deepEqual(jsonPath(pod, "{.status.conditions[0]}"), [{ type: "Initialized", status: "True" }]);
+    assert.deepEqual(jsonPath({ items: [null] }, "{range .items[*]}{@}{end}"), [null], "Go's <no value> is null here");
+    assert.throws(
+      () => jsonPath(pod, "{.status.conditions[5]}"),
+      new JsonPathError("array index out of bounds: index 5, length 2"),
+    );
+    assert.throws(() => jsonPath(pod, "{.status"), JsonPathError);
+  });
+
+  it("takes a parsed template, or one made by hand from its source", () => {
+    const parsed = parseJsonPath("{.metadata.name}");
+    assert.equal(parsed.source, "{.metadata.name}");
+    assert.deepEqual(findResults(parsed, list.items[1]), [["g2"]]);
+    assert.deepEqual(jsonPath(list.items[1], { source: "{.metadata.namespace}" }), ["play2"]);
+  });
 });
 
-describe("cli: values as Go prints them", () => {
+describe("values as Go prints them", () => {
   it("formats floats as %v does: shortest digits, exponent below 1e-4 and from 1e6 up", () => {
     const cases: [number, string][] = [
       [1.5, "1.5"],
