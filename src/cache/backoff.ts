@@ -2,12 +2,12 @@
 
 /** Settings of a {@link Backoff}; defaults follow client-go's reflector (800 ms doubling to 30 s, reset after 2 min). */
 export interface BackoffOptions {
-  readonly initialMs?: number;
-  readonly maxMs?: number;
+  readonly initialMs?: number | undefined;
+  readonly maxMs?: number | undefined;
   /** A success that lasts this long resets the delay to the initial one. */
-  readonly resetAfterMs?: number;
-  readonly random?: () => number;
-  readonly now?: () => number;
+  readonly resetAfterMs?: number | undefined;
+  readonly random?: (() => number) | undefined;
+  readonly now?: (() => number) | undefined;
 }
 
 /** Tracks consecutive failures and says how long to wait before the next try. */

@@ -12,7 +12,7 @@ import { listWatchOf, type Selection } from "./watcher.js";
 export interface InformerRequest extends Selection {
   readonly gvr: GroupVersionResource;
   /** One namespace; absent: all namespaces (or a cluster-scoped kind). */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
 }
 
 /** A consumer's hold on a shared informer; {@link release} it when done. */

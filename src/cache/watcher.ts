@@ -21,14 +21,14 @@ export interface ListWatch<T extends KubeObject> {
    * The same watch with the events of each network read together (never an empty batch); when given, the watcher
    * reads it instead of {@link watch}: one await per read rather than several per event.
    */
-  watchBatches?(opts: WatchOptions): AsyncIterable<readonly WatchEvent<T>[]>;
+  readonly watchBatches?: ((opts: WatchOptions) => AsyncIterable<readonly WatchEvent<T>[]>) | undefined;
   /** For messages: e.g. "widgets.v1.example.com in namespace demo". */
   readonly description: string;
   /**
    * Wakes the watcher's backoff after an outage as soon as the server answers again, rather than when the backoff ends;
    * {@link listWatchOf} gives its transport's. Without it the watcher waits out every backoff.
    */
-  readonly recovery?: Recovery;
+  readonly recovery?: Recovery | undefined;
 }
 
 /**
@@ -48,10 +48,10 @@ export function wrapListWatch<T extends KubeObject>(
 
 /** Which objects of a resource to watch, and whether only their metadata. */
 export interface Selection {
-  readonly labelSelector?: string;
-  readonly fieldSelector?: string;
+  readonly labelSelector?: string | undefined;
+  readonly fieldSelector?: string | undefined;
   /** Watch `PartialObjectMetadata` only: far less data for kinds with large specs. */
-  readonly metadataOnly?: boolean;
+  readonly metadataOnly?: boolean | undefined;
 }
 
 /** The {@link ListWatch} of a resource client (one namespace or all) with a selection. */
@@ -99,29 +99,29 @@ export type WatcherEvent<T> =
 
 /** Tuning of a {@link watcher}. */
 export interface WatcherOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Page size of the initial list; default 500. */
-  readonly pageSize?: number;
+  readonly pageSize?: number | undefined;
   /**
    * Build the initial state with a streaming list (`sendInitialEvents`) rather than a paginated list: "auto" (default)
    * tries it at each (re)list and falls back to a paginated list for that one when it fails or the server refuses it.
    */
-  readonly streamingList?: boolean | "auto";
+  readonly streamingList?: boolean | "auto" | undefined;
   /** Server-side watch timeout is drawn from [min, 2 × min) seconds so that watchers do not reconnect in step; default 300. */
-  readonly minWatchTimeoutSeconds?: number;
+  readonly minWatchTimeoutSeconds?: number | undefined;
   /**
    * A watch that sends nothing for this long while the watcher waits on it is presumed dead (half-open connection) and
    * reopened from the same resourceVersion; default 90 s.
    */
-  readonly idleTimeoutMs?: number;
-  readonly backoff?: BackoffOptions;
+  readonly idleTimeoutMs?: number | undefined;
+  readonly backoff?: BackoffOptions | undefined;
   /**
    * The resourceVersion of the first paginated list: "" (default) a consistent read, served from the API server's watch
    * cache once it has caught up with etcd (1.31 and later) or else from etcd; "0", as client-go's reflector, whatever
    * the watch cache holds, at once and whole in one response (it ignores the page size), possibly older than etcd.
    * Relists always read consistently: they must not go back before what was already seen.
    */
-  readonly initialListResourceVersion?: "" | "0";
+  readonly initialListResourceVersion?: "" | "0" | undefined;
 }
 
 function resourceVersionOf(obj: unknown): string | undefined {

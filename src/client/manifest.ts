@@ -27,12 +27,12 @@ export interface ApplyManifestOptions {
   /** The field manager of the apply (server-side apply requires one). */
   readonly fieldManager: string;
   /** Where namespaced objects that name no namespace go; default "default". */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
   /** Take over fields other managers own instead of failing with a conflict. */
-  readonly force?: boolean;
-  readonly signal?: AbortSignal;
+  readonly force?: boolean | undefined;
+  readonly signal?: AbortSignal | undefined;
   /** How long the manifest's CRDs may take to be Established and served, in ms; default 60 s. */
-  readonly establishTimeoutMs?: number;
+  readonly establishTimeoutMs?: number | undefined;
 }
 
 /** One object of a manifest, applied. */

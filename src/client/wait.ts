@@ -22,11 +22,11 @@ export type WaitCondition =
 
 /** Options of {@link waitForObject}. */
 export interface WaitOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** How long to wait, in ms; default 30 s (kubectl's default). 0: check once, without waiting. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Compiles the JSONPath form; default {@link compileFieldPath}, which takes plain field paths only. */
-  readonly jsonPath?: CompileJsonPath;
+  readonly jsonPath?: CompileJsonPath | undefined;
 }
 
 /** Splits on single `=` only, as kubectl does: `==` inside a filter stays in the expression. */

@@ -15,9 +15,9 @@ export const tokenFileRefreshMs = 60_000;
 /** Options of {@link tokenFileAuth}. */
 export interface TokenFileOptions {
   /** Milliseconds since the epoch; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
   /** A token to use while the file cannot be read (kubeconfig's `token` next to `tokenFile`). */
-  readonly fallback?: string;
+  readonly fallback?: string | undefined;
 }
 
 /** An {@link AuthProvider} that reads a bearer token from a file, again after a minute or after a 401. */

@@ -16,11 +16,11 @@ import { type ClusterConfig, type Impersonation, noAuth, type TlsConfig } from "
 /** Options of {@link configFromKubeconfig}. */
 export interface KubeconfigOptions {
   /** The context to use; default the kubeconfig's current context. */
-  readonly context?: string;
+  readonly context?: string | undefined;
   /** Overrides the context's namespace. */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
   /** Milliseconds since the epoch, for token-file re-reads and credential expiry; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 const execExtension = "client.authentication.k8s.io/exec";

@@ -14,21 +14,21 @@ import { type AuthCredentials, type AuthProvider, sameCredentials } from "./type
 export interface ClusterInfo {
   readonly server: string;
   /** PEM CA bundle; sent base64-encoded as `certificate-authority-data`. */
-  readonly ca?: string;
-  readonly serverName?: string;
-  readonly insecureSkipVerify?: boolean;
-  readonly proxyUrl?: string;
-  readonly disableCompression?: boolean;
+  readonly ca?: string | undefined;
+  readonly serverName?: string | undefined;
+  readonly insecureSkipVerify?: boolean | undefined;
+  readonly proxyUrl?: string | undefined;
+  readonly disableCompression?: boolean | undefined;
   /** The cluster's `client.authentication.k8s.io/exec` extension, sent as `config`. */
-  readonly config?: unknown;
+  readonly config?: unknown | undefined;
 }
 
 /** Test seams of {@link execAuth}. */
 export interface ExecAuthOptions {
   /** Milliseconds since the epoch; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
   /** Whether standard input is a terminal the plugin may prompt on; default `process.stdin.isTTY`. */
-  readonly isTerminal?: () => boolean;
+  readonly isTerminal?: (() => boolean) | undefined;
 }
 
 const v1 = "client.authentication.k8s.io/v1";

@@ -25,7 +25,7 @@ export function isInCluster(env: NodeJS.ProcessEnv = process.env, dir = serviceA
 /** Options of {@link inClusterConfig}. */
 export interface InClusterOptions {
   /** Milliseconds since the epoch, for token re-reads; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 /** The config of a process running in a pod; `env` and `dir` are for tests. */

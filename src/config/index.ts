@@ -29,17 +29,17 @@ export * from "./types.js";
 /** Where to find a cluster; every field optional. */
 export interface LoadConfigOptions {
   /** A kubeconfig file (kubectl's `--kubeconfig`); wins over everything else and must exist. */
-  readonly kubeconfig?: string;
+  readonly kubeconfig?: string | undefined;
   /** The context to use (kubectl's `--context`); for kubeconfigs only. */
-  readonly context?: string;
+  readonly context?: string | undefined;
   /** Overrides the default namespace (kubectl's `-n`). */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
   /** The environment to read `KUBECONFIG`, `HOME` and `KUBERNETES_SERVICE_*` from; default `process.env`. */
-  readonly env?: NodeJS.ProcessEnv;
+  readonly env?: NodeJS.ProcessEnv | undefined;
   /** Where the service-account files are mounted; default {@link serviceAccountDir}. */
-  readonly serviceAccountDir?: string;
+  readonly serviceAccountDir?: string | undefined;
   /** Milliseconds since the epoch, for token re-reads and credential expiry; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 /**

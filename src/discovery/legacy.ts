@@ -118,10 +118,10 @@ async function fetchVersion(
 /** Options of {@link fetchLegacyDiscovery}. */
 export interface LegacyDiscoveryOptions {
   /** `/api` and `/apis` when already fetched (an older server answered the aggregated request with them). */
-  readonly api?: unknown;
-  readonly apis?: unknown;
-  readonly concurrency?: number;
-  readonly signal?: AbortSignal;
+  readonly api?: unknown | undefined;
+  readonly apis?: unknown | undefined;
+  readonly concurrency?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Discovers everything through the legacy endpoints, with bounded concurrency. */

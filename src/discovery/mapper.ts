@@ -11,12 +11,12 @@ export interface RestMapperOptions {
    * Least time between two discovery refreshes caused by misses; a miss sooner waits for it. Bounds the load a loop
    * over an unknown name puts on the server. Default 200 ms; 0: no bound.
    */
-  readonly missRefreshIntervalMs?: number;
+  readonly missRefreshIntervalMs?: number | undefined;
 }
 
 /** Per-call options. */
 export interface MapOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -146,13 +146,13 @@ export interface ApiErrorInit {
   /** The HTTP status, or 0 when no response came. */
   readonly status: number;
   readonly message: string;
-  readonly reason?: string;
-  readonly details?: StatusDetails;
+  readonly reason?: string | undefined;
+  readonly details?: StatusDetails | undefined;
   /** The request, as "METHOD path". */
-  readonly request?: string;
+  readonly request?: string | undefined;
   /** Overrides whether the kind is {@link ApiError.transient} (a TLS failure is a Network error that will not pass). */
-  readonly transient?: boolean;
-  readonly cause?: unknown;
+  readonly transient?: boolean | undefined;
+  readonly cause?: unknown | undefined;
 }
 
 /** A failed API call: the server's status decoded, or a network failure, timeout or abort (status 0). */

@@ -9,8 +9,8 @@ export function kubeconfigYaml(opts: {
   server: string;
   credentials: Credentials;
   userName: string;
-  contextName?: string;
-  namespace?: string;
+  contextName?: string | undefined;
+  namespace?: string | undefined;
 }): string {
   const b64 = (pem: string) => Buffer.from(pem).toString("base64");
   const context = opts.contextName ?? "kindwatch-test";

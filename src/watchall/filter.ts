@@ -58,11 +58,11 @@ export interface ObjectScope {
 export function objectScope(
   namespaced: boolean,
   options: {
-    readonly include?: KindFilter;
-    readonly exclude?: KindFilter;
-    readonly labelSelector?: string;
-    readonly fieldSelector?: string;
-    readonly metadataOnly?: boolean;
+    readonly include?: KindFilter | undefined;
+    readonly exclude?: KindFilter | undefined;
+    readonly labelSelector?: string | undefined;
+    readonly fieldSelector?: string | undefined;
+    readonly metadataOnly?: boolean | undefined;
   },
 ): ObjectScope {
   const included = namespaced ? [...new Set(options.include?.namespaces ?? [])] : [];
