@@ -504,7 +504,7 @@ function reportingOpens<T extends KubeObject>(source: ListWatch<T>, opened: () =
   return wrapListWatch(source, {
     list: (opts) => source.list(opts),
     watch: (opts) => source.watch(reporting(opts)),
-    ...(batches ? { watchBatches: (opts: WatchOptions) => batches(reporting(opts)) } : {}),
+    watchBatches: batches && ((opts: WatchOptions) => batches(reporting(opts))),
   });
 }
 

@@ -6,11 +6,12 @@
  * The shape follows kube-rs's `watcher()` (explicit init start/page/done events); the semantics follow client-go's
  * Reflector (re-watch from the last resourceVersion, relist on Gone, bookmarks, streaming lists).
  */
-import type { ListOptions, WatchEvent, WatchOptions } from "../client/options.js";
+import type { ListOptions, SelectorOptions, WatchEvent, WatchOptions } from "../client/options.js";
 import type { ResourceClient } from "../client/resource.js";
 import { ApiError, type ErrorKind, isGone } from "../http/errors.js";
 import type { Recovery } from "../http/recovery.js";
 import type { KubeObject, List } from "../object/types.js";
+import { definedProps } from "../util/defined.js";
 import { Backoff, type BackoffOptions, delay } from "./backoff.js";
 
 /** What a watcher watches: a list and a watch of the same selection. */
@@ -41,7 +42,7 @@ export function wrapListWatch<T extends KubeObject>(
 ): ListWatch<T> {
   return {
     description: source.description,
-    ...(source.recovery ? { recovery: source.recovery } : {}),
+    recovery: source.recovery,
     ...calls,
   };
 }
@@ -56,10 +57,11 @@ export interface Selection {
 
 /** The {@link ListWatch} of a resource client (one namespace or all) with a selection. */
 export function listWatchOf(client: ResourceClient, selection: Selection = {}): ListWatch<KubeObject> {
-  const sel = {
-    ...(selection.labelSelector ? { labelSelector: selection.labelSelector } : {}),
-    ...(selection.fieldSelector ? { fieldSelector: selection.fieldSelector } : {}),
-  };
+  // Left out when empty, so that they never override what the caller's options hold.
+  const sel = definedProps<SelectorOptions>({
+    labelSelector: selection.labelSelector || undefined,
+    fieldSelector: selection.fieldSelector || undefined,
+  });
   const ns = client.namespaceName ? ` in namespace ${client.namespaceName}` : "";
   const { group, version, resource } = client.gvr;
   return {
@@ -211,7 +213,7 @@ export async function* watcherBatches<T extends KubeObject>(
               // A streaming list is served by the watch cache, and a cache still filling (a new CRD's, for one) answers
               // 429 "storage is (re)initializing" with Retry-After: 1 s, while the paginated list we fall back to is
               // served from etcd at once: a 429 goes to that fallback, not to the transport's retry after a second.
-              ...(streaming === "auto" ? { maxRetries: 0 } : {}),
+              ...definedProps({ maxRetries: streaming === "auto" ? 0 : undefined }),
             });
             let listed: string | undefined;
             try {
@@ -274,17 +276,14 @@ export async function* watcherBatches<T extends KubeObject>(
           let listVersion = "";
           // Whatever the watch cache holds is good enough only while nothing has been seen: a relist must not go back.
           const anyVersion = reason === "initial" && options.initialListResourceVersion === "0";
-          const at: ListOptions = {
-            ...(anyVersion ? { resourceVersion: "0" } : {}),
-            ...(signal ? { signal } : {}),
-          };
+          const at = definedProps<ListOptions>({ resourceVersion: anyVersion ? "0" : undefined, signal });
           do {
             let page: List<T>;
             try {
               page = await abortable(
                 source.list({
                   // A continue token carries its list's resourceVersion: the server refuses another beside it.
-                  ...(token ? { continue: token, ...(signal ? { signal } : {}) } : at),
+                  ...(token ? definedProps({ continue: token, signal }) : at),
                   limit: options.pageSize ?? 500,
                 }),
                 signal,

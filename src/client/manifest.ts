@@ -193,8 +193,8 @@ export async function applyManifest(
     const target = resource.namespaced === false ? base : base.namespace(ns);
     const object = await target.apply(obj, {
       fieldManager: options.fieldManager,
-      ...(options.force !== undefined ? { force: options.force } : {}),
-      ...(signal ? { signal } : {}),
+      force: options.force,
+      signal,
     });
     const result = { document: entry.document, resource, object };
     applied.push(result);
@@ -236,7 +236,7 @@ export async function applyManifest(
     try {
       await waitForObject(crdClient, entry.object.metadata.name ?? "", "condition=Established", {
         timeoutMs: Math.max(0, deadlineAt - Date.now()),
-        ...(signal ? { signal } : {}),
+        signal,
       });
     } catch (err) {
       throw fail(entry, err);

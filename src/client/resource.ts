@@ -38,11 +38,8 @@ const metaAccept = (as: string) => `application/json;as=${as};v=v1;g=meta.k8s.io
 const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 const defaultPageSize = 500;
 
-function timeoutOf(opts: CallOptions): { signal?: AbortSignal; timeoutMs?: number } {
-  return {
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-  };
+function timeoutOf(opts: CallOptions): CallOptions {
+  return { signal: opts.signal, timeoutMs: opts.timeoutMs };
 }
 
 function writeQuery(opts: PatchOptions) {
@@ -310,9 +307,9 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       res = await this.transport.stream({
         path,
         query: { ...listQuery(opts, true), ...extraQuery },
-        ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
-        ...(signal ? { signal } : {}),
-        ...(accept ? { accept } : {}),
+        maxRetries: opts.maxRetries,
+        signal,
+        accept: accept || undefined,
       });
     } catch (err) {
       throw deadline?.aborted && !opts.signal?.aborted ? timedOut(err) : err;
@@ -564,9 +561,10 @@ function deleteRequest(opts: DeleteOptions): { query: Query; body?: object } {
       apiVersion: "v1",
       kind: "DeleteOptions",
       preconditions: opts.preconditions,
-      ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}),
-      ...(opts.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: opts.gracePeriodSeconds } : {}),
-      ...(opts.dryRun ? { dryRun: ["All"] } : {}),
+      // JSON leaves out the undefined ones.
+      propagationPolicy: opts.propagationPolicy || undefined,
+      gracePeriodSeconds: opts.gracePeriodSeconds,
+      dryRun: opts.dryRun ? ["All"] : undefined,
     },
   };
 }

@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import { delimiter, join, resolve, sep } from "node:path";
 import { parse } from "yaml";
 import { isMap } from "../object/narrow.js";
+import { definedProps } from "../util/defined.js";
 import { ConfigError } from "./errors.js";
 import { resolvePath } from "./paths.js";
 
@@ -271,7 +272,7 @@ export function parseKubeconfig(text: string, file: string): Kubeconfig {
   const current = new Fields(doc, file).string("current-context");
   return {
     files: [file],
-    ...(current ? { currentContext: current } : {}),
+    ...definedProps({ currentContext: current || undefined }),
     clusters: entries(doc.clusters, "cluster", file, (raw, where) => parseCluster(raw, where, file)),
     users: entries(doc.users, "user", file, (raw, where) => parseUser(raw, where, file)),
     contexts: entries(doc.contexts, "context", file, parseContext),
@@ -288,7 +289,7 @@ export function mergeKubeconfigs(configs: readonly Kubeconfig[]): Kubeconfig {
   const currentContext = configs.find((c) => c.currentContext)?.currentContext;
   return {
     files: configs.flatMap((c) => c.files),
-    ...(currentContext ? { currentContext } : {}),
+    ...definedProps({ currentContext }),
     clusters: first((c) => c.clusters),
     users: first((c) => c.users),
     contexts: first((c) => c.contexts),

@@ -102,8 +102,8 @@ export class DiscoveryClient {
   #start(): Promise<DiscoverySnapshot> {
     const startedAt = discoveryNow();
     const promise: Promise<DiscoverySnapshot> = fetchDiscovery(this.#transport, {
-      ...(this.#options.legacy ? { legacy: true } : {}),
-      ...(this.#options.concurrency !== undefined ? { concurrency: this.#options.concurrency } : {}),
+      legacy: this.#options.legacy,
+      concurrency: this.#options.concurrency,
     })
       .then((result) => {
         const snapshot: DiscoverySnapshot = { ...result, fetchedAt: startedAt, generation: ++this.#generation };

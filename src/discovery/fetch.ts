@@ -28,7 +28,7 @@ export async function fetchDiscovery(
   if (apiAggregated && apisAggregated) return parseAggregatedDiscovery(api, apis);
   return fetchLegacyDiscovery(transport, {
     ...options,
-    ...(apiAggregated ? {} : { api }),
-    ...(apisAggregated ? {} : { apis }),
+    api: apiAggregated ? undefined : api,
+    apis: apisAggregated ? undefined : apis,
   });
 }

@@ -100,7 +100,7 @@ export class RestMapper {
       if (wait > 0) await sleep(wait, signal);
       this.#nextMissRefresh = discoveryNow() + this.#interval;
     }
-    const fresh = await this.discovery.refresh({ since, ...(signal ? { signal } : {}) });
+    const fresh = await this.discovery.refresh({ since, signal });
     return operation(this.#mapperFor(fresh));
   }
 }

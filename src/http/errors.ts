@@ -1,5 +1,6 @@
 /** Errors as values with a kind: decoded from the server's `metav1.Status`, or made here for network failures. */
 import { asMap } from "../object/narrow.js";
+import { definedProps } from "../util/defined.js";
 
 /** What went wrong, as a caller decides on it: retry, report, or wait for a change. */
 export type ErrorKind =
@@ -207,13 +208,7 @@ function cause(raw: unknown): StatusCause[] {
   const reason = str(c.reason);
   const message = str(c.message);
   const field = str(c.field);
-  return [
-    {
-      ...(reason !== undefined ? { reason } : {}),
-      ...(message !== undefined ? { message } : {}),
-      ...(field !== undefined ? { field } : {}),
-    },
-  ];
+  return [definedProps({ reason, message, field })];
 }
 
 function details(raw: unknown, retryAfterHeader: number | undefined): StatusDetails {

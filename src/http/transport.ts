@@ -11,6 +11,7 @@ import type { Readable } from "node:stream";
 import { createSecureContext } from "node:tls";
 import { buildConnector, Client, type Dispatcher, Pool } from "undici";
 import { type AuthCredentials, type ClusterConfig, sameCredentials } from "../config/types.js";
+import { definedProps } from "../util/defined.js";
 import { ApiError, errorFromStatus } from "./errors.js";
 import { networkError } from "./network.js";
 import { TokenBucket } from "./ratelimit.js";
@@ -272,9 +273,9 @@ export class Transport {
   #connectOptions(cert: string | undefined, key: string | undefined) {
     const tls = this.config.tls;
     return {
-      secureContext: createSecureContext({ ...(tls.ca ? { ca: tls.ca } : {}), ...(cert && key ? { cert, key } : {}) }),
+      secureContext: createSecureContext({ ca: tls.ca || undefined, ...(cert && key ? { cert, key } : {}) }),
       rejectUnauthorized: !tls.insecureSkipVerify,
-      ...(tls.serverName ? { servername: tls.serverName } : {}),
+      servername: tls.serverName || undefined,
     };
   }
 
@@ -425,7 +426,7 @@ export class Transport {
           method: method as Dispatcher.HttpMethod,
           path,
           headers: this.#headers(opts, creds, body !== undefined),
-          ...(body !== undefined ? { body } : {}),
+          ...definedProps({ body }),
           signal: scope.signal,
         }),
         scope,

@@ -70,7 +70,7 @@ function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.Proce
       cwd: opts.cwd,
       env: opts.env,
       stdio: ["ignore", "pipe", "pipe"],
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      signal: opts.signal,
     });
     let tail = "";
     const onData = (chunk: Buffer) => {

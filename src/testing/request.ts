@@ -47,7 +47,7 @@ export function simpleRequest(
       {
         method: options.method ?? "GET",
         headers,
-        ...(creds.caPem ? { ca: creds.caPem } : {}),
+        ca: creds.caPem || undefined,
         ...(creds.certPem ? { cert: creds.certPem, key: creds.keyPem } : {}),
         timeout: options.timeoutMs ?? 10_000,
         agent: false,

@@ -15,6 +15,7 @@ import { isBuiltinGroup, preferredResources } from "../discovery/snapshot-mapper
 import type { ApiResource, DiscoveryResult } from "../discovery/types.js";
 import type { Transport } from "../http/transport.js";
 import type { KubeObject } from "../object/types.js";
+import { definedProps } from "../util/defined.js";
 import { accessDenied } from "./access.js";
 import { Channel } from "./channel.js";
 import { type CheckpointKind, ghost, Ledger, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
@@ -205,7 +206,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     const { transform: _t, indexers: _i, resyncMs: _r, ...watching } = this.#options.informer ?? {};
     const informer = new Informer<KubeObject>(listWatchOf(this.#cluster.client.resource(gvr)), {
       ...watching,
-      ...(this.#options.logger ? { logger: this.#options.logger } : {}),
+      ...definedProps({ logger: this.#options.logger }),
     });
     informer.addHandlers({
       add: (_object, { origin }) => onChange(origin),
@@ -378,7 +379,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     const source = listWatchOf(scope.namespace ? all.namespace(scope.namespace) : all, scope.selection);
     return new Informer(scope.keep ? filtered(source, scope.keep) : source, {
       ...this.#options.informer,
-      ...(this.#options.logger ? { logger: this.#options.logger } : {}),
+      ...definedProps({ logger: this.#options.logger }),
     });
   }
 
