@@ -55,7 +55,7 @@ export class Cluster {
     text: string,
     signal?: AbortSignal,
   ): Promise<{ client: ResourceClient<T>; resource: ApiResource }> {
-    const resource = await this.mapper.resolveResource(text, signal ? { signal } : {});
+    const resource = await this.mapper.resolveResource(text, { signal });
     return { client: this.client.resource<T>(resource), resource };
   }
 

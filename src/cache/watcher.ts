@@ -6,7 +6,13 @@
  * The shape follows kube-rs's `watcher()` (explicit init start/page/done events); the semantics follow client-go's
  * Reflector (re-watch from the last resourceVersion, relist on Gone, bookmarks, streaming lists).
  */
-import type { ListOptions, SelectorOptions, WatchEvent, WatchOptions } from "../client/options.js";
+import type {
+  ListOptions,
+  PartialObjectMetadata,
+  SelectorOptions,
+  WatchEvent,
+  WatchOptions,
+} from "../client/options.js";
 import type { ResourceClient } from "../client/resource.js";
 import { ApiError, type ErrorKind, isGone } from "../http/errors.js";
 import type { Recovery } from "../http/recovery.js";
@@ -55,8 +61,19 @@ export interface Selection {
   readonly metadataOnly?: boolean | undefined;
 }
 
-/** The {@link ListWatch} of a resource client (one namespace or all) with a selection. */
-export function listWatchOf(client: ResourceClient, selection: Selection = {}): ListWatch<KubeObject> {
+/** The {@link ListWatch} of a resource client (one namespace or all) with a selection: objects typed as the client's. */
+export function listWatchOf<T extends KubeObject = KubeObject>(
+  client: ResourceClient<T>,
+  selection?: Selection & { readonly metadataOnly?: false | undefined },
+): ListWatch<T>;
+/** With `metadataOnly`, the objects are `PartialObjectMetadata`, whatever the client's type. */
+export function listWatchOf(
+  client: ResourceClient<KubeObject>,
+  selection: Selection & { readonly metadataOnly: true },
+): ListWatch<PartialObjectMetadata>;
+/** With `metadataOnly` known only at run time: objects or their metadata. */
+export function listWatchOf(client: ResourceClient<KubeObject>, selection?: Selection): ListWatch<KubeObject>;
+export function listWatchOf(client: ResourceClient<KubeObject>, selection: Selection = {}): ListWatch<KubeObject> {
   // Left out when empty, so that they never override what the caller's options hold.
   const sel = definedProps<SelectorOptions>({
     labelSelector: selection.labelSelector || undefined,
