@@ -19,5 +19,5 @@ export {
   parseManifest,
 } from "./manifest.js";
 export * from "./options.js";
-export { DynamicClient, decodeWatchEvent, ResourceClient } from "./resource.js";
+export { type ApplyObject, DynamicClient, decodeWatchEvent, ResourceClient } from "./resource.js";
 export { parseWaitCondition, type WaitCondition, type WaitOptions, waitForObject } from "./wait.js";

@@ -8,7 +8,7 @@ import { ApiError, type ApiErrorInit } from "../http/errors.js";
 import { isMap } from "../object/narrow.js";
 import type { KubeObject } from "../object/types.js";
 import { parseApiVersion, type ResourceType } from "./gvr.js";
-import type { DynamicClient } from "./resource.js";
+import type { ApplyObject, DynamicClient } from "./resource.js";
 import { sleep, waitForObject } from "./wait.js";
 
 /**
@@ -62,7 +62,7 @@ export class ManifestError extends ApiError {
 /** One object of the manifest, with where it came from. */
 interface Entry {
   readonly document: number;
-  readonly object: KubeObject;
+  readonly object: ApplyObject;
 }
 
 const crdGroup = "apiextensions.k8s.io";
@@ -97,14 +97,14 @@ function entriesOf(document: number, value: unknown): Entry[] {
   if (!isMap(meta) || typeof meta.name !== "string" || !meta.name) {
     throw invalid(document, what, "no metadata.name (server-side apply needs one; generateName is not enough)");
   }
-  return [{ document, object: value as KubeObject }];
+  return [{ document, object: value as ApplyObject }];
 }
 
 /**
  * The objects of a YAML stream, read as kubectl reads them (YAML 1.1, where `yes` and `on` are booleans, and a
  * duplicate key is an error); empty documents are skipped and a `List` stands for its items.
  */
-export function parseManifest(text: string): KubeObject[] {
+export function parseManifest(text: string): ApplyObject[] {
   return parseEntries(text).map((e) => e.object);
 }
 
@@ -234,7 +234,7 @@ export async function applyManifest(
   const crdClient = client.resource({ group: crdGroup, version: "v1", resource: "customresourcedefinitions" });
   for (const entry of crds) {
     try {
-      await waitForObject(crdClient, entry.object.metadata.name ?? "", "condition=Established", {
+      await waitForObject(crdClient, entry.object.metadata.name, "condition=Established", {
         timeoutMs: Math.max(0, deadlineAt - Date.now()),
         signal,
       });

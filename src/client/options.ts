@@ -121,6 +121,16 @@ export function isStatus(value: unknown): value is Status {
   return kind === "Status" && (apiVersion === "v1" || apiVersion === "meta.k8s.io/v1");
 }
 
+/**
+ * The scale subresource (`autoscaling/v1 Scale`) of a Deployment, StatefulSet, ReplicaSet or a custom kind that has
+ * one. `spec.replicas` is absent when 0 (the API omits it); `status.selector` is the label selector of the pods, for
+ * autoscalers.
+ */
+export interface Scale extends KubeObject {
+  spec: { replicas?: number | undefined };
+  status: { replicas: number; selector?: string | undefined };
+}
+
 /** An object's metadata only (`meta.k8s.io/v1 PartialObjectMetadata`): cheap to list and watch. */
 export interface PartialObjectMetadata extends KubeObject {
   readonly kind: string;

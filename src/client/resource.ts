@@ -19,6 +19,7 @@ import {
   type PartialObjectMetadata,
   type PatchOptions,
   type PatchType,
+  type Scale,
   type Status,
   type Table,
   type TableOptions,
@@ -89,6 +90,18 @@ interface Scoped {
   /** Whether the call carries an object, whose `metadata.namespace` would do. */
   readonly carriesObject: boolean;
 }
+
+/**
+ * What server-side apply takes: the fields of `T` this manager owns (any may be left out), with the `apiVersion`,
+ * `kind` and `metadata.name` the server needs to know which object it is.
+ */
+export type ApplyObject<T extends KubeObject = KubeObject> = {
+  [K in keyof T as K extends "apiVersion" | "kind" | "metadata" ? never : K]?: T[K];
+} & {
+  apiVersion: T["apiVersion"];
+  kind: T["kind"];
+  metadata: T["metadata"] & { name: string };
+};
 
 function nameOf(obj: KubeObject, what: string): string {
   const name = isMap(obj?.metadata) ? obj.metadata.name : undefined;
@@ -421,15 +434,13 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** Server-side apply of `obj` (the fields this manager wants); conflicts with other managers fail unless `force`. */
-  async apply(obj: T | Partial<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
-    const full = obj as T;
-    return this.#patch(nameOf(full, "apply"), undefined, obj, "apply", opts, this.#carrying(full));
+  async apply(obj: ApplyObject<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
+    return this.#patch(nameOf(obj, "apply"), undefined, obj, "apply", opts, this.#carrying(obj));
   }
 
   /** Server-side apply to the status subresource. */
-  async applyStatus(obj: T | Partial<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
-    const full = obj as T;
-    return this.#patch(nameOf(full, "applyStatus"), "status", obj, "apply", opts, this.#carrying(full));
+  async applyStatus(obj: ApplyObject<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
+    return this.#patch(nameOf(obj, "applyStatus"), "status", obj, "apply", opts, this.#carrying(obj));
   }
 
   /**
@@ -447,19 +458,19 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** Reads the scale subresource (`autoscaling/v1 Scale`). */
-  async getScale(name: string, opts: GetOptions = {}): Promise<KubeObject> {
+  async getScale(name: string, opts: GetOptions = {}): Promise<Scale> {
     return this.#json("GET", this.#path(name, "scale"), opts, getQuery(opts), this.#byName);
   }
 
   /** Replaces the scale subresource: `scale.spec.replicas` is what changes. */
-  async updateScale(name: string, scale: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+  async updateScale(name: string, scale: Scale, opts: WriteOptions = {}): Promise<Scale> {
     const extra = { body: scale, query: writeQuery(opts) };
     return this.#json("PUT", this.#path(name, "scale"), opts, extra, this.#byName);
   }
 
   /** Patches the scale subresource, e.g. `{ spec: { replicas: 3 } }` as a merge patch. */
-  async patchScale(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<KubeObject> {
-    return this.#patch<KubeObject>(name, "scale", patch, type, opts);
+  async patchScale(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<Scale> {
+    return this.#patch<Scale>(name, "scale", patch, type, opts);
   }
 
   /** Reads one object's metadata only. */
