@@ -6,9 +6,9 @@
 import { parseAllDocuments } from "yaml";
 import { ApiError, type ApiErrorInit } from "../http/errors.js";
 import { isMap } from "../object/narrow.js";
-import type { KubeObject } from "../object/types.js";
+import type { KubeObject, ObjectMeta } from "../object/types.js";
 import { parseApiVersion, type ResourceType } from "./gvr.js";
-import type { ApplyObject, DynamicClient } from "./resource.js";
+import type { DynamicClient } from "./resource.js";
 import { sleep, waitForObject } from "./wait.js";
 
 /**
@@ -59,10 +59,13 @@ export class ManifestError extends ApiError {
   }
 }
 
+/** An object with the name server-side apply needs. */
+export type NamedObject = KubeObject & { metadata: ObjectMeta & { name: string } };
+
 /** One object of the manifest, with where it came from. */
 interface Entry {
   readonly document: number;
-  readonly object: ApplyObject;
+  readonly object: NamedObject;
 }
 
 const crdGroup = "apiextensions.k8s.io";
@@ -97,14 +100,14 @@ function entriesOf(document: number, value: unknown): Entry[] {
   if (!isMap(meta) || typeof meta.name !== "string" || !meta.name) {
     throw invalid(document, what, "no metadata.name (server-side apply needs one; generateName is not enough)");
   }
-  return [{ document, object: value as ApplyObject }];
+  return [{ document, object: value as NamedObject }];
 }
 
 /**
  * The objects of a YAML stream, read as kubectl reads them (YAML 1.1, where `yes` and `on` are booleans, and a
  * duplicate key is an error); empty documents are skipped and a `List` stands for its items.
  */
-export function parseManifest(text: string): ApplyObject[] {
+export function parseManifest(text: string): NamedObject[] {
   return parseEntries(text).map((e) => e.object);
 }
 

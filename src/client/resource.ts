@@ -91,19 +91,26 @@ interface Scoped {
   readonly carriesObject: boolean;
 }
 
+/** `T` with every field optional, all the way down: the fields one manager owns. */
+export type ApplyFields<T> = T extends readonly (infer E)[]
+  ? readonly ApplyFields<E>[]
+  : T extends object
+    ? { [K in keyof T]?: ApplyFields<T[K]> | undefined }
+    : T;
+
 /**
- * What server-side apply takes: the fields of `T` this manager owns (any may be left out), with the `apiVersion`,
- * `kind` and `metadata.name` the server needs to know which object it is.
+ * What server-side apply takes: the fields of `T` this manager owns (any may be left out, at any depth), with the
+ * `apiVersion`, `kind` and `metadata.name` the server needs to know which object it is.
  */
 export type ApplyObject<T extends KubeObject = KubeObject> = {
-  [K in keyof T as K extends "apiVersion" | "kind" | "metadata" ? never : K]?: T[K];
+  [K in keyof T as K extends "apiVersion" | "kind" | "metadata" ? never : K]?: ApplyFields<T[K]> | undefined;
 } & {
   apiVersion: T["apiVersion"];
   kind: T["kind"];
-  metadata: T["metadata"] & { name: string };
+  metadata: ApplyFields<T["metadata"]> & { name: string };
 };
 
-function nameOf(obj: KubeObject, what: string): string {
+function nameOf(obj: { readonly metadata?: unknown }, what: string): string {
   const name = isMap(obj?.metadata) ? obj.metadata.name : undefined;
   if (typeof name !== "string" || !name) throw new TypeError(`${what}: the object has no metadata.name`);
   return name;
@@ -188,7 +195,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
    * Calls that carry an object go to its own namespace when this client names none, as kubectl's do; a cluster-scoped
    * object's stray `metadata.namespace` is ignored, as the server ignores it.
    */
-  #objectNamespace(obj: KubeObject): string | undefined {
+  #objectNamespace(obj: { readonly metadata?: unknown }): string | undefined {
     if (this.namespaced === false) return this.namespaceName;
     const ns = isMap(obj?.metadata) ? obj.metadata.namespace : undefined;
     return this.namespaceName ?? (typeof ns === "string" && ns ? ns : undefined);
@@ -238,7 +245,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** A call that carries `obj`, in the namespace it goes to. */
-  #carrying(obj: KubeObject): Scoped {
+  #carrying(obj: { readonly metadata?: unknown }): Scoped {
     return { ns: this.#objectNamespace(obj), carriesObject: true };
   }
 

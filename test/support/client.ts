@@ -1,8 +1,8 @@
 /** The dynamic client on the test cluster: a namespace of the test's own, a CRD of a unique group, object builders. */
 import {
-  type ApplyObject,
   DynamicClient,
   type GroupVersionResource,
+  type NamedObject,
   type ResourceClient,
 } from "../../src/client/index.js";
 import { loadConfig } from "../../src/config/index.js";
@@ -139,7 +139,7 @@ export function configMap(
 }
 
 /** An apps/v1 Deployment with two containers, `app` and `sidecar`. */
-export function deployment(name: string, replicas = 1): ApplyObject {
+export function deployment(name: string, replicas = 1): NamedObject {
   const labels = { app: name };
   return {
     apiVersion: "apps/v1",
