@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { SharedInformerFactory } from "../../src/cache/factory.js";
 import { InformerStoppedError } from "../../src/cache/informer.js";
+import { type ListWatch, listWatchOf } from "../../src/cache/watcher.js";
 import type { GroupVersionResource } from "../../src/client/gvr.js";
 import type { ApiError } from "../../src/http/errors.js";
 import type { KubeObject } from "../../src/object/types.js";
@@ -61,6 +62,7 @@ describe("shared informer factory on the real API server", () => {
 
   describe("indexers asked for by the consumers", () => {
     interface ConfigMap extends KubeObject {
+      kind: "ConfigMap";
       data?: Record<string, string>;
     }
     const byTeam = (cm: ConfigMap) => [cm.data?.team ?? ""];
@@ -68,10 +70,10 @@ describe("shared informer factory on the real API server", () => {
     const names = (objects: readonly KubeObject[]) => objects.map((o) => o.metadata.name).sort();
 
     it("two consumers share one informer; an index added once it has synced covers what it holds already", async () => {
-      const cms = env.client.resource<ConfigMap>(configMapsGvr).namespace(env.namespace);
-      await cms.create(configMap("idx-a", { team: "ml", tier: "gold" }));
-      await cms.create(configMap("idx-b", { team: "ml", tier: "bronze" }));
-      await cms.create(configMap("idx-c", { team: "web", tier: "gold" }));
+      const plain = env.client.resource(configMapsGvr).namespace(env.namespace);
+      await plain.create(configMap("idx-a", { team: "ml", tier: "gold" }));
+      await plain.create(configMap("idx-b", { team: "ml", tier: "bronze" }));
+      await plain.create(configMap("idx-c", { team: "web", tier: "gold" }));
       const factory = new SharedInformerFactory(env.client);
       try {
         const first = factory.acquire<ConfigMap>({
@@ -93,7 +95,7 @@ describe("shared informer factory on the real API server", () => {
         assert.deepEqual(names(second.informer.store.byIndex("team", "web")), ["idx-c"]);
 
         // Both indexes follow changes from then on.
-        await cms.create(configMap("idx-d", { team: "web", tier: "gold" }));
+        await plain.create(configMap("idx-d", { team: "web", tier: "gold" }));
         await waitFor("idx-d in both indexes", () => {
           const store = first.informer.store;
           return (
@@ -103,6 +105,19 @@ describe("shared informer factory on the real API server", () => {
         await first.release();
         await second.release();
         assert.deepEqual(factory.informers(), [], "the last release stops the informer");
+
+        // The same objects through listWatchOf(), typed as the client's; with metadataOnly as metadata only.
+        const source: ListWatch<ConfigMap> = listWatchOf(
+          env.client.resource<ConfigMap>(configMapsGvr).namespace(env.namespace),
+        );
+        assert.deepEqual((await source.list({})).items.find((cm) => cm.metadata.name === "idx-a")?.data, {
+          team: "ml",
+          tier: "gold",
+        });
+        const metadata = listWatchOf(plain, { metadataOnly: true });
+        // @ts-expect-error a metadata-only source holds no ConfigMaps
+        const wrong: ListWatch<ConfigMap> = metadata;
+        assert.equal((await wrong.list({})).items.find((cm) => cm.metadata.name === "idx-a")?.data, undefined);
       } finally {
         await factory.shutdown();
       }
