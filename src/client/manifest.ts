@@ -17,8 +17,8 @@ import { sleep, waitForObject } from "./wait.js";
  */
 export interface KindMapper {
   resourceFor(
-    ref: { readonly group: string; readonly version?: string; readonly kind: string },
-    options?: { readonly signal?: AbortSignal },
+    ref: { readonly group: string; readonly version?: string | undefined; readonly kind: string },
+    options?: { readonly signal?: AbortSignal | undefined },
   ): Promise<ResourceType>;
 }
 

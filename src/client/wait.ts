@@ -16,9 +16,9 @@ import type { ResourceClient } from "./resource.js";
  * a JSONPath template's value (any value when `value` is absent).
  */
 export type WaitCondition =
-  | { readonly condition: string; readonly status?: string }
-  | { readonly delete: true; readonly uid?: string }
-  | { readonly jsonPath: string; readonly value?: string };
+  | { readonly condition: string; readonly status?: string | undefined }
+  | { readonly delete: true; readonly uid?: string | undefined }
+  | { readonly jsonPath: string; readonly value?: string | undefined };
 
 /** Options of {@link waitForObject}. */
 export interface WaitOptions {

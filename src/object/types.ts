@@ -43,8 +43,8 @@ export interface OwnerReference {
   name: string;
   uid: string;
   /** True on at most one reference: the owner that manages this object. */
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
+  controller?: boolean | undefined;
+  blockOwnerDeletion?: boolean | undefined;
 }
 
 /** The status of a condition: Kubernetes allows exactly these three. */
@@ -54,11 +54,11 @@ export type ConditionStatus = "True" | "False" | "Unknown";
 export interface Condition {
   type: string;
   status: ConditionStatus;
-  observedGeneration?: number;
+  observedGeneration?: number | undefined;
   /** RFC 3339, seconds precision: when `status` last changed. */
-  lastTransitionTime?: string;
-  reason?: string;
-  message?: string;
+  lastTransitionTime?: string | undefined;
+  reason?: string | undefined;
+  message?: string | undefined;
   [field: string]: unknown;
 }
 
