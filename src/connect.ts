@@ -19,9 +19,9 @@ import { type WatchAll, type WatchAllOptions, watchAll } from "./watchall/engine
 /** Options of {@link connect}: where the cluster is, and how to talk to it. */
 export interface ConnectOptions extends LoadConfigOptions, TransportOptions {
   /** Use this config instead of finding one. */
-  readonly config?: ClusterConfig;
+  readonly config?: ClusterConfig | undefined;
   /** Defaults for the informers of {@link Cluster.informers}. */
-  readonly informers?: InformerOptions<KubeObject>;
+  readonly informers?: InformerOptions<KubeObject> | undefined;
 }
 
 /** A connected cluster. Close it with {@link Cluster.close}. */
@@ -61,7 +61,7 @@ export class Cluster {
     text: string,
     signal?: AbortSignal,
   ): Promise<{ client: ResourceClient<T>; resource: ApiResource }> {
-    const resource = await this.mapper.resolveResource(text, signal ? { signal } : {});
+    const resource = await this.mapper.resolveResource(text, { signal });
     return { client: this.client.resource<T>(resource), resource };
   }
 
@@ -77,7 +77,7 @@ export class Cluster {
   }
 
   /** Starts watching every kind (see {@link WatchAllOptions}); iterate the result for the merged stream. */
-  watchAll(options: WatchAllOptions & { signal?: AbortSignal } = {}): WatchAll {
+  watchAll(options: WatchAllOptions & { signal?: AbortSignal | undefined } = {}): WatchAll {
     return watchAll(this, options);
   }
 

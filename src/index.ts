@@ -59,7 +59,9 @@ export {
 // The dynamic client: any resource by GroupVersionResource; manifests applied; waits as kubectl wait does.
 export {
   type AppliedObject,
+  type ApplyFields,
   type ApplyManifestOptions,
+  type ApplyObject,
   apiVersionOf,
   applyManifest,
   type CallOptions,
@@ -73,6 +75,7 @@ export {
   type KindMapper,
   type ListOptions,
   ManifestError,
+  type NamedObject,
   type PartialObjectMetadata,
   type PatchOptions,
   type PatchType,
@@ -81,6 +84,7 @@ export {
   parseWaitCondition,
   ResourceClient,
   type ResourceType,
+  type Scale,
   type SelectorOptions,
   type Status,
   type Table,

@@ -3,15 +3,15 @@
 /** Settings of a backoff (a watcher's, between failed attempts); defaults follow client-go's reflector (800 ms doubling to 30 s, reset after 2 min). */
 export interface BackoffOptions {
   /** The first delay, doubled after each failure; default 800 ms. */
-  readonly initialMs?: number;
+  readonly initialMs?: number | undefined;
   /** The longest delay; default 30 s. */
-  readonly maxMs?: number;
+  readonly maxMs?: number | undefined;
   /** A success that lasts this long resets the delay to the initial one. */
-  readonly resetAfterMs?: number;
+  readonly resetAfterMs?: number | undefined;
   /** A number in [0, 1) for the jitter; default `Math.random`. */
-  readonly random?: () => number;
+  readonly random?: (() => number) | undefined;
   /** Milliseconds since the epoch, to time how long a success has lasted; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 /** Tracks consecutive failures and says how long to wait before the next try. */

@@ -6,24 +6,31 @@ import type { GroupVersionResource } from "../client/gvr.js";
 import type { DynamicClient } from "../client/resource.js";
 import type { KubeObject } from "../object/types.js";
 import { Informer, type InformerOptions } from "./informer.js";
+import type { IndexFunc } from "./store.js";
 import { listWatchOf, type Selection } from "./watcher.js";
 
-/** Which informer a consumer wants. */
-export interface InformerRequest extends Selection {
+/** Which informer a consumer wants, and the indexes it needs on its store. */
+export interface InformerRequest<T extends KubeObject = KubeObject> extends Selection {
   readonly gvr: GroupVersionResource;
   /** One namespace; absent: all namespaces (or a cluster-scoped kind). */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
+  /**
+   * Indexes this consumer looks objects up by, added to the shared informer's store (and built at once over what it
+   * already holds); they stay for the informer's life. Consumers may ask for the same name with the same function; a
+   * different function under a name the store has already is refused.
+   */
+  readonly indexers?: Readonly<Record<string, IndexFunc<T>>> | undefined;
 }
 
 /** A consumer's hold on a shared informer; {@link InformerLease.release} it when done. */
-export interface InformerLease {
-  readonly informer: Informer<KubeObject>;
+export interface InformerLease<T extends KubeObject = KubeObject> {
+  readonly informer: Informer<T>;
   /** Gives the hold back; the informer stops when no one holds it. Safe to call twice. */
   release(): Promise<void>;
 }
 
 /** The identity of an informer: requests with equal keys share one. */
-export function informerKey(req: InformerRequest): string {
+export function informerKey(req: Omit<InformerRequest, "indexers">): string {
   const { group, version, resource } = req.gvr;
   return JSON.stringify([
     group,
@@ -47,23 +54,26 @@ export class SharedInformerFactory {
     this.#options = options;
   }
 
-  /** Takes a hold on the informer for `req`, starting it if no one else holds it. */
-  acquire(req: InformerRequest): InformerLease {
+  /**
+   * Takes a hold on the informer for `req`, starting it if no one else holds it. `T` is the caller's word for what the
+   * objects are (`PartialObjectMetadata` with `metadataOnly`), as with `DynamicClient.resource<T>()`; every consumer of
+   * one informer shares its objects, so none may change them.
+   */
+  acquire<T extends KubeObject = KubeObject>(req: InformerRequest<T>): InformerLease<T> {
     const key = informerKey(req);
-    let entry = this.#entries.get(key);
-    if (!entry) {
-      const base = this.#client.resource(req.gvr);
-      const client = req.namespace ? base.namespace(req.namespace) : base;
-      const informer = new Informer(listWatchOf(client, req), this.#options);
-      entry = { informer, holders: 0 };
+    const existing = this.#entries.get(key);
+    const entry = existing ?? { informer: this.#newInformer(req), holders: 0 };
+    // Before the hold is taken: a refused request leaves nothing behind (nor a started informer).
+    addIndexers(entry.informer, req.indexers ?? {});
+    if (!existing) {
       this.#entries.set(key, entry);
-      informer.start();
+      entry.informer.start();
     }
     entry.holders++;
     const held = entry;
     let released = false;
     return {
-      informer: held.informer,
+      informer: held.informer as unknown as Informer<T>,
       release: async () => {
         if (released) return;
         released = true;
@@ -74,6 +84,12 @@ export class SharedInformerFactory {
         }
       },
     };
+  }
+
+  #newInformer(req: Omit<InformerRequest, "indexers">): Informer<KubeObject> {
+    const base = this.#client.resource(req.gvr);
+    const client = req.namespace ? base.namespace(req.namespace) : base;
+    return new Informer(listWatchOf(client, req), this.#options);
   }
 
   /** The informers currently held. */
@@ -95,4 +111,26 @@ export class SharedInformerFactory {
     this.#entries.clear();
     await Promise.all(all.map((e) => e.informer.stop()));
   }
+}
+
+/**
+ * Adds the indexes `informer`'s store lacks; one it has already under the same function is shared. Every name is
+ * checked before any is added, so a conflict adds none.
+ */
+function addIndexers<T extends KubeObject>(
+  informer: Informer<KubeObject>,
+  indexers: Readonly<Record<string, IndexFunc<T>>>,
+): void {
+  const store = informer.store;
+  const wanted = Object.entries(indexers) as [string, IndexFunc<KubeObject>][];
+  for (const [name, fn] of wanted) {
+    const present = store.indexer(name);
+    if (present !== undefined && present !== fn) {
+      throw new Error(
+        `the shared informer of ${informer.source.description} has an index "${name}" already, with another function: ` +
+          "give this index another name, or share the one function between the consumers",
+      );
+    }
+  }
+  for (const [name, fn] of wanted) if (store.indexer(name) === undefined) store.addIndexer(name, fn);
 }

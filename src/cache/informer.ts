@@ -32,15 +32,15 @@ export interface InformerOptions<T> extends WatcherOptions {
    * most of an object's size and of no use to a cache. When it throws, the object is reported (logger, `objectErrors`)
    * and the store keeps the version it had, on a live event and on a relist alike; a delete still removes it.
    */
-  readonly transform?: (object: T) => T;
+  readonly transform?: ((object: T) => T) | undefined;
   /** Deliver every stored object again as an update (origin "resync") this often; default never. */
-  readonly resyncMs?: number;
-  readonly indexers?: Readonly<Record<string, IndexFunc<T>>>;
+  readonly resyncMs?: number | undefined;
+  readonly indexers?: Readonly<Record<string, IndexFunc<T>>> | undefined;
   /**
    * Where failures and retries are logged; default warnings and errors to stderr ({@link stderrLogger}), "none" for
    * silence (they are still counted in {@link Informer.status}).
    */
-  readonly logger?: LoggerOption;
+  readonly logger?: LoggerOption | undefined;
 }
 
 /** Drops `metadata.managedFields`: the default transform. */
@@ -174,7 +174,7 @@ export class Informer<T extends KubeObject = KubeObject> {
    * every stored object as an add with origin "initial", as client-go does, unless `replay` is false (for a caller
    * that has just read the store itself). While the informer is stopped they are told nothing until it starts again.
    */
-  addHandlers(handlers: EventHandlers<T>, { replay = true }: { replay?: boolean } = {}): () => void {
+  addHandlers(handlers: EventHandlers<T>, { replay = true }: { replay?: boolean | undefined } = {}): () => void {
     const queue = new HandlerQueue<T>(
       (n) => deliver(handlers, n),
       (err, n) => {
@@ -262,7 +262,7 @@ export class Informer<T extends KubeObject = KubeObject> {
    * which delivers what was still queued for them. With `drain`, they first receive everything already queued, so
    * that what they were told matches the store exactly.
    */
-  async stop({ drain = false }: { drain?: boolean } = {}): Promise<void> {
+  async stop({ drain = false }: { drain?: boolean | undefined } = {}): Promise<void> {
     this.#controller?.abort();
     await this.#running;
     if (drain && !this.#running) await this.#flush();
@@ -506,7 +506,7 @@ function reportingOpens<T extends KubeObject>(source: ListWatch<T>, opened: () =
   return wrapListWatch(source, {
     list: (opts) => source.list(opts),
     watch: (opts) => source.watch(reporting(opts)),
-    ...(batches ? { watchBatches: (opts: WatchOptions) => batches(reporting(opts)) } : {}),
+    watchBatches: batches && ((opts: WatchOptions) => batches(reporting(opts))),
   });
 }
 

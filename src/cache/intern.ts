@@ -8,9 +8,9 @@ import type { KubeObject } from "../object/types.js";
 /** Options of {@link internStrings}. */
 export interface InternOptions {
   /** Longer strings are left alone: they are rarely repeated (default 64). */
-  readonly maxLength?: number;
+  readonly maxLength?: number | undefined;
   /** The table is emptied when it holds this many strings, so that unique values cannot grow it forever (50,000). */
-  readonly maxStrings?: number;
+  readonly maxStrings?: number | undefined;
 }
 
 /** An object's own name, uid and resourceVersion are its alone: interning them would only fill the table. */

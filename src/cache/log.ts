@@ -20,12 +20,14 @@ const ranks: Readonly<Record<LogLevel, number>> = { info: 0, warn: 1, error: 2 }
 /** Options of {@link stderrLogger}. */
 export interface StderrLoggerOptions {
   /** The least severe level written; default "warn". */
-  readonly level?: LogLevel;
+  readonly level?: LogLevel | undefined;
   /** Where lines go; default `process.stderr`. */
-  readonly stream?: {
-    /** Writes one line, newline included. */
-    write(text: string): unknown;
-  };
+  readonly stream?:
+    | {
+        /** Writes one line, newline included. */
+        write(text: string): unknown;
+      }
+    | undefined;
 }
 
 /**

@@ -84,6 +84,11 @@ export class Store<T extends KubeObject = KubeObject> {
     for (const [name, fn] of Object.entries(indexers)) this.addIndexer(name, fn);
   }
 
+  /** The function of index `name`, if there is one. */
+  indexer(name: string): IndexFunc<T> | undefined {
+    return this.#indexes.get(name)?.fn;
+  }
+
   /** Adds an index, computed at once for the objects already stored; a throwing `fn` leaves the store unchanged. */
   addIndexer(name: string, fn: IndexFunc<T>): void {
     if (this.#indexes.has(name)) throw new Error(`index ${name} exists already`);

@@ -6,11 +6,18 @@
  * The shape follows kube-rs's `watcher()` (explicit init start/page/done events); the semantics follow client-go's
  * Reflector (re-watch from the last resourceVersion, relist on Gone, bookmarks, streaming lists).
  */
-import type { ListOptions, WatchEvent, WatchOptions } from "../client/options.js";
+import type {
+  ListOptions,
+  PartialObjectMetadata,
+  SelectorOptions,
+  WatchEvent,
+  WatchOptions,
+} from "../client/options.js";
 import type { ResourceClient } from "../client/resource.js";
 import { ApiError, type ErrorKind, isGone } from "../http/errors.js";
 import type { Recovery } from "../http/recovery.js";
 import type { KubeObject, List } from "../object/types.js";
+import { definedProps } from "../util/defined.js";
 import { Backoff, type BackoffOptions, delay } from "./backoff.js";
 
 /** What a watcher watches: a list and a watch of the same selection. */
@@ -23,14 +30,14 @@ export interface ListWatch<T extends KubeObject> {
    * The same watch with the events of each network read together (never an empty batch); when given, the watcher
    * reads it instead of {@link ListWatch.watch}: one await per read rather than several per event.
    */
-  watchBatches?(opts: WatchOptions): AsyncIterable<readonly WatchEvent<T>[]>;
+  readonly watchBatches?: ((opts: WatchOptions) => AsyncIterable<readonly WatchEvent<T>[]>) | undefined;
   /** For messages: e.g. "widgets.v1.example.com in namespace demo". */
   readonly description: string;
   /**
    * Wakes the watcher's backoff after an outage as soon as the server answers again, rather than when the backoff ends;
-   * {@link listWatchOf} gives its transport's. Without it the watcher waits out every backoff.
+   * `listWatchOf()` gives its transport's. Without it the watcher waits out every backoff.
    */
-  readonly recovery?: Recovery;
+  readonly recovery?: Recovery | undefined;
 }
 
 /**
@@ -43,25 +50,37 @@ export function wrapListWatch<T extends KubeObject>(
 ): ListWatch<T> {
   return {
     description: source.description,
-    ...(source.recovery ? { recovery: source.recovery } : {}),
+    recovery: source.recovery,
     ...calls,
   };
 }
 
 /** Which objects of a resource to watch, and whether only their metadata. */
 export interface Selection {
-  readonly labelSelector?: string;
-  readonly fieldSelector?: string;
+  readonly labelSelector?: string | undefined;
+  readonly fieldSelector?: string | undefined;
   /** Watch `PartialObjectMetadata` only: far less data for kinds with large specs. */
-  readonly metadataOnly?: boolean;
+  readonly metadataOnly?: boolean | undefined;
 }
 
-/** The {@link ListWatch} of a resource client (one namespace or all) with a selection. */
-export function listWatchOf(client: ResourceClient, selection: Selection = {}): ListWatch<KubeObject> {
-  const sel = {
-    ...(selection.labelSelector ? { labelSelector: selection.labelSelector } : {}),
-    ...(selection.fieldSelector ? { fieldSelector: selection.fieldSelector } : {}),
-  };
+/** The {@link ListWatch} of a resource client (one namespace or all) with a selection: objects typed as the client's. */
+export function listWatchOf<T extends KubeObject = KubeObject>(
+  client: ResourceClient<T>,
+  selection?: Selection & { readonly metadataOnly?: false | undefined },
+): ListWatch<T>;
+/** With `metadataOnly`, the objects are `PartialObjectMetadata`, whatever the client's type. */
+export function listWatchOf(
+  client: ResourceClient<KubeObject>,
+  selection: Selection & { readonly metadataOnly: true },
+): ListWatch<PartialObjectMetadata>;
+/** With `metadataOnly` known only at run time: objects or their metadata. */
+export function listWatchOf(client: ResourceClient<KubeObject>, selection?: Selection): ListWatch<KubeObject>;
+export function listWatchOf(client: ResourceClient<KubeObject>, selection: Selection = {}): ListWatch<KubeObject> {
+  // Left out when empty, so that they never override what the caller's options hold.
+  const sel = definedProps<SelectorOptions>({
+    labelSelector: selection.labelSelector || undefined,
+    fieldSelector: selection.fieldSelector || undefined,
+  });
   const ns = client.namespaceName ? ` in namespace ${client.namespaceName}` : "";
   const { group, version, resource } = client.gvr;
   return {
@@ -101,29 +120,29 @@ export type WatcherEvent<T> =
 
 /** Tuning of a {@link watcher}. */
 export interface WatcherOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Page size of the initial list; default 500. */
-  readonly pageSize?: number;
+  readonly pageSize?: number | undefined;
   /**
    * Build the initial state with a streaming list (`sendInitialEvents`) rather than a paginated list: "auto" (default)
    * tries it at each (re)list and falls back to a paginated list for that one when it fails or the server refuses it.
    */
-  readonly streamingList?: boolean | "auto";
+  readonly streamingList?: boolean | "auto" | undefined;
   /** Server-side watch timeout is drawn from [min, 2 × min) seconds so that watchers do not reconnect in step; default 300. */
-  readonly minWatchTimeoutSeconds?: number;
+  readonly minWatchTimeoutSeconds?: number | undefined;
   /**
    * A watch that sends nothing for this long while the watcher waits on it is presumed dead (half-open connection) and
    * reopened from the same resourceVersion; default 90 s.
    */
-  readonly idleTimeoutMs?: number;
-  readonly backoff?: BackoffOptions;
+  readonly idleTimeoutMs?: number | undefined;
+  readonly backoff?: BackoffOptions | undefined;
   /**
    * The resourceVersion of the first paginated list: "" (default) a consistent read, served from the API server's watch
    * cache once it has caught up with etcd (1.31 and later) or else from etcd; "0", as client-go's reflector, whatever
    * the watch cache holds, at once and whole in one response (it ignores the page size), possibly older than etcd.
    * Relists always read consistently: they must not go back before what was already seen.
    */
-  readonly initialListResourceVersion?: "" | "0";
+  readonly initialListResourceVersion?: "" | "0" | undefined;
 }
 
 function resourceVersionOf(obj: unknown): string | undefined {
@@ -213,7 +232,7 @@ export async function* watcherBatches<T extends KubeObject>(
               // A streaming list is served by the watch cache, and a cache still filling (a new CRD's, for one) answers
               // 429 "storage is (re)initializing" with Retry-After: 1 s, while the paginated list we fall back to is
               // served from etcd at once: a 429 goes to that fallback, not to the transport's retry after a second.
-              ...(streaming === "auto" ? { maxRetries: 0 } : {}),
+              ...definedProps({ maxRetries: streaming === "auto" ? 0 : undefined }),
             });
             let listed: string | undefined;
             try {
@@ -276,17 +295,14 @@ export async function* watcherBatches<T extends KubeObject>(
           let listVersion = "";
           // Whatever the watch cache holds is good enough only while nothing has been seen: a relist must not go back.
           const anyVersion = reason === "initial" && options.initialListResourceVersion === "0";
-          const at: ListOptions = {
-            ...(anyVersion ? { resourceVersion: "0" } : {}),
-            ...(signal ? { signal } : {}),
-          };
+          const at = definedProps<ListOptions>({ resourceVersion: anyVersion ? "0" : undefined, signal });
           do {
             let page: List<T>;
             try {
               page = await abortable(
                 source.list({
                   // A continue token carries its list's resourceVersion: the server refuses another beside it.
-                  ...(token ? { continue: token, ...(signal ? { signal } : {}) } : at),
+                  ...(token ? definedProps({ continue: token, signal }) : at),
                   limit: options.pageSize ?? 500,
                 }),
                 signal,

@@ -3,6 +3,7 @@
  * `util.parseArgs`; each command then checks that it was given only flags and output formats it takes.
  */
 import { parseArgs } from "node:util";
+import { definedProps } from "../util/defined.js";
 
 /** A wrong command line: the message says what is wrong; exits with the usage code. */
 export class UsageError extends Error {
@@ -306,17 +307,14 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     args,
     help: values.help ?? false,
     version: values.version ?? false,
-    ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
-    ...(values.context !== undefined ? { context: values.context } : {}),
-    ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
+    ...definedProps({ kubeconfig: values.kubeconfig, context: values.context, namespace: values.namespace }),
     allNamespaces: values["all-namespaces"] ?? false,
-    ...(values.selector !== undefined ? { selector: values.selector } : {}),
-    ...(values["field-selector"] !== undefined ? { fieldSelector: values["field-selector"] } : {}),
+    ...definedProps({ selector: values.selector, fieldSelector: values["field-selector"] }),
     output: outputOf(values.output),
     noHeaders: values["no-headers"] ?? false,
     allResources: values["all-resources"] ?? false,
     noInitial: values["no-initial"] ?? false,
-    ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
+    ...definedProps({ checkpoint: values.checkpoint }),
     progress: values.progress ?? false,
     metadataOnly: values["metadata-only"] ?? false,
     verbose: values.verbose ?? false,
@@ -326,10 +324,12 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     watchOnly: values["watch-only"] ?? false,
     showLabels: values["show-labels"] ?? false,
     labelColumns: commaList(values["label-columns"]),
-    ...(values["sort-by"] ? { sortBy: values["sort-by"] } : {}),
+    ...definedProps({ sortBy: values["sort-by"] || undefined }),
     ignoreNotFound: values["ignore-not-found"] ?? false,
-    ...(values["api-group"] !== undefined ? { apiGroup: values["api-group"] } : {}),
-    ...(values.namespaced ? { namespaced: true } : falses.has("namespaced") ? { namespaced: false } : {}),
+    ...definedProps({
+      apiGroup: values["api-group"],
+      namespaced: values.namespaced ? true : falses.has("namespaced") ? false : undefined,
+    }),
     verbs: commaList(values.verbs),
   };
 }

@@ -39,8 +39,8 @@ export class CommandContext {
   /** The cluster of `--kubeconfig`/`--context` (or the defaults), connected on first use. */
   cluster(): Cluster {
     this.#cluster ??= connect({
-      ...(this.inv.kubeconfig !== undefined ? { kubeconfig: this.inv.kubeconfig } : {}),
-      ...(this.inv.context !== undefined ? { context: this.inv.context } : {}),
+      kubeconfig: this.inv.kubeconfig,
+      context: this.inv.context,
       env: this.io.env,
       // A person is waiting: a server that refuses connections should be reported in a second, not after five tries.
       maxRetries: 2,

@@ -11,6 +11,7 @@ import type { ResourceClient } from "../client/resource.js";
 import { isNotFound } from "../http/errors.js";
 import { JsonPathError, parseJsonPath, relaxedJsonPath } from "../object/jsonpath.js";
 import type { KubeObject } from "../object/types.js";
+import { definedProps } from "../util/defined.js";
 import { outputFormat } from "./args.js";
 import { formatColumns } from "./columns.js";
 import { asKubectlShows, clientFor, selectors, type Target } from "./commands/get.js";
@@ -44,10 +45,10 @@ function tableListWatch(
   columns: (defs: readonly TableColumn[]) => void,
 ): ListWatch<RowObject> {
   const selection = {
-    ...(ctx.inv.selector ? { labelSelector: ctx.inv.selector } : {}),
-    ...(fieldSelector ? { fieldSelector } : {}),
+    labelSelector: ctx.inv.selector || undefined,
+    fieldSelector: fieldSelector || undefined,
     // Sorting the first list reads any field of the objects, as with kubectl.
-    ...(ctx.inv.sortBy ? { includeObject: "Object" as const } : {}),
+    includeObject: ctx.inv.sortBy ? ("Object" as const) : undefined,
   };
   const learn = (table: Table) => {
     if (table.columnDefinitions.length > 0) columns(table.columnDefinitions);
@@ -177,7 +178,7 @@ export async function watchGet(ctx: CommandContext, targets: readonly Target[]):
     ? tableListWatch(ctx, client, fieldSelector, (columns) => {
         layout ??= tableLayout(ctx.inv, target.resource, columns, false);
       })
-    : listWatchOf(client, { ...selectors(ctx), ...(fieldSelector ? { fieldSelector } : {}) });
+    : listWatchOf(client, { ...selectors(ctx), ...definedProps({ fieldSelector: fieldSelector || undefined }) });
   const printer = table ? tablePrinter(ctx, () => layout) : await dataPrinter(ctx, target);
 
   /** What was last printed of each object, to tell after a relist what changed unseen. */

@@ -3,6 +3,7 @@
  * and notices about kinds.
  */
 import { isBuiltinGroup } from "../discovery/snapshot-mapper.js";
+import { definedProps } from "../util/defined.js";
 import type { KindEvent, KindInfo, ObjectEvent, WatchAllEvent } from "../watchall/types.js";
 import type { Paint, Style } from "./style.js";
 import { summarize } from "./summary.js";
@@ -23,8 +24,7 @@ export function eventJson(e: WatchAllEvent): Record<string, unknown> {
       kind: k.kind,
       resource: k.resource,
       namespaced: k.namespaced,
-      ...(k.reason !== undefined ? { reason: k.reason } : {}),
-      ...(k.previousVersion !== undefined ? { previousVersion: k.previousVersion } : {}),
+      ...definedProps({ reason: k.reason, previousVersion: k.previousVersion }),
     };
   }
   const o = e as ObjectEvent;
@@ -37,8 +37,10 @@ export function eventJson(e: WatchAllEvent): Record<string, unknown> {
     namespace: o.namespace,
     name: o.name,
     resourceVersion: o.resourceVersion,
-    ...(o.type === "MODIFIED" ? { changedPaths: o.changedPaths ?? [] } : {}),
-    ...(o.finalStateUnknown ? { finalStateUnknown: true } : {}),
+    ...definedProps({
+      changedPaths: o.type === "MODIFIED" ? (o.changedPaths ?? []) : undefined,
+      finalStateUnknown: o.finalStateUnknown || undefined,
+    }),
     object: o.object,
   };
 }

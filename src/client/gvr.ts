@@ -16,7 +16,7 @@ export interface GroupVersionResource {
  */
 export interface ResourceType extends GroupVersionResource {
   /** Whether objects live in a namespace; absent when unknown. */
-  readonly namespaced?: boolean;
+  readonly namespaced?: boolean | undefined;
 }
 
 /** A kind as objects name it: `apps/v1, Kind=Deployment`. The core group is "". */

@@ -15,8 +15,9 @@ export {
   applyManifest,
   type KindMapper,
   ManifestError,
+  type NamedObject,
   parseManifest,
 } from "./manifest.js";
 export * from "./options.js";
-export { DynamicClient, decodeWatchEvent, ResourceClient } from "./resource.js";
+export { type ApplyFields, type ApplyObject, DynamicClient, decodeWatchEvent, ResourceClient } from "./resource.js";
 export { parseWaitCondition, type WaitCondition, type WaitOptions, waitForObject } from "./wait.js";

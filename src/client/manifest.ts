@@ -6,7 +6,7 @@
 import { parseAllDocuments } from "yaml";
 import { ApiError, type ApiErrorInit } from "../http/errors.js";
 import { isMap } from "../object/narrow.js";
-import type { KubeObject } from "../object/types.js";
+import type { KubeObject, ObjectMeta } from "../object/types.js";
 import { parseApiVersion, type ResourceType } from "./gvr.js";
 import type { DynamicClient } from "./resource.js";
 import { sleep, waitForObject } from "./wait.js";
@@ -18,8 +18,8 @@ import { sleep, waitForObject } from "./wait.js";
 export interface KindMapper {
   /** The resource that serves `ref`'s kind (at `ref.version`, else the preferred version), or a NoMatch error. */
   resourceFor(
-    ref: { readonly group: string; readonly version?: string; readonly kind: string },
-    options?: { readonly signal?: AbortSignal },
+    ref: { readonly group: string; readonly version?: string | undefined; readonly kind: string },
+    options?: { readonly signal?: AbortSignal | undefined },
   ): Promise<ResourceType>;
 }
 
@@ -28,12 +28,12 @@ export interface ApplyManifestOptions {
   /** The field manager of the apply (server-side apply requires one). */
   readonly fieldManager: string;
   /** Where namespaced objects that name no namespace go; default "default". */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
   /** Take over fields other managers own instead of failing with a conflict. */
-  readonly force?: boolean;
-  readonly signal?: AbortSignal;
+  readonly force?: boolean | undefined;
+  readonly signal?: AbortSignal | undefined;
   /** How long the manifest's CRDs may take to be Established and served, in ms; default 60 s. */
-  readonly establishTimeoutMs?: number;
+  readonly establishTimeoutMs?: number | undefined;
 }
 
 /** One object of a manifest, applied. */
@@ -60,10 +60,13 @@ export class ManifestError extends ApiError {
   }
 }
 
+/** An object with the name server-side apply needs. */
+export type NamedObject = KubeObject & { metadata: ObjectMeta & { name: string } };
+
 /** One object of the manifest, with where it came from. */
 interface Entry {
   readonly document: number;
-  readonly object: KubeObject;
+  readonly object: NamedObject;
 }
 
 const crdGroup = "apiextensions.k8s.io";
@@ -98,14 +101,14 @@ function entriesOf(document: number, value: unknown): Entry[] {
   if (!isMap(meta) || typeof meta.name !== "string" || !meta.name) {
     throw invalid(document, what, "no metadata.name (server-side apply needs one; generateName is not enough)");
   }
-  return [{ document, object: value as KubeObject }];
+  return [{ document, object: value as NamedObject }];
 }
 
 /**
  * The objects of a YAML stream, read as kubectl reads them (YAML 1.1, where `yes` and `on` are booleans, and a
  * duplicate key is an error); empty documents are skipped and a `List` stands for its items.
  */
-export function parseManifest(text: string): KubeObject[] {
+export function parseManifest(text: string): NamedObject[] {
   return parseEntries(text).map((e) => e.object);
 }
 
@@ -194,8 +197,8 @@ export async function applyManifest(
     const target = resource.namespaced === false ? base : base.namespace(ns);
     const object = await target.apply(obj, {
       fieldManager: options.fieldManager,
-      ...(options.force !== undefined ? { force: options.force } : {}),
-      ...(signal ? { signal } : {}),
+      force: options.force,
+      signal,
     });
     const result = { document: entry.document, resource, object };
     applied.push(result);
@@ -235,9 +238,9 @@ export async function applyManifest(
   const crdClient = client.resource({ group: crdGroup, version: "v1", resource: "customresourcedefinitions" });
   for (const entry of crds) {
     try {
-      await waitForObject(crdClient, entry.object.metadata.name ?? "", "condition=Established", {
+      await waitForObject(crdClient, entry.object.metadata.name, "condition=Established", {
         timeoutMs: Math.max(0, deadlineAt - Date.now()),
-        ...(signal ? { signal } : {}),
+        signal,
       });
     } catch (err) {
       throw fail(entry, err);

@@ -5,66 +5,66 @@ import type { KubeObject, ListMeta } from "../object/types.js";
 
 /** Options every call takes. */
 export interface CallOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Whole-request deadline in ms; default the transport's. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 /** Options of a get. */
 export interface GetOptions extends CallOptions {
   /** "0": any version the server has at hand (its cache); absent: the latest (a quorum read). */
-  readonly resourceVersion?: string;
+  readonly resourceVersion?: string | undefined;
 }
 
 /** Which objects a list or watch selects. */
 export interface SelectorOptions {
   /** e.g. `app=web,tier!=cache` */
-  readonly labelSelector?: string;
+  readonly labelSelector?: string | undefined;
   /** e.g. `metadata.name=x,status.phase=Running` */
-  readonly fieldSelector?: string;
+  readonly fieldSelector?: string | undefined;
 }
 
 /** Options of a list call (one page). */
 export interface ListOptions extends CallOptions, SelectorOptions {
   /** Page size; the server may return fewer. */
-  readonly limit?: number;
+  readonly limit?: number | undefined;
   /** The `continue` token of the previous page. */
-  readonly continue?: string;
-  readonly resourceVersion?: string;
-  readonly resourceVersionMatch?: "NotOlderThan" | "Exact";
+  readonly continue?: string | undefined;
+  readonly resourceVersion?: string | undefined;
+  readonly resourceVersionMatch?: "NotOlderThan" | "Exact" | undefined;
 }
 
 /** Options of a watch call. */
 export interface WatchOptions extends CallOptions, SelectorOptions {
   /** Start after this version; absent: start with synthetic ADDED events for everything ("Get State and Start at Most Recent"). */
-  readonly resourceVersion?: string;
-  readonly resourceVersionMatch?: "NotOlderThan" | "Exact";
+  readonly resourceVersion?: string | undefined;
+  readonly resourceVersionMatch?: "NotOlderThan" | "Exact" | undefined;
   /** Ask for BOOKMARK events, which advance the resourceVersion without a change. Default true. */
-  readonly allowWatchBookmarks?: boolean;
+  readonly allowWatchBookmarks?: boolean | undefined;
   /** Ask the server to end the watch after this many seconds. */
-  readonly timeoutSeconds?: number;
+  readonly timeoutSeconds?: number | undefined;
   /**
    * A streaming list: the current state as ADDED events, then a BOOKMARK marked `k8s.io/initial-events-end`. The server
    * requires `resourceVersionMatch: "NotOlderThan"` and bookmarks with it; both are the default then.
    */
-  readonly sendInitialEvents?: boolean;
+  readonly sendInitialEvents?: boolean | undefined;
   /**
    * How many times the transport sends the request again after a `429` (or a `5xx` with `Retry-After`, or a network
    * error); default the transport's `maxRetries`. 0 fails at once, for a caller with a better answer than waiting.
    */
-  readonly maxRetries?: number;
+  readonly maxRetries?: number | undefined;
   /** Called once the server has accepted the watch (its response has begun), before any event. */
-  readonly onOpen?: () => void;
+  readonly onOpen?: (() => void) | undefined;
 }
 
 /** Options of create, update and patch. */
 export interface WriteOptions extends CallOptions {
   /** Validate and return the result without persisting it. */
-  readonly dryRun?: boolean;
+  readonly dryRun?: boolean | undefined;
   /** The manager recorded in managedFields; required for server-side apply. */
-  readonly fieldManager?: string;
+  readonly fieldManager?: string | undefined;
   /** What the server does with unknown or duplicate fields. */
-  readonly fieldValidation?: "Strict" | "Warn" | "Ignore";
+  readonly fieldValidation?: "Strict" | "Warn" | "Ignore" | undefined;
 }
 
 /** The four patch formats: JSON patch (RFC 6902), merge patch (RFC 7386), strategic merge (built-in kinds only), apply. */
@@ -73,16 +73,18 @@ export type PatchType = "json" | "merge" | "strategic" | "apply";
 /** Options of patch and apply. */
 export interface PatchOptions extends WriteOptions {
   /** Server-side apply only: take ownership of fields other managers own instead of failing with a conflict. */
-  readonly force?: boolean;
+  readonly force?: boolean | undefined;
 }
 
 /** Options of delete. */
 export interface DeleteOptions extends CallOptions {
-  readonly propagationPolicy?: "Foreground" | "Background" | "Orphan";
-  readonly gracePeriodSeconds?: number;
+  readonly propagationPolicy?: "Foreground" | "Background" | "Orphan" | undefined;
+  readonly gracePeriodSeconds?: number | undefined;
   /** Delete only if the object still has this uid and/or resourceVersion; a mismatch is a Conflict. */
-  readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
-  readonly dryRun?: boolean;
+  readonly preconditions?:
+    | { readonly uid?: string | undefined; readonly resourceVersion?: string | undefined }
+    | undefined;
+  readonly dryRun?: boolean | undefined;
 }
 
 /** Options of deleteCollection. */
@@ -119,6 +121,16 @@ export function isStatus(value: unknown): value is Status {
   return kind === "Status" && (apiVersion === "v1" || apiVersion === "meta.k8s.io/v1");
 }
 
+/**
+ * The scale subresource (`autoscaling/v1 Scale`) of a Deployment, StatefulSet, ReplicaSet or a custom kind that has
+ * one. `spec.replicas` is absent when 0 (the API omits it); `status.selector` is the label selector of the pods, for
+ * autoscalers.
+ */
+export interface Scale extends KubeObject {
+  spec: { replicas?: number | undefined };
+  status: { replicas: number; selector?: string | undefined };
+}
+
 /** An object's metadata only (`meta.k8s.io/v1 PartialObjectMetadata`): cheap to list and watch. */
 export interface PartialObjectMetadata extends KubeObject {
   readonly kind: string;
@@ -152,7 +164,7 @@ export interface Table {
 /** Options of a Table request. */
 export interface TableOptions extends ListOptions {
   /** What each row carries: nothing, the object's metadata (default), or the whole object. */
-  readonly includeObject?: "None" | "Metadata" | "Object";
+  readonly includeObject?: "None" | "Metadata" | "Object" | undefined;
 }
 
 /** Builds the query of a list or watch. */

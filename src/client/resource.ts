@@ -19,6 +19,7 @@ import {
   type PartialObjectMetadata,
   type PatchOptions,
   type PatchType,
+  type Scale,
   type Status,
   type Table,
   type TableOptions,
@@ -38,11 +39,8 @@ const metaAccept = (as: string) => `application/json;as=${as};v=v1;g=meta.k8s.io
 const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 const defaultPageSize = 500;
 
-function timeoutOf(opts: CallOptions): { signal?: AbortSignal; timeoutMs?: number } {
-  return {
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-  };
+function timeoutOf(opts: CallOptions): CallOptions {
+  return { signal: opts.signal, timeoutMs: opts.timeoutMs };
 }
 
 function writeQuery(opts: PatchOptions) {
@@ -93,7 +91,26 @@ interface Scoped {
   readonly carriesObject: boolean;
 }
 
-function nameOf(obj: KubeObject, what: string): string {
+/** `T` with every field optional, all the way down: the fields one manager owns. */
+export type ApplyFields<T> = T extends readonly (infer E)[]
+  ? readonly ApplyFields<E>[]
+  : T extends object
+    ? { [K in keyof T]?: ApplyFields<T[K]> | undefined }
+    : T;
+
+/**
+ * What server-side apply takes: the fields of `T` this manager owns (any may be left out, at any depth), with the
+ * `apiVersion`, `kind` and `metadata.name` the server needs to know which object it is.
+ */
+export type ApplyObject<T extends KubeObject = KubeObject> = {
+  [K in keyof T as K extends "apiVersion" | "kind" | "metadata" ? never : K]?: ApplyFields<T[K]> | undefined;
+} & {
+  apiVersion: T["apiVersion"];
+  kind: T["kind"];
+  metadata: ApplyFields<T["metadata"]> & { name: string };
+};
+
+function nameOf(obj: { readonly metadata?: unknown }, what: string): string {
   const name = isMap(obj?.metadata) ? obj.metadata.name : undefined;
   if (typeof name !== "string" || !name) throw new TypeError(`${what}: the object has no metadata.name`);
   return name;
@@ -178,7 +195,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
    * Calls that carry an object go to its own namespace when this client names none, as kubectl's do; a cluster-scoped
    * object's stray `metadata.namespace` is ignored, as the server ignores it.
    */
-  #objectNamespace(obj: KubeObject): string | undefined {
+  #objectNamespace(obj: { readonly metadata?: unknown }): string | undefined {
     if (this.namespaced === false) return this.namespaceName;
     const ns = isMap(obj?.metadata) ? obj.metadata.namespace : undefined;
     return this.namespaceName ?? (typeof ns === "string" && ns ? ns : undefined);
@@ -228,7 +245,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** A call that carries `obj`, in the namespace it goes to. */
-  #carrying(obj: KubeObject): Scoped {
+  #carrying(obj: { readonly metadata?: unknown }): Scoped {
     return { ns: this.#objectNamespace(obj), carriesObject: true };
   }
 
@@ -310,9 +327,9 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       res = await this.transport.stream({
         path,
         query: { ...listQuery(opts, true), ...extraQuery },
-        ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
-        ...(signal ? { signal } : {}),
-        ...(accept ? { accept } : {}),
+        maxRetries: opts.maxRetries,
+        signal,
+        accept: accept || undefined,
       });
     } catch (err) {
       throw deadline?.aborted && !opts.signal?.aborted ? timedOut(err) : err;
@@ -424,15 +441,13 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** Server-side apply of `obj` (the fields this manager wants); conflicts with other managers fail unless `force`. */
-  async apply(obj: T | Partial<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
-    const full = obj as T;
-    return this.#patch(nameOf(full, "apply"), undefined, obj, "apply", opts, this.#carrying(full));
+  async apply(obj: ApplyObject<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
+    return this.#patch(nameOf(obj, "apply"), undefined, obj, "apply", opts, this.#carrying(obj));
   }
 
   /** Server-side apply to the status subresource. */
-  async applyStatus(obj: T | Partial<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
-    const full = obj as T;
-    return this.#patch(nameOf(full, "applyStatus"), "status", obj, "apply", opts, this.#carrying(full));
+  async applyStatus(obj: ApplyObject<T>, opts: PatchOptions & { fieldManager: string }): Promise<T> {
+    return this.#patch(nameOf(obj, "applyStatus"), "status", obj, "apply", opts, this.#carrying(obj));
   }
 
   /**
@@ -450,19 +465,19 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** Reads the scale subresource (`autoscaling/v1 Scale`). */
-  async getScale(name: string, opts: GetOptions = {}): Promise<KubeObject> {
+  async getScale(name: string, opts: GetOptions = {}): Promise<Scale> {
     return this.#json("GET", this.#path(name, "scale"), opts, getQuery(opts), this.#byName);
   }
 
   /** Replaces the scale subresource: `scale.spec.replicas` is what changes. */
-  async updateScale(name: string, scale: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+  async updateScale(name: string, scale: Scale, opts: WriteOptions = {}): Promise<Scale> {
     const extra = { body: scale, query: writeQuery(opts) };
     return this.#json("PUT", this.#path(name, "scale"), opts, extra, this.#byName);
   }
 
   /** Patches the scale subresource, e.g. `{ spec: { replicas: 3 } }` as a merge patch. */
-  async patchScale(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<KubeObject> {
-    return this.#patch<KubeObject>(name, "scale", patch, type, opts);
+  async patchScale(name: string, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<Scale> {
+    return this.#patch<Scale>(name, "scale", patch, type, opts);
   }
 
   /** Reads one object's metadata only. */
@@ -564,9 +579,10 @@ function deleteRequest(opts: DeleteOptions): { query: Query; body?: object } {
       apiVersion: "v1",
       kind: "DeleteOptions",
       preconditions: opts.preconditions,
-      ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}),
-      ...(opts.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: opts.gracePeriodSeconds } : {}),
-      ...(opts.dryRun ? { dryRun: ["All"] } : {}),
+      // JSON leaves out the undefined ones.
+      propagationPolicy: opts.propagationPolicy || undefined,
+      gracePeriodSeconds: opts.gracePeriodSeconds,
+      dryRun: opts.dryRun ? ["All"] : undefined,
     },
   };
 }

@@ -18,15 +18,15 @@ import type { ResourceClient } from "./resource.js";
  * a JSONPath template's value (any value when `value` is absent).
  */
 export type WaitCondition =
-  | { readonly condition: string; readonly status?: string }
-  | { readonly delete: true; readonly uid?: string }
-  | { readonly jsonPath: string; readonly value?: string };
+  | { readonly condition: string; readonly status?: string | undefined }
+  | { readonly delete: true; readonly uid?: string | undefined }
+  | { readonly jsonPath: string; readonly value?: string | undefined };
 
 /** Options of {@link waitForObject}. */
 export interface WaitOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** How long to wait, in ms; default 30 s (kubectl's default). 0: check once, without waiting. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 /** Splits on single `=` only, as kubectl does: `==` inside a filter stays in the expression. */

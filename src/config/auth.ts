@@ -15,9 +15,9 @@ export const tokenFileRefreshMs = 60_000;
 /** Options of {@link tokenFileAuth}. */
 export interface TokenFileOptions {
   /** Milliseconds since the epoch; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
   /** A token to use while the file cannot be read (kubeconfig's `token` next to `tokenFile`). */
-  readonly fallback?: string;
+  readonly fallback?: string | undefined;
 }
 
 /** An {@link AuthProvider} that reads a bearer token from a file, again after a minute or after a 401. */
@@ -93,7 +93,7 @@ export interface AuthContext {
   /** Whether the user has a client certificate (which client-go lets win over an exec plugin). */
   readonly hasClientCert: boolean;
   /** Milliseconds since the epoch; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 /** The {@link AuthProvider} for a kubeconfig user. */
@@ -110,7 +110,7 @@ export function authFor(user: KubeconfigUser, context: AuthContext): AuthProvide
   }
   if (user.tokenFile) {
     // client-go sends the file's token when it can read it, and the static token only while it cannot.
-    return tokenFileAuth(user.tokenFile, { now, ...(user.token ? { fallback: user.token } : {}) });
+    return tokenFileAuth(user.tokenFile, { now, fallback: user.token || undefined });
   }
   if (user.token) return staticAuth({ token: user.token }, "bearer token");
   if (basic && !hasClientCert && !user.exec && !provider) {

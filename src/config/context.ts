@@ -2,6 +2,7 @@
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { definedProps } from "../util/defined.js";
 import { authFor } from "./auth.js";
 import { ConfigError } from "./errors.js";
 import {
@@ -16,11 +17,11 @@ import { type ClusterConfig, type Impersonation, noAuth, type TlsConfig } from "
 /** Options of {@link configFromKubeconfig}. */
 export interface KubeconfigOptions {
   /** The context to use; default the kubeconfig's current context. */
-  readonly context?: string;
+  readonly context?: string | undefined;
   /** Overrides the context's namespace. */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
   /** Milliseconds since the epoch, for token-file re-reads and credential expiry; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 const execExtension = "client.authentication.k8s.io/exec";
@@ -85,9 +86,11 @@ function impersonation(u: KubeconfigUser, where: string): Impersonation | undefi
   }
   return {
     user: u.as,
-    ...(u["as-uid"] ? { uid: u["as-uid"] } : {}),
-    ...(groups.length > 0 ? { groups } : {}),
-    ...(Object.keys(extra).length > 0 ? { extra } : {}),
+    ...definedProps({
+      uid: u["as-uid"] || undefined,
+      groups: groups.length > 0 ? groups : undefined,
+      extra: Object.keys(extra).length > 0 ? extra : undefined,
+    }),
   };
 }
 
@@ -149,12 +152,12 @@ export function configFromKubeconfig(kc: Kubeconfig, options: KubeconfigOptions 
   const server = url.href.replace(/\/+$/, "");
   const secure = url.protocol === "https:";
   const tls: TlsConfig = secure
-    ? {
-        ...(ca ? { ca } : {}),
+    ? definedProps({
+        ca: ca || undefined,
         ...(cert && key ? { cert, key } : {}),
-        ...(insecure ? { insecureSkipVerify: true } : {}),
-        ...(c["tls-server-name"] ? { serverName: c["tls-server-name"] } : {}),
-      }
+        insecureSkipVerify: insecure || undefined,
+        serverName: c["tls-server-name"] || undefined,
+      })
     : {};
   const impersonate = impersonation(u, userWhere);
   return {
@@ -167,19 +170,18 @@ export function configFromKubeconfig(kc: Kubeconfig, options: KubeconfigOptions 
           hasClientCert: Boolean(cert),
           cluster: {
             server,
-            ...(ca ? { ca } : {}),
-            ...(c["tls-server-name"] ? { serverName: c["tls-server-name"] } : {}),
-            ...(insecure ? { insecureSkipVerify: true } : {}),
-            ...(c["proxy-url"] ? { proxyUrl: c["proxy-url"] } : {}),
-            ...(c["disable-compression"] ? { disableCompression: true } : {}),
-            ...(c.extensions?.[execExtension] !== undefined ? { config: c.extensions[execExtension] } : {}),
+            ca: ca || undefined,
+            serverName: c["tls-server-name"] || undefined,
+            insecureSkipVerify: insecure || undefined,
+            proxyUrl: c["proxy-url"] || undefined,
+            disableCompression: c["disable-compression"] || undefined,
+            config: c.extensions?.[execExtension],
           },
-          ...(options.now ? { now: options.now } : {}),
+          now: options.now,
         })
       : noAuth,
     namespace: options.namespace ?? context.value.namespace ?? "default",
-    ...(impersonate ? { impersonate } : {}),
-    ...(c["proxy-url"] ? { proxyUrl: c["proxy-url"] } : {}),
+    ...definedProps({ impersonate, proxyUrl: c["proxy-url"] || undefined }),
     source: `context "${contextName}" in ${files}`,
   };
 }

@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { asMap } from "../object/narrow.js";
+import { definedProps } from "../util/defined.js";
 import { ConfigError } from "./errors.js";
 import type { ExecConfig } from "./kubeconfig.js";
 import { type AuthCredentials, type AuthProvider, sameCredentials } from "./types.js";
@@ -14,21 +15,21 @@ import { type AuthCredentials, type AuthProvider, sameCredentials } from "./type
 export interface ClusterInfo {
   readonly server: string;
   /** PEM CA bundle; sent base64-encoded as `certificate-authority-data`. */
-  readonly ca?: string;
-  readonly serverName?: string;
-  readonly insecureSkipVerify?: boolean;
-  readonly proxyUrl?: string;
-  readonly disableCompression?: boolean;
+  readonly ca?: string | undefined;
+  readonly serverName?: string | undefined;
+  readonly insecureSkipVerify?: boolean | undefined;
+  readonly proxyUrl?: string | undefined;
+  readonly disableCompression?: boolean | undefined;
   /** The cluster's `client.authentication.k8s.io/exec` extension, sent as `config`. */
-  readonly config?: unknown;
+  readonly config?: unknown | undefined;
 }
 
 /** Test seams of {@link execAuth}. */
 export interface ExecAuthOptions {
   /** Milliseconds since the epoch; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
   /** Whether standard input is a terminal the plugin may prompt on; default `process.stdin.isTTY`. */
-  readonly isTerminal?: () => boolean;
+  readonly isTerminal?: (() => boolean) | undefined;
 }
 
 const v1 = "client.authentication.k8s.io/v1";
@@ -97,21 +98,25 @@ export function parseExecCredential(text: string, command: string, apiVersion?: 
       throw new ConfigError(`${plugin} returned an expirationTimestamp that is not an RFC 3339 time; fix the plugin`);
     }
   }
-  return { credentials: { ...(token ? { token } : {}), ...(cert && key ? { cert, key } : {}) }, expiresAt };
+  return {
+    credentials: { ...definedProps({ token: token || undefined }), ...(cert && key ? { cert, key } : {}) },
+    expiresAt,
+  };
 }
 
 /** The ExecCredential handed to the plugin in `KUBERNETES_EXEC_INFO`. */
 function execInfo(apiVersion: string, interactive: boolean, cluster: ClusterInfo | undefined): string {
   const spec: Record<string, unknown> = { interactive };
   if (cluster) {
+    // JSON leaves out the undefined ones: the plugin sees only the fields that are set.
     spec.cluster = {
       server: cluster.server,
-      ...(cluster.serverName ? { "tls-server-name": cluster.serverName } : {}),
-      ...(cluster.insecureSkipVerify ? { "insecure-skip-tls-verify": true } : {}),
-      ...(cluster.ca ? { "certificate-authority-data": Buffer.from(cluster.ca).toString("base64") } : {}),
-      ...(cluster.proxyUrl ? { "proxy-url": cluster.proxyUrl } : {}),
-      ...(cluster.disableCompression ? { "disable-compression": true } : {}),
-      ...(cluster.config !== undefined ? { config: cluster.config } : {}),
+      "tls-server-name": cluster.serverName || undefined,
+      "insecure-skip-tls-verify": cluster.insecureSkipVerify || undefined,
+      "certificate-authority-data": cluster.ca ? Buffer.from(cluster.ca).toString("base64") : undefined,
+      "proxy-url": cluster.proxyUrl || undefined,
+      "disable-compression": cluster.disableCompression || undefined,
+      config: cluster.config,
     };
   }
   return JSON.stringify({ apiVersion, kind: "ExecCredential", spec });

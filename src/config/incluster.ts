@@ -25,7 +25,7 @@ export function isInCluster(env: NodeJS.ProcessEnv = process.env, dir = serviceA
 /** Options of {@link inClusterConfig}. */
 export interface InClusterOptions {
   /** Milliseconds since the epoch, for token re-reads; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 /** The config of a process running in a pod; `env` and `dir` are for tests. */
@@ -58,7 +58,7 @@ export function inClusterConfig(
   return {
     server: `https://${hostPart}:${port}`,
     tls: ca ? { ca } : {},
-    auth: tokenFileAuth(tokenPath, { ...(options.now ? { now: options.now } : {}), fallback: token }),
+    auth: tokenFileAuth(tokenPath, { now: options.now, fallback: token }),
     // POD_NAMESPACE (set through the downward API) wins over the mounted file, as in clientcmd.
     namespace: env.POD_NAMESPACE || fileNamespace || "default",
     source: "in-cluster",

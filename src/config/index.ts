@@ -1,5 +1,6 @@
 /** Finding and resolving cluster configuration: kubeconfig files, contexts, credentials, in-cluster. */
 import { existsSync } from "node:fs";
+import type { KubeconfigOptions } from "./context.js";
 import { configFromKubeconfig } from "./context.js";
 import { ConfigError } from "./errors.js";
 import { inClusterConfig, isInCluster, serviceAccountDir } from "./incluster.js";
@@ -29,17 +30,17 @@ export * from "./types.js";
 /** Where to find a cluster; every field optional. */
 export interface LoadConfigOptions {
   /** A kubeconfig file (kubectl's `--kubeconfig`); wins over everything else and must exist. */
-  readonly kubeconfig?: string;
+  readonly kubeconfig?: string | undefined;
   /** The context to use (kubectl's `--context`); for kubeconfigs only. */
-  readonly context?: string;
+  readonly context?: string | undefined;
   /** Overrides the default namespace (kubectl's `-n`). */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
   /** The environment to read `KUBECONFIG`, `HOME` and `KUBERNETES_SERVICE_*` from; default `process.env`. */
-  readonly env?: NodeJS.ProcessEnv;
+  readonly env?: NodeJS.ProcessEnv | undefined;
   /** Where the service-account files are mounted; default {@link serviceAccountDir}. */
-  readonly serviceAccountDir?: string;
+  readonly serviceAccountDir?: string | undefined;
   /** Milliseconds since the epoch, for token re-reads and credential expiry; default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 /**
@@ -48,10 +49,10 @@ export interface LoadConfigOptions {
  */
 export function loadConfig(options: LoadConfigOptions = {}): ClusterConfig {
   const env = options.env ?? process.env;
-  const resolve = {
-    ...(options.context ? { context: options.context } : {}),
-    ...(options.namespace ? { namespace: options.namespace } : {}),
-    ...(options.now ? { now: options.now } : {}),
+  const resolve: KubeconfigOptions = {
+    context: options.context || undefined,
+    namespace: options.namespace || undefined,
+    now: options.now,
   };
   if (options.kubeconfig) {
     if (!existsSync(options.kubeconfig)) {
@@ -62,7 +63,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ClusterConfig {
   if (env.KUBECONFIG) return configFromKubeconfig(readKubeconfig(kubeconfigPaths(env)), resolve);
   const dir = options.serviceAccountDir ?? serviceAccountDir;
   if (isInCluster(env, dir)) {
-    const config = inClusterConfig(env, dir, options.now ? { now: options.now } : {});
+    const config = inClusterConfig(env, dir, { now: options.now });
     return options.namespace ? { ...config, namespace: options.namespace } : config;
   }
   const home = kubeconfigPaths({ ...env, KUBECONFIG: "" });

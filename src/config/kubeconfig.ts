@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import { delimiter, join, resolve, sep } from "node:path";
 import { parse } from "yaml";
 import { isMap } from "../object/narrow.js";
+import { definedProps } from "../util/defined.js";
 import { ConfigError } from "./errors.js";
 import { resolvePath } from "./paths.js";
 
@@ -20,64 +21,64 @@ export interface Named<T> {
 
 /** The cluster fields of a kubeconfig that kindwatch understands; `certificate-authority` is absolute once read. */
 export interface KubeconfigCluster {
-  readonly server?: string;
-  readonly "certificate-authority"?: string;
-  readonly "certificate-authority-data"?: string;
-  readonly "insecure-skip-tls-verify"?: boolean;
-  readonly "tls-server-name"?: string;
-  readonly "proxy-url"?: string;
-  readonly "disable-compression"?: boolean;
+  readonly server?: string | undefined;
+  readonly "certificate-authority"?: string | undefined;
+  readonly "certificate-authority-data"?: string | undefined;
+  readonly "insecure-skip-tls-verify"?: boolean | undefined;
+  readonly "tls-server-name"?: string | undefined;
+  readonly "proxy-url"?: string | undefined;
+  readonly "disable-compression"?: boolean | undefined;
   /** `extensions`, by name; `client.authentication.k8s.io/exec` is handed to exec plugins as `spec.cluster.config`. */
-  readonly extensions?: Readonly<Record<string, unknown>>;
+  readonly extensions?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** An exec credential plugin's settings (client.authentication.k8s.io); a relative `command` with a `/` is absolute once read. */
 export interface ExecConfig {
-  readonly command?: string;
-  readonly args?: readonly string[];
-  readonly env?: readonly { readonly name: string; readonly value: string }[];
-  readonly apiVersion?: string;
-  readonly installHint?: string;
-  readonly provideClusterInfo?: boolean;
-  readonly interactiveMode?: string;
+  readonly command?: string | undefined;
+  readonly args?: readonly string[] | undefined;
+  readonly env?: readonly { readonly name: string; readonly value: string }[] | undefined;
+  readonly apiVersion?: string | undefined;
+  readonly installHint?: string | undefined;
+  readonly provideClusterInfo?: boolean | undefined;
+  readonly interactiveMode?: string | undefined;
 }
 
 /** A legacy `auth-provider` entry (only `oidc` is still honoured, by its `id-token`). */
 export interface AuthProviderConfig {
-  readonly name?: string;
-  readonly config?: Readonly<Record<string, string>>;
+  readonly name?: string | undefined;
+  readonly config?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The user fields of a kubeconfig that kindwatch understands; file paths are absolute once read. */
 export interface KubeconfigUser {
-  readonly "client-certificate"?: string;
-  readonly "client-certificate-data"?: string;
-  readonly "client-key"?: string;
-  readonly "client-key-data"?: string;
-  readonly token?: string;
-  readonly tokenFile?: string;
-  readonly exec?: ExecConfig;
-  readonly "auth-provider"?: AuthProviderConfig;
-  readonly username?: string;
-  readonly password?: string;
-  readonly as?: string;
-  readonly "as-uid"?: string;
-  readonly "as-groups"?: readonly string[];
-  readonly "as-user-extra"?: Readonly<Record<string, readonly string[]>>;
+  readonly "client-certificate"?: string | undefined;
+  readonly "client-certificate-data"?: string | undefined;
+  readonly "client-key"?: string | undefined;
+  readonly "client-key-data"?: string | undefined;
+  readonly token?: string | undefined;
+  readonly tokenFile?: string | undefined;
+  readonly exec?: ExecConfig | undefined;
+  readonly "auth-provider"?: AuthProviderConfig | undefined;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  readonly as?: string | undefined;
+  readonly "as-uid"?: string | undefined;
+  readonly "as-groups"?: readonly string[] | undefined;
+  readonly "as-user-extra"?: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
 /** A context: which cluster, which user, which namespace. */
 export interface KubeconfigContext {
-  readonly cluster?: string;
-  readonly user?: string;
-  readonly namespace?: string;
+  readonly cluster?: string | undefined;
+  readonly user?: string | undefined;
+  readonly namespace?: string | undefined;
 }
 
 /** One or more kubeconfig files merged. */
 export interface Kubeconfig {
   /** The files that were read, in order of precedence. */
   readonly files: readonly string[];
-  readonly currentContext?: string;
+  readonly currentContext?: string | undefined;
   readonly clusters: readonly Named<KubeconfigCluster>[];
   readonly users: readonly Named<KubeconfigUser>[];
   readonly contexts: readonly Named<KubeconfigContext>[];
@@ -271,7 +272,7 @@ export function parseKubeconfig(text: string, file: string): Kubeconfig {
   const current = new Fields(doc, file).string("current-context");
   return {
     files: [file],
-    ...(current ? { currentContext: current } : {}),
+    ...definedProps({ currentContext: current || undefined }),
     clusters: entries(doc.clusters, "cluster", file, (raw, where) => parseCluster(raw, where, file)),
     users: entries(doc.users, "user", file, (raw, where) => parseUser(raw, where, file)),
     contexts: entries(doc.contexts, "context", file, parseContext),
@@ -288,7 +289,7 @@ export function mergeKubeconfigs(configs: readonly Kubeconfig[]): Kubeconfig {
   const currentContext = configs.find((c) => c.currentContext)?.currentContext;
   return {
     files: configs.flatMap((c) => c.files),
-    ...(currentContext ? { currentContext } : {}),
+    ...definedProps({ currentContext }),
     clusters: first((c) => c.clusters),
     users: first((c) => c.users),
     contexts: first((c) => c.contexts),

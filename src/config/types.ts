@@ -3,21 +3,21 @@
 /** How to trust the server and, for client-certificate users, how to prove who we are. */
 export interface TlsConfig {
   /** PEM bundle of CAs to trust; the system's CAs when absent. */
-  readonly ca?: string;
+  readonly ca?: string | undefined;
   /** PEM client certificate and key (static ones; an {@link AuthProvider} may supply rotating ones instead). */
-  readonly cert?: string;
-  readonly key?: string;
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
   /** Skip verifying the server's certificate (kubeconfig's `insecure-skip-tls-verify`). */
-  readonly insecureSkipVerify?: boolean;
+  readonly insecureSkipVerify?: boolean | undefined;
   /** The name to verify the server's certificate against, when it differs from the URL's host. */
-  readonly serverName?: string;
+  readonly serverName?: string | undefined;
 }
 
 /** Credentials at one moment: a bearer token, a client certificate, or both. */
 export interface AuthCredentials {
-  readonly token?: string;
-  readonly cert?: string;
-  readonly key?: string;
+  readonly token?: string | undefined;
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
 }
 
 /** A source of credentials that may expire and be refreshed (static token, token file, exec plugin, ...). */
@@ -37,9 +37,9 @@ export interface AuthProvider {
 /** Whom to act as, when impersonating (kubeconfig's `as`, `as-groups`, `as-uid`, `as-user-extra`). */
 export interface Impersonation {
   readonly user: string;
-  readonly uid?: string;
-  readonly groups?: readonly string[];
-  readonly extra?: Readonly<Record<string, readonly string[]>>;
+  readonly uid?: string | undefined;
+  readonly groups?: readonly string[] | undefined;
+  readonly extra?: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
 /** Everything needed to talk to one cluster, resolved from a kubeconfig context or from in-cluster files. */
@@ -50,9 +50,9 @@ export interface ClusterConfig {
   readonly auth: AuthProvider;
   /** The namespace to use when none is given: the context's, the pod's, or "default". */
   readonly namespace: string;
-  readonly impersonate?: Impersonation;
+  readonly impersonate?: Impersonation | undefined;
   /** kubeconfig's `proxy-url`: the HTTP(S) or SOCKS5 proxy to reach the server through. */
-  readonly proxyUrl?: string;
+  readonly proxyUrl?: string | undefined;
   /** Where this came from, for messages: "context NAME in FILE" or "in-cluster". */
   readonly source: string;
 }

@@ -94,8 +94,8 @@ export async function fetchRootDocuments(
   signal?: AbortSignal,
 ): Promise<{ api: unknown; apis: unknown }> {
   const [api, apis] = await Promise.all([
-    transport.json({ path: "/api", accept: aggregatedAccept, ...(signal ? { signal } : {}) }),
-    transport.json({ path: "/apis", accept: aggregatedAccept, ...(signal ? { signal } : {}) }),
+    transport.json({ path: "/api", accept: aggregatedAccept, signal }),
+    transport.json({ path: "/apis", accept: aggregatedAccept, signal }),
   ]);
   return { api, apis };
 }

@@ -7,22 +7,22 @@ import type { DiscoverySnapshot } from "./types.js";
 /** How a {@link DiscoveryClient} discovers and caches. */
 export interface DiscoveryClientOptions {
   /** A snapshot older than this is fetched anew by the next {@link DiscoveryClient.snapshot}; default: kept until refreshed. */
-  readonly ttlMs?: number;
+  readonly ttlMs?: number | undefined;
   /** Use the legacy per-group-version endpoints even where aggregated discovery is served. */
-  readonly legacy?: boolean;
+  readonly legacy?: boolean | undefined;
   /** Most legacy group-version requests in flight at once; default 8. */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
 }
 
 /** Options of {@link DiscoveryClient.refresh}. */
 export interface RefreshOptions {
   /** Stops this caller's wait; the shared fetch goes on for the others. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /**
    * The result must come from a fetch that started after this time (ms since the epoch, high resolution); default: the call.
    * A fetch that started later is shared rather than repeated.
    */
-  readonly since?: number;
+  readonly since?: number | undefined;
 }
 
 /** The clock of {@link DiscoverySnapshot.fetchedAt}: epoch milliseconds, monotonic, with sub-millisecond precision. */
@@ -72,7 +72,7 @@ export class DiscoveryClient {
   }
 
   /** The cached snapshot, fetched first when there is none yet or it is older than the TTL. */
-  snapshot(options: { readonly signal?: AbortSignal } = {}): Promise<DiscoverySnapshot> {
+  snapshot(options: { readonly signal?: AbortSignal | undefined } = {}): Promise<DiscoverySnapshot> {
     const current = this.#current;
     if (current && !this.#expired(current)) return Promise.resolve(current);
     return wait(this.#inflight?.promise ?? this.#start(), options.signal);
@@ -102,8 +102,8 @@ export class DiscoveryClient {
   #start(): Promise<DiscoverySnapshot> {
     const startedAt = discoveryNow();
     const promise: Promise<DiscoverySnapshot> = fetchDiscovery(this.#transport, {
-      ...(this.#options.legacy ? { legacy: true } : {}),
-      ...(this.#options.concurrency !== undefined ? { concurrency: this.#options.concurrency } : {}),
+      legacy: this.#options.legacy,
+      concurrency: this.#options.concurrency,
     })
       .then((result) => {
         const snapshot: DiscoverySnapshot = { ...result, fetchedAt: startedAt, generation: ++this.#generation };

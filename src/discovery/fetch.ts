@@ -7,10 +7,10 @@ import type { DiscoveryResult } from "./types.js";
 /** How to discover. */
 export interface FetchDiscoveryOptions {
   /** Use the legacy per-group-version endpoints even where aggregated discovery is served. */
-  readonly legacy?: boolean;
+  readonly legacy?: boolean | undefined;
   /** Most legacy group-version requests in flight at once; default 8. */
-  readonly concurrency?: number;
-  readonly signal?: AbortSignal;
+  readonly concurrency?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -28,7 +28,7 @@ export async function fetchDiscovery(
   if (apiAggregated && apisAggregated) return parseAggregatedDiscovery(api, apis);
   return fetchLegacyDiscovery(transport, {
     ...options,
-    ...(apiAggregated ? {} : { api }),
-    ...(apisAggregated ? {} : { apis }),
+    api: apiAggregated ? undefined : api,
+    apis: apisAggregated ? undefined : apis,
   });
 }

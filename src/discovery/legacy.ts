@@ -105,7 +105,7 @@ async function fetchVersion(
 ): Promise<VersionDraft> {
   const path = groupVersionPath(group, version);
   try {
-    const doc = await transport.json({ path, ...(signal ? { signal } : {}) });
+    const doc = await transport.json({ path, signal });
     return { version, resources: parseResourceList(group, version, doc) };
   } catch (err) {
     if (err instanceof ApiError && err.kind === "Aborted") throw err;
@@ -118,10 +118,10 @@ async function fetchVersion(
 /** Options of {@link fetchLegacyDiscovery}. */
 export interface LegacyDiscoveryOptions {
   /** `/api` and `/apis` when already fetched (an older server answered the aggregated request with them). */
-  readonly api?: unknown;
-  readonly apis?: unknown;
-  readonly concurrency?: number;
-  readonly signal?: AbortSignal;
+  readonly api?: unknown | undefined;
+  readonly apis?: unknown | undefined;
+  readonly concurrency?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Discovers everything through the legacy endpoints, with bounded concurrency. */
@@ -131,8 +131,8 @@ export async function fetchLegacyDiscovery(
 ): Promise<DiscoveryResult> {
   const signal = options.signal;
   const [api, apis] = await Promise.all([
-    options.api ?? transport.json({ path: "/api", ...(signal ? { signal } : {}) }),
-    options.apis ?? transport.json({ path: "/apis", ...(signal ? { signal } : {}) }),
+    options.api ?? transport.json({ path: "/api", signal }),
+    options.apis ?? transport.json({ path: "/apis", signal }),
   ]);
   const groups = legacyGroupVersions(api, apis);
   const pairs = groups.flatMap((g) => g.versions.map((version) => ({ group: g.name, version })));

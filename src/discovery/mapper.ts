@@ -11,12 +11,12 @@ export interface RestMapperOptions {
    * Least time between two discovery refreshes caused by misses; a miss sooner waits for it. Bounds the load a loop
    * over an unknown name puts on the server. Default 200 ms; 0: no bound.
    */
-  readonly missRefreshIntervalMs?: number;
+  readonly missRefreshIntervalMs?: number | undefined;
 }
 
 /** Per-call options. */
 export interface MapOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -100,7 +100,7 @@ export class RestMapper {
       if (wait > 0) await sleep(wait, signal);
       this.#nextMissRefresh = discoveryNow() + this.#interval;
     }
-    const fresh = await this.discovery.refresh({ since, ...(signal ? { signal } : {}) });
+    const fresh = await this.discovery.refresh({ since, signal });
     return operation(this.#mapperFor(fresh));
   }
 }

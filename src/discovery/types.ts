@@ -7,7 +7,7 @@ export type { GroupVersionKind, GroupVersionResource };
 /** A resource named by group and plural name, with the version left to the mapper when absent. */
 export interface ResourceRef {
   readonly group: string;
-  readonly version?: string;
+  readonly version?: string | undefined;
   /** The plural name (`deployments`) or the singular one (`deployment`). */
   readonly resource: string;
 }
@@ -15,7 +15,7 @@ export interface ResourceRef {
 /** A kind named by group, with the version left to the mapper when absent. */
 export interface KindRef {
   readonly group: string;
-  readonly version?: string;
+  readonly version?: string | undefined;
   readonly kind: string;
 }
 

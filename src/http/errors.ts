@@ -1,5 +1,6 @@
 /** Errors as values with a kind: decoded from the server's `metav1.Status`, or made here for network failures. */
 import { asMap } from "../object/narrow.js";
+import { definedProps } from "../util/defined.js";
 
 /** What went wrong, as a caller decides on it: retry, report, or wait for a change. */
 export type ErrorKind =
@@ -146,13 +147,13 @@ export interface ApiErrorInit {
   /** The HTTP status, or 0 when no response came. */
   readonly status: number;
   readonly message: string;
-  readonly reason?: string;
-  readonly details?: StatusDetails;
+  readonly reason?: string | undefined;
+  readonly details?: StatusDetails | undefined;
   /** The request, as "METHOD path". */
-  readonly request?: string;
+  readonly request?: string | undefined;
   /** Overrides whether the kind is {@link ApiError.transient} (a TLS failure is a Network error that will not pass). */
-  readonly transient?: boolean;
-  readonly cause?: unknown;
+  readonly transient?: boolean | undefined;
+  readonly cause?: unknown | undefined;
 }
 
 /** A failed API call: the server's status decoded, or a network failure, timeout or abort (status 0). */
@@ -209,13 +210,7 @@ function cause(raw: unknown): StatusCause[] {
   const reason = str(c.reason);
   const message = str(c.message);
   const field = str(c.field);
-  return [
-    {
-      ...(reason !== undefined ? { reason } : {}),
-      ...(message !== undefined ? { message } : {}),
-      ...(field !== undefined ? { field } : {}),
-    },
-  ];
+  return [definedProps({ reason, message, field })];
 }
 
 function details(raw: unknown, retryAfterHeader: number | undefined): StatusDetails {

@@ -23,20 +23,20 @@ export function isOutage(error: ApiError): boolean {
 /** Tuning of a {@link Recovery}. */
 export interface RecoveryOptions {
   /** Least time between the starts of two probes; each gap is drawn from [interval, 1.25 × interval). Default 1 s. */
-  readonly intervalMs?: number;
+  readonly intervalMs?: number | undefined;
   /** How much the window that woken waiters are spread over grows with each of them; default 10 ms. */
-  readonly spreadPerWaiterMs?: number;
+  readonly spreadPerWaiterMs?: number | undefined;
   /** The widest that window gets; default 1 s. */
-  readonly maxSpreadMs?: number;
+  readonly maxSpreadMs?: number | undefined;
   /** A number in [0, 1) for the gaps' and the window's jitter; default `Math.random`. */
-  readonly random?: () => number;
+  readonly random?: (() => number) | undefined;
 }
 
 /** How {@link Recovery.wait} waits. */
 export interface RecoveryWaitOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** No wake-up before this many ms: what the server asked for with `Retry-After`. */
-  readonly notBeforeMs?: number;
+  readonly notBeforeMs?: number | undefined;
 }
 
 /** What a probe learnt: the server answers, it does not, or nothing (a refusal that says nothing of its health). */

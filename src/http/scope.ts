@@ -121,7 +121,7 @@ export class CallScope {
         status: 0,
         message: `${this.request} did not complete within ${this.#timeoutMs} ms${last}: raise timeoutMs if the server is slow, or check that it is reachable`,
         request: this.request,
-        ...(this.lastError ? { cause: this.lastError } : {}),
+        cause: this.lastError,
       }),
     );
   };

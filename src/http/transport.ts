@@ -11,6 +11,7 @@ import type { Readable } from "node:stream";
 import { createSecureContext } from "node:tls";
 import { buildConnector, Client, type Dispatcher, Pool } from "undici";
 import { type AuthCredentials, type ClusterConfig, sameCredentials } from "../config/types.js";
+import { definedProps } from "../util/defined.js";
 import { ApiError, errorFromStatus } from "./errors.js";
 import { networkError } from "./network.js";
 import { TokenBucket } from "./ratelimit.js";
@@ -24,23 +25,23 @@ export type Query = Readonly<Record<string, string | number | boolean | undefine
 
 /** One request to the API server. */
 export interface RequestOptions {
-  readonly method?: string;
+  readonly method?: string | undefined;
   /** The path below the server URL, e.g. `/api/v1/namespaces/default/pods`. */
   readonly path: string;
-  readonly query?: Query;
+  readonly query?: Query | undefined;
   /** A JSON value (serialized here), or a string/Buffer sent as it is. */
-  readonly body?: unknown;
-  readonly contentType?: string;
-  readonly accept?: string;
-  readonly signal?: AbortSignal;
+  readonly body?: unknown | undefined;
+  readonly contentType?: string | undefined;
+  readonly accept?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
   /**
    * Deadline in ms for the whole call: rate-limit waits after the first, every attempt and the waits between them, and
    * reading the body. For {@link Transport.stream} it ends once the response headers are in. Default the transport's
    * (30 s); 0: none.
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Overrides {@link TransportOptions.maxRetries} for this call. */
-  readonly maxRetries?: number;
+  readonly maxRetries?: number | undefined;
 }
 
 /** A response whose body has been read. */
@@ -93,28 +94,28 @@ export interface RateLimitStatus {
 /** Tuning of a {@link Transport}. */
 export interface TransportOptions {
   /** Sent as `User-Agent`; default `kindwatch/VERSION (OS/ARCH) node/VERSION`. */
-  readonly userAgent?: string;
+  readonly userAgent?: string | undefined;
   /**
    * Client-side rate limit in requests per second, for requests but not for streams (as client-go leaves watches
    * alone). Default "auto": 50 QPS with a burst of 100 until a response shows that the server does API Priority and
    * Fairness (`X-Kubernetes-PF-*` headers), then off, as the server protects itself better than a client can guess.
    * 0 or a negative number: off.
    */
-  readonly qps?: number | "auto";
+  readonly qps?: number | "auto" | undefined;
   /** Most requests at once after a quiet spell; default 100 in "auto" mode, else `qps`. */
-  readonly burst?: number;
+  readonly burst?: number | undefined;
   /** Default deadline of a call (see {@link RequestOptions.timeoutMs}); default 30 s. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** How many times a `429` or a `5xx` with `Retry-After` (any verb), or a network error (reads only), is retried; default 5. */
-  readonly maxRetries?: number;
+  readonly maxRetries?: number | undefined;
   /** Most connections for ordinary requests; default 32. Each stream has a connection of its own besides. */
-  readonly connections?: number;
+  readonly connections?: number | undefined;
   /** Called before each retry. */
-  readonly onRetry?: (event: RetryEvent) => void;
+  readonly onRetry?: ((event: RetryEvent) => void) | undefined;
   /** Called with each warning the server sends (`Warning: 299`), such as the use of a deprecated API. */
-  readonly onWarning?: (warning: string, request: string) => void;
+  readonly onWarning?: ((warning: string, request: string) => void) | undefined;
   /** Tuning of the probe that wakes backoffs when the server answers again ({@link Transport.recovery}). */
-  readonly recovery?: RecoveryOptions;
+  readonly recovery?: RecoveryOptions | undefined;
 }
 
 const readOnlyMethods = new Set(["GET", "HEAD"]);
@@ -272,9 +273,9 @@ export class Transport {
   #connectOptions(cert: string | undefined, key: string | undefined) {
     const tls = this.config.tls;
     return {
-      secureContext: createSecureContext({ ...(tls.ca ? { ca: tls.ca } : {}), ...(cert && key ? { cert, key } : {}) }),
+      secureContext: createSecureContext({ ca: tls.ca || undefined, ...(cert && key ? { cert, key } : {}) }),
       rejectUnauthorized: !tls.insecureSkipVerify,
-      ...(tls.serverName ? { servername: tls.serverName } : {}),
+      servername: tls.serverName || undefined,
     };
   }
 
@@ -425,7 +426,7 @@ export class Transport {
           method: method as Dispatcher.HttpMethod,
           path,
           headers: this.#headers(opts, creds, body !== undefined),
-          ...(body !== undefined ? { body } : {}),
+          ...definedProps({ body }),
           signal: scope.signal,
         }),
         scope,

@@ -14,18 +14,18 @@ import { lookup, lookupTyped } from "./walk.js";
 export interface ConditionInput {
   type: string;
   status: ConditionStatus;
-  reason?: string;
-  message?: string;
+  reason?: string | undefined;
+  message?: string | undefined;
   /** Defaults to the object's `metadata.generation`. */
-  observedGeneration?: number;
+  observedGeneration?: number | undefined;
   /** Used only when the status changes (or the condition is new); defaults to now. */
-  lastTransitionTime?: string;
+  lastTransitionTime?: string | undefined;
 }
 
 /** Options for `setCondition`. */
 export interface SetConditionOptions {
   /** Where "now" comes from; tests pass a fixed clock. */
-  now?: Clock;
+  now?: Clock | undefined;
 }
 
 const STATUSES: readonly unknown[] = ["True", "False", "Unknown"] satisfies ConditionStatus[];

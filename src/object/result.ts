@@ -39,8 +39,8 @@ export interface EditFailure {
   readonly changed: false;
   readonly reason: "wrong-type" | "missing" | "out-of-range" | "read-only" | "empty-path";
   readonly at: readonly PathSegment[];
-  readonly expected?: ValueType;
-  readonly actual?: ValueType;
+  readonly expected?: ValueType | undefined;
+  readonly actual?: ValueType | undefined;
 }
 
 const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;

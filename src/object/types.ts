@@ -16,23 +16,23 @@ export interface KubeObject {
 
 /** Standard object metadata (`metav1.ObjectMeta`). */
 export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
+  name?: string | undefined;
+  generateName?: string | undefined;
   /** Absent for cluster-scoped objects. */
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
+  namespace?: string | undefined;
+  uid?: string | undefined;
+  resourceVersion?: string | undefined;
+  generation?: number | undefined;
   /** RFC 3339, seconds precision. */
-  creationTimestamp?: string;
+  creationTimestamp?: string | undefined;
   /** RFC 3339, seconds precision; set when deletion was requested and finalizers still hold the object. */
-  deletionTimestamp?: string;
-  deletionGracePeriodSeconds?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  finalizers?: string[];
-  managedFields?: unknown[];
+  deletionTimestamp?: string | undefined;
+  deletionGracePeriodSeconds?: number | undefined;
+  labels?: Record<string, string> | undefined;
+  annotations?: Record<string, string> | undefined;
+  ownerReferences?: OwnerReference[] | undefined;
+  finalizers?: string[] | undefined;
+  managedFields?: unknown[] | undefined;
   [field: string]: unknown;
 }
 
@@ -43,8 +43,8 @@ export interface OwnerReference {
   name: string;
   uid: string;
   /** True on at most one reference: the owner that manages this object. */
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
+  controller?: boolean | undefined;
+  blockOwnerDeletion?: boolean | undefined;
 }
 
 /** The status of a condition: Kubernetes allows exactly these three. */
@@ -54,11 +54,11 @@ export type ConditionStatus = "True" | "False" | "Unknown";
 export interface Condition {
   type: string;
   status: ConditionStatus;
-  observedGeneration?: number;
+  observedGeneration?: number | undefined;
   /** RFC 3339, seconds precision: when `status` last changed. */
-  lastTransitionTime?: string;
-  reason?: string;
-  message?: string;
+  lastTransitionTime?: string | undefined;
+  reason?: string | undefined;
+  message?: string | undefined;
   [field: string]: unknown;
 }
 

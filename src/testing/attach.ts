@@ -81,7 +81,7 @@ export async function attachKubeconfig(kubeconfigPath: string): Promise<ClusterA
     )) as { status?: { token?: string } };
     const token = review.status?.token;
     if (!token) throw new Error(`TokenRequest for ${name} returned no token`);
-    const credentials: Credentials = { ...(admin.caPem ? { caPem: admin.caPem } : {}), token };
+    const credentials: Credentials = { caPem: admin.caPem || undefined, token };
     const kubeconfig = kubeconfigYaml({ server, credentials, userName: name });
     const kubeconfigPath = join(usersDir, `${name}.kubeconfig`);
     await writeFile(kubeconfigPath, kubeconfig, { mode: 0o600 });

@@ -24,12 +24,12 @@ export interface Binaries {
 /** How {@link ensureBinaries} looks for and builds binaries. */
 export interface EnsureBinariesOptions {
   /** Where built binaries are kept; default `$KINDWATCH_CACHE_DIR`, else `$XDG_CACHE_HOME/kindwatch`, else `~/.cache/kindwatch`. */
-  readonly cacheDir?: string;
+  readonly cacheDir?: string | undefined;
   /** Ignore `KUBEBUILDER_ASSETS` even when it is set. */
-  readonly ignoreKubebuilderAssets?: boolean;
+  readonly ignoreKubebuilderAssets?: boolean | undefined;
   /** Receives the Go build's output, a line at a time. */
-  readonly log?: (line: string) => void;
-  readonly signal?: AbortSignal;
+  readonly log?: ((line: string) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** The Go module that builds the binaries, shipped inside the package. */
@@ -70,7 +70,7 @@ function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.Proce
       cwd: opts.cwd,
       env: opts.env,
       stdio: ["ignore", "pipe", "pipe"],
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      signal: opts.signal,
     });
     let tail = "";
     const onData = (chunk: Buffer) => {

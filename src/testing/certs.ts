@@ -16,11 +16,11 @@ export interface KeyPair {
 export interface CertificateRequest {
   readonly commonName: string;
   /** Subject organizations; Kubernetes reads them as the user's groups. */
-  readonly organizations?: readonly string[];
+  readonly organizations?: readonly string[] | undefined;
   /** DNS names and IP addresses the certificate is valid for (serving certificates). */
-  readonly hosts?: readonly string[];
+  readonly hosts?: readonly string[] | undefined;
   readonly usage: "ca" | "server" | "client";
-  readonly validDays?: number;
+  readonly validDays?: number | undefined;
 }
 
 // Tag bytes of the DER types used below.

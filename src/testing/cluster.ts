@@ -17,8 +17,8 @@ import { type Credentials, simpleRequest } from "./request.js";
 export interface RbacSubject {
   readonly kind: "User" | "ServiceAccount";
   readonly name: string;
-  readonly namespace?: string;
-  readonly apiGroup?: string;
+  readonly namespace?: string | undefined;
+  readonly apiGroup?: string | undefined;
 }
 
 /** A user minted for a test, with a kubeconfig of its own. */
@@ -48,19 +48,19 @@ export interface ClusterAccess {
 /** Options of {@link TestCluster.start}. */
 export interface TestClusterOptions {
   /** Binaries to run; default {@link ensureBinaries}. */
-  readonly binaries?: Binaries;
+  readonly binaries?: Binaries | undefined;
   /** Where to write the admin kubeconfig; default a file in the cluster's temporary folder. */
-  readonly kubeconfigPath?: string;
+  readonly kubeconfigPath?: string | undefined;
   /** kube-apiserver's watch cache; default on, as in production. */
-  readonly watchCache?: boolean;
+  readonly watchCache?: boolean | undefined;
   /** More kube-apiserver flags, `--name=value` each. */
-  readonly apiServerArgs?: readonly string[];
+  readonly apiServerArgs?: readonly string[] | undefined;
   /** More etcd flags, `--name=value` each. */
-  readonly etcdArgs?: readonly string[];
+  readonly etcdArgs?: readonly string[] | undefined;
   /** How long start-up may take before it fails; default 120 s. */
-  readonly startTimeoutMs?: number;
+  readonly startTimeoutMs?: number | undefined;
   /** Receives progress messages (builds, start-up). */
-  readonly log?: (line: string) => void;
+  readonly log?: ((line: string) => void) | undefined;
 }
 
 /** A free TCP port on loopback, as the kernel hands it out. */

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse, stringify } from "yaml";
+import { definedProps } from "../util/defined.js";
 import type { Credentials } from "./request.js";
 
 /** A kubeconfig with one cluster, one user and one context, as YAML. */
@@ -9,8 +10,8 @@ export function kubeconfigYaml(opts: {
   server: string;
   credentials: Credentials;
   userName: string;
-  contextName?: string;
-  namespace?: string;
+  contextName?: string | undefined;
+  namespace?: string | undefined;
 }): string {
   const b64 = (pem: string) => Buffer.from(pem).toString("base64");
   const context = opts.contextName ?? "kindwatch-test";
@@ -27,14 +28,14 @@ export function kubeconfigYaml(opts: {
     clusters: [
       {
         name: context,
-        cluster: { server: opts.server, ...(caPem ? { "certificate-authority-data": b64(caPem) } : {}) },
+        cluster: { server: opts.server, "certificate-authority-data": caPem ? b64(caPem) : undefined },
       },
     ],
     users: [{ name: opts.userName, user }],
     contexts: [
       {
         name: context,
-        context: { cluster: context, user: opts.userName, ...(opts.namespace ? { namespace: opts.namespace } : {}) },
+        context: { cluster: context, user: opts.userName, namespace: opts.namespace || undefined },
       },
     ],
     "current-context": context,
@@ -74,11 +75,11 @@ export function readKubeconfigCredentials(path: string): { server: string; crede
   const token = typeof user.token === "string" ? user.token : undefined;
   return {
     server: cluster.server,
-    credentials: {
-      ...(caPem ? { caPem } : {}),
-      ...(certPem ? { certPem } : {}),
-      ...(keyPem ? { keyPem } : {}),
-      ...(token ? { token } : {}),
-    },
+    credentials: definedProps({
+      caPem: caPem || undefined,
+      certPem: certPem || undefined,
+      keyPem: keyPem || undefined,
+      token: token || undefined,
+    }),
   };
 }

@@ -7,10 +7,10 @@ import { request as httpsRequest } from "node:https";
 
 /** How the harness authenticates: a client certificate or a bearer token, and the CA to trust. */
 export interface Credentials {
-  readonly caPem?: string;
-  readonly certPem?: string;
-  readonly keyPem?: string;
-  readonly token?: string;
+  readonly caPem?: string | undefined;
+  readonly certPem?: string | undefined;
+  readonly keyPem?: string | undefined;
+  readonly token?: string | undefined;
 }
 
 /** A response with its body read and, where it is JSON, parsed. */
@@ -24,11 +24,11 @@ export interface SimpleResponse {
 export function simpleRequest(
   url: string,
   options: {
-    method?: string;
+    method?: string | undefined;
     body?: unknown;
-    credentials?: Credentials;
-    timeoutMs?: number;
-    contentType?: string;
+    credentials?: Credentials | undefined;
+    timeoutMs?: number | undefined;
+    contentType?: string | undefined;
   } = {},
 ): Promise<SimpleResponse> {
   const target = new URL(url);
@@ -47,7 +47,7 @@ export function simpleRequest(
       {
         method: options.method ?? "GET",
         headers,
-        ...(creds.caPem ? { ca: creds.caPem } : {}),
+        ca: creds.caPem || undefined,
         ...(creds.certPem ? { cert: creds.certPem, key: creds.keyPem } : {}),
         timeout: options.timeoutMs ?? 10_000,
         agent: false,

@@ -28,7 +28,8 @@ async function allowed(
           group: q.group,
           resource: q.resource,
           verb,
-          ...(q.namespace ? { namespace: q.namespace } : {}),
+          // JSON leaves it out when undefined: a cluster-wide question.
+          namespace: q.namespace || undefined,
         },
       },
     },

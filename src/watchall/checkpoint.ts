@@ -7,6 +7,7 @@ import { ConfigError } from "../config/errors.js";
 import { objectKey, splitKey } from "../object/key.js";
 import { isMap } from "../object/narrow.js";
 import type { KubeObject } from "../object/types.js";
+import { definedProps } from "../util/defined.js";
 import { groupResource, type KindInfo, kindInfo, type WatchAllEvent } from "./types.js";
 
 /** One kind's part of a checkpoint: what it is, and its objects, key (`namespace/name`) to its stamp (`uid resourceVersion`). */
@@ -42,7 +43,7 @@ export function ghost(info: KindInfo, key: string, value: string): KubeObject {
   return {
     apiVersion: info.group ? `${info.group}/${info.version}` : info.version,
     kind: info.kind,
-    metadata: { name, ...(namespace ? { namespace } : {}), uid, resourceVersion },
+    metadata: { name, ...definedProps({ namespace: namespace || undefined }), uid, resourceVersion },
   };
 }
 
@@ -102,7 +103,7 @@ export class Ledger {
     for (const [gr, k] of Object.entries(checkpoint?.kinds ?? {})) {
       this.#kinds.set(gr, {
         info: kindInfo(k),
-        ...(k.resourceVersion ? { resourceVersion: k.resourceVersion } : {}),
+        ...definedProps({ resourceVersion: k.resourceVersion || undefined }),
         objects: new Map(Object.entries(k.objects)),
       });
     }
@@ -142,7 +143,7 @@ export class Ledger {
     for (const [gr, k] of this.#kinds) {
       kinds[gr] = {
         ...k.info,
-        ...(k.resourceVersion ? { resourceVersion: k.resourceVersion } : {}),
+        ...definedProps({ resourceVersion: k.resourceVersion || undefined }),
         objects: Object.fromEntries(k.objects),
       };
     }

@@ -15,6 +15,7 @@ import { isBuiltinGroup, preferredResources } from "../discovery/snapshot-mapper
 import type { ApiResource, DiscoveryResult } from "../discovery/types.js";
 import type { Transport } from "../http/transport.js";
 import type { KubeObject } from "../object/types.js";
+import { definedProps } from "../util/defined.js";
 import { accessDenied } from "./access.js";
 import { Channel } from "./channel.js";
 import { type CheckpointKind, ghost, Ledger, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
@@ -35,45 +36,45 @@ import {
 /** Options of the watch-all engine. */
 export interface WatchAllOptions {
   /** Only the kinds (and namespaces) these name; default every custom kind (see `allResources`). */
-  readonly include?: KindFilter;
+  readonly include?: KindFilter | undefined;
   /** Never the kinds (and namespaces) these name. */
-  readonly exclude?: KindFilter;
+  readonly exclude?: KindFilter | undefined;
   /**
    * Built-in kinds too (core, `apps`, `*.k8s.io`, ...): every listable, watchable resource. Default: custom kinds, and
    * the built-in kinds that `include` names by group, kind or category.
    */
-  readonly allResources?: boolean;
+  readonly allResources?: boolean | undefined;
   /** Only objects with these labels (server-side); `!key` and `key notin (...)` exclude. */
-  readonly labelSelector?: string;
+  readonly labelSelector?: string | undefined;
   /** Only objects whose fields match (server-side; every kind supports `metadata.name` and `metadata.namespace`). */
-  readonly fieldSelector?: string;
+  readonly fieldSelector?: string | undefined;
   /** Watch `PartialObjectMetadata` only: cheap, wide watching. */
-  readonly metadataOnly?: boolean;
+  readonly metadataOnly?: boolean | undefined;
   /** Kinds listing at once (a listing kind holds a slot until listed or failing); default 8. */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
   /** Discovery refresh period, the safety net behind the CRD and APIService watches; default 30 s. */
-  readonly discoveryRefreshMs?: number;
+  readonly discoveryRefreshMs?: number | undefined;
   /** Leave out updates that change only bookkeeping (resourceVersion, managedFields); default true. */
-  readonly dropNoise?: boolean;
+  readonly dropNoise?: boolean | undefined;
   /** Check list and watch rights with SelfSubjectAccessReviews before listing a kind; default true. */
-  readonly accessReview?: boolean;
+  readonly accessReview?: boolean | undefined;
   /**
    * Resume from, and keep saving to, this checkpoint file. At least once: an event counts as handled when the loop
    * asks for the next one, so the one in hand when the process dies, a handler throws or the loop is left with `break`
    * comes again after a restart (as the change it was: a later state of the object if it changed since).
    */
-  readonly checkpoint?: string;
+  readonly checkpoint?: string | undefined;
   /** How often the checkpoint is saved when it changed; default 5 s (and always on stop). */
-  readonly checkpointEveryMs?: number;
+  readonly checkpointEveryMs?: number | undefined;
   /** Events buffered for the consumer before informers are slowed down; default 1024. */
-  readonly bufferSize?: number;
+  readonly bufferSize?: number | undefined;
   /** Options for every informer (resync, watcher tuning, backoff: also the backoff of access reviews). */
-  readonly informer?: InformerOptions<KubeObject>;
+  readonly informer?: InformerOptions<KubeObject> | undefined;
   /**
    * The engine's and its informers' logger; default warnings and errors to stderr, "none" for silence. Failures are
    * counted in {@link WatchAll.status} either way.
    */
-  readonly logger?: LoggerOption;
+  readonly logger?: LoggerOption | undefined;
 }
 
 /** What the engine needs of a cluster (a `Cluster` from `connect()` has all three). */
@@ -208,7 +209,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     const { transform: _t, indexers: _i, resyncMs: _r, ...watching } = this.#options.informer ?? {};
     const informer = new Informer<KubeObject>(listWatchOf(this.#cluster.client.resource(gvr)), {
       ...watching,
-      ...(this.#options.logger ? { logger: this.#options.logger } : {}),
+      ...definedProps({ logger: this.#options.logger }),
     });
     informer.addHandlers({
       add: (_object, { origin }) => onChange(origin),
@@ -381,7 +382,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     const source = listWatchOf(scope.namespace ? all.namespace(scope.namespace) : all, scope.selection);
     return new Informer(scope.keep ? filtered(source, scope.keep) : source, {
       ...this.#options.informer,
-      ...(this.#options.logger ? { logger: this.#options.logger } : {}),
+      ...definedProps({ logger: this.#options.logger }),
     });
   }
 
@@ -475,7 +476,10 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
 }
 
 /** Starts watching every kind of `cluster` until `signal` aborts or the loop is left: `for await (const e of watchAll(c))`. */
-export function watchAll(cluster: WatchAllCluster, options: WatchAllOptions & { signal?: AbortSignal } = {}): WatchAll {
+export function watchAll(
+  cluster: WatchAllCluster,
+  options: WatchAllOptions & { signal?: AbortSignal | undefined } = {},
+): WatchAll {
   const engine = new WatchAll(cluster, options);
   // A failed start ends the stream with its error; the iterating consumer hears it there.
   engine.start(options.signal).catch(() => {});

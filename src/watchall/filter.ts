@@ -3,6 +3,7 @@ import { type ListWatch, type Selection, wrapListWatch } from "../cache/watcher.
 import type { WatchEvent, WatchOptions } from "../client/options.js";
 import type { ApiResource, DiscoveryResult } from "../discovery/types.js";
 import type { KubeObject } from "../object/types.js";
+import { definedProps } from "../util/defined.js";
 import type { KindFilter } from "./types.js";
 
 function lower(xs: readonly string[] | undefined): string[] {
@@ -58,11 +59,11 @@ export interface ObjectScope {
 export function objectScope(
   namespaced: boolean,
   options: {
-    readonly include?: KindFilter;
-    readonly exclude?: KindFilter;
-    readonly labelSelector?: string;
-    readonly fieldSelector?: string;
-    readonly metadataOnly?: boolean;
+    readonly include?: KindFilter | undefined;
+    readonly exclude?: KindFilter | undefined;
+    readonly labelSelector?: string | undefined;
+    readonly fieldSelector?: string | undefined;
+    readonly metadataOnly?: boolean | undefined;
   },
 ): ObjectScope {
   const included = namespaced ? [...new Set(options.include?.namespaces ?? [])] : [];
@@ -71,11 +72,11 @@ export function objectScope(
     ...(options.fieldSelector ? [options.fieldSelector] : []),
     ...excluded.map((ns) => `metadata.namespace!=${ns}`),
   ].join(",");
-  const selection: Selection = {
-    ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
-    ...(fields ? { fieldSelector: fields } : {}),
-    ...(options.metadataOnly ? { metadataOnly: true } : {}),
-  };
+  const selection = definedProps<Selection>({
+    labelSelector: options.labelSelector || undefined,
+    fieldSelector: fields || undefined,
+    metadataOnly: options.metadataOnly || undefined,
+  });
   const keep =
     included.length > 1 ? (object: KubeObject) => included.includes(object.metadata?.namespace ?? "") : undefined;
   return { namespace: included.length === 1 ? included[0] : undefined, selection, keep };

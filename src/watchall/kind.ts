@@ -12,6 +12,7 @@ import type { ApiResource } from "../discovery/types.js";
 import { ApiError } from "../http/errors.js";
 import { objectKey } from "../object/key.js";
 import type { KubeObject } from "../object/types.js";
+import { definedProps } from "../util/defined.js";
 import { ghost } from "./checkpoint.js";
 import { changedPaths, isNoise } from "./diff.js";
 import type { Release, Slots } from "./slots.js";
@@ -162,13 +163,15 @@ export class KindWatch {
     return {
       ...kindInfo(this.#resource),
       state: this.#state,
-      ...(reason ? { reason } : {}),
       objects: delivering?.objects ?? 0,
       bytes: delivering?.bytes ?? 0,
-      ...(s?.resourceVersion ? { resourceVersion: s.resourceVersion } : {}),
-      ...(lastError ? { lastError } : {}),
       consecutiveErrors: s?.consecutiveErrors ?? fault?.count ?? 0,
-      ...(nextRetryAt !== undefined ? { nextRetryAt } : {}),
+      ...definedProps({
+        reason: reason || undefined,
+        resourceVersion: s?.resourceVersion || undefined,
+        lastError,
+        nextRetryAt,
+      }),
       objectErrors: sum("objectErrors"),
       handlerErrors: sum("handlerErrors"),
     };

@@ -68,16 +68,16 @@ export type WatchAllEvent = ObjectEvent | KindEvent;
  */
 export interface KindFilter {
   /** API groups; `""` is the core group. */
-  readonly groups?: readonly string[];
+  readonly groups?: readonly string[] | undefined;
   /** Kinds (`Widget`) or resources (`widgets`), case-insensitive. */
-  readonly kinds?: readonly string[];
-  readonly categories?: readonly string[];
+  readonly kinds?: readonly string[] | undefined;
+  readonly categories?: readonly string[] | undefined;
   /**
    * Include: only objects in these namespaces (cluster-scoped kinds are then left out); one namespace is watched as
    * such, several are watched cluster-wide and filtered here. Exclude: objects in these namespaces are left out (by
    * field selector, on the server).
    */
-  readonly namespaces?: readonly string[];
+  readonly namespaces?: readonly string[] | undefined;
 }
 
 /** How one kind is doing. */

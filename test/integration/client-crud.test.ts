@@ -284,17 +284,24 @@ describe("dynamic client: create, get, update, delete", () => {
     const scale = await deployments.getScale("scaled");
     assert.equal(scale.kind, "Scale");
     assert.equal(scale.apiVersion, "autoscaling/v1");
-    assert.equal(spec(scale).replicas, 1);
-    assert.equal((scale.status as { selector?: string }).selector, "app=scaled");
+    assert.equal(scale.spec.replicas, 1);
+    assert.equal(scale.status.selector, "app=scaled");
+    // No controller-manager here: nothing has counted pods, and the Scale still says 0 rather than leaving it out.
+    assert.equal(scale.status.replicas, 0);
 
     const patched = await deployments.patchScale("scaled", { spec: { replicas: 3 } }, "merge");
-    assert.equal(spec(patched).replicas, 3);
+    assert.equal(patched.spec.replicas, 3);
     assert.equal(spec(await deployments.get("scaled")).replicas, 3);
 
     const updated = await deployments.updateScale("scaled", { ...patched, spec: { replicas: 5 } });
-    assert.equal(spec(updated).replicas, 5);
+    assert.equal(updated.spec.replicas, 5);
     assert.equal(spec(await deployments.get("scaled")).replicas, 5);
     await rejectsWith(deployments.updateScale("scaled", { ...patched, spec: { replicas: 6 } }), "Conflict");
+
+    // The API leaves out a 0 in spec.replicas: the type says it may be absent.
+    const none = await deployments.updateScale("scaled", { ...updated, spec: { replicas: 0 } });
+    assert.equal(none.spec.replicas, undefined);
+    assert.equal((await deployments.getScale("scaled")).spec.replicas, undefined);
   });
 
   it("reads and writes the scale subresource of a custom kind (specReplicasPath, statusReplicasPath)", async () => {
@@ -302,7 +309,7 @@ describe("dynamic client: create, get, update, delete", () => {
     await widgets.updateStatus({ ...created, status: { replicas: 1, selector: "app=w-scale" } });
     const scale = await widgets.getScale("w-scale");
     assert.equal(scale.kind, "Scale");
-    assert.equal(spec(scale).replicas, 2);
+    assert.equal(scale.spec.replicas, 2);
     assert.deepEqual(scale.status, { replicas: 1, selector: "app=w-scale" });
 
     await widgets.patchScale("w-scale", { spec: { replicas: 4 } }, "merge");

@@ -108,7 +108,7 @@ describe("dynamic client cross-checked with kubectl", () => {
     await deployments.create(deployment("k-scaled", 1));
     const { metadata } = await deployments.list();
     await k("scale", "deployment/k-scaled", "--replicas=3");
-    assert.equal(((await deployments.getScale("k-scaled")).spec as { replicas: number }).replicas, 3);
+    assert.equal((await deployments.getScale("k-scaled")).spec.replicas, 3);
     await k("label", "deployment/k-scaled", "touched=yes");
     await k("delete", "deployment/k-scaled", "--wait=false");
     const events = await collect(

@@ -190,6 +190,22 @@ describe("dynamic client: patch and apply", () => {
     await assert.rejects(widgets.patch("applied", applied({ size: 5 }), "apply"), /fieldManager/);
   });
 
+  it("apply needs apiVersion, kind and metadata.name: the compiler refuses an object without them, as apply and the server do", async () => {
+    const nameless = { apiVersion: "v1", kind: "ConfigMap", metadata: { generateName: "ssa-" }, data: { a: "1" } };
+    // @ts-expect-error server-side apply names the object it applies: generateName is not enough
+    const noName = configMaps.apply(nameless, { fieldManager: "m" });
+    await assert.rejects(noName, /apply: the object has no metadata.name/);
+    // @ts-expect-error the same for the status subresource
+    const noStatusName = configMaps.applyStatus(nameless, { fieldManager: "m" });
+    await assert.rejects(noStatusName, /applyStatus: the object has no metadata.name/);
+
+    const kindless = { apiVersion: "v1", metadata: { name: "ssa-kindless" }, data: { a: "1" } };
+    // @ts-expect-error the server needs the type too
+    const noKind = configMaps.apply(kindless, { fieldManager: "m" });
+    await rejectsWith(noKind, "BadRequest");
+    await rejectsWith(configMaps.get("ssa-kindless"), "NotFound");
+  });
+
   it("server-side apply on a Deployment merges containers by name across managers", async () => {
     const base = deployment("ssa-d");
     await deployments.apply(base, { fieldManager: "platform" });

@@ -1,5 +1,10 @@
 /** The dynamic client on the test cluster: a namespace of the test's own, a CRD of a unique group, object builders. */
-import { DynamicClient, type GroupVersionResource, type ResourceClient } from "../../src/client/index.js";
+import {
+  DynamicClient,
+  type GroupVersionResource,
+  type NamedObject,
+  type ResourceClient,
+} from "../../src/client/index.js";
 import { loadConfig } from "../../src/config/index.js";
 import { Transport, type TransportOptions } from "../../src/http/index.js";
 import type { KubeObject } from "../../src/object/types.js";
@@ -134,7 +139,7 @@ export function configMap(
 }
 
 /** An apps/v1 Deployment with two containers, `app` and `sidecar`. */
-export function deployment(name: string, replicas = 1): KubeObject {
+export function deployment(name: string, replicas = 1): NamedObject {
   const labels = { app: name };
   return {
     apiVersion: "apps/v1",

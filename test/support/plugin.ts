@@ -83,7 +83,12 @@ export async function testPlugin(answers: readonly PluginAnswer[] = []): Promise
 
 /** An ExecCredential as a plugin prints it. */
 export function execCredential(
-  status: { token?: string; clientCertificateData?: string; clientKeyData?: string; expirationTimestamp?: string },
+  status: {
+    token?: string | undefined;
+    clientCertificateData?: string | undefined;
+    clientKeyData?: string | undefined;
+    expirationTimestamp?: string | undefined;
+  },
   apiVersion = "client.authentication.k8s.io/v1",
 ): unknown {
   return { apiVersion, kind: "ExecCredential", status };

@@ -278,7 +278,12 @@ describe("Informer: errors", () => {
       (w) => w.fail(apiError("ServiceUnavailable", 503, "starting")),
     );
     const inf = informer(src, { backoff: { initialMs: 40, maxMs: 400, random: () => 0 }, logger: "none" });
-    const seen: { kind?: string; consecutiveErrors: number; dueInMs?: number; retryInMs: number }[] = [];
+    const seen: {
+      kind: string | undefined;
+      consecutiveErrors: number;
+      dueInMs: number | undefined;
+      retryInMs: number;
+    }[] = [];
     inf.onError((_error, retryInMs) => {
       const s = inf.status();
       const dueInMs = s.nextRetryAt === undefined ? undefined : s.nextRetryAt - Date.now();

@@ -88,8 +88,8 @@ export function clientFor(ctx: CommandContext, r: ApiResource): ResourceClient {
 /** The command line's selectors, and its signal. */
 export function selectors(ctx: CommandContext) {
   return {
-    ...(ctx.inv.selector ? { labelSelector: ctx.inv.selector } : {}),
-    ...(ctx.inv.fieldSelector ? { fieldSelector: ctx.inv.fieldSelector } : {}),
+    labelSelector: ctx.inv.selector || undefined,
+    fieldSelector: ctx.inv.fieldSelector || undefined,
     signal: ctx.signal,
   };
 }
@@ -127,7 +127,7 @@ async function tableOf(ctx: CommandContext, t: Target, errors: string[]): Promis
           ...selectors(ctx),
           ...includeObject,
           limit: pageSize,
-          ...(token ? { continue: token } : {}),
+          continue: token || undefined,
         });
         add(table);
         token = table.metadata.continue;

@@ -64,8 +64,8 @@ async function countObjects(ctx: CommandContext, r: ApiResource): Promise<number
   const base = ctx.cluster().resource(r);
   const client = ctx.inv.namespace && r.namespaced ? base.namespace(ctx.inv.namespace) : base;
   const selectors = {
-    ...(ctx.inv.selector ? { labelSelector: ctx.inv.selector } : {}),
-    ...(ctx.inv.fieldSelector ? { fieldSelector: ctx.inv.fieldSelector } : {}),
+    labelSelector: ctx.inv.selector || undefined,
+    fieldSelector: ctx.inv.fieldSelector || undefined,
   };
   const first = await client.listMetadata({ ...selectors, limit: 1, signal: ctx.signal });
   const more = first.metadata.continue;

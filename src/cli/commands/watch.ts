@@ -42,12 +42,12 @@ function engineOptions(ctx: CommandContext, selected: Selection, clearLines: () 
   // -n: only that namespace's objects (the engine then leaves cluster-scoped kinds out); -A or neither: every namespace.
   const include = inv.namespace ? { ...selected.include, namespaces: [inv.namespace] } : selected.include;
   return {
-    ...(include ? { include } : {}),
+    include,
     allResources: selected.allResources,
-    ...(inv.selector ? { labelSelector: inv.selector } : {}),
-    ...(inv.fieldSelector ? { fieldSelector: inv.fieldSelector } : {}),
-    ...(inv.metadataOnly ? { metadataOnly: true } : {}),
-    ...(inv.checkpoint ? { checkpoint: inv.checkpoint } : {}),
+    labelSelector: inv.selector || undefined,
+    fieldSelector: inv.fieldSelector || undefined,
+    metadataOnly: inv.metadataOnly || undefined,
+    checkpoint: inv.checkpoint || undefined,
     logger: (level, message, fields) => {
       // Retries are routine and would drown the output; failures (a checkpoint that cannot be saved) are not.
       if (level !== "error" && !inv.verbose) return;
