@@ -24,6 +24,8 @@ const commands: readonly Command[] = ["watch", "kinds", "get", "help", "version"
 const options = {
   kubeconfig: { type: "string" },
   context: { type: "string" },
+  "cache-dir": { type: "string" },
+  "discovery-cache": { type: "boolean" },
   namespace: { type: "string", short: "n" },
   "all-namespaces": { type: "boolean", short: "A" },
   selector: { type: "string", short: "l" },
@@ -53,7 +55,7 @@ const options = {
 
 type OptionName = keyof typeof options;
 
-const connection: readonly OptionName[] = ["kubeconfig", "context", "help"];
+const connection: readonly OptionName[] = ["kubeconfig", "context", "cache-dir", "discovery-cache", "help"];
 
 /** The flags each command takes, and its output formats ("" is the default, human-readable one). */
 const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs: readonly string[] }>> = {
@@ -132,6 +134,10 @@ export interface Invocation {
   readonly version: boolean;
   readonly kubeconfig?: string;
   readonly context?: string;
+  /** `--cache-dir`: the root of the disk caches; undefined when not given. */
+  readonly cacheDir?: string;
+  /** false with `--discovery-cache=false`: discovery is not read from or written to disk. */
+  readonly discoveryCache: boolean;
   readonly namespace?: string;
   readonly allNamespaces: boolean;
   readonly selector?: string;
@@ -308,6 +314,8 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     version: values.version ?? false,
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.context !== undefined ? { context: values.context } : {}),
+    ...(values["cache-dir"] !== undefined ? { cacheDir: values["cache-dir"] } : {}),
+    discoveryCache: !falses.has("discovery-cache"),
     ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
     allNamespaces: values["all-namespaces"] ?? false,
     ...(values.selector !== undefined ? { selector: values.selector } : {}),

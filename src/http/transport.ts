@@ -41,6 +41,11 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
   /** Overrides {@link TransportOptions.maxRetries} for this call. */
   readonly maxRetries?: number;
+  /**
+   * An entity tag the caller holds (sent as `If-None-Match`): a `304 Not Modified` then answers with an empty body
+   * instead of throwing, and the caller keeps what it has.
+   */
+  readonly ifNoneMatch?: string;
 }
 
 /** A response whose body has been read. */
@@ -337,6 +342,7 @@ export class Transport {
       "user-agent": this.#userAgent,
     };
     if (hasBody) headers["content-type"] = opts.contentType ?? "application/json";
+    if (opts.ifNoneMatch !== undefined) headers["if-none-match"] = opts.ifNoneMatch;
     if (creds.token) headers.authorization = `Bearer ${creds.token}`;
     const as = this.config.impersonate;
     if (as) {
@@ -431,7 +437,9 @@ export class Transport {
         scope,
       );
       this.#observe(res.headers, request);
-      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, value: await consume(res) };
+      const notModified = res.statusCode === 304 && opts.ifNoneMatch !== undefined;
+      if ((res.statusCode >= 200 && res.statusCode < 300) || notModified)
+        return { ok: true, value: await consume(res) };
       const text = await res.body.text();
       let parsed: unknown = text;
       try {
@@ -525,7 +533,10 @@ export class Transport {
     }
   }
 
-  /** Sends a request and reads its whole body; throws an {@link ApiError} for any non-2xx status. */
+  /**
+   * Sends a request and reads its whole body; throws an {@link ApiError} for any non-2xx status but a `304` answering
+   * {@link RequestOptions.ifNoneMatch}.
+   */
   request(opts: RequestOptions): Promise<Response> {
     return this.#send(opts, false, async (res) => ({
       status: res.statusCode,

@@ -154,7 +154,9 @@ export async function kindsCommand(ctx: CommandContext): Promise<number> {
     throw new UsageError(`kindwatch kinds takes no arguments (got "${ctx.inv.args[0]}")`, "kinds");
   }
   const cluster = ctx.cluster();
-  const snapshot = await cluster.discovery.snapshot({ signal: ctx.signal });
+  // As `kubectl api-resources`: what the server serves now, not what the disk cache remembers (revalidated by entity
+  // tags, so an unchanged server answers 304).
+  const snapshot = await cluster.discovery.refresh({ signal: ctx.signal });
   for (const u of snapshot.unavailable) {
     await ctx.notice(
       `${ctx.errStyle.yellow("warning:")} ${u.group ? `${u.group}/` : ""}${u.version} is not available (${u.reason}): its kinds are missing`,
