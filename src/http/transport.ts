@@ -9,13 +9,14 @@
  */
 import type { Readable } from "node:stream";
 import { createSecureContext } from "node:tls";
-import { buildConnector, Client, type Dispatcher, Pool } from "undici";
+import type { Dispatcher } from "undici";
 import { type AuthCredentials, type ClusterConfig, sameCredentials } from "../config/types.js";
 import { ApiError, errorFromStatus } from "./errors.js";
 import { networkError } from "./network.js";
 import { TokenBucket } from "./ratelimit.js";
 import { Recovery, type RecoveryOptions } from "./recovery.js";
 import { CallScope, sleep } from "./scope.js";
+import { buildConnector, Client, type Connector, Pool } from "./undici.js";
 import { defaultUserAgent } from "./useragent.js";
 import { parseWarnings } from "./warnings.js";
 
@@ -226,7 +227,7 @@ export class Transport {
   readonly #scopes = new Set<CallScope>();
   #pool: Pool;
   #poolCert: string | undefined;
-  #streamConnect: { readonly cert: string | undefined; readonly connect: buildConnector.connector } | undefined;
+  #streamConnect: { readonly cert: string | undefined; readonly connect: Connector } | undefined;
   #closed = false;
 
   constructor(config: ClusterConfig, options: TransportOptions = {}) {
@@ -284,7 +285,7 @@ export class Transport {
   }
 
   /** One connector for every stream's client, so that they share TLS sessions (resumed, not full handshakes). */
-  #streamConnector(cert: string | undefined, key: string | undefined): buildConnector.connector {
+  #streamConnector(cert: string | undefined, key: string | undefined): Connector {
     let shared = this.#streamConnect;
     if (shared?.cert !== cert || !shared) {
       shared = { cert, connect: buildConnector(this.#connectOptions(cert, key)) };
