@@ -59,6 +59,7 @@ export class DiscoveryClient {
   readonly #transport: Transport;
   readonly #options: DiscoveryClientOptions;
   readonly #disk: DiscoveryDiskCache | undefined;
+  #held: DiscoveryFetch["roots"];
   #current: DiscoverySnapshot | undefined;
   #inflight: { readonly startedAt: number; readonly promise: Promise<DiscoverySnapshot> } | undefined;
   #queued: Promise<DiscoverySnapshot> | undefined;
@@ -131,16 +132,25 @@ export class DiscoveryClient {
 
   async #discover(startedAt: number, fromDisk: boolean): Promise<DiscoveryFetch & { fetchedAt: number }> {
     const disk = this.#disk;
-    const held = await disk?.read();
-    if (held && fromDisk && disk?.fresh(held.fetchedAt, startedAt)) return held;
+    // The file is read once per client (or when a snapshot may come from it): after that, the documents last fetched
+    // are held here, and their tags revalidate them.
+    if (disk && (fromDisk || !this.#held)) {
+      const cached = await disk.read();
+      if (cached && fromDisk && disk.fresh(cached.fetchedAt, startedAt)) {
+        this.#held = cached.roots;
+        return cached;
+      }
+      this.#held ??= cached?.roots;
+    }
     const fetched = await fetchDiscoveryRevalidating(
       this.#transport,
       {
         ...(this.#options.legacy ? { legacy: true } : {}),
         ...(this.#options.concurrency !== undefined ? { concurrency: this.#options.concurrency } : {}),
       },
-      held?.roots,
+      this.#held,
     );
+    if (disk) this.#held = fetched.roots;
     // A write that fails is a miss next time, never this discovery's failure; awaited, so that a command that exits
     // right after has written its file.
     if (disk) await disk.write(fetched, startedAt);

@@ -121,6 +121,23 @@ describe("discovery disk cache", () => {
     assert.deepEqual(statuses.map((s) => s.path).sort(), ["/api", "/apis"]);
   });
 
+  it("revalidates the documents it holds on later refreshes, without reading the file again", async () => {
+    const diskCache = await cacheFor("held");
+    const t = recording();
+    const client = new DiscoveryClient(t, { diskCache });
+    await client.snapshot();
+    await rm(new DiscoveryDiskCache(diskCache).path);
+    t.take();
+    await client.refresh();
+    const seen = t.take();
+    assert.deepEqual(seen.map((s) => s.path).sort(), ["/api", "/apis"]);
+    assert.ok(
+      seen.every((s) => s.ifNoneMatch !== undefined),
+      `the tags came from memory, the file being gone: ${JSON.stringify(seen)}`,
+    );
+    assert.ok(await new DiscoveryDiskCache(diskCache).read(), "and the file was written again");
+  });
+
   it("finds a CRD created after the cache was written: the miss revalidates and gets the new /apis", async () => {
     const diskCache = await cacheFor("miss");
     await new DiscoveryClient(recording(), { diskCache }).snapshot();
