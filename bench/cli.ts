@@ -23,7 +23,7 @@ import { median, range } from "./support/stats.js";
 
 const ours = "kindwatch";
 const peer = "kubectl";
-const cliPath = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const cliPath = fileURLToPath(new URL("../src/cli/kindwatch.js", import.meta.url));
 const gnuTime = "/usr/bin/time";
 const runTimeoutMs = 60_000;
 
@@ -223,7 +223,7 @@ export async function cliBench(argv: readonly string[]): Promise<void> {
       `method:     median of ${runs} rounds after 1 warm-up round; each round runs every command of both tools, warm`,
       "            (a cache directory filled by earlier runs) then cold (an empty one), the tool going first",
       "            alternating; wall: from spawn to exit (watch: to its first line of output, then SIGTERM); CPU",
-      `            (user+system) and peak RSS from ${gnuTime}; kindwatch is \`node dist/src/cli/main.js\``,
+      `            (user+system) and peak RSS from ${gnuTime}; kindwatch is \`node dist/src/cli/kindwatch.js\` (the bin)`,
       "",
       table(rows),
       "",

@@ -7,8 +7,8 @@ import { fileURLToPath } from "node:url";
 import { processTempDir } from "./tempdir.js";
 import { type Condition, holds, waitFor } from "./wait.js";
 
-/** The compiled entry point: dist/test/support/ -> dist/src/cli/main.js. */
-export const cliPath = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+/** The command as users run it (the package's bin), bundled by `npm run build`: dist/src/cli/kindwatch.js. */
+export const cliPath = fileURLToPath(new URL("../../src/cli/kindwatch.js", import.meta.url));
 
 /** How a finished run ended. */
 export interface CliResult {
