@@ -4,12 +4,14 @@
  *
  *   npm run bench -- NAME [OPTIONS]      e.g. `npm run bench -- list`, `npm run bench -- informer --objects 10000`
  */
+import { cliBench } from "./cli.js";
 import { informerBench } from "./informer.js";
 import { listBench } from "./list.js";
 import { storeBench } from "./store.js";
 import { watchallBench } from "./watchall.js";
 
 const benchmarks: Record<string, (argv: readonly string[]) => Promise<void>> = {
+  cli: cliBench,
   informer: informerBench,
   list: listBench,
   store: storeBench,

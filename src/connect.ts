@@ -9,7 +9,7 @@ import { type AppliedObject, type ApplyManifestOptions, applyManifest } from "./
 import { DynamicClient, type ResourceClient } from "./client/resource.js";
 import { type LoadConfigOptions, loadConfig } from "./config/index.js";
 import type { ClusterConfig } from "./config/types.js";
-import { DiscoveryClient } from "./discovery/client.js";
+import { DiscoveryClient, type DiscoveryClientOptions } from "./discovery/client.js";
 import { RestMapper } from "./discovery/mapper.js";
 import type { ApiResource } from "./discovery/types.js";
 import { Transport, type TransportOptions } from "./http/transport.js";
@@ -22,6 +22,8 @@ export interface ConnectOptions extends LoadConfigOptions, TransportOptions {
   readonly config?: ClusterConfig | undefined;
   /** Defaults for the informers of {@link Cluster.informers}. */
   readonly informers?: InformerOptions<KubeObject> | undefined;
+  /** How {@link Cluster.discovery} discovers and caches (on disk too, with `diskCache`). */
+  readonly discovery?: DiscoveryClientOptions | undefined;
 }
 
 /** A connected cluster. Close it with {@link Cluster.close}. */
@@ -43,7 +45,7 @@ export class Cluster {
     this.config = options.config ?? loadConfig(options);
     this.transport = new Transport(this.config, options);
     this.client = new DynamicClient(this.transport);
-    this.discovery = new DiscoveryClient(this.transport);
+    this.discovery = new DiscoveryClient(this.transport, options.discovery);
     this.mapper = new RestMapper(this.discovery);
     this.informers = new SharedInformerFactory(this.client, options.informers);
   }

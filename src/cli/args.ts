@@ -25,6 +25,8 @@ const commands: readonly Command[] = ["watch", "kinds", "get", "help", "version"
 const options = {
   kubeconfig: { type: "string" },
   context: { type: "string" },
+  "cache-dir": { type: "string" },
+  "discovery-cache": { type: "boolean" },
   namespace: { type: "string", short: "n" },
   "all-namespaces": { type: "boolean", short: "A" },
   selector: { type: "string", short: "l" },
@@ -54,7 +56,7 @@ const options = {
 
 type OptionName = keyof typeof options;
 
-const connection: readonly OptionName[] = ["kubeconfig", "context", "help"];
+const connection: readonly OptionName[] = ["kubeconfig", "context", "cache-dir", "discovery-cache", "help"];
 
 /** The flags each command takes, and its output formats ("" is the default, human-readable one). */
 const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs: readonly string[] }>> = {
@@ -133,6 +135,10 @@ export interface Invocation {
   readonly version: boolean;
   readonly kubeconfig?: string;
   readonly context?: string;
+  /** `--cache-dir`: the root of the disk caches; undefined when not given. */
+  readonly cacheDir?: string;
+  /** false with `--discovery-cache=false`: discovery is not read from or written to disk. */
+  readonly discoveryCache: boolean;
   readonly namespace?: string;
   readonly allNamespaces: boolean;
   readonly selector?: string;
@@ -307,7 +313,13 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     args,
     help: values.help ?? false,
     version: values.version ?? false,
-    ...definedProps({ kubeconfig: values.kubeconfig, context: values.context, namespace: values.namespace }),
+    ...definedProps({
+      kubeconfig: values.kubeconfig,
+      context: values.context,
+      cacheDir: values["cache-dir"],
+      namespace: values.namespace,
+    }),
+    discoveryCache: !falses.has("discovery-cache"),
     allNamespaces: values["all-namespaces"] ?? false,
     ...definedProps({ selector: values.selector, fieldSelector: values["field-selector"] }),
     output: outputOf(values.output),

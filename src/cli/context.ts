@@ -1,5 +1,7 @@
 /** What a command runs with: its command line, its output streams and colours, and the cluster, connected lazily. */
+import { loadConfig } from "../config/index.js";
 import { type Cluster, connect } from "../connect.js";
+import { defaultCacheRoot, discoveryCacheDir } from "../discovery/disk-cache.js";
 import type { Invocation } from "./args.js";
 import { Output, type OutStream } from "./output.js";
 import { type Style, styleFor } from "./style.js";
@@ -36,12 +38,17 @@ export class CommandContext {
     return this.io.signal;
   }
 
-  /** The cluster of `--kubeconfig`/`--context` (or the defaults), connected on first use. */
+  /**
+   * The cluster of `--kubeconfig`/`--context` (or the defaults), connected on first use, its discovery cached on disk
+   * as kubectl caches it unless `--discovery-cache=false`.
+   */
   cluster(): Cluster {
-    this.#cluster ??= connect({
-      kubeconfig: this.inv.kubeconfig,
-      context: this.inv.context,
-      env: this.io.env,
+    if (this.#cluster) return this.#cluster;
+    const config = loadConfig({ kubeconfig: this.inv.kubeconfig, context: this.inv.context, env: this.io.env });
+    const root = this.inv.cacheDir || this.io.env.KINDWATCH_KUBE_CACHE_DIR || defaultCacheRoot(this.io.env);
+    this.#cluster = connect({
+      config,
+      discovery: this.inv.discoveryCache ? { diskCache: { dir: discoveryCacheDir(root, config.server) } } : undefined,
       // A person is waiting: a server that refuses connections should be reported in a second, not after five tries.
       maxRetries: 2,
     });

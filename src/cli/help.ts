@@ -3,7 +3,10 @@ import type { Command } from "./args.js";
 
 const connectionFlags = `Connection:
       --kubeconfig FILE     the kubeconfig to use (default: $KUBECONFIG, else the pod's service account, else ~/.kube/config)
-      --context NAME        the kubeconfig context to use (default: its current-context)`;
+      --context NAME        the kubeconfig context to use (default: its current-context)
+      --cache-dir DIR       where discovery is cached, in DIR/discovery/HOST_PORT for 6 hours
+                            (default: $KINDWATCH_KUBE_CACHE_DIR, else ~/.kube/cache/kindwatch)
+      --discovery-cache=false  ask the server what it serves every time instead`;
 
 const exitCodes = `Exit codes:
   0    done (for watch: its output was closed)
@@ -28,6 +31,7 @@ ${connectionFlags}
 
 Environment:
   KUBECONFIG     kubeconfig files, separated by ':'
+  KINDWATCH_KUBE_CACHE_DIR  the default of --cache-dir
   NO_COLOR       set to turn colours off (they are on only on a terminal)
   FORCE_COLOR    set (to anything but 0) to turn colours on off a terminal too
 

@@ -2,6 +2,7 @@
  * Aggregated discovery (`apidiscovery.k8s.io/v2`, and `v2beta1` from 1.26-1.29 servers): the whole API surface in two
  * responses, `/api` for the core group and `/apis` for the rest.
  */
+import { ApiError } from "../http/errors.js";
 import type { Transport } from "../http/transport.js";
 import { asMap } from "../object/narrow.js";
 import {
@@ -88,14 +89,56 @@ export function parseAggregatedDiscovery(api: unknown, apis: unknown): Discovery
   return assemble([...groupDrafts(api), ...groupDrafts(apis)], "aggregated");
 }
 
-/** Both root documents as fetched with {@link aggregatedAccept}: aggregated ones, or legacy ones from an older server. */
+/** A root document as fetched, with the entity tag the server gave it (aggregated discovery has one). */
+export interface RootDocument {
+  readonly body: unknown;
+  readonly etag?: string;
+}
+
+/** One root document; with `held`, only if it changed (`If-None-Match`), else `held` itself. */
+async function fetchRootDocument(
+  transport: Transport,
+  path: "/api" | "/apis",
+  held: RootDocument | undefined,
+  signal: AbortSignal | undefined,
+): Promise<RootDocument> {
+  const etag = held?.etag;
+  const res = await transport.request({
+    path,
+    accept: aggregatedAccept,
+    ...(signal ? { signal } : {}),
+    ...(held && etag !== undefined ? { ifNoneMatch: etag } : {}),
+  });
+  if (res.status === 304 && held) return held;
+  const header = res.headers.etag;
+  const tag = Array.isArray(header) ? header[0] : header;
+  let body: unknown;
+  try {
+    body = res.body.length === 0 ? undefined : JSON.parse(res.body.toString("utf8"));
+  } catch (err) {
+    throw new ApiError({
+      kind: "Unknown",
+      status: res.status,
+      message: `GET ${path}: the server answered ${res.status} with a body that is not JSON: ${res.body.toString("utf8", 0, 100)}`,
+      request: `GET ${path}`,
+      cause: err,
+    });
+  }
+  return tag ? { body, etag: tag } : { body };
+}
+
+/**
+ * Both root documents as fetched with {@link aggregatedAccept}: aggregated ones, or legacy ones from an older server.
+ * Documents in `held` are revalidated by their entity tags, and kept where the server answers `304 Not Modified`.
+ */
 export async function fetchRootDocuments(
   transport: Transport,
   signal?: AbortSignal,
-): Promise<{ api: unknown; apis: unknown }> {
+  held?: { readonly api: RootDocument; readonly apis: RootDocument },
+): Promise<{ api: RootDocument; apis: RootDocument }> {
   const [api, apis] = await Promise.all([
-    transport.json({ path: "/api", accept: aggregatedAccept, signal }),
-    transport.json({ path: "/apis", accept: aggregatedAccept, signal }),
+    fetchRootDocument(transport, "/api", held?.api, signal),
+    fetchRootDocument(transport, "/apis", held?.apis, signal),
   ]);
   return { api, apis };
 }

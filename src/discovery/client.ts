@@ -1,7 +1,8 @@
 /** The discovery client: one cached view of what a cluster serves, shared by everyone who asks. */
 import { ApiError } from "../http/errors.js";
 import type { Transport } from "../http/transport.js";
-import { fetchDiscovery } from "./fetch.js";
+import { DiscoveryDiskCache, type DiscoveryDiskCacheOptions } from "./disk-cache.js";
+import { type DiscoveryFetch, fetchDiscoveryRevalidating } from "./fetch.js";
 import type { DiscoverySnapshot } from "./types.js";
 
 /** How a {@link DiscoveryClient} discovers and caches. */
@@ -12,6 +13,12 @@ export interface DiscoveryClientOptions {
   readonly legacy?: boolean | undefined;
   /** Most legacy group-version requests in flight at once; default 8. */
   readonly concurrency?: number | undefined;
+  /**
+   * Keep discovery on disk too, as kubectl does: the first {@link DiscoveryClient.snapshot} of a process reads it from
+   * there while it is younger than the disk TTL, and every fetch writes it back. Fetches revalidate what the disk holds
+   * by its entity tags, so an unchanged API surface costs two `304 Not Modified`s. Not used with `legacy`.
+   */
+  readonly diskCache?: DiscoveryDiskCacheOptions | undefined;
 }
 
 /** Options of {@link DiscoveryClient.refresh}. */
@@ -51,6 +58,8 @@ function wait<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<
 export class DiscoveryClient {
   readonly #transport: Transport;
   readonly #options: DiscoveryClientOptions;
+  readonly #disk: DiscoveryDiskCache | undefined;
+  #held: DiscoveryFetch["roots"];
   #current: DiscoverySnapshot | undefined;
   #inflight: { readonly startedAt: number; readonly promise: Promise<DiscoverySnapshot> } | undefined;
   #queued: Promise<DiscoverySnapshot> | undefined;
@@ -59,6 +68,7 @@ export class DiscoveryClient {
   constructor(transport: Transport, options: DiscoveryClientOptions = {}) {
     this.#transport = transport;
     this.#options = options;
+    this.#disk = options.diskCache && !options.legacy ? new DiscoveryDiskCache(options.diskCache) : undefined;
   }
 
   /** The last snapshot fetched, without fetching; undefined before the first fetch completes. */
@@ -71,11 +81,14 @@ export class DiscoveryClient {
     return this.#inflight?.startedAt ?? this.#current?.fetchedAt;
   }
 
-  /** The cached snapshot, fetched first when there is none yet or it is older than the TTL. */
+  /**
+   * The cached snapshot, fetched first when there is none yet or it is older than the TTL. The first one may come from
+   * the disk cache, and is then as old as the file says ({@link DiscoverySnapshot.fetchedAt}).
+   */
   snapshot(options: { readonly signal?: AbortSignal | undefined } = {}): Promise<DiscoverySnapshot> {
     const current = this.#current;
     if (current && !this.#expired(current)) return Promise.resolve(current);
-    return wait(this.#inflight?.promise ?? this.#start(), options.signal);
+    return wait(this.#inflight?.promise ?? this.#start(current === undefined), options.signal);
   }
 
   /** A snapshot fetched after the call (or after `since`): shares a fetch that started late enough, else starts one. */
@@ -84,12 +97,12 @@ export class DiscoveryClient {
     const current = this.#current;
     if (current && current.fetchedAt > since) return Promise.resolve(current);
     const inflight = this.#inflight;
-    if (!inflight) return wait(this.#start(), options.signal);
+    if (!inflight) return wait(this.#start(false), options.signal);
     if (inflight.startedAt > since) return wait(inflight.promise, options.signal);
     // The running fetch may have read the server before the caller's change: queue one fetch after it, for all.
     this.#queued ??= inflight.promise.then(ignore, ignore).then(() => {
       this.#queued = undefined;
-      return this.#inflight?.promise ?? this.#start();
+      return this.#inflight?.promise ?? this.#start(false);
     });
     return wait(this.#queued, options.signal);
   }
@@ -99,14 +112,12 @@ export class DiscoveryClient {
     return ttl !== undefined && discoveryNow() - snapshot.fetchedAt >= ttl;
   }
 
-  #start(): Promise<DiscoverySnapshot> {
+  /** Fetches, or with `fromDisk` reads the disk cache while it is fresh; `fetchedAt` is the file's then. */
+  #start(fromDisk: boolean): Promise<DiscoverySnapshot> {
     const startedAt = discoveryNow();
-    const promise: Promise<DiscoverySnapshot> = fetchDiscovery(this.#transport, {
-      legacy: this.#options.legacy,
-      concurrency: this.#options.concurrency,
-    })
-      .then((result) => {
-        const snapshot: DiscoverySnapshot = { ...result, fetchedAt: startedAt, generation: ++this.#generation };
+    const promise: Promise<DiscoverySnapshot> = this.#discover(startedAt, fromDisk)
+      .then(({ result, fetchedAt }) => {
+        const snapshot: DiscoverySnapshot = { ...result, fetchedAt, generation: ++this.#generation };
         this.#current = snapshot;
         return snapshot;
       })
@@ -117,5 +128,32 @@ export class DiscoveryClient {
     promise.catch(ignore);
     this.#inflight = { startedAt, promise };
     return promise;
+  }
+
+  async #discover(startedAt: number, fromDisk: boolean): Promise<DiscoveryFetch & { fetchedAt: number }> {
+    const disk = this.#disk;
+    // The file is read once per client (or when a snapshot may come from it): after that, the documents last fetched
+    // are held here, and their tags revalidate them.
+    if (disk && (fromDisk || !this.#held)) {
+      const cached = await disk.read();
+      if (cached && fromDisk && disk.fresh(cached.fetchedAt, startedAt)) {
+        this.#held = cached.roots;
+        return cached;
+      }
+      this.#held ??= cached?.roots;
+    }
+    const fetched = await fetchDiscoveryRevalidating(
+      this.#transport,
+      {
+        ...(this.#options.legacy ? { legacy: true } : {}),
+        ...(this.#options.concurrency !== undefined ? { concurrency: this.#options.concurrency } : {}),
+      },
+      this.#held,
+    );
+    if (disk) this.#held = fetched.roots;
+    // A write that fails is a miss next time, never this discovery's failure; awaited, so that a command that exits
+    // right after has written its file.
+    if (disk) await disk.write(fetched, startedAt);
+    return { ...fetched, fetchedAt: startedAt };
   }
 }

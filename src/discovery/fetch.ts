@@ -1,6 +1,6 @@
 /** One full discovery of a server: aggregated where the server has it, else legacy. */
 import type { Transport } from "../http/transport.js";
-import { fetchRootDocuments, isAggregatedDocument, parseAggregatedDiscovery } from "./aggregated.js";
+import { fetchRootDocuments, isAggregatedDocument, parseAggregatedDiscovery, type RootDocument } from "./aggregated.js";
 import { fetchLegacyDiscovery } from "./legacy.js";
 import type { DiscoveryResult } from "./types.js";
 
@@ -13,6 +13,36 @@ export interface FetchDiscoveryOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** One discovery, and the aggregated root documents it was read from (none after a fallback to legacy discovery). */
+export interface DiscoveryFetch {
+  readonly result: DiscoveryResult;
+  readonly roots: { readonly api: RootDocument; readonly apis: RootDocument } | undefined;
+}
+
+/**
+ * {@link fetchDiscovery}, revalidating root documents already `held` by their entity tags rather than fetching them
+ * whole again, and returning the documents for the next revalidation.
+ */
+export async function fetchDiscoveryRevalidating(
+  transport: Transport,
+  options: FetchDiscoveryOptions,
+  held: DiscoveryFetch["roots"],
+): Promise<DiscoveryFetch> {
+  if (options.legacy) return { result: await fetchLegacyDiscovery(transport, options), roots: undefined };
+  const roots = await fetchRootDocuments(transport, options.signal, held);
+  const api = roots.api.body;
+  const apis = roots.apis.body;
+  const apiAggregated = isAggregatedDocument(api);
+  const apisAggregated = isAggregatedDocument(apis);
+  if (apiAggregated && apisAggregated) return { result: parseAggregatedDiscovery(api, apis), roots };
+  const result = await fetchLegacyDiscovery(transport, {
+    ...options,
+    ...(apiAggregated ? {} : { api }),
+    ...(apisAggregated ? {} : { apis }),
+  });
+  return { result, roots: undefined };
+}
+
 /**
  * Everything the server serves: two requests where it has aggregated discovery (Kubernetes 1.27 and later), else one
  * per group version. The root documents of a server without it are the legacy ones, so they are not fetched twice.
@@ -21,14 +51,5 @@ export async function fetchDiscovery(
   transport: Transport,
   options: FetchDiscoveryOptions = {},
 ): Promise<DiscoveryResult> {
-  if (options.legacy) return fetchLegacyDiscovery(transport, options);
-  const { api, apis } = await fetchRootDocuments(transport, options.signal);
-  const apiAggregated = isAggregatedDocument(api);
-  const apisAggregated = isAggregatedDocument(apis);
-  if (apiAggregated && apisAggregated) return parseAggregatedDiscovery(api, apis);
-  return fetchLegacyDiscovery(transport, {
-    ...options,
-    api: apiAggregated ? undefined : api,
-    apis: apisAggregated ? undefined : apis,
-  });
+  return (await fetchDiscoveryRevalidating(transport, options, undefined)).result;
 }

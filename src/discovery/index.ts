@@ -9,13 +9,27 @@
  */
 
 /** Reading captured aggregated discovery documents (`/api`, `/apis`) without a server. */
-export { parseAggregatedDiscovery } from "./aggregated.js";
+export { parseAggregatedDiscovery, type RootDocument } from "./aggregated.js";
 /** The cached, shared discovery client and the clock of its snapshots. */
 export { DiscoveryClient, type DiscoveryClientOptions, discoveryNow, type RefreshOptions } from "./client.js";
+/** Discovery kept on disk between processes, as kubectl keeps it: where, and for how long. */
+export {
+  type CachedDiscovery,
+  DiscoveryDiskCache,
+  type DiscoveryDiskCacheOptions,
+  defaultCacheRoot,
+  defaultDiscoveryCacheTtlMs,
+  discoveryCacheDir,
+} from "./disk-cache.js";
 /** Mapping errors: nothing matched (with suggestions), or more than one thing did; and kubectl's name for a resource. */
 export { AmbiguousError, NoMatchError, qualifiedName } from "./errors.js";
 /** One uncached discovery, aggregated or legacy. */
-export { type FetchDiscoveryOptions, fetchDiscovery } from "./fetch.js";
+export {
+  type DiscoveryFetch,
+  type FetchDiscoveryOptions,
+  fetchDiscovery,
+  fetchDiscoveryRevalidating,
+} from "./fetch.js";
 /** The live REST mapper, refreshing discovery once on a miss. */
 export { type MapOptions, RestMapper, type RestMapperOptions } from "./mapper.js";
 /** Mapping over one snapshot, synchronously; built-in groups; one resource per type at its preferred version. */

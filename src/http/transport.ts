@@ -9,7 +9,7 @@
  */
 import type { Readable } from "node:stream";
 import { createSecureContext } from "node:tls";
-import { buildConnector, Client, type Dispatcher, Pool } from "undici";
+import type { Dispatcher } from "undici";
 import { type AuthCredentials, type ClusterConfig, sameCredentials } from "../config/types.js";
 import { definedProps } from "../util/defined.js";
 import { ApiError, errorFromStatus } from "./errors.js";
@@ -17,6 +17,7 @@ import { networkError } from "./network.js";
 import { TokenBucket } from "./ratelimit.js";
 import { Recovery, type RecoveryOptions } from "./recovery.js";
 import { CallScope, sleep } from "./scope.js";
+import { buildConnector, Client, type Connector, Pool } from "./undici.js";
 import { defaultUserAgent } from "./useragent.js";
 import { parseWarnings } from "./warnings.js";
 
@@ -42,6 +43,11 @@ export interface RequestOptions {
   readonly timeoutMs?: number | undefined;
   /** Overrides {@link TransportOptions.maxRetries} for this call. */
   readonly maxRetries?: number | undefined;
+  /**
+   * An entity tag the caller holds (sent as `If-None-Match`): a `304 Not Modified` then answers with an empty body
+   * instead of throwing, and the caller keeps what it has.
+   */
+  readonly ifNoneMatch?: string | undefined;
 }
 
 /** A response whose body has been read. */
@@ -222,7 +228,7 @@ export class Transport {
   readonly #scopes = new Set<CallScope>();
   #pool: Pool;
   #poolCert: string | undefined;
-  #streamConnect: { readonly cert: string | undefined; readonly connect: buildConnector.connector } | undefined;
+  #streamConnect: { readonly cert: string | undefined; readonly connect: Connector } | undefined;
   #closed = false;
 
   constructor(config: ClusterConfig, options: TransportOptions = {}) {
@@ -280,7 +286,7 @@ export class Transport {
   }
 
   /** One connector for every stream's client, so that they share TLS sessions (resumed, not full handshakes). */
-  #streamConnector(cert: string | undefined, key: string | undefined): buildConnector.connector {
+  #streamConnector(cert: string | undefined, key: string | undefined): Connector {
     let shared = this.#streamConnect;
     if (shared?.cert !== cert || !shared) {
       shared = { cert, connect: buildConnector(this.#connectOptions(cert, key)) };
@@ -338,6 +344,7 @@ export class Transport {
       "user-agent": this.#userAgent,
     };
     if (hasBody) headers["content-type"] = opts.contentType ?? "application/json";
+    if (opts.ifNoneMatch !== undefined) headers["if-none-match"] = opts.ifNoneMatch;
     if (creds.token) headers.authorization = `Bearer ${creds.token}`;
     const as = this.config.impersonate;
     if (as) {
@@ -432,7 +439,9 @@ export class Transport {
         scope,
       );
       this.#observe(res.headers, request);
-      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, value: await consume(res) };
+      const notModified = res.statusCode === 304 && opts.ifNoneMatch !== undefined;
+      if ((res.statusCode >= 200 && res.statusCode < 300) || notModified)
+        return { ok: true, value: await consume(res) };
       const text = await res.body.text();
       let parsed: unknown = text;
       try {
@@ -526,7 +535,10 @@ export class Transport {
     }
   }
 
-  /** Sends a request and reads its whole body; throws an {@link ApiError} for any non-2xx status. */
+  /**
+   * Sends a request and reads its whole body; throws an {@link ApiError} for any non-2xx status but a `304` answering
+   * {@link RequestOptions.ifNoneMatch}.
+   */
   request(opts: RequestOptions): Promise<Response> {
     return this.#send(opts, false, async (res) => ({
       status: res.statusCode,

@@ -9,7 +9,7 @@ import {
   fetchDiscovery,
   isBuiltinGroup,
 } from "../../src/discovery/index.js";
-import { isAborted, type RequestOptions, Transport } from "../../src/http/index.js";
+import { isAborted, type RequestOptions, type Response, Transport } from "../../src/http/index.js";
 import { attachCluster } from "../../src/testing/index.js";
 import type { CrdSpec } from "../support/crd-manifest.js";
 import { createCrd, deleteCrd } from "../support/crds.js";
@@ -21,11 +21,11 @@ class CountingTransport extends Transport {
   #inFlight = 0;
   maxInFlight = 0;
 
-  override async json(opts: RequestOptions): Promise<unknown> {
+  override async request(opts: RequestOptions): Promise<Response> {
     this.paths.push(opts.path);
     this.maxInFlight = Math.max(this.maxInFlight, ++this.#inFlight);
     try {
-      return await super.json(opts);
+      return await super.request(opts);
     } finally {
       this.#inFlight--;
     }

@@ -4,10 +4,11 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { processTempDir } from "./tempdir.js";
 import { type Condition, holds, waitFor } from "./wait.js";
 
-/** The compiled entry point: dist/test/support/ -> dist/src/cli/main.js. */
-export const cliPath = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+/** The command as users run it (the package's bin), bundled by `npm run build`: dist/src/cli/kindwatch.js. */
+export const cliPath = fileURLToPath(new URL("../../src/cli/kindwatch.js", import.meta.url));
 
 /** How a finished run ended. */
 export interface CliResult {
@@ -29,7 +30,9 @@ export interface CliOptions {
 }
 
 function childEnv(opts: CliOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  // Discovery cached on disk by the runs of this process only: a cache from another run of the tests, on a cluster that
+  // had the same port, would map names to what that cluster served.
+  const env: NodeJS.ProcessEnv = { ...process.env, KINDWATCH_KUBE_CACHE_DIR: processTempDir("kindwatch-cli-cache") };
   for (const key of ["KUBECONFIG", "NO_COLOR", "FORCE_COLOR", "TERM"]) delete env[key];
   if (opts.kubeconfig) env.KUBECONFIG = opts.kubeconfig;
   return { ...env, ...opts.env };

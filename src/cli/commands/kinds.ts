@@ -48,10 +48,15 @@ function byGroupThenName(a: ApiResource, b: ApiResource): number {
 /** The `plural.group` names of the CRDs, or undefined when they cannot be listed (then groups tell what is custom). */
 async function crdNames(cluster: Cluster, signal: AbortSignal): Promise<Set<string> | undefined> {
   try {
+    // Metadata only: a CRD's full object carries its OpenAPI schemas, most of a large cluster's CRD bytes.
     const names = new Set<string>();
-    for await (const page of cluster.resource(crdsGvr).pages({ signal })) {
+    const crds = cluster.resource(crdsGvr);
+    let token: string | undefined;
+    do {
+      const page = await crds.listMetadata({ limit: 500, signal, ...(token ? { continue: token } : {}) });
       for (const crd of page.items) if (crd.metadata.name) names.add(crd.metadata.name);
-    }
+      token = page.metadata.continue || undefined;
+    } while (token);
     return names;
   } catch (err) {
     if (signal.aborted) throw err;
@@ -154,7 +159,9 @@ export async function kindsCommand(ctx: CommandContext): Promise<number> {
     throw new UsageError(`kindwatch kinds takes no arguments (got "${ctx.inv.args[0]}")`, "kinds");
   }
   const cluster = ctx.cluster();
-  const snapshot = await cluster.discovery.snapshot({ signal: ctx.signal });
+  // As `kubectl api-resources`: what the server serves now, not what the disk cache remembers (revalidated by entity
+  // tags, so an unchanged server answers 304).
+  const snapshot = await cluster.discovery.refresh({ signal: ctx.signal });
   for (const u of snapshot.unavailable) {
     await ctx.notice(
       `${ctx.errStyle.yellow("warning:")} ${u.group ? `${u.group}/` : ""}${u.version} is not available (${u.reason}): its kinds are missing`,

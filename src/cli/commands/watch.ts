@@ -65,7 +65,8 @@ function engineOptions(ctx: CommandContext, selected: Selection, clearLines: () 
 export async function watchCommand(ctx: CommandContext): Promise<number> {
   const { signal, inv } = ctx;
   const cluster = ctx.cluster();
-  // Reaches the server and checks the credentials before anything else, so that such failures end the command.
+  // Without a fresh disk cache this reaches the server and checks the credentials before anything else, so that such
+  // failures end the command; with one, the engine's own first discovery, which always asks the server, ends it.
   const first = await cluster.discovery.snapshot({ signal });
   const selected = await selection(ctx, cluster);
   if (inv.checkpoint) await checkCheckpoint(inv.checkpoint);
