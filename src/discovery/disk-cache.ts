@@ -20,7 +20,7 @@ export interface DiscoveryDiskCacheOptions {
   /** This server's directory, e.g. from {@link discoveryCacheDir}; created when first written. */
   readonly dir: string;
   /** How long a cached discovery is used without asking the server; default 6 hours, as kubectl. */
-  readonly ttlMs?: number;
+  readonly ttlMs?: number | undefined;
 }
 
 /** The default root of kindwatch's caches: `~/.kube/cache/kindwatch`, beside kubectl's own. */
