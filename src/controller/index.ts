@@ -1,0 +1,9 @@
+/** The building blocks of a reconciler: owner references, finalizers, status, Events. */
+
+export {
+  type ControllerReferenceOptions,
+  OwnerReferenceError,
+  type OwnerReferenceFailure,
+  setControllerReference,
+  setOwnerReference,
+} from "./owner.js";
