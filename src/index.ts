@@ -138,10 +138,13 @@ export { Cluster, type ConnectOptions, connect } from "./connect.js";
 // Reconciler building blocks: owner references, finalizers, status conditions, Events.
 export {
   type ControllerReferenceOptions,
+  type FinalizerHandlers,
+  type FinalizerOptions,
   OwnerReferenceError,
   type OwnerReferenceFailure,
   setControllerReference,
   setOwnerReference,
+  withFinalizer,
 } from "./controller/index.js";
 // Discovery and REST mapping: what the cluster serves, kinds to resources and back, names as kubectl resolves them.
 export {

@@ -1,5 +1,6 @@
 /** The building blocks of a reconciler: owner references, finalizers, status, Events. */
 
+export { type FinalizerHandlers, type FinalizerOptions, withFinalizer } from "./finalizer.js";
 export {
   type ControllerReferenceOptions,
   OwnerReferenceError,
