@@ -140,10 +140,14 @@ export {
   type ControllerReferenceOptions,
   type FinalizerHandlers,
   type FinalizerOptions,
+  hasStatusSubresource,
   OwnerReferenceError,
   type OwnerReferenceFailure,
+  type StatusOptions,
+  type StatusUpdate,
   setControllerReference,
   setOwnerReference,
+  setStatus,
   withFinalizer,
 } from "./controller/index.js";
 // Discovery and REST mapping: what the cluster serves, kinds to resources and back, names as kubectl resolves them.

@@ -8,3 +8,4 @@ export {
   setControllerReference,
   setOwnerReference,
 } from "./owner.js";
+export { hasStatusSubresource, type StatusOptions, type StatusUpdate, setStatus } from "./status.js";
