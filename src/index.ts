@@ -138,6 +138,12 @@ export { Cluster, type ConnectOptions, connect } from "./connect.js";
 // Reconciler building blocks: owner references, finalizers, status conditions, Events.
 export {
   type ControllerReferenceOptions,
+  type EventInput,
+  type EventObjectReference,
+  EventRecorder,
+  type EventRecorderOptions,
+  type EventRecorderStats,
+  type EventType,
   type FinalizerHandlers,
   type FinalizerOptions,
   hasStatusSubresource,

@@ -1,5 +1,13 @@
 /** The building blocks of a reconciler: owner references, finalizers, status, Events. */
 
+export {
+  type EventInput,
+  type EventObjectReference,
+  EventRecorder,
+  type EventRecorderOptions,
+  type EventRecorderStats,
+  type EventType,
+} from "./events.js";
 export { type FinalizerHandlers, type FinalizerOptions, withFinalizer } from "./finalizer.js";
 export {
   type ControllerReferenceOptions,
