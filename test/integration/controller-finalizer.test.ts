@@ -102,7 +102,7 @@ describe("withFinalizer", () => {
   });
 
   it("does nothing for an object being deleted without its finalizer", async () => {
-    const created = await widgets.create(widget(kind, "other", {}, { finalizers: [theirs] }));
+    await widgets.create(widget(kind, "other", {}, { finalizers: [theirs] }));
     await widgets.delete("other");
     const deleting = await widgets.get("other");
     const before = counting.calls.length;
@@ -114,7 +114,6 @@ describe("withFinalizer", () => {
     assert.equal(counting.calls.length, before);
     assert.deepEqual(meta.finalizers(await widgets.get("other")), [theirs]);
     await widgets.patch("other", { metadata: { finalizers: null } }, "merge");
-    assert.ok(created.metadata.uid);
   });
 
   it("retries a conflicting add on a fresh read and keeps a finalizer someone else added meanwhile", async () => {
