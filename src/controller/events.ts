@@ -233,7 +233,7 @@ export class EventRecorder {
     if (entry !== undefined) this.#finish(entry);
     if (!this.#take(JSON.stringify([ref.apiVersion, ref.kind, ref.namespace, ref.name, ref.uid]), now, ref)) return;
     const namespace = ref.namespace ?? "default";
-    const stamp = (BigInt(now) * 1_000_000n + BigInt(this.#sequence++ % 1_000_000)).toString(16);
+    const stamp = (BigInt(Math.floor(now)) * 1_000_000n + BigInt(this.#sequence++ % 1_000_000)).toString(16);
     const body = {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
@@ -344,11 +344,14 @@ export class EventRecorder {
         if (!transient || attempt >= transientAttempts || this.#stopRetries.signal.aborted) throw err;
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 500 * attempt);
-        this.#stopRetries.signal.addEventListener("abort", () => {
+        const stop = this.#stopRetries.signal;
+        const done = () => {
           clearTimeout(timer);
+          stop.removeEventListener("abort", done);
           resolve();
-        });
+        };
+        const timer = setTimeout(done, 500 * attempt);
+        stop.addEventListener("abort", done, { once: true });
       });
     }
   }
