@@ -1,15 +1,8 @@
 // Owner references: a dependent names the object that owns it, so a controller can map its events back to the owner.
-import { connect, Informer, type KubeObject, listWatchOf, meta, type OwnerReference } from "kindwatch";
+import { connect, Informer, listWatchOf, meta, setControllerReference } from "kindwatch";
 
 const namespace = process.argv[2] ?? "default";
 const cluster = connect();
-
-/** controller-runtime's SetControllerReference: the owner's identity (its uid, not only its name), marked controller. */
-function controllerReference(owner: KubeObject): OwnerReference {
-  const { name, uid } = owner.metadata;
-  if (!name || !uid) throw new Error("the owner must have been read from the server: it needs its name and uid");
-  return { apiVersion: owner.apiVersion, kind: owner.kind, name, uid, controller: true, blockOwnerDeletion: true };
-}
 
 const configMaps = cluster.resource({ group: "", version: "v1", resource: "configmaps" }).namespace(namespace);
 // An index of dependents by their controller's uid: "what does this owner own?" without a list call.
@@ -29,15 +22,16 @@ try {
       { apiVersion: "example.com/v1", kind: "Database", metadata: { name: "orders" }, spec: { engine: "postgres" } },
       { fieldManager: "database-controller" },
     );
-  const settings = await configMaps.apply(
-    {
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "orders-settings", ownerReferences: [controllerReference(owner)] },
-      data: { maxConnections: "100" },
-    },
-    { fieldManager: "database-controller" },
-  );
+  const wanted = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "orders-settings", namespace },
+    data: { maxConnections: "100" },
+  };
+  // The owner's identity (its uid, not only its name), marked controller; refuses a second controller or an owner in
+  // another namespace.
+  setControllerReference(owner, wanted);
+  const settings = await configMaps.apply(wanted, { fieldManager: "database-controller" });
   const ref = meta.controllerOf(settings);
   console.log(`orders-settings is controlled by ${ref?.kind} ${ref?.name}`);
 

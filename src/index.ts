@@ -135,6 +135,27 @@ export {
 } from "./config/index.js";
 // Connecting: one object per cluster holds the transport, the clients, discovery and the shared informers.
 export { Cluster, type ConnectOptions, connect } from "./connect.js";
+// Reconciler building blocks: owner references, finalizers, status conditions, Events.
+export {
+  type ControllerReferenceOptions,
+  type EventInput,
+  type EventObjectReference,
+  EventRecorder,
+  type EventRecorderOptions,
+  type EventRecorderStats,
+  type EventType,
+  type FinalizerHandlers,
+  type FinalizerOptions,
+  hasStatusSubresource,
+  OwnerReferenceError,
+  type OwnerReferenceFailure,
+  type StatusOptions,
+  type StatusUpdate,
+  setControllerReference,
+  setOwnerReference,
+  setStatus,
+  withFinalizer,
+} from "./controller/index.js";
 // Discovery and REST mapping: what the cluster serves, kinds to resources and back, names as kubectl resolves them.
 export {
   AmbiguousError,
