@@ -74,6 +74,7 @@ describe("Workqueue delayed adds", () => {
     q.shutDown();
     q.addAfter("b", 100);
     assert.equal(clock.pendingTimers, 0);
+    assert.equal(q.delayed, 0, "nothing held on to");
     await clock.advance(1_000);
     assert.equal(await q.get(), undefined);
   });
