@@ -1,13 +1,13 @@
 /** Time for the workqueue and its rate limiters: the real one, or one a test moves by hand. */
 
-/** A timer that a {@link Clock} armed; cancelling it after it fired does nothing. */
+/** A timer that a {@link TimerClock} armed; cancelling it after it fired does nothing. */
 export interface ClockTimer {
   /** Stops the timer from firing. */
   cancel(): void;
 }
 
 /** A monotonic time source in milliseconds and one-shot timers on it. */
-export interface Clock {
+export interface TimerClock {
   /** Milliseconds on a monotonic scale (only differences mean something). */
   now(): number;
   /**
@@ -18,7 +18,7 @@ export interface Clock {
 }
 
 /** The process's clock: `performance.now()` and Node's timers. */
-export const realClock: Clock = {
+export const systemTimerClock: TimerClock = {
   now: () => performance.now(),
   setTimer(ms, fn, keepAlive = true) {
     const timer = setTimeout(fn, Math.max(0, ms));
@@ -36,9 +36,9 @@ interface ManualTimer {
 
 /**
  * A clock that moves only when told ({@link ManualClock.advance}), firing its due timers in time order: for tests of
- * anything that takes a {@link Clock}.
+ * anything that takes a {@link TimerClock}.
  */
-export class ManualClock implements Clock {
+export class ManualClock implements TimerClock {
   #now: number;
   #seq = 0;
   #timers: ManualTimer[] = [];

@@ -1,5 +1,5 @@
 /** The workqueue: deduplicated keys, never processed twice at once, delayed and rate-limited adds, metrics. */
-export { type Clock, type ClockTimer, ManualClock, realClock } from "./clock.js";
+export { type ClockTimer, ManualClock, systemTimerClock, type TimerClock } from "./clock.js";
 export {
   type CounterMetric,
   type GaugeMetric,

@@ -2,7 +2,7 @@
  * How long a key waits before it is retried: client-go's workqueue rate limiters (per-key exponential backoff, an
  * overall token bucket, the worst of several), composable the same way.
  */
-import { type Clock, realClock } from "./clock.js";
+import { systemTimerClock, type TimerClock } from "./clock.js";
 
 /** Decides how long each retry of a key waits; `forget` ends the key's retries (after a success or giving up). */
 export interface RateLimiter<K = string> {
@@ -46,7 +46,7 @@ export interface BucketRateLimiterOptions {
   /** Tokens saved up at most, and at the start (default 100). */
   readonly burst?: number;
   /** The time source (default the real clock). */
-  readonly clock?: Clock;
+  readonly clock?: TimerClock;
 }
 
 /**
@@ -57,7 +57,7 @@ export interface BucketRateLimiterOptions {
 export function bucketRateLimiter<K = string>(options: BucketRateLimiterOptions = {}): RateLimiter<K> {
   const qps = options.qps ?? 10;
   const burst = options.burst ?? 100;
-  const clock = options.clock ?? realClock;
+  const clock = options.clock ?? systemTimerClock;
   if (!(qps > 0) || !Number.isFinite(qps)) throw new RangeError(`qps must be a positive number, not ${qps}`);
   if (!(burst >= 1)) throw new RangeError(`burst must be at least 1, not ${burst}`);
   let tokens = burst;
@@ -103,7 +103,7 @@ export function maxOfRateLimiters<K = string>(...limiters: readonly RateLimiter<
  * client-go's DefaultTypedControllerRateLimiter (controller-runtime's default too): the worse of a per-key exponential
  * backoff from 5 ms to 1,000 s and an overall bucket of 10 qps with a burst of 100.
  */
-export function defaultControllerRateLimiter<K = string>(clock: Clock = realClock): RateLimiter<K> {
+export function defaultControllerRateLimiter<K = string>(clock: TimerClock = systemTimerClock): RateLimiter<K> {
   return maxOfRateLimiters<K>(
     exponentialRateLimiter<K>({ baseMs: 5, maxMs: 1_000_000 }),
     bucketRateLimiter<K>({ qps: 10, burst: 100, clock }),

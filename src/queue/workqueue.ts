@@ -4,7 +4,7 @@
  * meanwhile, it is marked dirty and queued again at its `done`); keys come out in the order they were first added.
  * Delayed adds wait on a heap under one timer; rate-limited adds ask a {@link RateLimiter} for the delay.
  */
-import { type Clock, type ClockTimer, realClock } from "./clock.js";
+import { type ClockTimer, systemTimerClock, type TimerClock } from "./clock.js";
 import type {
   CounterMetric,
   GaugeMetric,
@@ -19,7 +19,7 @@ export interface WorkqueueOptions<K> {
   /** The queue's name, passed to the metrics provider (controller-runtime names a queue after its controller). */
   readonly name?: string;
   /** The time source of delays, rate limits and metrics (default the real clock; tests pass a `ManualClock`). */
-  readonly clock?: Clock;
+  readonly clock?: TimerClock;
   /** Decides `addRateLimited`'s delays (default {@link defaultControllerRateLimiter} on the queue's clock). */
   readonly rateLimiter?: RateLimiter<K>;
   /** Where the queue's metrics go (default: nowhere). */
@@ -51,7 +51,7 @@ interface Delayed<K> {
 
 /** client-go's defaultQueueMetrics: add and hand-out times per key feed the latency and work-duration histograms. */
 class QueueMetrics<K> {
-  readonly #clock: Clock;
+  readonly #clock: TimerClock;
   readonly #depth: GaugeMetric;
   readonly #adds: CounterMetric;
   readonly #latency: HistogramMetric;
@@ -62,7 +62,7 @@ class QueueMetrics<K> {
   readonly #addTimes = new Map<K, number>();
   readonly #startTimes = new Map<K, number>();
 
-  constructor(provider: WorkqueueMetricsProvider, name: string, clock: Clock) {
+  constructor(provider: WorkqueueMetricsProvider, name: string, clock: TimerClock) {
     this.#clock = clock;
     this.#depth = provider.newDepthMetric(name);
     this.#adds = provider.newAddsMetric(name);
@@ -126,7 +126,7 @@ class QueueMetrics<K> {
  * ```
  */
 export class Workqueue<K = string> {
-  readonly #clock: Clock;
+  readonly #clock: TimerClock;
   readonly #rateLimiter: RateLimiter<K>;
   readonly #metrics: QueueMetrics<K> | undefined;
   // Pending keys in order: #queue[#head..] (a head index, so that taking the first key is O(1)).
@@ -146,7 +146,7 @@ export class Workqueue<K = string> {
 
   /** Makes an empty queue. */
   constructor(options: WorkqueueOptions<K> = {}) {
-    this.#clock = options.clock ?? realClock;
+    this.#clock = options.clock ?? systemTimerClock;
     this.#rateLimiter = options.rateLimiter ?? defaultControllerRateLimiter<K>(this.#clock);
     if (options.metrics) {
       this.#metrics = new QueueMetrics<K>(options.metrics, options.name ?? "", this.#clock);
@@ -279,7 +279,7 @@ export class Workqueue<K = string> {
   }
 
   /**
-   * Shuts down as {@link shutDown} does, then waits until every key handed out is `done`. Resolves `true` once none is
+   * Shuts down as {@link Workqueue.shutDown} does, then waits until every key handed out is `done`. Resolves `true` once none is
    * in flight, `false` if the deadline passed, the signal aborted or `shutDown` was called first.
    */
   shutDownWithDrain(options: DrainOptions = {}): Promise<boolean> {
