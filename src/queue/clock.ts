@@ -17,11 +17,17 @@ export interface TimerClock {
   setTimer(ms: number, fn: () => void, keepAlive?: boolean): ClockTimer;
 }
 
-/** The process's clock: `performance.now()` and Node's timers. */
+/** Node fires a timer set beyond this after 1 ms instead (a 32-bit signed count of ms). */
+const longestTimeoutMs = 2 ** 31 - 1;
+
+/**
+ * The process's clock: `performance.now()` and Node's timers. A timer longer than Node's longest fires at that longest
+ * (about 24.8 days): callers that must not act early check the time when it fires, as the workqueue does.
+ */
 export const systemTimerClock: TimerClock = {
   now: () => performance.now(),
   setTimer(ms, fn, keepAlive = true) {
-    const timer = setTimeout(fn, Math.max(0, ms));
+    const timer = setTimeout(fn, Math.min(longestTimeoutMs, Math.max(0, ms)));
     if (!keepAlive) timer.unref();
     return { cancel: () => clearTimeout(timer) };
   },
