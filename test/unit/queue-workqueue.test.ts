@@ -94,6 +94,7 @@ describe("Workqueue", () => {
     const inFlight = new Set<string>();
     const overlaps: string[] = [];
     let processed = 0;
+    let addedWhileInFlight = 0;
 
     const worker = async () => {
       for (let key = await q.get(); key !== undefined; key = await q.get()) {
@@ -110,6 +111,7 @@ describe("Workqueue", () => {
       for (let i = 0; i < 2_500; i++) {
         const key = keys[Math.floor(rand() * keys.length)] as string;
         lastAdd.set(key, ++seq);
+        if (inFlight.has(key)) addedWhileInFlight++;
         q.add(key);
         if (rand() < 0.3) await turn();
       }
@@ -121,6 +123,7 @@ describe("Workqueue", () => {
     q.shutDown();
     await Promise.all(workers);
 
+    assert.ok(addedWhileInFlight > 100, `the run added keys being processed (${addedWhileInFlight} times)`);
     assert.deepEqual(overlaps, [], "no key was processed twice at once");
     const lost = [...lastAdd].filter(([key, added]) => (lastStart.get(key) ?? 0) < added).map(([key]) => key);
     assert.deepEqual(lost, [], "every add was followed by a processing of its key that started after it");
