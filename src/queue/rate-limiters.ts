@@ -17,9 +17,9 @@ export interface RateLimiter<K = string> {
 /** Options of {@link exponentialRateLimiter}. */
 export interface ExponentialRateLimiterOptions {
   /** The first retry's delay (default 5 ms, client-go's controller default). */
-  readonly baseMs?: number;
+  readonly baseMs?: number | undefined;
   /** The longest delay (default 1,000 s). */
-  readonly maxMs?: number;
+  readonly maxMs?: number | undefined;
 }
 
 /** Per key, `baseMs * 2^(failures so far)`, at most `maxMs`: client-go's ItemExponentialFailureRateLimiter. */
@@ -42,11 +42,11 @@ export function exponentialRateLimiter<K = string>(options: ExponentialRateLimit
 /** Options of {@link bucketRateLimiter}. */
 export interface BucketRateLimiterOptions {
   /** Tokens added per second (default 10). */
-  readonly qps?: number;
+  readonly qps?: number | undefined;
   /** Tokens saved up at most, and at the start (default 100). */
-  readonly burst?: number;
+  readonly burst?: number | undefined;
   /** The time source (default the real clock). */
-  readonly clock?: TimerClock;
+  readonly clock?: TimerClock | undefined;
 }
 
 /**

@@ -17,23 +17,23 @@ import { defaultControllerRateLimiter, type RateLimiter } from "./rate-limiters.
 /** Options of a {@link Workqueue}. */
 export interface WorkqueueOptions<K> {
   /** The queue's name, passed to the metrics provider (controller-runtime names a queue after its controller). */
-  readonly name?: string;
+  readonly name?: string | undefined;
   /** The time source of delays, rate limits and metrics (default the real clock; tests pass a `ManualClock`). */
-  readonly clock?: TimerClock;
+  readonly clock?: TimerClock | undefined;
   /** Decides `addRateLimited`'s delays (default {@link defaultControllerRateLimiter} on the queue's clock). */
-  readonly rateLimiter?: RateLimiter<K>;
+  readonly rateLimiter?: RateLimiter<K> | undefined;
   /** Where the queue's metrics go (default: nowhere). */
-  readonly metrics?: WorkqueueMetricsProvider;
+  readonly metrics?: WorkqueueMetricsProvider | undefined;
   /** How often the unfinished-work gauges are refreshed, in ms (default 500, client-go's period). */
-  readonly unfinishedWorkUpdateMs?: number;
+  readonly unfinishedWorkUpdateMs?: number | undefined;
 }
 
 /** Options of {@link Workqueue.shutDownWithDrain}. */
 export interface DrainOptions {
   /** Gives up waiting after this many ms (on the queue's clock). */
-  readonly deadlineMs?: number;
+  readonly deadlineMs?: number | undefined;
   /** Gives up waiting when this aborts. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 interface Waiter<K> {
