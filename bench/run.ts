@@ -7,6 +7,7 @@
 import { cliBench } from "./cli.js";
 import { informerBench } from "./informer.js";
 import { listBench } from "./list.js";
+import { queueBench } from "./queue.js";
 import { storeBench } from "./store.js";
 import { watchallBench } from "./watchall.js";
 
@@ -14,6 +15,7 @@ const benchmarks: Record<string, (argv: readonly string[]) => Promise<void>> = {
   cli: cliBench,
   informer: informerBench,
   list: listBench,
+  queue: queueBench,
   store: storeBench,
   watchall: watchallBench,
 };

@@ -263,6 +263,32 @@ export {
 export * as meta from "./object/meta.js";
 /** Nested-field reads (`nested.integer(obj, "spec", "replicas")`, ...) and edits (`nested.set`, `nested.remove`). */
 export * as nested from "./object/nested.js";
+// The workqueue: deduplicated keys, never processed twice at once, delayed and rate-limited adds, shutdown with drain,
+// client-go's rate limiters and metrics; a timer clock that tests move by hand.
+export {
+  type BucketRateLimiterOptions,
+  bucketRateLimiter,
+  type ClockTimer,
+  type CounterMetric,
+  type DrainOptions,
+  defaultControllerRateLimiter,
+  type ExponentialRateLimiterOptions,
+  exponentialRateLimiter,
+  type GaugeMetric,
+  type HistogramMetric,
+  ManualClock,
+  maxOfRateLimiters,
+  noopMetricsProvider,
+  type RateLimiter,
+  type SettableGaugeMetric,
+  systemTimerClock,
+  type TimerClock,
+  Workqueue,
+  type WorkqueueMetricsProvider,
+  type WorkqueueOptions,
+  workqueueDurationBuckets,
+  workqueueMetricNames,
+} from "./queue/index.js";
 
 // Watch-all: every kind in one merged stream, CRDs followed as they come and go; checkpoints to resume from.
 export {

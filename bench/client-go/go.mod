@@ -1,4 +1,4 @@
-// client-go's side of `npm run bench -- informer` and `npm run bench -- watchall`, built into the cluster binaries' cache
+// client-go's side of `npm run bench -- informer`, `watchall` and `queue`, built into the cluster binaries' cache
 // folder on first use.
 module kindwatch.dev/benchclientgo
 

@@ -1,9 +1,10 @@
-// Command kindwatch-bench-client-go is client-go's side of `npm run bench -- informer` and `npm run bench -- watchall`,
+// Command kindwatch-bench-client-go is client-go's side of `npm run bench -- informer`, `watchall` and `queue`,
 // and the churn generator the informer benchmark drives every informer with.
 //
 //	kindwatch-bench-client-go informer --kubeconfig P --groups G1,G2,... --objects N
 //	kindwatch-bench-client-go churn --kubeconfig P --namespace NS --groups G1,G2,... --objects N --count M --token T
 //	kindwatch-bench-client-go watchall --mode sync|memory|newkinds --kubeconfig P --groups G1,G2,... (see watchall.go)
+//	kindwatch-bench-client-go workqueue --producers P --workers W --ops N (see workqueue.go)
 //
 // informer: one dynamic shared informer factory with an informer per group's widgets, handlers counting events. It
 // prints a JSON line once synced, then reads "done PATCHES" on stdin and prints the final JSON line once its handlers
@@ -42,7 +43,7 @@ const quiet = 2 * time.Second
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(fmt.Errorf("usage: %s informer|churn|watchall [flags]", os.Args[0]))
+		fail(fmt.Errorf("usage: %s informer|churn|watchall|workqueue [flags]", os.Args[0]))
 	}
 	var err error
 	switch os.Args[1] {
@@ -52,8 +53,10 @@ func main() {
 		err = churn(os.Args[2:])
 	case "watchall":
 		err = watchall(os.Args[2:])
+	case "workqueue":
+		err = workqueueBench(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q: expected informer, churn or watchall", os.Args[1])
+		err = fmt.Errorf("unknown command %q: expected informer, churn, watchall or workqueue", os.Args[1])
 	}
 	if err != nil {
 		fail(err)

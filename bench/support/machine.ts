@@ -25,6 +25,11 @@ function goVersion(): string {
 /** Describes this machine, and the server `transport` talks to (its `/version`). */
 export async function describeMachine(transport: Transport): Promise<Machine> {
   const version = (await transport.json({ path: "/version" })) as { gitVersion?: unknown } | undefined;
+  return describeHost(typeof version?.gitVersion === "string" ? version.gitVersion : "unknown");
+}
+
+/** Describes this machine, for a benchmark that needs no server (`kubernetes` says so). */
+export function describeHost(kubernetes: string): Machine {
   const info = cpus();
   return {
     cores: info.length,
@@ -32,7 +37,7 @@ export async function describeMachine(transport: Transport): Promise<Machine> {
     memoryBytes: totalmem(),
     node: process.version,
     go: goVersion(),
-    kubernetes: typeof version?.gitVersion === "string" ? version.gitVersion : "unknown",
+    kubernetes,
   };
 }
 
