@@ -10,6 +10,7 @@ import type { DynamicClient, ResourceClient } from "../client/resource.js";
 import { isAlreadyExists, isConflict, isNotFound } from "../http/errors.js";
 import type { KubeObject } from "../object/types.js";
 import { type ClockTimer, systemTimerClock, type TimerClock } from "../queue/clock.js";
+import { atDeadline } from "./deadline.js";
 import {
   acquireRetryDelay,
   claimRecord,
@@ -190,13 +191,9 @@ export class LeaderElector {
     this.#deadline = leadingDeadline(sentAt, this.#timing.renewDeadlineMs);
     this.#deadlineTimer?.cancel();
     // Fires at the deadline itself, even while a renewal hangs: leading past it could overlap the next leader.
-    const check = () => {
-      const left = this.#deadline - this.#clock.now();
-      // Node's timers count from the event loop's cached time, so one may fire a little before its delay has passed.
-      if (left > 0) this.#deadlineTimer = this.#clock.setTimer(left, check);
-      else this.#lose("the lease was not renewed within the renew deadline");
-    };
-    this.#deadlineTimer = this.#clock.setTimer(this.#deadline - this.#clock.now(), check);
+    this.#deadlineTimer = atDeadline(this.#clock, this.#deadline, () =>
+      this.#lose("the lease was not renewed within the renew deadline"),
+    );
   }
 
   #stoppedCalled = false;
