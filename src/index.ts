@@ -216,6 +216,16 @@ export {
   Transport,
   type TransportOptions,
 } from "./http/index.js";
+// Leader election: one active replica among several, on a coordination.k8s.io/v1 Lease (client-go's semantics).
+export {
+  defaultLeaseTiming,
+  type LeaderElectionStatus,
+  LeaderElector,
+  type LeaderElectorOptions,
+  type LeaseRecord,
+  type LeaseTiming,
+  validateLeaseTiming,
+} from "./manager/index.js";
 // Objects: the unstructured type, nested fields that never throw, metadata, conditions, keys, JSONPath.
 export {
   asMap,

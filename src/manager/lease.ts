@@ -21,8 +21,11 @@ export interface LeaseRecord {
 
 /** Durations of an election, in milliseconds. */
 export interface LeaseTiming {
+  /** How long others wait after the last renewal they saw before they may take over. */
   readonly leaseDurationMs: number;
+  /** How long a leader keeps leading without a successful renewal. */
   readonly renewDeadlineMs: number;
+  /** How often candidates try to acquire and the leader renews. */
   readonly retryPeriodMs: number;
 }
 
