@@ -140,8 +140,8 @@ export { Cluster, type ConnectOptions, connect } from "./connect.js";
 export {
   annotationsChanged,
   anyOf,
-  Controller,
-  ControllerBuilder,
+  type Controller,
+  type ControllerBuilder,
   type ControllerCluster,
   type ControllerOptions,
   type ControllerReferenceOptions,

@@ -110,11 +110,46 @@ interface Primary {
  * ```
  */
 export function controller(cluster: ControllerCluster, options: ControllerOptions): ControllerBuilder<KubeObject> {
-  return new ControllerBuilder(cluster, options, undefined, [], []);
+  return new Builder(cluster, options, undefined, [], []);
 }
 
 /** A controller being described; each step returns a new builder. */
-export class ControllerBuilder<T extends KubeObject> {
+export interface ControllerBuilder<T extends KubeObject> {
+  /**
+   * The primary resource: its changes enqueue their own keys (a delete too). Give an `ApiResource` (from
+   * `cluster.lookup`) or a GroupVersionResource whose kind the cluster's mapper finds at run time.
+   */
+  for<U extends KubeObject = KubeObject>(
+    resource: ResourceType & { readonly kind?: string | undefined },
+    options?: SourceOptions<U>,
+  ): ControllerBuilder<U>;
+  /** A resource whose objects the primary controls: a change enqueues the owner named by its controller reference. */
+  owns<U extends KubeObject = KubeObject>(gvr: GroupVersionResource, options?: SourceOptions<U>): ControllerBuilder<T>;
+  /** A resource whose changes enqueue the requests `map` returns for the object (old and new version alike). */
+  watches<U extends KubeObject = KubeObject>(
+    gvr: GroupVersionResource,
+    map: (obj: U) => readonly Request[],
+    options?: SourceOptions<U>,
+  ): ControllerBuilder<T>;
+  /** Finishes the controller with its reconcile function (and what to do on a permanent error). */
+  reconcile(reconciler: Reconciler<T>, options?: { onPermanentError?: PermanentErrorHandler<T> }): Controller;
+}
+
+/** A controller, ready to run. */
+export interface Controller {
+  /** The controller's name. */
+  readonly name: string;
+  /** What the controller has done so far. */
+  readonly stats: ControllerStats;
+  /**
+   * Acquires the informers, waits for them to sync, and reconciles until `signal` aborts; then stops taking keys,
+   * waits for the reconciles in flight (up to `drainTimeoutMs`, then aborts their signal) and releases the informers.
+   * Resolves once all of that is done; rejects if the primary's kind cannot be found or an informer stops unsynced.
+   */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+class Builder<T extends KubeObject> implements ControllerBuilder<T> {
   readonly #cluster: ControllerCluster;
   readonly #options: ControllerOptions;
   readonly #primary: Primary | undefined;
@@ -143,7 +178,7 @@ export class ControllerBuilder<T extends KubeObject> {
     resource: ResourceType & { readonly kind?: string | undefined },
     options: SourceOptions<U> = {},
   ): ControllerBuilder<U> {
-    return new ControllerBuilder<U>(
+    return new Builder<U>(
       this.#cluster,
       this.#options,
       { resource, predicates: (options.predicates ?? []) as readonly Predicate<KubeObject>[] },
@@ -158,13 +193,7 @@ export class ControllerBuilder<T extends KubeObject> {
     options: SourceOptions<U> = {},
   ): ControllerBuilder<T> {
     const owned = { gvr, predicates: (options.predicates ?? []) as readonly Predicate<KubeObject>[] };
-    return new ControllerBuilder<T>(
-      this.#cluster,
-      this.#options,
-      this.#primary,
-      [...this.#owned, owned],
-      this.#watched,
-    );
+    return new Builder<T>(this.#cluster, this.#options, this.#primary, [...this.#owned, owned], this.#watched);
   }
 
   /** A resource whose changes enqueue the requests `map` returns for the object (old and new version alike). */
@@ -178,25 +207,20 @@ export class ControllerBuilder<T extends KubeObject> {
       predicates: (options.predicates ?? []) as readonly Predicate<KubeObject>[],
       map: map as (obj: KubeObject) => readonly Request[],
     };
-    return new ControllerBuilder<T>(this.#cluster, this.#options, this.#primary, this.#owned, [
-      ...this.#watched,
-      source,
-    ]);
+    return new Builder<T>(this.#cluster, this.#options, this.#primary, this.#owned, [...this.#watched, source]);
   }
 
   /** Finishes the controller with its reconcile function (and what to do on a permanent error). */
-  reconcile(reconciler: Reconciler<T>, options: { onPermanentError?: PermanentErrorHandler<T> } = {}): Controller<T> {
+  reconcile(reconciler: Reconciler<T>, options: { onPermanentError?: PermanentErrorHandler<T> } = {}): Controller {
     if (!this.#primary) throw new TypeError(`controller ${this.#options.name}: call for() before reconcile()`);
-    return new Controller<T>(this.#cluster, this.#options, this.#primary, this.#owned, this.#watched, {
+    return new ReconcileLoop<T>(this.#cluster, this.#options, this.#primary, this.#owned, this.#watched, {
       reconciler,
       onPermanentError: options.onPermanentError,
     });
   }
 }
 
-/** A controller, ready to {@link Controller.run}. */
-export class Controller<T extends KubeObject> {
-  /** The controller's name. */
+class ReconcileLoop<T extends KubeObject> implements Controller {
   readonly name: string;
   readonly #cluster: ControllerCluster;
   readonly #options: ControllerOptions;

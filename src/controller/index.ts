@@ -1,8 +1,8 @@
 /** Controllers and the building blocks of a reconciler: owner references, finalizers, status, Events. */
 
 export {
-  Controller,
-  ControllerBuilder,
+  type Controller,
+  type ControllerBuilder,
   type ControllerCluster,
   type ControllerOptions,
   type ControllerStats,

@@ -67,7 +67,7 @@ describe("Controller reconcile loop", () => {
   const widgets = (ns: string) => env.client.resource(kind.gvr).namespace(ns);
   const configMaps = (ns: string) => env.client.resource(configMapsGvr).namespace(ns);
   /** Runs `c` until the returned function is called; that function resolves once `run` has. */
-  const start = (c: Controller<KubeObject>) => {
+  const start = (c: Controller) => {
     const abort = new AbortController();
     const entry = { abort, done: c.run(abort.signal) };
     running.push(entry);
