@@ -390,6 +390,12 @@ describe("Controller reconcile loop", () => {
     running.push({ abort, done: run });
     await widgets(ns).create(widget(kind, "slow"));
     await waitFor("the reconcile in flight", () => calls.length === 1);
+    // A key pending behind the one in flight (one worker): queued before the abort, never to start after it.
+    await widgets(ns).create(widget(kind, "pending"));
+    const informer = await waitFor("the controller's informer to hold the pending widget", () =>
+      cluster.informers.informers().find((i) => i.store.get(`${ns}/pending`) !== undefined),
+    );
+    await informer.idle();
     abort.abort();
     let resolved = false;
     void run.then(() => {
@@ -399,7 +405,7 @@ describe("Controller reconcile loop", () => {
     await widgets(ns).patch("slow", { metadata: { labels: { after: "abort" } } }, "merge");
     assert.equal(resolved, false, "run resolved with a reconcile in flight");
     release();
-    await run;
+    await waitFor("run to resolve", () => resolved, { timeoutMs: 5_000 });
     assert.equal(finished, true);
     assert.equal(calls.length, 1, `reconciles started after the abort: ${calls.map((x) => x.key).join(", ")}`);
     const held2 = cluster.informers
@@ -426,7 +432,11 @@ describe("Controller reconcile loop", () => {
     await widgets(ns).create(widget(kind, "stuck"));
     await waitFor("the stuck reconcile to start", () => started);
     abort.abort();
-    await run;
+    let resolved = false;
+    void run.then(() => {
+      resolved = true;
+    });
+    await waitFor("run to resolve after the drain deadline", () => resolved, { timeoutMs: 5_000 });
     assert.equal(signalled, true);
   });
 });
