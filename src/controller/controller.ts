@@ -296,6 +296,8 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     ];
     const leases = new Map<string, InformerLease<KubeObject>>();
     const removers: (() => void)[] = [];
+    // Removed at the end: a signal may outlive many runs.
+    let onAbort = () => {};
     try {
       for (const source of sources) {
         const id = formatGvr(source.gvr);
@@ -307,8 +309,9 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
         removers.push(lease.informer.addHandlers(handlersOf(source, enqueue)));
       }
       const stopped = new Promise<void>((resolve) => {
+        onAbort = resolve;
         if (signal.aborted) resolve();
-        else signal.addEventListener("abort", () => resolve(), { once: true });
+        else signal.addEventListener("abort", onAbort, { once: true });
       });
       const synced = Promise.all([...leases.values()].map((l) => l.informer.synced()));
       // An informer that stops unsynced rejects; after the signal nobody waits for the rest any more.
@@ -353,6 +356,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       }
       await Promise.all(workers);
     } finally {
+      signal.removeEventListener("abort", onAbort);
       for (const remove of removers.splice(0)) remove();
       queue.shutDown();
       await Promise.all([...leases.values()].map((l) => l.release()));
