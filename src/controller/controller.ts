@@ -278,7 +278,15 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
 
   async #run(signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
-    const { group, kind, namespaced } = await this.#primaryKind(signal);
+    let primaryKind: { group: string; kind: string; namespaced: boolean | undefined };
+    try {
+      primaryKind = await this.#primaryKind(signal);
+    } catch (err) {
+      // Aborted while discovery answered: a stop, not a failure.
+      if (signal.aborted) return;
+      throw err;
+    }
+    const { group, kind, namespaced } = primaryKind;
     const queue = new Workqueue<string>({ name: this.name, rateLimiter: this.#options.rateLimiter });
     const enqueue = (key: string) => queue.add(key);
     const namespace = this.#options.namespace;

@@ -414,6 +414,18 @@ describe("Controller reconcile loop", () => {
     assert.deepEqual(held2, [], "the controller kept its informer");
   });
 
+  it("resolves run when aborted while discovery is still finding the primary's kind", async () => {
+    const fresh: ControllerCluster = { ...cluster, mapper: new RestMapper(new DiscoveryClient(counting)) };
+    const c = controller(fresh, { name: "early-abort", ...quiet })
+      .for(kind.gvr)
+      .reconcile(async () => done());
+    const abort = new AbortController();
+    const run = c.run(abort.signal);
+    abort.abort();
+    await run;
+    assert.deepEqual(c.stats, { reconciles: 0, errors: 0, permanentErrors: 0 });
+  });
+
   it("aborts the reconcile's signal when the drain deadline passes", async () => {
     const ns = await freshNamespace();
     let started = false;
