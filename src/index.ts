@@ -135,9 +135,19 @@ export {
 } from "./config/index.js";
 // Connecting: one object per cluster holds the transport, the clients, discovery and the shared informers.
 export { Cluster, type ConnectOptions, connect } from "./connect.js";
-// Reconciler building blocks: owner references, finalizers, status conditions, Events.
+// Controllers (the reconcile loop over informer caches and a workqueue) and reconciler building blocks: owner
+// references, finalizers, status conditions, Events.
 export {
+  annotationsChanged,
+  anyOf,
+  type Controller,
+  type ControllerBuilder,
+  type ControllerCluster,
+  type ControllerOptions,
   type ControllerReferenceOptions,
+  type ControllerStats,
+  controller,
+  done,
   type EventInput,
   type EventObjectReference,
   EventRecorder,
@@ -146,9 +156,21 @@ export {
   type EventType,
   type FinalizerHandlers,
   type FinalizerOptions,
+  generationChanged,
   hasStatusSubresource,
+  labelsChanged,
   OwnerReferenceError,
   type OwnerReferenceFailure,
+  PermanentError,
+  type PermanentErrorHandler,
+  type Predicate,
+  type ReconcileContext,
+  type Reconciler,
+  type Request,
+  type Result,
+  requeue,
+  requeueAfter,
+  type SourceOptions,
   type StatusOptions,
   type StatusUpdate,
   setControllerReference,

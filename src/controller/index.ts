@@ -1,5 +1,17 @@
-/** The building blocks of a reconciler: owner references, finalizers, status, Events. */
+/** Controllers and the building blocks of a reconciler: owner references, finalizers, status, Events. */
 
+export {
+  type Controller,
+  type ControllerBuilder,
+  type ControllerCluster,
+  type ControllerOptions,
+  type ControllerStats,
+  controller,
+  type PermanentErrorHandler,
+  type ReconcileContext,
+  type Reconciler,
+  type SourceOptions,
+} from "./controller.js";
 export {
   type EventInput,
   type EventObjectReference,
@@ -16,4 +28,6 @@ export {
   setControllerReference,
   setOwnerReference,
 } from "./owner.js";
+export { annotationsChanged, anyOf, generationChanged, labelsChanged, type Predicate } from "./predicates.js";
+export { done, PermanentError, type Request, type Result, requeue, requeueAfter } from "./result.js";
 export { hasStatusSubresource, type StatusOptions, type StatusUpdate, setStatus } from "./status.js";

@@ -1,0 +1,480 @@
+/**
+ * The reconcile loop: watched changes become keys of the primary kind in a workqueue, and workers reconcile each key
+ * from the informer caches, retrying failures with backoff. controller-runtime's shape (`for`, `owns`, `watches`,
+ * `Result{RequeueAfter}`), composed like kube-rs's `Controller`, for any kind found at run time.
+ */
+import type { InformerLease, SharedInformerFactory } from "../cache/factory.js";
+import type { EventHandlers } from "../cache/informer.js";
+import { failureFields, type LoggerOption, loggerOf } from "../cache/log.js";
+import type { Store } from "../cache/store.js";
+import { formatGvr, type GroupVersionResource, parseApiVersion, type ResourceType } from "../client/gvr.js";
+import type { DynamicClient, ResourceClient } from "../client/resource.js";
+import type { RestMapper } from "../discovery/mapper.js";
+import type { KubeObject } from "../object/types.js";
+import type { RateLimiter } from "../queue/rate-limiters.js";
+import { Workqueue } from "../queue/workqueue.js";
+import type { EventRecorder } from "./events.js";
+import type { Predicate } from "./predicates.js";
+import { PermanentError, type Request, type Result, requestFor, requestKey, requestOf } from "./result.js";
+
+/** What a controller needs of a cluster: a `Cluster` is one. */
+export interface ControllerCluster {
+  readonly client: DynamicClient;
+  readonly informers: SharedInformerFactory;
+  /** Finds the kind of a primary given as a bare GroupVersionResource (an `ApiResource` carries it already). */
+  readonly mapper?: RestMapper | undefined;
+}
+
+/** Options of {@link controller}. */
+export interface ControllerOptions {
+  /** The controller's name, in logs and as the workqueue's name. */
+  readonly name: string;
+  /** How many keys are reconciled at once (default 1); one key never runs twice at once. */
+  readonly concurrency?: number | undefined;
+  /** Watch one namespace only (default all namespaces). */
+  readonly namespace?: string | undefined;
+  /** The delays of retries after failures (default the workqueue's, client-go's controller default). */
+  readonly rateLimiter?: RateLimiter<string> | undefined;
+  /** Where Warning Events about permanent errors go; none are recorded without one. */
+  readonly recorder?: EventRecorder | undefined;
+  /** How long shutdown waits for reconciles in flight before aborting their signal (default 30 s). */
+  readonly drainTimeoutMs?: number | undefined;
+  /** Where failed reconciles are logged (default warnings and errors to stderr; "none" for silence). */
+  readonly logger?: LoggerOption | undefined;
+}
+
+/** Options of a watched resource. */
+export interface SourceOptions<T extends KubeObject> {
+  /** Every one must pass a change for it to enqueue anything. */
+  readonly predicates?: readonly Predicate<T>[] | undefined;
+}
+
+/** What a reconcile is given besides its request. */
+export interface ReconcileContext<T extends KubeObject> {
+  /** The primary named by `req` as the cache holds it; undefined once it is gone. */
+  get(req: Request): T | undefined;
+  /** The cache of a resource this controller watches (`for`, `owns` or `watches`). */
+  cache<U extends KubeObject = KubeObject>(gvr: GroupVersionResource): Store<U>;
+  /** A client for the primary's resource, for writes (reads come from the cache). */
+  readonly primary: ResourceClient<T>;
+  /** The dynamic client, for writes to any resource. */
+  readonly client: DynamicClient;
+  /** The controller's EventRecorder, if it has one. */
+  readonly recorder: EventRecorder | undefined;
+  /** Aborts when shutdown gives up waiting for the reconcile. */
+  readonly signal: AbortSignal;
+}
+
+/** A reconcile function: brings the world in line with the primary named by `req`. Throw to retry with backoff. */
+export type Reconciler<T extends KubeObject> = (req: Request, ctx: ReconcileContext<T>) => Promise<Result>;
+
+/** Called after a {@link PermanentError}, for instance to set a status condition; its own failures are logged. */
+export type PermanentErrorHandler<T extends KubeObject> = (
+  error: PermanentError,
+  req: Request,
+  ctx: ReconcileContext<T>,
+) => Promise<void>;
+
+/** What a controller has done since it was built. */
+export interface ControllerStats {
+  /** Reconciles finished, whatever the outcome. */
+  readonly reconciles: number;
+  /** Reconciles that threw (and were retried), permanent errors not included. */
+  readonly errors: number;
+  /** Reconciles that threw a {@link PermanentError}. */
+  readonly permanentErrors: number;
+}
+
+interface Source {
+  readonly gvr: GroupVersionResource;
+  readonly predicates: readonly Predicate<KubeObject>[];
+  /** The requests a version of an object maps to. */
+  readonly map: (obj: KubeObject) => readonly Request[];
+}
+
+interface Primary {
+  readonly resource: ResourceType & { readonly kind?: string | undefined };
+  readonly predicates: readonly Predicate<KubeObject>[];
+}
+
+/**
+ * Builds a controller: `for` the primary resource, then any `owns` and `watches`, then `reconcile`.
+ *
+ * @example
+ * ```ts
+ * const c = controller(cluster, { name: "widgets" })
+ *   .for(widgets, { predicates: [generationChanged] })
+ *   .owns(configMaps)
+ *   .reconcile(async (req, ctx) => (ctx.get(req) ? requeueAfter(30_000) : done()));
+ * await c.run(signal);
+ * ```
+ */
+export function controller(cluster: ControllerCluster, options: ControllerOptions): ControllerBuilder<KubeObject> {
+  return new Builder(cluster, options, undefined, [], []);
+}
+
+/** A controller being described; each step returns a new builder. */
+export interface ControllerBuilder<T extends KubeObject> {
+  /**
+   * The primary resource: its changes enqueue their own keys (a delete too). Give an `ApiResource` (from
+   * `cluster.lookup`) or a GroupVersionResource whose kind the cluster's mapper finds at run time.
+   */
+  for<U extends KubeObject = KubeObject>(
+    resource: ResourceType & { readonly kind?: string | undefined },
+    options?: SourceOptions<U>,
+  ): ControllerBuilder<U>;
+  /** A resource whose objects the primary controls: a change enqueues the owner named by its controller reference. */
+  owns<U extends KubeObject = KubeObject>(gvr: GroupVersionResource, options?: SourceOptions<U>): ControllerBuilder<T>;
+  /** A resource whose changes enqueue the requests `map` returns for the object (old and new version alike). */
+  watches<U extends KubeObject = KubeObject>(
+    gvr: GroupVersionResource,
+    map: (obj: U) => readonly Request[],
+    options?: SourceOptions<U>,
+  ): ControllerBuilder<T>;
+  /** Finishes the controller with its reconcile function (and what to do on a permanent error). */
+  reconcile(reconciler: Reconciler<T>, options?: { onPermanentError?: PermanentErrorHandler<T> }): Controller;
+}
+
+/** A controller, ready to run. */
+export interface Controller {
+  /** The controller's name. */
+  readonly name: string;
+  /** What the controller has done so far. */
+  readonly stats: ControllerStats;
+  /**
+   * Acquires the informers, waits for them to sync, and reconciles until `signal` aborts; then stops taking keys,
+   * waits for the reconciles in flight (up to `drainTimeoutMs`, then aborts their signal) and releases the informers.
+   * Resolves once all of that is done; rejects if the primary's kind cannot be found or an informer stops unsynced.
+   */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+class Builder<T extends KubeObject> implements ControllerBuilder<T> {
+  readonly #cluster: ControllerCluster;
+  readonly #options: ControllerOptions;
+  readonly #primary: Primary | undefined;
+  readonly #owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[];
+  readonly #watched: readonly Source[];
+
+  constructor(
+    cluster: ControllerCluster,
+    options: ControllerOptions,
+    primary: Primary | undefined,
+    owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[],
+    watched: readonly Source[],
+  ) {
+    this.#cluster = cluster;
+    this.#options = options;
+    this.#primary = primary;
+    this.#owned = owned;
+    this.#watched = watched;
+  }
+
+  /**
+   * The primary resource: its changes enqueue their own keys (a delete too). Give an `ApiResource` (from
+   * `cluster.lookup`) or a GroupVersionResource whose kind the cluster's mapper finds at run time.
+   */
+  for<U extends KubeObject = KubeObject>(
+    resource: ResourceType & { readonly kind?: string | undefined },
+    options: SourceOptions<U> = {},
+  ): ControllerBuilder<U> {
+    return new Builder<U>(
+      this.#cluster,
+      this.#options,
+      { resource, predicates: (options.predicates ?? []) as readonly Predicate<KubeObject>[] },
+      this.#owned,
+      this.#watched,
+    );
+  }
+
+  /** A resource whose objects the primary controls: a change enqueues the owner named by its controller reference. */
+  owns<U extends KubeObject = KubeObject>(
+    gvr: GroupVersionResource,
+    options: SourceOptions<U> = {},
+  ): ControllerBuilder<T> {
+    const owned = { gvr, predicates: (options.predicates ?? []) as readonly Predicate<KubeObject>[] };
+    return new Builder<T>(this.#cluster, this.#options, this.#primary, [...this.#owned, owned], this.#watched);
+  }
+
+  /** A resource whose changes enqueue the requests `map` returns for the object (old and new version alike). */
+  watches<U extends KubeObject = KubeObject>(
+    gvr: GroupVersionResource,
+    map: (obj: U) => readonly Request[],
+    options: SourceOptions<U> = {},
+  ): ControllerBuilder<T> {
+    const source: Source = {
+      gvr,
+      predicates: (options.predicates ?? []) as readonly Predicate<KubeObject>[],
+      map: map as (obj: KubeObject) => readonly Request[],
+    };
+    return new Builder<T>(this.#cluster, this.#options, this.#primary, this.#owned, [...this.#watched, source]);
+  }
+
+  /** Finishes the controller with its reconcile function (and what to do on a permanent error). */
+  reconcile(reconciler: Reconciler<T>, options: { onPermanentError?: PermanentErrorHandler<T> } = {}): Controller {
+    if (!this.#primary) throw new TypeError(`controller ${this.#options.name}: call for() before reconcile()`);
+    return new ReconcileLoop<T>(this.#cluster, this.#options, this.#primary, this.#owned, this.#watched, {
+      reconciler,
+      onPermanentError: options.onPermanentError,
+    });
+  }
+}
+
+class ReconcileLoop<T extends KubeObject> implements Controller {
+  readonly name: string;
+  readonly #cluster: ControllerCluster;
+  readonly #options: ControllerOptions;
+  readonly #primary: Primary;
+  readonly #owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[];
+  readonly #watched: readonly Source[];
+  readonly #reconciler: Reconciler<T>;
+  readonly #onPermanentError: PermanentErrorHandler<T> | undefined;
+  readonly #log;
+  #running = false;
+  #stats = { reconciles: 0, errors: 0, permanentErrors: 0 };
+
+  constructor(
+    cluster: ControllerCluster,
+    options: ControllerOptions,
+    primary: Primary,
+    owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[],
+    watched: readonly Source[],
+    handlers: { reconciler: Reconciler<T>; onPermanentError: PermanentErrorHandler<T> | undefined },
+  ) {
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(`controller ${options.name}: concurrency must be an integer >= 1, not ${concurrency}`);
+    }
+    this.name = options.name;
+    this.#cluster = cluster;
+    this.#options = options;
+    this.#primary = primary;
+    this.#owned = owned;
+    this.#watched = watched;
+    this.#reconciler = handlers.reconciler;
+    this.#onPermanentError = handlers.onPermanentError;
+    this.#log = loggerOf(options.logger);
+  }
+
+  /** What the controller has done so far. */
+  get stats(): ControllerStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Acquires the informers, waits for them to sync, and reconciles until `signal` aborts; then stops taking keys,
+   * waits for the reconciles in flight (up to `drainTimeoutMs`, then aborts their signal) and releases the informers.
+   * Resolves once all of that is done; rejects if the primary's kind cannot be found or an informer stops unsynced.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.#running) throw new Error(`controller ${this.name} is running already`);
+    this.#running = true;
+    try {
+      await this.#run(signal);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    let primaryKind: { group: string; kind: string; namespaced: boolean | undefined };
+    try {
+      primaryKind = await this.#primaryKind(signal);
+    } catch (err) {
+      // Aborted while discovery answered: a stop, not a failure.
+      if (signal.aborted) return;
+      throw err;
+    }
+    const { group, kind, namespaced } = primaryKind;
+    const queue = new Workqueue<string>({ name: this.name, rateLimiter: this.#options.rateLimiter });
+    const enqueue = (key: string) => queue.add(key);
+    const namespace = this.#options.namespace;
+    const primaryGvr = this.#primary.resource;
+    const sources: Source[] = [
+      { gvr: primaryGvr, predicates: this.#primary.predicates, map: (obj) => [requestFor(obj)] },
+      ...this.#owned.map(
+        (o): Source => ({
+          gvr: o.gvr,
+          predicates: o.predicates,
+          map: (obj) => ownerRequests(obj, group, kind, namespaced),
+        }),
+      ),
+      ...this.#watched,
+    ];
+    const leases = new Map<string, InformerLease<KubeObject>>();
+    const removers: (() => void)[] = [];
+    // Removed at the end: a signal may outlive many runs.
+    let onAbort = () => {};
+    try {
+      for (const source of sources) {
+        const id = formatGvr(source.gvr);
+        let lease = leases.get(id);
+        if (!lease) {
+          lease = this.#cluster.informers.acquire({ gvr: source.gvr, namespace });
+          leases.set(id, lease);
+        }
+        removers.push(lease.informer.addHandlers(handlersOf(source, enqueue)));
+      }
+      const stopped = new Promise<void>((resolve) => {
+        onAbort = resolve;
+        if (signal.aborted) resolve();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      });
+      const synced = Promise.all([...leases.values()].map((l) => l.informer.synced()));
+      // An informer that stops unsynced rejects; after the signal nobody waits for the rest any more.
+      synced.catch(() => {});
+      await Promise.race([synced, stopped]);
+      if (signal.aborted) return;
+      const draining = new AbortController();
+      const ctx: ReconcileContext<T> = {
+        get: (req) => leases.get(formatGvr(primaryGvr))?.informer.store.get(requestKey(req)) as T | undefined,
+        cache: <U extends KubeObject>(gvr: GroupVersionResource) => {
+          const lease = leases.get(formatGvr(gvr));
+          if (!lease) throw new Error(`controller ${this.name} does not watch ${formatGvr(gvr)}`);
+          return lease.informer.store as unknown as Store<U>;
+        },
+        primary: this.#cluster.client.resource<T>(primaryGvr),
+        client: this.#cluster.client,
+        recorder: this.#options.recorder,
+        signal: draining.signal,
+      };
+      let stopping = false;
+      const worker = async () => {
+        for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+          if (stopping) {
+            queue.done(key);
+            continue;
+          }
+          try {
+            await this.#process(queue, key, ctx);
+          } finally {
+            queue.done(key);
+          }
+        }
+      };
+      const workers = Array.from({ length: this.#options.concurrency ?? 1 }, () => worker());
+      await stopped;
+      stopping = true;
+      for (const remove of removers.splice(0)) remove();
+      const drained = await queue.shutDownWithDrain({ deadlineMs: this.#options.drainTimeoutMs ?? 30_000 });
+      if (!drained) {
+        this.#log?.("warn", "controller shutdown gave up waiting for reconciles in flight", { controller: this.name });
+        draining.abort(new Error(`controller ${this.name} is shutting down`));
+      }
+      await Promise.all(workers);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      for (const remove of removers.splice(0)) remove();
+      queue.shutDown();
+      await Promise.all([...leases.values()].map((l) => l.release()));
+    }
+  }
+
+  async #process(queue: Workqueue<string>, key: string, ctx: ReconcileContext<T>): Promise<void> {
+    const req = requestOf(key);
+    let result: Result;
+    try {
+      result = await this.#reconciler(req, ctx);
+    } catch (err) {
+      this.#stats.reconciles++;
+      if (err instanceof PermanentError) {
+        this.#stats.permanentErrors++;
+        queue.forget(key);
+        await this.#permanent(err, req, ctx);
+        return;
+      }
+      this.#stats.errors++;
+      this.#log?.("warn", "reconcile failed, retrying", { controller: this.name, key, ...failureFields(err) });
+      queue.addRateLimited(key);
+      return;
+    }
+    this.#stats.reconciles++;
+    if (!result.requeue) queue.forget(key);
+    else if (result.afterMs === undefined) queue.addRateLimited(key);
+    else {
+      queue.forget(key);
+      queue.addAfter(key, result.afterMs);
+    }
+  }
+
+  async #permanent(err: PermanentError, req: Request, ctx: ReconcileContext<T>): Promise<void> {
+    this.#log?.("warn", "reconcile failed permanently", {
+      controller: this.name,
+      key: requestKey(req),
+      ...failureFields(err),
+    });
+    const obj = ctx.get(req);
+    if (obj && this.#options.recorder) {
+      this.#options.recorder.record(obj, {
+        type: "Warning",
+        reason: err.reason,
+        action: "Reconcile",
+        note: err.message,
+      });
+    }
+    if (!this.#onPermanentError) return;
+    try {
+      await this.#onPermanentError(err, req, ctx);
+    } catch (handlerErr) {
+      this.#log?.("error", "permanent error handler failed", {
+        controller: this.name,
+        key: requestKey(req),
+        ...failureFields(handlerErr),
+      });
+    }
+  }
+
+  /** The primary's group, kind and scope: from the resource given, else from the cluster's mapper. */
+  async #primaryKind(signal: AbortSignal): Promise<{ group: string; kind: string; namespaced: boolean | undefined }> {
+    const resource = this.#primary.resource;
+    if (resource.kind) return { group: resource.group, kind: resource.kind, namespaced: resource.namespaced };
+    if (!this.#cluster.mapper) {
+      throw new TypeError(
+        `controller ${this.name}: the kind of ${formatGvr(resource)} is unknown; give an ApiResource or a cluster with a mapper`,
+      );
+    }
+    const found = await this.#cluster.mapper.kindFor(resource, { signal });
+    return { group: found.group, kind: found.kind, namespaced: found.namespaced };
+  }
+}
+
+/**
+ * Handlers that enqueue what `source` maps each passing change to; an update maps the old version too (an owner or a
+ * mapping that changed must hear of it). Each key is added once per change: a second add of a key a worker has just
+ * taken would mark it dirty and run it twice.
+ */
+function handlersOf(source: Source, enqueue: (key: string) => void): EventHandlers<KubeObject> {
+  const passes = (old: KubeObject | undefined, obj: KubeObject | undefined) =>
+    source.predicates.every((p) => p(old, obj));
+  const enqueueAll = (...versions: KubeObject[]) => {
+    const keys = new Set(versions.flatMap((v) => source.map(v).map(requestKey)));
+    for (const key of keys) enqueue(key);
+  };
+  return {
+    add: (obj) => {
+      if (passes(undefined, obj)) enqueueAll(obj);
+    },
+    update: (old, obj, { origin }) => {
+      // A resync changes nothing, so the predicates that compare versions would drop it; it is meant to reconcile.
+      if (origin !== "resync" && !passes(old, obj)) return;
+      enqueueAll(old, obj);
+    },
+    delete: (obj) => {
+      if (passes(obj, undefined)) enqueueAll(obj);
+    },
+  };
+}
+
+/** The primary named by `obj`'s controller reference, if that reference is to the primary's group and kind. */
+function ownerRequests(
+  obj: KubeObject,
+  group: string,
+  kind: string,
+  namespaced: boolean | undefined,
+): readonly Request[] {
+  const ref = obj.metadata.ownerReferences?.find((r) => r.controller === true);
+  if (!ref || ref.kind !== kind || parseApiVersion(ref.apiVersion).group !== group) return [];
+  const namespace = namespaced === false ? undefined : obj.metadata.namespace;
+  return [namespace ? { namespace, name: ref.name } : { name: ref.name }];
+}
