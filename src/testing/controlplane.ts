@@ -341,12 +341,14 @@ export async function startFullPlane(ctx: PlaneContext, options: FakeNodesOption
     const failed = started.find((s) => s.status === "rejected");
     if (failed) throw failed.reason;
     const procs = components.map((c) => c.proc);
+    ctx.log?.("kube-controller-manager, kube-scheduler and KWOK are healthy");
     await waitAll(
       `the ${nodeNames.length} fake nodes are Ready`,
       () => nodesSchedulable(ctx, nodeNames),
       procs,
       ctx.deadline,
     );
+    ctx.log?.(`${nodeNames.length} fake nodes are Ready`);
     await waitAll(
       "the default ServiceAccount exists",
       async () =>
