@@ -108,7 +108,7 @@ function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.Proce
       reject(
         err.code === "ENOENT"
           ? new Error(
-              `'${cmd}' is not installed: install Go 1.26 or newer to build kube-apiserver and etcd, or set KUBEBUILDER_ASSETS to a folder with envtest's binaries`,
+              `'${cmd}' is not installed: install Go 1.25 or newer (1.26 for the full plane's KWOK) to build the test cluster, or set KUBEBUILDER_ASSETS to a folder with envtest's binaries`,
             )
           : err,
       );
