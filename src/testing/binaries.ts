@@ -67,17 +67,20 @@ async function executable(path: string): Promise<boolean> {
   }
 }
 
+/** The files under {@link goModuleDir} that the builds read, and so the cache key hashes. */
+export const goModuleFiles = [
+  "go.mod",
+  "go.sum",
+  "tools.go",
+  "cmd/etcd/main.go",
+  "kwok/go.mod",
+  "kwok/go.sum",
+  "kwok/tools.go",
+] as const;
+
 async function moduleHash(): Promise<string> {
   const hash = createHash("sha256");
-  for (const file of [
-    "go.mod",
-    "go.sum",
-    "tools.go",
-    "cmd/etcd/main.go",
-    "kwok/go.mod",
-    "kwok/go.sum",
-    "kwok/tools.go",
-  ]) {
+  for (const file of goModuleFiles) {
     hash.update(file).update(await readFile(join(goModuleDir, file)));
   }
   return hash.digest("hex").slice(0, 12);

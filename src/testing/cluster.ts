@@ -15,6 +15,9 @@ import { freePort } from "./ports.js";
 import { ManagedProcess, releaseTempDir, removeOnExit } from "./process.js";
 import { type Credentials, simpleRequest } from "./request.js";
 
+// Where it was defined before it had a module of its own; tests take closed ports from it.
+export { freePort };
+
 /** Who a test user is to RBAC: bind roles to this subject. */
 export interface RbacSubject {
   readonly kind: "User" | "ServiceAccount";
@@ -85,11 +88,12 @@ async function waitUntil(what: string, check: () => Promise<boolean>, proc: Mana
   }
 }
 
-export { freePort };
-
 const addressInUse = /address already in use/i;
 
-/** A running etcd + kube-apiserver pair. Start with {@link TestCluster.start}, end with {@link TestCluster.stop}. */
+/**
+ * A running etcd + kube-apiserver pair, and on the full plane its other components. Start with
+ * {@link TestCluster.start}, end with {@link TestCluster.stop}.
+ */
 export class TestCluster implements ClusterAccess {
   readonly server: string;
   readonly kubeconfigPath: string;
