@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Binaries, type ControlPlane, ensureBinaries } from "./binaries.js";
 import { CertificateAuthority, serviceAccountKeys } from "./certs.js";
-import { type Component, type FakeNodesOptions, fakeNodeNames, startFullPlane } from "./controlplane.js";
+import { type FakeNodesOptions, fakeNodeNames, startFullPlane } from "./controlplane.js";
 import { kubeconfigYaml } from "./kubeconfig.js";
 import { freePort } from "./ports.js";
 import { ManagedProcess, releaseTempDir, removeOnExit } from "./process.js";
@@ -113,7 +113,7 @@ export class TestCluster implements ClusterAccess {
   readonly #startTimeoutMs: number;
   #apiServer: ManagedProcess;
   readonly #etcd: ManagedProcess;
-  readonly #components: readonly Component[];
+  readonly #components: readonly ManagedProcess[];
   #stopped = false;
 
   private constructor(init: {
@@ -130,7 +130,7 @@ export class TestCluster implements ClusterAccess {
     etcd: ManagedProcess;
     controlPlane: ControlPlane;
     nodeNames: readonly string[];
-    components: readonly Component[];
+    components: readonly ManagedProcess[];
   }) {
     this.server = init.server;
     this.kubeconfigPath = init.kubeconfigPath;
@@ -241,7 +241,7 @@ export class TestCluster implements ClusterAccess {
       await writeFile(kubeconfigPath, kubeconfigYaml({ server, credentials: admin, userName: "kindwatch-admin" }), {
         mode: 0o600,
       });
-      let components: Component[] = [];
+      let components: ManagedProcess[] = [];
       if (full) {
         try {
           components = await startFullPlane(
@@ -388,7 +388,7 @@ export class TestCluster implements ClusterAccess {
     if (this.#stopped) return;
     this.#stopped = true;
     // The components first, so that none of them spends its last seconds retrying against a stopped API server.
-    await Promise.all(this.#components.map((c) => c.proc.stop("SIGTERM", 5000)));
+    await Promise.all(this.#components.map((c) => c.stop("SIGTERM", 5000)));
     await this.#apiServer.stop("SIGTERM", 5000);
     await this.#etcd.stop("SIGTERM", 5000);
     await rm(this.dir, { recursive: true, force: true });

@@ -47,12 +47,6 @@ export interface PlaneContext {
   readonly log?: ((line: string) => void) | undefined;
 }
 
-/** One running component and the URL of its health endpoint. */
-export interface Component {
-  readonly proc: ManagedProcess;
-  readonly healthz: string;
-}
-
 const addressInUse = /address already in use/i;
 
 async function sleep(ms: number) {
@@ -65,7 +59,7 @@ async function call(ctx: PlaneContext, method: string, path: string, body: unkno
   return res.json;
 }
 
-/** Polls `check` until it holds; fails early when one of `procs` dies, and at the deadline with `detail()`. */
+/** Polls `check` until it holds; fails early when one of `procs` dies, and at the deadline with what each said. */
 async function waitAll(
   what: string,
   check: () => Promise<boolean>,
@@ -98,7 +92,7 @@ async function startComponent(
   args: (port: number) => string[],
   healthz: (port: number) => { url: string; credentials?: Credentials },
   env?: NodeJS.ProcessEnv,
-): Promise<Component> {
+): Promise<ManagedProcess> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     ctx.log?.(`starting ${name} on 127.0.0.1:${port}`);
@@ -112,7 +106,7 @@ async function startComponent(
         [proc],
         ctx.deadline,
       );
-      return { proc, healthz: probe.url };
+      return proc;
     } catch (err) {
       await proc.stop("SIGKILL");
       if (attempt >= 3 || !addressInUse.test(proc.tail)) throw err;
@@ -126,11 +120,11 @@ interface Identity {
   readonly key: string;
 }
 
-/** A client certificate for `user` (in `groups`), its kubeconfig, and a serving certificate for loopback. */
-async function identity(ctx: PlaneContext, component: string, user: string, groups: string[]): Promise<Identity> {
+/** A client certificate for `user`, its kubeconfig, and a serving certificate for loopback. */
+async function identity(ctx: PlaneContext, component: string, user: string): Promise<Identity> {
   const dir = join(ctx.dir, "components", component);
   await mkdir(dir, { recursive: true });
-  const client = ctx.ca.issue({ commonName: user, organizations: groups, usage: "client" });
+  const client = ctx.ca.issue({ commonName: user, usage: "client" });
   const serving = ctx.ca.issue({ commonName: component, usage: "server", hosts: ["127.0.0.1", "localhost"] });
   const kubeconfig = join(dir, "kubeconfig");
   const credentials = { caPem: ctx.ca.pair.certPem, certPem: client.certPem, keyPem: client.keyPem };
@@ -251,16 +245,16 @@ async function nodesSchedulable(ctx: PlaneContext, names: readonly string[]): Pr
  * `/healthz`, the nodes are Ready and schedulable, and the `default` ServiceAccount exists. On failure, whatever it
  * started is stopped again.
  */
-export async function startFullPlane(ctx: PlaneContext, options: FakeNodesOptions): Promise<Component[]> {
+export async function startFullPlane(ctx: PlaneContext, options: FakeNodesOptions): Promise<ManagedProcess[]> {
   const { kubeControllerManager, kubeScheduler, kwok } = ctx.binaries;
   if (!kubeControllerManager || !kubeScheduler || !kwok) {
     throw new Error("the full control plane needs kube-controller-manager, kube-scheduler and kwok binaries");
   }
   const nodeNames = fakeNodeNames(options.nodes ?? 2);
   const [kcm, scheduler, kwokId] = await Promise.all([
-    identity(ctx, "kube-controller-manager", "system:kube-controller-manager", []),
-    identity(ctx, "kube-scheduler", "system:kube-scheduler", []),
-    identity(ctx, "kwok", kwokUser, []),
+    identity(ctx, "kube-controller-manager", "system:kube-controller-manager"),
+    identity(ctx, "kube-scheduler", "system:kube-scheduler"),
+    identity(ctx, "kwok", kwokUser),
   ]);
   await grantKwok(ctx);
   await createNodes(ctx, nodeNames, options.nodeCapacity ?? DEFAULT_NODE_CAPACITY);
@@ -340,12 +334,11 @@ export async function startFullPlane(ctx: PlaneContext, options: FakeNodesOption
   try {
     const failed = started.find((s) => s.status === "rejected");
     if (failed) throw failed.reason;
-    const procs = components.map((c) => c.proc);
     ctx.log?.("kube-controller-manager, kube-scheduler and KWOK are healthy");
     await waitAll(
       `the ${nodeNames.length} fake nodes are Ready`,
       () => nodesSchedulable(ctx, nodeNames),
-      procs,
+      components,
       ctx.deadline,
     );
     ctx.log?.(`${nodeNames.length} fake nodes are Ready`);
@@ -357,12 +350,12 @@ export async function startFullPlane(ctx: PlaneContext, options: FakeNodesOption
             credentials: ctx.admin,
           })
         ).status === 200,
-      procs,
+      components,
       ctx.deadline,
     );
     return components;
   } catch (err) {
-    await Promise.all(components.map((c) => c.proc.stop("SIGKILL")));
+    await Promise.all(components.map((c) => c.stop("SIGKILL")));
     throw err;
   }
 }
