@@ -84,8 +84,11 @@ describe("full control plane: workloads", () => {
         timeoutMs: 60_000,
       },
     );
-    const d = (await deployments.get("web")) as { status?: { replicas?: number } };
-    assert.equal(d.status?.replicas ?? 0, 0);
+    // The Deployment's status follows its Pods: it says 0 a moment after they are gone.
+    await waitFor("the Deployment to report 0 replicas", async () => {
+      const d = (await deployments.get("web")) as { status?: { replicas?: number } };
+      return (d.status?.replicas ?? 0) === 0;
+    });
   });
 
   it("schedules a Pod that requests a GPU onto a fake node, where it runs", async () => {
