@@ -141,7 +141,7 @@ async function main(): Promise<number> {
       say(
         full
           ? "start a local control plane: kube-apiserver, etcd, kube-controller-manager, kube-scheduler, KWOK nodes"
-          : "start a local kube-apiserver + etcd (the first run builds them from their Go modules: ~12 minutes)",
+          : "start a local kube-apiserver + etcd (the first run builds them from their Go modules: 10 minutes or more)",
       );
       local = await TestCluster.start({
         controlPlane: full ? "full" : "bare",
