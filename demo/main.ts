@@ -15,7 +15,7 @@ import { installCrd, readCrds, removeCrd } from "./crds.js";
 import { type Expect, Follower } from "./follow.js";
 import { createNamespaces, initial, live, namespaces } from "./scenario.js";
 
-const usage = `usage: npm start -- [--pace MS] [--kubeconfig FILE] [--timeout MS]
+const usage = `usage: npm start -- [--pace MS] [--kubeconfig FILE] [--timeout MS] [--full]
 
 Starts a local Kubernetes API server, installs the demo's CRDs (demo/crds), and shows \`kindwatch watch\` following
 a scripted minute of changes, including a CRD installed, moved to a new version and deleted while it runs.
@@ -23,6 +23,7 @@ a scripted minute of changes, including a CRD installed, moved to a new version 
   --pace MS          pause after each step once the watch has shown it (default 2500; 0 runs as fast as it can)
   --kubeconfig FILE  use this cluster instead of starting one; what the demo made is deleted at the end
   --timeout MS       how long a step may take to show up before the demo fails (default 30000)
+  --full             start the full control plane: controllers, scheduler and fake nodes besides the API server
 `;
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -36,6 +37,7 @@ function options() {
       pace: { type: "string", default: "2500" },
       kubeconfig: { type: "string" },
       timeout: { type: "string", default: "30000" },
+      full: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -48,7 +50,7 @@ function options() {
   if (!Number.isFinite(pace) || pace < 0 || !Number.isFinite(timeout) || timeout <= 0) {
     throw new Error("--pace and --timeout take milliseconds (e.g. --pace 1000)");
   }
-  return { pace, timeout, kubeconfig: values.kubeconfig };
+  return { pace, timeout, kubeconfig: values.kubeconfig, full: values.full === true };
 }
 
 /** Starts `kindwatch watch` on every custom kind, its output followed. */
@@ -124,7 +126,7 @@ async function main(): Promise<number> {
     process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}; see npm start -- --help\n`);
     return 2;
   }
-  const { pace, timeout, kubeconfig } = parsed;
+  const { pace, timeout, kubeconfig, full } = parsed;
   const abort = new AbortController();
   let local: TestCluster | undefined;
   // The first Ctrl-C stops the demo (the test cluster's own handler stops the cluster at once); a second one exits.
@@ -136,8 +138,15 @@ async function main(): Promise<number> {
   process.on("SIGTERM", interrupted);
   try {
     if (!kubeconfig) {
-      say("start a local kube-apiserver + etcd (the first run builds them from their Go modules: ~6 minutes)");
-      local = await TestCluster.start({ log: (line) => process.stderr.write(`${paint(2, line)}\n`) });
+      say(
+        full
+          ? "start a local control plane: kube-apiserver, etcd, kube-controller-manager, kube-scheduler, KWOK nodes"
+          : "start a local kube-apiserver + etcd (the first run builds them from their Go modules: 10 minutes or more)",
+      );
+      local = await TestCluster.start({
+        controlPlane: full ? "full" : "bare",
+        log: (line) => process.stderr.write(`${paint(2, line)}\n`),
+      });
       say(`kube-apiserver ${local.server} is up; kubeconfig: ${local.kubeconfigPath}`);
     }
     const config = kubeconfig ?? local?.kubeconfigPath ?? "";

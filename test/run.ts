@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TestCluster, writeClusterState } from "../src/testing/index.js";
+import { TestCluster, type TestClusterOptions, writeClusterState } from "../src/testing/index.js";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
 
@@ -30,19 +30,35 @@ if (files.length === 0) {
   console.error(`no test files match ${prefixes.join(" ")}`);
   process.exit(2);
 }
-// Fault tests start clusters of their own, which they may kill; only the integration tests share one.
-const needsCluster = files.some((f) => relative(root, f).startsWith("integration"));
+// Fault tests start clusters of their own, which they may kill; the integration tests share one, the full/ ones another.
+const needs = (dir: string) => files.some((f) => relative(root, f).startsWith(dir));
 
 const env = { ...process.env };
-let cluster: TestCluster | undefined;
-let stateDir: string | undefined;
-if (needsCluster && !env.KINDWATCH_TEST_KUBECONFIG) {
+const clusters: TestCluster[] = [];
+const stateDir = await mkdtemp(join(tmpdir(), "kindwatch-test-"));
+
+/** Starts a cluster for the run and publishes its state file in `env[stateVar]`. */
+async function shared(tag: string, stateVar: string, options: TestClusterOptions) {
   const started = Date.now();
-  cluster = await TestCluster.start({ log: (line) => console.error(`[cluster] ${line}`) });
-  stateDir = await mkdtemp(join(tmpdir(), "kindwatch-test-"));
-  env.KINDWATCH_TEST_CLUSTER = join(stateDir, "state.json");
-  await writeClusterState(cluster, env.KINDWATCH_TEST_CLUSTER);
-  console.error(`[cluster] ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${cluster.server}`);
+  const cluster = await TestCluster.start({ ...options, log: (line) => console.error(`[${tag}] ${line}`) });
+  clusters.push(cluster);
+  const statePath = join(stateDir, `${tag}.json`);
+  await writeClusterState(cluster, statePath);
+  env[stateVar] = statePath;
+  console.error(`[${tag}] ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${cluster.server}`);
+}
+
+try {
+  await Promise.all([
+    needs("integration") && !env.KINDWATCH_TEST_KUBECONFIG && shared("cluster", "KINDWATCH_TEST_CLUSTER", {}),
+    needs("full") &&
+      !env.KINDWATCH_TEST_FULL_KUBECONFIG &&
+      shared("full-cluster", "KINDWATCH_TEST_FULL_CLUSTER", { controlPlane: "full" }),
+  ]);
+} catch (err) {
+  await Promise.all(clusters.map((c) => c.stop()));
+  await rm(stateDir, { recursive: true, force: true });
+  throw err;
 }
 
 const child = spawn(
@@ -54,6 +70,6 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => child.kill(signal));
 }
 const code: number = await new Promise((resolve) => child.on("close", (c, s) => resolve(c ?? (s ? 1 : 0))));
-await cluster?.stop();
-if (stateDir) await rm(stateDir, { recursive: true, force: true });
+await Promise.all(clusters.map((c) => c.stop()));
+await rm(stateDir, { recursive: true, force: true });
 process.exit(code);

@@ -2,21 +2,23 @@
 /**
  * `kindwatch-test-cluster`: build the binaries, start a cluster in the background, stop it.
  *
- *   kindwatch-test-cluster binaries          build (or find) kube-apiserver and etcd, print their paths
- *   kindwatch-test-cluster up [--dir D]      start a cluster in the background; admin kubeconfig in D/kubeconfig
- *   kindwatch-test-cluster down [--dir D]    stop it and remove its data
+ *   kindwatch-test-cluster binaries [--full]         build (or find) the binaries, print their paths
+ *   kindwatch-test-cluster up [--dir D] [--full]     start a cluster in the background; admin kubeconfig in D/kubeconfig
+ *   kindwatch-test-cluster down [--dir D]            stop it and remove its data
+ *
+ * `--full` is the full control plane: kube-controller-manager, kube-scheduler and KWOK's fake nodes as well.
  */
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type ClusterState, writeClusterState } from "./attach.js";
-import { ensureBinaries } from "./binaries.js";
+import { type ControlPlane, ensureBinaries } from "./binaries.js";
 import { TestCluster } from "./cluster.js";
 
-const usage = "usage: kindwatch-test-cluster binaries | up [--dir DIR] | down [--dir DIR]";
+const usage = "usage: kindwatch-test-cluster binaries [--full] | up [--dir DIR] [--full] | down [--dir DIR]";
 
 function alive(pid: number): boolean {
   try {
@@ -40,10 +42,10 @@ async function sleep(ms: number) {
 }
 
 /** Runs the cluster in the foreground until SIGTERM or SIGINT (what `up` starts in the background). */
-async function serve(dir: string) {
+async function serve(dir: string, controlPlane: ControlPlane) {
   const started = Date.now();
   const kubeconfigPath = join(dir, "kubeconfig");
-  const cluster = await TestCluster.start({ kubeconfigPath, log: (line) => console.log(line) });
+  const cluster = await TestCluster.start({ kubeconfigPath, controlPlane, log: (line) => console.log(line) });
   await writeClusterState(cluster, join(dir, "state.json"));
   console.log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${cluster.server}`);
   const shutdown = async () => {
@@ -56,7 +58,7 @@ async function serve(dir: string) {
   process.once("SIGINT", shutdown);
 }
 
-async function up(dir: string) {
+async function up(dir: string, controlPlane: ControlPlane) {
   const existing = await readState(dir);
   if (existing && alive(existing.pid)) {
     console.log(`a cluster is already running at ${existing.server}; kubeconfig: ${existing.kubeconfigPath}`);
@@ -65,11 +67,12 @@ async function up(dir: string) {
   await mkdir(dir, { recursive: true });
   await rm(join(dir, "state.json"), { force: true });
   // The Go build can take minutes and prints progress: do it in the foreground, where the user sees it.
-  const binaries = await ensureBinaries({ log: (line) => console.log(line) });
+  const binaries = await ensureBinaries({ controlPlane, log: (line) => console.log(line) });
   console.log(`kube-apiserver: ${binaries.kubeApiServer} (${binaries.origin})`);
   const logPath = join(dir, "cluster.log");
   const log = openSync(logPath, "w");
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "serve", "--dir", dir], {
+  const args = [fileURLToPath(import.meta.url), "serve", "--dir", dir, ...(controlPlane === "full" ? ["--full"] : [])];
+  const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ["ignore", log, log],
   });
@@ -116,21 +119,23 @@ async function down(dir: string) {
 async function main() {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { dir: { type: "string", default: ".cluster" } },
+    options: { dir: { type: "string", default: ".cluster" }, full: { type: "boolean", default: false } },
   });
   const dir = resolve(values.dir ?? ".cluster");
+  const controlPlane: ControlPlane = values.full ? "full" : "bare";
   switch (positionals[0]) {
     case "binaries": {
-      const b = await ensureBinaries({ log: (line) => console.log(line) });
-      console.log(`kube-apiserver: ${b.kubeApiServer}\netcd: ${b.etcd}\norigin: ${b.origin}`);
+      const { origin, ...paths } = await ensureBinaries({ controlPlane, log: (line) => console.log(line) });
+      for (const path of Object.values(paths)) if (path) console.log(`${basename(path)}: ${path}`);
+      console.log(`origin: ${origin}`);
       return;
     }
     case "up":
-      return up(dir);
+      return up(dir, controlPlane);
     case "down":
       return down(dir);
     case "serve":
-      return serve(dir);
+      return serve(dir, controlPlane);
     default:
       console.error(usage);
       process.exitCode = 2;

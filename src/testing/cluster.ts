@@ -1,17 +1,22 @@
 /**
  * A real Kubernetes control plane for tests: etcd and kube-apiserver on free loopback ports, with generated
  * certificates, RBAC on, an admin user, users minted on demand, and the knobs fault tests need (restart the API server
- * over the same etcd, compact etcd, watch cache off).
+ * over the same etcd, compact etcd, watch cache off). On request, the full plane: also kube-controller-manager,
+ * kube-scheduler and KWOK's simulated nodes.
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Binaries, ensureBinaries } from "./binaries.js";
+import { type Binaries, type ControlPlane, ensureBinaries } from "./binaries.js";
 import { CertificateAuthority, serviceAccountKeys } from "./certs.js";
+import { type FakeNodesOptions, fakeNodeNames, startFullPlane } from "./controlplane.js";
 import { kubeconfigYaml } from "./kubeconfig.js";
+import { freePort } from "./ports.js";
 import { ManagedProcess, releaseTempDir, removeOnExit } from "./process.js";
 import { type Credentials, simpleRequest } from "./request.js";
+
+// Where it was defined before it had a module of its own; tests take closed ports from it.
+export { freePort };
 
 /** Who a test user is to RBAC: bind roles to this subject. */
 export interface RbacSubject {
@@ -46,7 +51,13 @@ export interface ClusterAccess {
 }
 
 /** Options of {@link TestCluster.start}. */
-export interface TestClusterOptions {
+export interface TestClusterOptions extends FakeNodesOptions {
+  /**
+   * `"bare"` (default): etcd and kube-apiserver only, fast to start; nothing acts on the objects. `"full"`: also
+   * kube-controller-manager, kube-scheduler and KWOK's fake nodes, so that Deployments make Pods that run, owners'
+   * dependents are garbage-collected and namespaces go away.
+   */
+  readonly controlPlane?: ControlPlane | undefined;
   /** Binaries to run; default {@link ensureBinaries}. */
   readonly binaries?: Binaries | undefined;
   /** Where to write the admin kubeconfig; default a file in the cluster's temporary folder. */
@@ -57,24 +68,10 @@ export interface TestClusterOptions {
   readonly apiServerArgs?: readonly string[] | undefined;
   /** More etcd flags, `--name=value` each. */
   readonly etcdArgs?: readonly string[] | undefined;
-  /** How long start-up may take before it fails; default 120 s. */
+  /** How long start-up may take before it fails; default 120 s (180 s for the full plane). */
   readonly startTimeoutMs?: number | undefined;
   /** Receives progress messages (builds, start-up). */
   readonly log?: ((line: string) => void) | undefined;
-}
-
-/** A free TCP port on loopback, as the kernel hands it out. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 /** Polls `check` until it returns true, failing early when `proc` dies and with a clear message at the deadline. */
@@ -93,7 +90,10 @@ async function waitUntil(what: string, check: () => Promise<boolean>, proc: Mana
 
 const addressInUse = /address already in use/i;
 
-/** A running etcd + kube-apiserver pair. Start with {@link TestCluster.start}, end with {@link TestCluster.stop}. */
+/**
+ * A running etcd + kube-apiserver pair, and on the full plane its other components. Start with
+ * {@link TestCluster.start}, end with {@link TestCluster.stop}.
+ */
 export class TestCluster implements ClusterAccess {
   readonly server: string;
   readonly kubeconfigPath: string;
@@ -104,11 +104,16 @@ export class TestCluster implements ClusterAccess {
   readonly dir: string;
   /** The CA that signs the serving and client certificates. */
   readonly ca: CertificateAuthority;
+  /** Which control plane runs. */
+  readonly controlPlane: ControlPlane;
+  /** The names of the full plane's fake nodes; empty on the bare plane. */
+  readonly nodeNames: readonly string[];
   readonly #binaries: Binaries;
   readonly #apiArgs: readonly string[];
   readonly #startTimeoutMs: number;
   #apiServer: ManagedProcess;
   readonly #etcd: ManagedProcess;
+  readonly #components: readonly ManagedProcess[];
   #stopped = false;
 
   private constructor(init: {
@@ -123,6 +128,9 @@ export class TestCluster implements ClusterAccess {
     startTimeoutMs: number;
     apiServer: ManagedProcess;
     etcd: ManagedProcess;
+    controlPlane: ControlPlane;
+    nodeNames: readonly string[];
+    components: readonly ManagedProcess[];
   }) {
     this.server = init.server;
     this.kubeconfigPath = init.kubeconfigPath;
@@ -135,12 +143,20 @@ export class TestCluster implements ClusterAccess {
     this.#startTimeoutMs = init.startTimeoutMs;
     this.#apiServer = init.apiServer;
     this.#etcd = init.etcd;
+    this.controlPlane = init.controlPlane;
+    this.nodeNames = init.nodeNames;
+    this.#components = init.components;
   }
 
-  /** Starts etcd and kube-apiserver and resolves once the API server is ready. */
+  /**
+   * Starts etcd and kube-apiserver and resolves once the API server is ready; on the full plane, also once the other
+   * components answer `/healthz`, the fake nodes are Ready and the `default` ServiceAccount exists.
+   */
   static async start(options: TestClusterOptions = {}): Promise<TestCluster> {
-    const binaries = options.binaries ?? (await ensureBinaries(options.log ? { log: options.log } : {}));
-    const timeout = options.startTimeoutMs ?? 120_000;
+    const controlPlane = options.controlPlane ?? "bare";
+    const full = controlPlane === "full";
+    const binaries = options.binaries ?? (await ensureBinaries({ controlPlane, log: options.log }));
+    const timeout = options.startTimeoutMs ?? (full ? 180_000 : 120_000);
     const deadline = Date.now() + timeout;
     const dir = await mkdtemp(join(tmpdir(), "kindwatch-cluster-"));
     removeOnExit(dir);
@@ -193,8 +209,8 @@ export class TestCluster implements ClusterAccess {
         "--service-cluster-ip-range=10.0.0.0/24",
         "--allow-privileged=true",
         // No controller makes a namespace's `default` ServiceAccount on a bare plane, and this plugin rejects every Pod
-        // that names none (it defaults to `default`) until one exists.
-        "--disable-admission-plugins=ServiceAccount",
+        // that names none (it defaults to `default`) until one exists. The full plane's controllers make it.
+        ...(full ? [] : ["--disable-admission-plugins=ServiceAccount"]),
         `--watch-cache=${options.watchCache ?? true}`,
         ...(options.apiServerArgs ?? []),
       ];
@@ -225,6 +241,19 @@ export class TestCluster implements ClusterAccess {
       await writeFile(kubeconfigPath, kubeconfigYaml({ server, credentials: admin, userName: "kindwatch-admin" }), {
         mode: 0o600,
       });
+      let components: ManagedProcess[] = [];
+      if (full) {
+        try {
+          components = await startFullPlane(
+            { binaries, dir, server, ca, admin, files, deadline, log: options.log },
+            options,
+          );
+        } catch (err) {
+          await apiServer.stop("SIGKILL");
+          await etcd.stop("SIGKILL");
+          throw err;
+        }
+      }
       return new TestCluster({
         server,
         kubeconfigPath,
@@ -237,6 +266,9 @@ export class TestCluster implements ClusterAccess {
         startTimeoutMs: timeout,
         apiServer,
         etcd,
+        controlPlane,
+        nodeNames: full ? fakeNodeNames(options.nodes ?? 2) : [],
+        components,
       });
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
@@ -351,10 +383,12 @@ export class TestCluster implements ClusterAccess {
     return certificateUser(this.ca, this.server, join(this.dir, "users"), name, groups);
   }
 
-  /** Stops kube-apiserver and etcd and removes the cluster's folder. Safe to call twice. */
+  /** Stops every process of the cluster and removes the cluster's folder. Safe to call twice. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    // The components first, so that none of them spends its last seconds retrying against a stopped API server.
+    await Promise.all(this.#components.map((c) => c.stop("SIGTERM", 5000)));
     await this.#apiServer.stop("SIGTERM", 5000);
     await this.#etcd.stop("SIGTERM", 5000);
     await rm(this.dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@
  * @example
  * ```ts
  * const cluster = await TestCluster.start();        // builds the binaries on first use, then starts in seconds
+ * const full = await TestCluster.start({ controlPlane: "full" });   // controllers, scheduler and fake nodes too
  * try { ... use cluster.kubeconfigPath ... } finally { await cluster.stop(); }
  * ```
  *
@@ -15,11 +16,13 @@
 export { attachCluster, attachKubeconfig, type ClusterState, writeClusterState } from "./attach.js";
 export {
   type Binaries,
+  type ControlPlane,
   defaultCacheDir,
   type EnsureBinariesOptions,
   ETCD_VERSION,
   ensureBinaries,
   KUBERNETES_VERSION,
+  KWOK_VERSION,
 } from "./binaries.js";
 export { CertificateAuthority, type CertificateRequest, type KeyPair } from "./certs.js";
 export {
@@ -29,5 +32,6 @@ export {
   type TestClusterOptions,
   type TestUser,
 } from "./cluster.js";
+export { DEFAULT_NODE_CAPACITY, type FakeNodesOptions } from "./controlplane.js";
 export { kubeconfigYaml } from "./kubeconfig.js";
 export { type Credentials, type SimpleResponse, simpleRequest } from "./request.js";

@@ -58,11 +58,11 @@ export class ManagedProcess {
   readonly #log: WriteStream;
   #tail = "";
 
-  constructor(name: string, command: string, args: readonly string[], logFile: string) {
+  constructor(name: string, command: string, args: readonly string[], logFile: string, env?: NodeJS.ProcessEnv) {
     hook();
     this.name = name;
     this.#log = createWriteStream(logFile, { flags: "a" });
-    this.child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
     live.add(this.child);
     const onData = (chunk: Buffer) => {
       this.#log.write(chunk);

@@ -3,7 +3,7 @@
  * scenario through `kindwatch watch` and end cleanly, also when interrupted or pointed at another cluster.
  */
 import assert from "node:assert/strict";
-import { copyFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -12,6 +12,7 @@ import { isKind } from "../../src/http/errors.js";
 import { connect, isNotFound } from "../../src/index.js";
 import { TestCluster } from "../../src/testing/index.js";
 import { CliProcess, runCli } from "../support/cli.js";
+import { processes, running } from "../support/processes.js";
 import { waitFor } from "../support/wait.js";
 
 const script = fileURLToPath(new URL("../../demo/main.js", import.meta.url));
@@ -42,23 +43,6 @@ function assertShown(stdout: string, stderr: string) {
   assert.match(stderr, /^version changed FeatureFlag\.flags\.example\.com: now v1 \(was v1alpha1\)$/m);
   assert.match(stderr, /^removed FeatureFlag\.flags\.example\.com: /m);
   assert.match(stdout, /done: kindwatch watch showed all 23 changes/);
-}
-
-/** The processes running now, by pid, with their command lines. */
-async function processes(): Promise<{ pid: number; args: string[] }[]> {
-  const out: { pid: number; args: string[] }[] = [];
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
-    if (cmdline) out.push({ pid: Number(entry), args: cmdline.split("\0") });
-  }
-  return out;
-}
-
-/** Whether `pid` is a live process (a zombie has ended: it only waits to be reaped). */
-async function running(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
-  return stat !== undefined && stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
 }
 
 /** Whether the cluster answers `/readyz` to an admin who trusts its CA (a plain fetch trusts no self-signed CA). */

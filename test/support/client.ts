@@ -31,13 +31,16 @@ export interface ClientEnv {
   readonly transport: Transport;
   readonly client: DynamicClient;
   readonly namespace: string;
-  /** Deletes the namespace (it stays Terminating: no controller-manager) and closes the transport. */
+  /** Deletes the namespace (on the bare plane it stays Terminating: no controller-manager) and closes the transport. */
   close(): Promise<void>;
 }
 
-/** Attaches to the test cluster and creates a namespace named `prefix-RANDOM`. */
-export async function clientEnv(prefix: string): Promise<ClientEnv> {
-  const cluster = await attachCluster();
+/** Attaches to the test cluster (or the one `attach` finds) and creates a namespace named `prefix-RANDOM`. */
+export async function clientEnv(
+  prefix: string,
+  attach: () => Promise<ClusterAccess> = () => attachCluster(),
+): Promise<ClientEnv> {
+  const cluster = await attach();
   const transport = new Transport(loadConfig({ kubeconfig: cluster.kubeconfigPath, env: {} }));
   const client = new DynamicClient(transport);
   const namespace = uniqueName(prefix);

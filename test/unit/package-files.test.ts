@@ -9,6 +9,7 @@ import { posix } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { goModuleFiles } from "../../src/testing/binaries.js";
 
 /** The repository root: dist/test/unit/ -> ../../../ */
 const root = new URL("../../../", import.meta.url);
@@ -25,6 +26,12 @@ async function packedFiles(): Promise<Set<string>> {
 }
 
 describe("the packed package", () => {
+  it("ships the Go modules the test cluster is built from, and KWOK's Stages", async () => {
+    const files = await packedFiles();
+    const missing = [...goModuleFiles, "kwok/stages.yaml"].map((f) => `test/cluster/${f}`).filter((f) => !files.has(f));
+    assert.deepEqual(missing, [], "package.json's files leaves out what ensureBinaries and the full plane read");
+  });
+
   it("ships the source of every source map, and a declaration map beside every declaration", async () => {
     const files = await packedFiles();
     const maps = [...files].filter((f) => f.endsWith(".map"));
