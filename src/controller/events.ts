@@ -5,6 +5,7 @@
  * client-go's spam filter, drops floods; failures are logged, never thrown at the caller.
  */
 
+import { delay } from "../cache/backoff.js";
 import { failureFields, type Logger, type LoggerOption, loggerOf } from "../cache/log.js";
 import type { DynamicClient, ResourceClient } from "../client/resource.js";
 import { ApiError, isNotFound } from "../http/errors.js";
@@ -343,16 +344,7 @@ export class EventRecorder {
         const transient = err instanceof ApiError && err.transient;
         if (!transient || attempt >= transientAttempts || this.#stopRetries.signal.aborted) throw err;
       }
-      await new Promise<void>((resolve) => {
-        const stop = this.#stopRetries.signal;
-        const done = () => {
-          clearTimeout(timer);
-          stop.removeEventListener("abort", done);
-          resolve();
-        };
-        const timer = setTimeout(done, 500 * attempt);
-        stop.addEventListener("abort", done, { once: true });
-      });
+      await delay(500 * attempt, this.#stopRetries.signal);
     }
   }
 

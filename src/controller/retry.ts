@@ -1,4 +1,5 @@
 /** What finalizer and status writes share: the client for an object's namespace, and retrying a conflict. */
+import { delay } from "../cache/backoff.js";
 import type { ResourceClient } from "../client/resource.js";
 import { isConflict } from "../http/errors.js";
 import * as meta from "../object/meta.js";
@@ -20,23 +21,9 @@ export function nameOf(obj: unknown, what: string): string {
   return name;
 }
 
-/** Waits about `ms` (client-go's 10 ms with 10% jitter between conflict retries), or until `signal` fires. */
-export function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(
-      () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      },
-      ms * (1 + Math.random() * 0.1),
-    );
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+/** Waits about `ms` (client-go's 10 ms with 10% jitter between conflict retries); rejects when `signal` fires. */
+export async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (!(await delay(ms * (1 + Math.random() * 0.1), signal))) throw signal?.reason;
 }
 
 /**
