@@ -22,6 +22,7 @@ export {
   dropManagedFields,
   type EventHandlers,
   type FieldPath,
+  type HeldInformer,
   type IndexFunc,
   Informer,
   type InformerLease,
@@ -143,6 +144,7 @@ export {
   type Controller,
   type ControllerBuilder,
   type ControllerCluster,
+  type ControllerMetrics,
   type ControllerOptions,
   type ControllerReferenceOptions,
   type ControllerStats,
@@ -165,6 +167,8 @@ export {
   type PermanentErrorHandler,
   type Predicate,
   type ReconcileContext,
+  type ReconcileOutcome,
+  type ReconcileResultLabel,
   type Reconciler,
   type Request,
   type Result,
@@ -208,6 +212,8 @@ export {
 export {
   ApiError,
   type ApiErrorInit,
+  type AttemptEvent,
+  type CallEvent,
   type ErrorKind,
   isAborted,
   isAlreadyExists,
@@ -236,6 +242,7 @@ export {
   type StatusDetails,
   type StreamResponse,
   Transport,
+  type TransportObserver,
   type TransportOptions,
 } from "./http/index.js";
 // Leader election: one active replica among several, on a coordination.k8s.io/v1 Lease (client-go's semantics).
@@ -248,6 +255,19 @@ export {
   type LeaseTiming,
   validateLeaseTiming,
 } from "./manager/index.js";
+// Prometheus metrics through prom-client under controller-runtime's and client-go's names, plus the caches' sizes.
+export {
+  cacheMetrics,
+  controllerMetrics,
+  controllerRuntimeWorkqueueBuckets,
+  type InstrumentOptions,
+  instrument,
+  type MetricsRegistry,
+  reconcileTimeBuckets,
+  restClientDurationBuckets,
+  transportMetrics,
+  workqueueMetrics,
+} from "./metrics/index.js";
 // Objects: the unstructured type, nested fields that never throw, metadata, conditions, keys, JSONPath.
 export {
   asMap,

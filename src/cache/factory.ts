@@ -29,6 +29,14 @@ export interface InformerLease<T extends KubeObject = KubeObject> {
   release(): Promise<void>;
 }
 
+/** A shared informer and what it lists and watches. */
+export interface HeldInformer {
+  /** The request that made it: its resource, namespace and selectors. */
+  readonly request: Omit<InformerRequest, "indexers">;
+  /** The informer, shared: read it, never stop it. */
+  readonly informer: Informer<KubeObject>;
+}
+
 /** The identity of an informer: requests with equal keys share one. */
 export function informerKey(req: Omit<InformerRequest, "indexers">): string {
   const { group, version, resource } = req.gvr;
@@ -47,7 +55,10 @@ export function informerKey(req: Omit<InformerRequest, "indexers">): string {
 export class SharedInformerFactory {
   readonly #client: DynamicClient;
   readonly #options: InformerOptions<KubeObject>;
-  readonly #entries = new Map<string, { informer: Informer<KubeObject>; holders: number }>();
+  readonly #entries = new Map<
+    string,
+    { request: Omit<InformerRequest, "indexers">; informer: Informer<KubeObject>; holders: number }
+  >();
 
   constructor(client: DynamicClient, options: InformerOptions<KubeObject> = {}) {
     this.#client = client;
@@ -62,7 +73,7 @@ export class SharedInformerFactory {
   acquire<T extends KubeObject = KubeObject>(req: InformerRequest<T>): InformerLease<T> {
     const key = informerKey(req);
     const existing = this.#entries.get(key);
-    const entry = existing ?? { informer: this.#newInformer(req), holders: 0 };
+    const entry = existing ?? { request: requestOf(req), informer: this.#newInformer(req), holders: 0 };
     // Before the hold is taken: a refused request leaves nothing behind (nor a started informer).
     addIndexers(entry.informer, req.indexers ?? {});
     if (!existing) {
@@ -97,6 +108,11 @@ export class SharedInformerFactory {
     return [...this.#entries.values()].map((e) => e.informer);
   }
 
+  /** The informers currently held, each with the request that made it (its resource, namespace and selectors). */
+  held(): HeldInformer[] {
+    return [...this.#entries.values()].map(({ request, informer }) => ({ request, informer }));
+  }
+
   /**
    * Resolves once every informer currently held has synced; rejects as {@link Informer.synced} does, also with an
    * `InformerStoppedError` when one stops first (its last holder released it, or {@link SharedInformerFactory.shutdown}).
@@ -111,6 +127,12 @@ export class SharedInformerFactory {
     this.#entries.clear();
     await Promise.all(all.map((e) => e.informer.stop()));
   }
+}
+
+/** What identifies an informer in `req`, without the consumer's indexers. */
+function requestOf<T extends KubeObject>(req: InformerRequest<T>): Omit<InformerRequest, "indexers"> {
+  const { indexers: _, ...request } = req;
+  return request;
 }
 
 /**

@@ -1,6 +1,12 @@
 /** Informers: the list-watch state machine, the store and its indexes, handlers, and shared informers. */
 export { Backoff, type BackoffOptions, delay } from "./backoff.js";
-export { type InformerLease, type InformerRequest, informerKey, SharedInformerFactory } from "./factory.js";
+export {
+  type HeldInformer,
+  type InformerLease,
+  type InformerRequest,
+  informerKey,
+  SharedInformerFactory,
+} from "./factory.js";
 export {
   dropManagedFields,
   type EventHandlers,

@@ -14,6 +14,7 @@ import type { KubeObject } from "../object/types.js";
 import type { RateLimiter } from "../queue/rate-limiters.js";
 import { Workqueue } from "../queue/workqueue.js";
 import type { EventRecorder } from "./events.js";
+import { type ControllerMetrics, fanOutControllerMetrics, type ReconcileOutcome } from "./metrics.js";
 import type { Predicate } from "./predicates.js";
 import { PermanentError, type Request, type Result, requestFor, requestKey, requestOf } from "./result.js";
 
@@ -41,6 +42,8 @@ export interface ControllerOptions {
   readonly drainTimeoutMs?: number | undefined;
   /** Where failed reconciles are logged (default warnings and errors to stderr; "none" for silence). */
   readonly logger?: LoggerOption | undefined;
+  /** Where reconcile outcomes, durations, active workers and workqueue metrics go (more with `observe`). */
+  readonly metrics?: ControllerMetrics | undefined;
 }
 
 /** Options of a watched resource. */
@@ -141,6 +144,8 @@ export interface Controller {
   readonly name: string;
   /** What the controller has done so far. */
   readonly stats: ControllerStats;
+  /** Adds a metrics observer, heard from the next run on; returns a function that removes it. */
+  observe(metrics: ControllerMetrics): () => void;
   /**
    * Acquires the informers, waits for them to sync, and reconciles until `signal` aborts; then stops taking keys,
    * waits for the reconciles in flight (up to `drainTimeoutMs`, then aborts their signal) and releases the informers.
@@ -232,6 +237,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
   readonly #log;
   #running = false;
   #stats = { reconciles: 0, errors: 0, permanentErrors: 0 };
+  readonly #observers = new Set<ControllerMetrics>();
 
   constructor(
     cluster: ControllerCluster,
@@ -254,6 +260,13 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     this.#reconciler = handlers.reconciler;
     this.#onPermanentError = handlers.onPermanentError;
     this.#log = loggerOf(options.logger);
+    if (options.metrics) this.#observers.add(options.metrics);
+  }
+
+  /** Adds a metrics observer, heard from the next run on; returns a function that removes it. */
+  observe(metrics: ControllerMetrics): () => void {
+    this.#observers.add(metrics);
+    return () => this.#observers.delete(metrics);
   }
 
   /** What the controller has done so far. */
@@ -287,7 +300,12 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       throw err;
     }
     const { group, kind, namespaced } = primaryKind;
-    const queue = new Workqueue<string>({ name: this.name, rateLimiter: this.#options.rateLimiter });
+    const metrics = fanOutControllerMetrics([...this.#observers]);
+    const queue = new Workqueue<string>({
+      name: this.name,
+      rateLimiter: this.#options.rateLimiter,
+      metrics: metrics.workqueue,
+    });
     const enqueue = (key: string) => queue.add(key);
     const namespace = this.#options.namespace;
     const primaryGvr = this.#primary.resource;
@@ -340,20 +358,24 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
         signal: draining.signal,
       };
       let stopping = false;
+      const concurrency = this.#options.concurrency ?? 1;
+      metrics.started(this.name, concurrency);
       const worker = async () => {
         for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
           if (stopping) {
             queue.done(key);
             continue;
           }
+          metrics.activeWorkers(this.name, 1);
           try {
-            await this.#process(queue, key, ctx);
+            await this.#process(queue, key, ctx, (outcome) => metrics.reconciled(this.name, outcome));
           } finally {
+            metrics.activeWorkers(this.name, -1);
             queue.done(key);
           }
         }
       };
-      const workers = Array.from({ length: this.#options.concurrency ?? 1 }, () => worker());
+      const workers = Array.from({ length: concurrency }, () => worker());
       await stopped;
       stopping = true;
       for (const remove of removers.splice(0)) remove();
@@ -371,14 +393,23 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     }
   }
 
-  async #process(queue: Workqueue<string>, key: string, ctx: ReconcileContext<T>): Promise<void> {
+  async #process(
+    queue: Workqueue<string>,
+    key: string,
+    ctx: ReconcileContext<T>,
+    report: (outcome: ReconcileOutcome) => void,
+  ): Promise<void> {
     const req = requestOf(key);
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     let result: Result;
     try {
       result = await this.#reconciler(req, ctx);
     } catch (err) {
       this.#stats.reconciles++;
-      if (err instanceof PermanentError) {
+      const permanent = err instanceof PermanentError;
+      report({ result: "error", permanent, seconds: seconds() });
+      if (permanent) {
         this.#stats.permanentErrors++;
         queue.forget(key);
         await this.#permanent(err, req, ctx);
@@ -390,6 +421,11 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       return;
     }
     this.#stats.reconciles++;
+    report({
+      result: !result.requeue ? "success" : result.afterMs === undefined ? "requeue" : "requeue_after",
+      permanent: false,
+      seconds: seconds(),
+    });
     if (!result.requeue) queue.forget(key);
     else if (result.afterMs === undefined) queue.addRateLimited(key);
     else {

@@ -21,6 +21,7 @@ export {
   type EventType,
 } from "./events.js";
 export { type FinalizerHandlers, type FinalizerOptions, withFinalizer } from "./finalizer.js";
+export type { ControllerMetrics, ReconcileOutcome, ReconcileResultLabel } from "./metrics.js";
 export {
   type ControllerReferenceOptions,
   OwnerReferenceError,

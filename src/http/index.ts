@@ -4,6 +4,8 @@ export { jsonLines } from "./ndjson.js";
 export { TokenBucket } from "./ratelimit.js";
 export { isOutage, Recovery, type RecoveryOptions, type RecoveryWaitOptions } from "./recovery.js";
 export {
+  type AttemptEvent,
+  type CallEvent,
   type Query,
   type RateLimitStatus,
   type RequestOptions,
@@ -11,6 +13,7 @@ export {
   type RetryEvent,
   type StreamResponse,
   Transport,
+  type TransportObserver,
   type TransportOptions,
 } from "./transport.js";
 export { defaultUserAgent } from "./useragent.js";

@@ -75,12 +75,55 @@ export interface StreamResponse {
 export interface RetryEvent {
   /** "METHOD path". */
   readonly request: string;
+  /** The HTTP method, upper case. */
+  readonly method: string;
   /** The attempt that failed, from 1. */
   readonly attempt: number;
   /** Why it failed. */
   readonly error: ApiError;
   /** How long the transport waits before the next attempt: the server's `Retry-After`, or a backoff. */
   readonly delayMs: number;
+}
+
+/** One attempt of a call, once its response's status is in or it failed without one: for metrics. */
+export interface AttemptEvent {
+  /** The HTTP method, upper case. */
+  readonly method: string;
+  /** The path below the server URL, without the query. */
+  readonly path: string;
+  /** The server's `host:port`, as client-go's `host` label has it. */
+  readonly host: string;
+  /** The response's status; 0 when there was none (network failure, deadline, abort). */
+  readonly status: number;
+  /** Why the attempt failed, when it did (a non-2xx status, or no response). */
+  readonly error?: ApiError | undefined;
+  /** Whether the call is a stream (a watch): its attempt ends with the response headers. */
+  readonly stream: boolean;
+}
+
+/** A request (not a stream) that ended, after all its attempts and reading its body, successful or not. */
+export interface CallEvent {
+  /** The HTTP method, upper case. */
+  readonly method: string;
+  /** The path below the server URL, without the query. */
+  readonly path: string;
+  /** The server's `host:port`. */
+  readonly host: string;
+  /** From the call to its end, rate-limit waits and retries included, in seconds (client-go's request latency). */
+  readonly seconds: number;
+}
+
+/**
+ * Hears what a transport does, for metrics; attach it with {@link Transport.observe}, also to a transport in use. Its
+ * methods run inside the call, so they must be quick; what they throw is ignored rather than failing the call.
+ */
+export interface TransportObserver {
+  /** Each attempt, retries and streams included (client-go's `rest_client_requests_total`). */
+  attempt?(event: AttemptEvent): void;
+  /** Each request once it ended (client-go's `rest_client_request_duration_seconds`). */
+  call?(event: CallEvent): void;
+  /** Each retry, as {@link TransportOptions.onRetry} is told of it. */
+  retry?(event: RetryEvent): void;
 }
 
 /** The state of a transport's client-side rate limit. */
@@ -209,7 +252,9 @@ function abortable(sent: Promise<Dispatcher.ResponseData>, scope: CallScope): Pr
   });
 }
 
-type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError };
+type Outcome<T> =
+  | { readonly ok: true; readonly value: T; readonly status: number }
+  | { readonly ok: false; readonly error: ApiError };
 
 /** Sends requests to one cluster. Create one per cluster and share it; {@link Transport.close} it when done. */
 export class Transport {
@@ -220,12 +265,14 @@ export class Transport {
    */
   readonly recovery: Recovery;
   readonly #origin: string;
+  readonly #host: string;
   readonly #basePath: string;
   readonly #options: TransportOptions;
   readonly #userAgent: string;
   readonly #limiter: TokenBucket | undefined;
   readonly #limiterMode: RateLimitStatus["mode"];
   readonly #scopes = new Set<CallScope>();
+  readonly #observers = new Set<TransportObserver>();
   #pool: Pool;
   #poolCert: string | undefined;
   #streamConnect: { readonly cert: string | undefined; readonly connect: Connector } | undefined;
@@ -235,6 +282,7 @@ export class Transport {
     this.config = config;
     const url = new URL(config.server);
     this.#origin = url.origin;
+    this.#host = url.host;
     this.#basePath = url.pathname.replace(/\/+$/, "");
     this.#options = options;
     this.#userAgent = options.userAgent ?? defaultUserAgent;
@@ -257,6 +305,27 @@ export class Transport {
       (signal) => this.request({ path: "/readyz", signal, timeoutMs: probeTimeoutMs, maxRetries: 0 }),
       options.recovery,
     );
+  }
+
+  /** Adds an observer of every call from now on; returns a function that removes it. */
+  observe(observer: TransportObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
+  #notify<E>(pick: (o: TransportObserver) => ((event: E) => void) | undefined, event: E): void {
+    for (const observer of this.#observers) {
+      try {
+        pick(observer)?.call(observer, event);
+      } catch {
+        // An observer's failure (a metrics bug) must not fail the call it observes.
+      }
+    }
+  }
+
+  #retried(event: RetryEvent): void {
+    this.#options.onRetry?.(event);
+    this.#notify((o) => o.retry, event);
   }
 
   /** The client-side rate limit as it stands. */
@@ -441,7 +510,7 @@ export class Transport {
       this.#observe(res.headers, request);
       const notModified = res.statusCode === 304 && opts.ifNoneMatch !== undefined;
       if ((res.statusCode >= 200 && res.statusCode < 300) || notModified)
-        return { ok: true, value: await consume(res) };
+        return { ok: true, value: await consume(res), status: res.statusCode };
       const text = await res.body.text();
       let parsed: unknown = text;
       try {
@@ -467,6 +536,7 @@ export class Transport {
     const method = (opts.method ?? "GET").toUpperCase();
     const request = `${method} ${opts.path}`;
     if (this.#closed) throw this.#closedError(request);
+    const started = performance.now();
     const scope = new CallScope(opts.signal, request);
     this.#scopes.add(scope);
     const release = () => {
@@ -495,6 +565,9 @@ export class Transport {
         const outcome = await this.#attempt(opts, method, path, body, creds, dispatcher, scope, (res) =>
           consume(res, scope, end),
         );
+        const attempted = { method, path: opts.path, host: this.#host, stream };
+        if (outcome.ok) this.#notify((o) => o.attempt, { ...attempted, status: outcome.status });
+        else this.#notify((o) => o.attempt, { ...attempted, status: outcome.error.status, error: outcome.error });
         if (outcome.ok) {
           handedOver = stream;
           return outcome.value;
@@ -510,7 +583,7 @@ export class Transport {
           const fresh = await this.#credentials(scope);
           if (!sameCredentials(fresh, creds)) {
             creds = fresh;
-            this.#options.onRetry?.({ request, attempt, error, delayMs: 0 });
+            this.#retried({ request, method, attempt, error, delayMs: 0 });
             continue;
           }
         }
@@ -525,13 +598,17 @@ export class Transport {
         if (delayMs === undefined || (deadline !== undefined && performance.now() + delayMs >= deadline)) {
           throw attempt > 1 ? withMessage(error, `${error.message} (after ${attempt} attempts)`) : error;
         }
-        this.#options.onRetry?.({ request, attempt, error, delayMs });
+        this.#retried({ request, method, attempt, error, delayMs });
         // A retry after no response ends early once the probe sees the server back; one the server asked for waits.
         if (error.status !== 0) await sleep(delayMs, scope);
         else if (!(await this.recovery.wait(error, delayMs, { signal: scope.signal }))) throw scope.reason;
       }
     } finally {
       if (!handedOver) release();
+      if (!stream) {
+        const seconds = (performance.now() - started) / 1000;
+        this.#notify((o) => o.call, { method, path: opts.path, host: this.#host, seconds });
+      }
     }
   }
 
