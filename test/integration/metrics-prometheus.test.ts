@@ -215,15 +215,26 @@ describe("Prometheus metrics scraped over HTTP", () => {
     assert.equal(bytes, cms.informer.status().bytes);
     assert.ok(bytes > listed * 100, `each ConfigMap weighs something (${bytes} bytes)`);
 
+    // A second informer of the resource, selecting the big one only: the caches hold it twice, and say so.
+    const bigOnly = cluster.informers.acquire({ gvr: configMapsGvr, namespace: env.namespace, labelSelector: "big" });
+    cleanups.push(() => bigOnly.release());
+    await bigOnly.informer.synced();
     await env.client
       .resource(configMapsGvr)
       .namespace(env.namespace)
-      .create({ ...configMap("big"), data: { blob: "x".repeat(10_000) } });
-    s = await waitFor("the new ConfigMap in the scrape", async () => {
-      const scraped = await scrape();
-      return scraped.value("kindwatch_cache_objects", { resource: "configmaps" }) === listed + 1 && scraped;
-    });
-    assert.ok(s.value("kindwatch_cache_bytes", { resource: "configmaps" }) >= bytes + 10_000);
+      .create({ ...configMap("big"), metadata: { ...configMap("big").metadata, labels: { big: "" } } });
+    s = await waitFor(
+      "the new ConfigMap in the scrape",
+      async () => {
+        const scraped = await scrape();
+        return scraped.value("kindwatch_cache_objects", { resource: "configmaps" }) === listed + 2 && scraped;
+      },
+      { timeoutMs: 10_000 },
+    );
+    assert.equal(
+      s.value("kindwatch_cache_bytes", { resource: "configmaps" }),
+      cms.informer.status().bytes + bigOnly.informer.status().bytes,
+    );
 
     await secretsLease.release();
     s = await scrape();

@@ -5,11 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Counter, Registry } from "prom-client";
-import {
-  controllerMetrics,
-  controllerRuntimeWorkqueueBuckets,
-  workqueueMetrics,
-} from "../../src/metrics/index.js";
+import { controllerMetrics, controllerRuntimeWorkqueueBuckets, workqueueMetrics } from "../../src/metrics/index.js";
 import { ManualClock, Workqueue } from "../../src/queue/index.js";
 import { parsePrometheusText, type Scrape } from "../support/prometheus.js";
 
