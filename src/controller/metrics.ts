@@ -10,19 +10,19 @@ export type ReconcileResultLabel = "success" | "error" | "requeue" | "requeue_af
 /** One finished reconcile. */
 export interface ReconcileOutcome {
   /**
-   * "error" when the reconciler threw (a {@link PermanentError} too, as controller-runtime counts a `TerminalError`),
-   * else what its {@link Result} asked for: "requeue_after" for a delay, "requeue" for a rate-limited retry.
+   * "error" when the reconciler threw (a `PermanentError` too, as controller-runtime counts a `TerminalError`),
+   * else what its `Result` asked for: "requeue_after" for a delay, "requeue" for a rate-limited retry.
    */
   readonly result: ReconcileResultLabel;
-  /** Whether the error was a {@link PermanentError} (not retried); false for every other result. */
+  /** Whether the error was a `PermanentError` (not retried); false for every other result. */
   readonly permanent: boolean;
   /** How long the reconcile function ran, in seconds. */
   readonly seconds: number;
 }
 
 /**
- * Hears what a controller does; give it as {@link ControllerOptions.metrics} or attach it with
- * {@link Controller.observe}. Its methods run on the reconcile path, so they must be quick; what they throw is ignored.
+ * Hears what a controller does; give it as `ControllerOptions.metrics` or attach it with
+ * `Controller.observe`. Its methods run on the reconcile path, so they must be quick; what they throw is ignored.
  */
 export interface ControllerMetrics {
   /** The metrics of the controller's workqueue (named after the controller), given to the queue of each run. */

@@ -158,7 +158,7 @@ export function workqueueMetrics(registry: MetricsRegistry): WorkqueueMetricsPro
  * Controller metrics registering controller-runtime's `controller_runtime_*` metrics (and, through its `workqueue`,
  * the `workqueue_*` ones) into `registry`; give it as a controller's `metrics` option or to `Controller.observe`.
  *
- * A {@link PermanentError} counts as controller-runtime counts a `TerminalError`: `result="error"`, one more
+ * A `PermanentError` counts as controller-runtime counts a `TerminalError`: `result="error"`, one more
  * `controller_runtime_reconcile_errors_total` and one more `controller_runtime_terminal_reconcile_errors_total`.
  * `controller_runtime_reconcile_panics_total` is not registered: a throw is the only way a reconcile fails in
  * JavaScript, and it is counted as an error.
