@@ -144,7 +144,7 @@ export interface Controller {
   readonly name: string;
   /** What the controller has done so far. */
   readonly stats: ControllerStats;
-  /** Adds a metrics observer, heard from the next run on; returns a function that removes it. */
+  /** Adds a metrics observer for the runs that start from now on; returns a function that removes it from them. */
   observe(metrics: ControllerMetrics): () => void;
   /**
    * Acquires the informers, waits for them to sync, and reconciles until `signal` aborts; then stops taking keys,
@@ -263,7 +263,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     if (options.metrics) this.#observers.add(options.metrics);
   }
 
-  /** Adds a metrics observer, heard from the next run on; returns a function that removes it. */
+  /** Adds a metrics observer for the runs that start from now on; returns a function that removes it from them. */
   observe(metrics: ControllerMetrics): () => void {
     this.#observers.add(metrics);
     return () => this.#observers.delete(metrics);

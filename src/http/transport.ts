@@ -323,6 +323,12 @@ export class Transport {
     }
   }
 
+  #attempted(method: string, path: string, stream: boolean, outcome: Outcome<unknown>): void {
+    const status = outcome.ok ? outcome.status : outcome.error.status;
+    const error = outcome.ok ? undefined : outcome.error;
+    this.#notify((o) => o.attempt, { method, path, host: this.#host, status, error, stream });
+  }
+
   #retried(event: RetryEvent): void {
     this.#options.onRetry?.(event);
     this.#notify((o) => o.retry, event);
@@ -565,9 +571,7 @@ export class Transport {
         const outcome = await this.#attempt(opts, method, path, body, creds, dispatcher, scope, (res) =>
           consume(res, scope, end),
         );
-        const attempted = { method, path: opts.path, host: this.#host, stream };
-        if (outcome.ok) this.#notify((o) => o.attempt, { ...attempted, status: outcome.status });
-        else this.#notify((o) => o.attempt, { ...attempted, status: outcome.error.status, error: outcome.error });
+        if (this.#observers.size > 0) this.#attempted(method, opts.path, stream, outcome);
         if (outcome.ok) {
           handedOver = stream;
           return outcome.value;
@@ -605,7 +609,7 @@ export class Transport {
       }
     } finally {
       if (!handedOver) release();
-      if (!stream) {
+      if (!stream && this.#observers.size > 0) {
         const seconds = (performance.now() - started) / 1000;
         this.#notify((o) => o.call, { method, path: opts.path, host: this.#host, seconds });
       }

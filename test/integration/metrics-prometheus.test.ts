@@ -18,7 +18,7 @@ import {
   requeueAfter,
 } from "../../src/controller/index.js";
 import { isNotFound } from "../../src/http/index.js";
-import { instrument, reconcileTimeBuckets } from "../../src/metrics/index.js";
+import { controllerMetrics, instrument, reconcileTimeBuckets } from "../../src/metrics/index.js";
 import { exponentialRateLimiter } from "../../src/queue/rate-limiters.js";
 import { type ClientEnv, clientEnv, configMapsGvr } from "../support/client.js";
 import { adminConfig, throughProxy } from "../support/http.js";
@@ -84,12 +84,15 @@ describe("Prometheus metrics scraped over HTTP", () => {
     const counted: Record<ReconcileResultLabel, number> = { success: 0, error: 0, requeue: 0, requeue_after: 0 };
     let permanent = 0;
     const finished = new Set<string>();
+    // A second observer, given at build time: each run's reconciles and queue reach both.
+    const own = new Registry();
     const c = controller(cluster, {
       name,
       namespace: env.namespace,
       concurrency: 2,
       logger: "none",
       rateLimiter: exponentialRateLimiter({ baseMs: 5, maxMs: 50 }),
+      metrics: controllerMetrics(own),
     })
       .for({ ...configMapsGvr, kind: "ConfigMap", namespaced: true })
       .reconcile(async (req) => {
@@ -161,6 +164,12 @@ describe("Prometheus metrics scraped over HTTP", () => {
     assert.equal(s.value("workqueue_queue_duration_seconds_count", queue), total());
     assert.equal(s.value("workqueue_work_duration_seconds_count", queue), total());
     assert.equal(s.value("workqueue_longest_running_processor_seconds", queue), 0);
+
+    const o = parsePrometheusText(await own.metrics());
+    assert.equal(o.value("controller_runtime_reconcile_total", { ...labels, result: "error" }), counted.error);
+    assert.equal(o.sum("controller_runtime_reconcile_total", labels), total());
+    assert.equal(o.value("workqueue_adds_total", queue), names.length + retries);
+    assert.equal(o.value("workqueue_depth", queue), 0);
   });
 
   it("counts each request by code, method and host, and times it by verb", async () => {
