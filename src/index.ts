@@ -145,6 +145,7 @@ export {
   type ControllerCluster,
   type ControllerOptions,
   type ControllerReferenceOptions,
+  type ControllerRunOptions,
   type ControllerStats,
   controller,
   done,
@@ -238,14 +239,23 @@ export {
   Transport,
   type TransportOptions,
 } from "./http/index.js";
-// Leader election: one active replica among several, on a coordination.k8s.io/v1 Lease (client-go's semantics).
+// The Manager: controllers in one process, leader election on a Lease (client-go's semantics), probes, metrics, JSON logs.
 export {
   defaultLeaseTiming,
+  type JsonLoggerOptions,
+  jsonLogger,
+  LeaderElectionLostError,
   type LeaderElectionStatus,
   LeaderElector,
   type LeaderElectorOptions,
   type LeaseRecord,
   type LeaseTiming,
+  Manager,
+  type ManagerLeaderElection,
+  type ManagerListen,
+  type ManagerOptions,
+  type ManagerReadiness,
+  setupSignalHandler,
   validateLeaseTiming,
 } from "./manager/index.js";
 // Objects: the unstructured type, nested fields that never throw, metadata, conditions, keys, JSONPath.
