@@ -173,7 +173,10 @@ export class Manager {
     this.#synced.clear();
     const stop = new AbortController();
     const halt = new AbortController();
-    const onSignal = () => stop.abort();
+    const onSignal = () => {
+      this.#log?.("info", "manager: stopping, draining reconciles in flight", {});
+      stop.abort();
+    };
     if (signal?.aborted) stop.abort();
     else signal?.addEventListener("abort", onSignal, { once: true });
     let failure: { error: unknown } | undefined;
