@@ -66,6 +66,7 @@ export interface ManagerReadiness {
  * process with a non-zero code (as controller-runtime's manager does), so that it restarts as a fresh candidate.
  */
 export class LeaderElectionLostError extends Error {
+  /** The error's name, for logs and `instanceof`-free checks. */
   override readonly name = "LeaderElectionLostError";
   /** The Lease, as `namespace/name`. */
   readonly lease: string;
@@ -164,8 +165,8 @@ export class Manager {
    * Runs every controller until `signal` aborts: their informers sync at once; they reconcile while this replica leads
    * (always, without leader election). On the signal: stop taking keys, drain reconciles in flight (up to the graceful
    * shutdown timeout), then release the Lease and close the HTTP server. Rejects with {@link LeaderElectionLostError}
-   * when leadership is lost (reconciles in flight are aborted at once), or with the first controller's failure (after
-   * stopping the others).
+   * when leadership is lost (reconciles in flight are aborted at once; `run` settles once they returned, so reconcilers
+   * must honour `ctx.signal`), or with the first controller's failure (after stopping the others).
    */
   async run(signal?: AbortSignal): Promise<void> {
     if (this.#running) throw new Error("manager: already running");

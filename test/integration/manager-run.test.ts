@@ -172,6 +172,65 @@ describe("Manager", () => {
     assert.equal(mgr.address(), undefined, "the HTTP server is closed after run");
   });
 
+  it("keeps a standby's caches synced and ready without reconciling; it reconciles once the leader stops", async () => {
+    const ns = await freshNamespace();
+    await env.client.resource(configMapsGvr).namespace(ns).create(configMap(ns, "shared"));
+    const lease = uniqueName("mgr-lease");
+    const reconciledBy: string[] = [];
+    const start = (identity: string) => {
+      const mgr = new Manager(cluster, {
+        listen: { host: "127.0.0.1", port: 0 },
+        logger: "none",
+        leaderElection: {
+          namespace: ns,
+          name: lease,
+          identity,
+          leaseDurationMs: 3000,
+          renewDeadlineMs: 2000,
+          retryPeriodMs: 500,
+        },
+      });
+      mgr.add(
+        controller(cluster, { name: `c-${identity}`, namespace: ns })
+          .for(configMaps)
+          .reconcile(async () => {
+            reconciledBy.push(identity);
+            return done();
+          }),
+      );
+      const stop = new AbortController();
+      return { mgr, stop, run: mgr.run(stop.signal) };
+    };
+    const leader = start("leader");
+    try {
+      await waitFor("the first manager to reconcile", () => reconciledBy.includes("leader"));
+      const standby = start("standby");
+      try {
+        await waitFor("the standby to be ready", async () => (await get(standby.mgr, "/readyz")).status === 200);
+        await waitFor("the standby to see the leader", () => standby.mgr.elector?.leader() === "leader");
+        assert.equal(standby.mgr.isLeader(), false);
+        assert.match(
+          (await get(standby.mgr, "/metrics")).body,
+          new RegExp(`^leader_election_master_status\\{name="${lease}"\\} 0$`, "m"),
+        );
+        assert.deepEqual(reconciledBy, ["leader"], "only the leader reconciled");
+
+        leader.stop.abort();
+        await leader.run;
+        await waitFor("the standby to reconcile after the leader released the Lease", () =>
+          reconciledBy.includes("standby"),
+        );
+        assert.equal(standby.mgr.isLeader(), true);
+      } finally {
+        standby.stop.abort();
+        await standby.run;
+      }
+    } finally {
+      leader.stop.abort();
+      await leader.run;
+    }
+  });
+
   it("reports leading on leader_election_master_status; a lost Lease aborts reconciles and rejects run", async () => {
     const ns = await freshNamespace();
     await env.client.resource(configMapsGvr).namespace(ns).create(configMap(ns, "held"));
