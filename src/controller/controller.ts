@@ -3,7 +3,6 @@
  * from the informer caches, retrying failures with backoff. controller-runtime's shape (`for`, `owns`, `watches`,
  * `Result{RequeueAfter}`), composed like kube-rs's `Controller`, for any kind found at run time.
  */
-
 import { randomUUID } from "node:crypto";
 import type { InformerLease, SharedInformerFactory } from "../cache/factory.js";
 import type { EventHandlers } from "../cache/informer.js";
@@ -364,7 +363,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       await Promise.race([options.leading, stopped]);
       if (isStopped()) return;
       const draining = new AbortController();
-      const ctx: ReconcileContext<T> = {
+      const ctx: Omit<ReconcileContext<T>, "log"> = {
         get: (req) => leases.get(formatGvr(primaryGvr))?.informer.store.get(requestKey(req)) as T | undefined,
         cache: <U extends KubeObject>(gvr: GroupVersionResource) => {
           const lease = leases.get(formatGvr(gvr));
@@ -375,7 +374,6 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
         client: this.#cluster.client,
         recorder: this.#options.recorder,
         signal: draining.signal,
-        log: () => {},
       };
       let stopping = false;
       const worker = async () => {
@@ -413,7 +411,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     }
   }
 
-  async #process(queue: Workqueue<string>, key: string, shared: ReconcileContext<T>): Promise<void> {
+  async #process(queue: Workqueue<string>, key: string, shared: Omit<ReconcileContext<T>, "log">): Promise<void> {
     const req = requestOf(key);
     const fields = {
       controller: this.name,
