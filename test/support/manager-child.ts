@@ -3,7 +3,7 @@
  *   node manager-child.js KUBECONFIG NAMESPACE LEASE IDENTITY LEASE_MS RENEW_MS RETRY_MS MODE DRAIN_MS
  * The controller reconciles the ConfigMaps of NAMESPACE. MODE `apply`: each reconcile server-side applies the annotation
  * `kindwatch.test/reconciled-by: IDENTITY` with field manager IDENTITY (forced) and comes back after 200 ms. MODE `slow`:
- * each reconcile takes 1.5 s, or until its signal aborts. Reconciles log `reconcile start` and `reconcile end` (with
+ * each reconcile takes 3 s, or until its signal aborts. Reconciles log `reconcile start` and `reconcile end` (with
  * `aborted`) through the manager's JSON logger on stderr, where everything else the manager logs goes too. SIGTERM
  * stops gracefully (a second SIGTERM exits at once); a lost Lease exits with code 1.
  */
@@ -51,7 +51,7 @@ mgr.add(
         return requeueAfter(200);
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1500);
+        const timer = setTimeout(resolve, 3000);
         ctx.signal.addEventListener("abort", () => {
           clearTimeout(timer);
           resolve();
