@@ -147,6 +147,7 @@ export {
   type ControllerMetrics,
   type ControllerOptions,
   type ControllerReferenceOptions,
+  type ControllerRunOptions,
   type ControllerStats,
   controller,
   done,
@@ -245,14 +246,24 @@ export {
   type TransportObserver,
   type TransportOptions,
 } from "./http/index.js";
-// Leader election: one active replica among several, on a coordination.k8s.io/v1 Lease (client-go's semantics).
+// The Manager: controllers in one process, leader election on a Lease (client-go's semantics), probes, metrics, JSON logs.
 export {
   defaultLeaseTiming,
+  type JsonLoggerOptions,
+  jsonLogger,
+  LeaderElectionLostError,
   type LeaderElectionStatus,
   LeaderElector,
   type LeaderElectorOptions,
   type LeaseRecord,
   type LeaseTiming,
+  Manager,
+  type ManagerCluster,
+  type ManagerLeaderElection,
+  type ManagerListen,
+  type ManagerOptions,
+  type ManagerReadiness,
+  setupSignalHandler,
   validateLeaseTiming,
 } from "./manager/index.js";
 // Prometheus metrics through prom-client under controller-runtime's and client-go's names, plus the caches' sizes.

@@ -3,9 +3,10 @@
  * from the informer caches, retrying failures with backoff. controller-runtime's shape (`for`, `owns`, `watches`,
  * `Result{RequeueAfter}`), composed like kube-rs's `Controller`, for any kind found at run time.
  */
+import { randomUUID } from "node:crypto";
 import type { InformerLease, SharedInformerFactory } from "../cache/factory.js";
 import type { EventHandlers } from "../cache/informer.js";
-import { failureFields, type LoggerOption, loggerOf } from "../cache/log.js";
+import { failureFields, type Logger, type LoggerOption, loggerOf } from "../cache/log.js";
 import type { Store } from "../cache/store.js";
 import { formatGvr, type GroupVersionResource, parseApiVersion, type ResourceType } from "../client/gvr.js";
 import type { DynamicClient, ResourceClient } from "../client/resource.js";
@@ -64,8 +65,13 @@ export interface ReconcileContext<T extends KubeObject> {
   readonly client: DynamicClient;
   /** The controller's EventRecorder, if it has one. */
   readonly recorder: EventRecorder | undefined;
-  /** Aborts when shutdown gives up waiting for the reconcile. */
+  /** Aborts when shutdown gives up waiting for the reconcile, or at once when leadership is lost. */
   readonly signal: AbortSignal;
+  /**
+   * This reconcile's logger: its lines carry `controller`, `kind`, `namespace`, `name` and a `reconcileID` unique to
+   * this reconcile. Log names, never objects (they may hold secrets).
+   */
+  readonly log: Logger;
 }
 
 /** A reconcile function: brings the world in line with the primary named by `req`. Throw to retry with backoff. */
@@ -138,6 +144,24 @@ export interface ControllerBuilder<T extends KubeObject> {
   reconcile(reconciler: Reconciler<T>, options?: { onPermanentError?: PermanentErrorHandler<T> }): Controller;
 }
 
+/**
+ * How a {@link Controller} runs under a manager: its informers sync at once (standbys stay warm, so that a failover does
+ * not relist), and it reconciles only once `leading` resolves, until `signal` aborts (a drain) or `halt` does (no
+ * drain: leadership is gone).
+ */
+export interface ControllerRunOptions {
+  /** Reconciling starts once this resolves; before, the informers acquire and sync but no key is taken. Default: at once. */
+  readonly leading?: PromiseLike<unknown> | undefined;
+  /** Aborts to stop at once: no more keys, and reconciles in flight see their signal abort without a drain. */
+  readonly halt?: AbortSignal | undefined;
+  /** Called once every informer of the controller has synced (a readiness check). */
+  readonly onSynced?: (() => void) | undefined;
+  /** How long a graceful stop waits for reconciles in flight; overrides the controller's `drainTimeoutMs`. */
+  readonly drainTimeoutMs?: number | undefined;
+  /** The logger used when the controller was built without a `logger` option (a manager's). */
+  readonly logger?: Logger | undefined;
+}
+
 /** A controller, ready to run. */
 export interface Controller {
   /** The controller's name. */
@@ -150,8 +174,9 @@ export interface Controller {
    * Acquires the informers, waits for them to sync, and reconciles until `signal` aborts; then stops taking keys,
    * waits for the reconciles in flight (up to `drainTimeoutMs`, then aborts their signal) and releases the informers.
    * Resolves once all of that is done; rejects if the primary's kind cannot be found or an informer stops unsynced.
+   * `options` hold reconciling back until leading, for a manager with leader election.
    */
-  run(signal: AbortSignal): Promise<void>;
+  run(signal: AbortSignal, options?: ControllerRunOptions): Promise<void>;
 }
 
 class Builder<T extends KubeObject> implements ControllerBuilder<T> {
@@ -234,7 +259,8 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
   readonly #watched: readonly Source[];
   readonly #reconciler: Reconciler<T>;
   readonly #onPermanentError: PermanentErrorHandler<T> | undefined;
-  readonly #log;
+  #log: Logger | undefined;
+  #kind = "";
   #running = false;
   #stats = { reconciles: 0, errors: 0, permanentErrors: 0 };
   readonly #observers = new Set<ControllerMetrics>();
@@ -259,7 +285,6 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     this.#watched = watched;
     this.#reconciler = handlers.reconciler;
     this.#onPermanentError = handlers.onPermanentError;
-    this.#log = loggerOf(options.logger);
     if (options.metrics) this.#observers.add(options.metrics);
   }
 
@@ -278,19 +303,22 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
    * Acquires the informers, waits for them to sync, and reconciles until `signal` aborts; then stops taking keys,
    * waits for the reconciles in flight (up to `drainTimeoutMs`, then aborts their signal) and releases the informers.
    * Resolves once all of that is done; rejects if the primary's kind cannot be found or an informer stops unsynced.
+   * `options` hold reconciling back until leading, for a manager with leader election.
    */
-  async run(signal: AbortSignal): Promise<void> {
+  async run(signal: AbortSignal, options: ControllerRunOptions = {}): Promise<void> {
     if (this.#running) throw new Error(`controller ${this.name} is running already`);
     this.#running = true;
+    this.#log = this.#options.logger === undefined && options.logger ? options.logger : loggerOf(this.#options.logger);
     try {
-      await this.#run(signal);
+      await this.#run(signal, options);
     } finally {
       this.#running = false;
     }
   }
 
-  async #run(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return;
+  async #run(signal: AbortSignal, options: ControllerRunOptions): Promise<void> {
+    const { halt } = options;
+    if (signal.aborted || halt?.aborted) return;
     let primaryKind: { group: string; kind: string; namespaced: boolean | undefined };
     try {
       primaryKind = await this.#primaryKind(signal);
@@ -300,6 +328,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       throw err;
     }
     const { group, kind, namespaced } = primaryKind;
+    this.#kind = kind;
     const metrics = fanOutControllerMetrics([...this.#observers]);
     const queue = new Workqueue<string>({
       name: this.name,
@@ -336,16 +365,23 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       }
       const stopped = new Promise<void>((resolve) => {
         onAbort = resolve;
-        if (signal.aborted) resolve();
-        else signal.addEventListener("abort", onAbort, { once: true });
+        if (signal.aborted || halt?.aborted) resolve();
+        else {
+          signal.addEventListener("abort", onAbort, { once: true });
+          halt?.addEventListener("abort", onAbort, { once: true });
+        }
       });
+      const isStopped = () => signal.aborted || halt?.aborted === true;
       const synced = Promise.all([...leases.values()].map((l) => l.informer.synced()));
       // An informer that stops unsynced rejects; after the signal nobody waits for the rest any more.
       synced.catch(() => {});
       await Promise.race([synced, stopped]);
-      if (signal.aborted) return;
+      if (isStopped()) return;
+      options.onSynced?.();
+      await Promise.race([options.leading, stopped]);
+      if (isStopped()) return;
       const draining = new AbortController();
-      const ctx: ReconcileContext<T> = {
+      const ctx: Omit<ReconcileContext<T>, "log"> = {
         get: (req) => leases.get(formatGvr(primaryGvr))?.informer.store.get(requestKey(req)) as T | undefined,
         cache: <U extends KubeObject>(gvr: GroupVersionResource) => {
           const lease = leases.get(formatGvr(gvr));
@@ -379,7 +415,10 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       await stopped;
       stopping = true;
       for (const remove of removers.splice(0)) remove();
-      const drained = await queue.shutDownWithDrain({ deadlineMs: this.#options.drainTimeoutMs ?? 30_000 });
+      const drained = await queue.shutDownWithDrain({
+        deadlineMs: options.drainTimeoutMs ?? this.#options.drainTimeoutMs ?? 30_000,
+        signal: halt,
+      });
       if (!drained) {
         this.#log?.("warn", "controller shutdown gave up waiting for reconciles in flight", { controller: this.name });
         draining.abort(new Error(`controller ${this.name} is shutting down`));
@@ -387,6 +426,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       await Promise.all(workers);
     } finally {
       signal.removeEventListener("abort", onAbort);
+      halt?.removeEventListener("abort", onAbort);
       for (const remove of removers.splice(0)) remove();
       queue.shutDown();
       await Promise.all([...leases.values()].map((l) => l.release()));
@@ -396,12 +436,24 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
   async #process(
     queue: Workqueue<string>,
     key: string,
-    ctx: ReconcileContext<T>,
+    shared: Omit<ReconcileContext<T>, "log">,
     report: (outcome: ReconcileOutcome) => void,
   ): Promise<void> {
     const req = requestOf(key);
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
+    const fields = {
+      controller: this.name,
+      kind: this.#kind,
+      namespace: req.namespace,
+      name: req.name,
+      reconcileID: randomUUID(),
+    };
+    const log = this.#log;
+    const ctx: ReconcileContext<T> = {
+      ...shared,
+      log: log ? (level, message, more) => log(level, message, { ...fields, ...more }) : () => {},
+    };
     let result: Result;
     try {
       result = await this.#reconciler(req, ctx);
@@ -416,7 +468,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
         return;
       }
       this.#stats.errors++;
-      this.#log?.("warn", "reconcile failed, retrying", { controller: this.name, key, ...failureFields(err) });
+      ctx.log("warn", "reconcile failed, retrying", failureFields(err));
       queue.addRateLimited(key);
       return;
     }
@@ -435,11 +487,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
   }
 
   async #permanent(err: PermanentError, req: Request, ctx: ReconcileContext<T>): Promise<void> {
-    this.#log?.("warn", "reconcile failed permanently", {
-      controller: this.name,
-      key: requestKey(req),
-      ...failureFields(err),
-    });
+    ctx.log("warn", "reconcile failed permanently", failureFields(err));
     const obj = ctx.get(req);
     if (obj && this.#options.recorder) {
       this.#options.recorder.record(obj, {
@@ -453,11 +501,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     try {
       await this.#onPermanentError(err, req, ctx);
     } catch (handlerErr) {
-      this.#log?.("error", "permanent error handler failed", {
-        controller: this.name,
-        key: requestKey(req),
-        ...failureFields(handlerErr),
-      });
+      ctx.log("error", "permanent error handler failed", failureFields(handlerErr));
     }
   }
 

@@ -5,6 +5,7 @@ export {
   type ControllerBuilder,
   type ControllerCluster,
   type ControllerOptions,
+  type ControllerRunOptions,
   type ControllerStats,
   controller,
   type PermanentErrorHandler,
