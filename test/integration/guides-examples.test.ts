@@ -210,7 +210,7 @@ describe("guide examples", () => {
     ]);
   });
 
-  it("controllers: the label-summary controller's own test, on a cluster of its own", { timeout: 240_000 }, async () => {
+  it("controllers: the label-summary controller's test, on a cluster of its own", { timeout: 240_000 }, async () => {
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;
     const test = `${root}dist/examples/label-summary-controller.test.js`;
     const { stdout } = await run(process.execPath, ["--test-reporter=tap", test], { env, timeout: 230_000 });
