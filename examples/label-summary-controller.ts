@@ -89,7 +89,7 @@ export function labelSummaryController(cluster: Cluster, options: LabelSummaryOp
           // (a throw, so a retry with backoff on fresh state) instead of dropping someone else's new finalizer.
           const finalizers = meta.finalizers(obj).filter((f) => f !== summaryFinalizer);
           const patch = { metadata: { resourceVersion: obj.metadata.resourceVersion, finalizers } };
-          await ctx.primary.namespace(namespace).patch(req.name, patch, "merge", { fieldManager });
+          await ctx.primary.namespace(namespace).patch(req.name, patch, "merge", { fieldManager, signal: ctx.signal });
           return done();
         }
 
