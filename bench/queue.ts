@@ -183,7 +183,7 @@ function reconcileReport(
     `            (${concurrency} at a time, ${Math.round(rate)} patches/s median); created in ${half.createSeconds.toFixed(1)} s`,
     `peers:      controller-runtime ${version} (its own go.mod, bench/controller-runtime)`,
     `method:     median of ${half.samples.kindwatch.length} runs, a fresh process per measurement, order alternating;`,
-    "            µs/reconcile: median over the objects of patch answered -> reconcile done (CLOCK_MONOTONIC);",
+    "            µs/reconcile: median over the objects of patch sent -> reconcile done (CLOCK_MONOTONIC);",
     "            CPU: the controller process's user+system from the round's start to its last reconcile, over N",
     "",
     table(rows),
