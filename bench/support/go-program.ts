@@ -1,7 +1,8 @@
 /**
- * The benchmark's Go program (bench/client-go: client-go's informer and watch-all, and the churn generator), built on
- * first use into the same cache folder as the test cluster's binaries, keyed by a hash of its sources so that an edit
- * rebuilds it.
+ * The benchmark's Go programs (bench/client-go: client-go's informer, watch-all and workqueue, and the churn generator;
+ * bench/controller-runtime: a no-op controller-runtime controller, a module of its own since controller-runtime pins
+ * its own k8s.io/* versions), built on first use into the same cache folder as the test cluster's binaries, keyed by a
+ * hash of their sources so that an edit rebuilds them.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -10,10 +11,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultCacheDir } from "../../src/testing/index.js";
 
-const moduleDir = fileURLToPath(new URL("../../../bench/client-go/", import.meta.url));
-const binaryName = "kindwatch-bench-client-go";
+/** A Go module under bench/: its folder's name. */
+export type GoModule = "client-go" | "controller-runtime";
 
-function go(args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+function go(moduleDir: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn("go", [...args], { cwd: moduleDir, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
@@ -36,14 +37,16 @@ function go(args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
 }
 
 /** The path of the built program, building it first if this version of its sources has not been built yet. */
-export async function ensureGoProgram(log: (line: string) => void): Promise<string> {
+export async function ensureGoProgram(log: (line: string) => void, module: GoModule = "client-go"): Promise<string> {
+  const moduleDir = fileURLToPath(new URL(`../../../bench/${module}/`, import.meta.url));
+  const binaryName = `kindwatch-bench-${module}`;
   const hash = createHash("sha256");
   // Every Go source, so that a new file rebuilds it too.
   const sources = (await readdir(moduleDir))
     .filter((f) => f === "go.mod" || f === "go.sum" || f.endsWith(".go"))
     .sort();
   for (const file of sources) hash.update(file).update(await readFile(join(moduleDir, file)));
-  const dir = join(defaultCacheDir(), `bench-client-go-${hash.digest("hex").slice(0, 12)}`);
+  const dir = join(defaultCacheDir(), `bench-${module}-${hash.digest("hex").slice(0, 12)}`);
   const binary = join(dir, binaryName);
   try {
     await access(binary, constants.X_OK);
@@ -51,13 +54,13 @@ export async function ensureGoProgram(log: (line: string) => void): Promise<stri
   } catch {
     // not built yet
   }
-  log(`building ${binaryName} (client-go) into ${dir}`);
+  log(`building ${binaryName} (${module}) into ${dir}`);
   await mkdir(join(dir, ".."), { recursive: true });
   // Built in a fresh folder renamed into place, so that a build cut short never looks finished.
   const staging = await mkdtemp(join(dir, "..", ".build-bench-"));
   try {
     const env = { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=readonly" };
-    await go(["build", "-trimpath", "-o", join(staging, binaryName), "."], env);
+    await go(moduleDir, ["build", "-trimpath", "-o", join(staging, binaryName), "."], env);
     await rm(dir, { recursive: true, force: true });
     await rename(staging, dir);
   } finally {

@@ -25,6 +25,7 @@ const guides: Record<string, string> = {
   "server-side-apply-status-conditions.md": "server-side-apply.ts",
   "owner-references.md": "owner-references.ts",
   "test-harness.md": "test-harness.ts",
+  "controllers.md": "label-summary-controller.ts",
 };
 
 /** The code blocks of `markdown` marked `<!-- example: examples/FILE -->`, by file. */
@@ -80,7 +81,9 @@ describe("guide examples", () => {
     for (const option of ["strict", "exactOptionalPropertyTypes", "noUncheckedIndexedAccess", "noEmit"]) {
       assert.equal(shown.compilerOptions[option], true, option);
     }
-    for (const file of Object.values(guides)) assert.ok(shown.files.includes(`./${file}`), file);
+    for (const file of [...Object.values(guides), "label-summary-controller.test.ts"]) {
+      assert.ok(shown.files.includes(`./${file}`), file);
+    }
     const { stdout } = await run(process.execPath, tsc, { timeout: 120_000 });
     assert.equal(stdout, "");
   });
@@ -205,5 +208,26 @@ describe("guide examples", () => {
       "# pass 2",
       "# fail 0",
     ]);
+  });
+
+  it("controllers: the label-summary controller's test, on a cluster of its own", { timeout: 240_000 }, async () => {
+    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+    const test = `${root}dist/examples/label-summary-controller.test.js`;
+    const { stdout } = await run(process.execPath, ["--test-reporter=tap", test], { env, timeout: 230_000 });
+    const results = stdout.split("\n").filter((line) => /^\s*(ok|not ok) \d|^# (pass|fail) /.test(line));
+    assert.deepEqual(
+      results.map((line) => line.trim()),
+      [
+        "ok 1 - writes an owned summary, follows label changes, and removes it through the finalizer on delete",
+        "ok 2 - leaves objects without the label alone, and lets go of one whose label is taken off",
+        "ok 1 - summaries of configmaps",
+        "ok 1 - writes an owned summary, follows label changes, and removes it through the finalizer on delete",
+        "ok 2 - leaves objects without the label alone, and lets go of one whose label is taken off",
+        "ok 3 - reports the summary in the status of a kind that has one",
+        "ok 2 - summaries of databases.example.com",
+        "# pass 5",
+        "# fail 0",
+      ],
+    );
   });
 });
