@@ -164,6 +164,7 @@ export {
   PermanentError,
   type PermanentErrorHandler,
   type Predicate,
+  type ReconcileApplyOptions,
   type ReconcileContext,
   type Reconciler,
   type Request,
@@ -176,6 +177,7 @@ export {
   setControllerReference,
   setOwnerReference,
   setStatus,
+  type WatchesAllOptions,
   withFinalizer,
 } from "./controller/index.js";
 // Discovery and REST mapping: what the cluster serves, kinds to resources and back, names as kubectl resolves them.
