@@ -16,7 +16,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { SharedInformerFactory } from "../../src/cache/factory.js";
 import { DynamicClient } from "../../src/client/resource.js";
-import { type ControllerCluster, controller, done, type Request } from "../../src/controller/index.js";
+import { type Controller, type ControllerCluster, controller, done, type Request } from "../../src/controller/index.js";
 import { DiscoveryClient } from "../../src/discovery/client.js";
 import { RestMapper } from "../../src/discovery/mapper.js";
 import { isNotFound } from "../../src/http/errors.js";
@@ -65,6 +65,11 @@ describe("Controller tracing", () => {
         reconciled.push(req);
         return done();
       });
+    return run(c);
+  };
+
+  /** Runs `c` until the returned function is called; that function resolves once `run` has. */
+  const run = (c: Controller) => {
     const abort = new AbortController();
     const entry = { abort, done: c.run(abort.signal) };
     running.push(entry);
@@ -221,6 +226,62 @@ describe("Controller tracing", () => {
       calls(first, 201);
       cause(second, "update");
       calls(second, 200);
+    });
+
+    it("gives a key's reconcile a link to each change merged while it waited, up to four", async () => {
+      const ns = await freshNamespace();
+      let holding = false;
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      // One worker, held by "gate": the changes of "busy" meanwhile merge into one pending key.
+      const c = controller(cluster, { name: "merger", namespace: ns, logger: "none" })
+        .for(configMapsGvr)
+        .reconcile(async (req) => {
+          if (req.name === "gate") {
+            holding = true;
+            await gate;
+          }
+          return done();
+        });
+      const stop = run(c);
+      const configMaps = env.client.resource(configMapsGvr).namespace(ns);
+      await configMaps.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "gate" } });
+      await waitFor("the worker held by the gate", () => holding);
+      await configMaps.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "busy" }, data: { n: "0" } });
+      for (let n = 1; n <= 5; n++) await configMaps.patch("busy", { data: { n: String(n) } }, "merge");
+      const enqueued = () =>
+        spans().filter(
+          (s) =>
+            s.name === "enqueue ConfigMap" &&
+            attr(s, "k8s.namespace.name") === ns &&
+            attr(s, "k8s.object.name") === "busy",
+        );
+      await waitFor("six enqueue spans of busy", () => enqueued().length === 6);
+      release();
+      const busyReconciles = () =>
+        spans().filter(
+          (s) =>
+            s.name === "reconcile merger" &&
+            attr(s, "k8s.namespace.name") === ns &&
+            attr(s, "k8s.object.name") === "busy",
+        );
+      await waitFor("the reconcile of busy", () => busyReconciles().length > 0);
+      await stop();
+      const [reconcile, ...more] = busyReconciles();
+      assert.ok(reconcile);
+      assert.equal(more.length, 0, "six changes, one reconcile");
+      const byStart = (a: ReadableSpan, b: ReadableSpan) =>
+        a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1];
+      assert.deepEqual(
+        reconcile.links.map((l) => l.context.spanId),
+        enqueued()
+          .sort(byStart)
+          .slice(0, 4)
+          .map((s) => s.spanContext().spanId),
+        "links to the first four changes, in order",
+      );
     });
 
     it("shows a retried call as one CLIENT span with the retry as an event", async () => {
