@@ -284,6 +284,42 @@ describe("Controller tracing", () => {
       );
     });
 
+    it("links a retried reconcile to the failed one, which is marked failed", async () => {
+      const ns = await freshNamespace();
+      let failures = 0;
+      const c = controller(cluster, { name: "flaky", namespace: ns, logger: "none" })
+        .for(configMapsGvr)
+        .reconcile(async () => {
+          if (failures++ === 0) throw new Error("not yet");
+          return done();
+        });
+      const stop = run(c);
+      await env.client
+        .resource(configMapsGvr)
+        .namespace(ns)
+        .create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "flaky" } });
+      const reconciles = () =>
+        spans()
+          .filter((s) => s.name === "reconcile flaky" && attr(s, "k8s.namespace.name") === ns)
+          .sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]);
+      await waitFor("the failed reconcile and its retry", () => reconciles().length === 2);
+      await stop();
+      const [failed, retried] = reconciles();
+      assert.ok(failed && retried);
+      assert.equal(attr(failed, "kindwatch.reconcile.result"), "error");
+      assert.equal(failed.status.code, SpanStatusCode.ERROR);
+      assert.equal(failed.status.message, "not yet");
+      assert.ok(
+        failed.events.some((e) => e.name === "exception"),
+        "the error is recorded on the span",
+      );
+      assert.equal(attr(retried, "kindwatch.reconcile.result"), "success");
+      assert.deepEqual(
+        retried.links.map((l) => l.context.spanId),
+        [failed.spanContext().spanId],
+      );
+    });
+
     it("shows a retried call as one CLIENT span with the retry as an event", async () => {
       const proxy = await TcpProxy.start(env.cluster.server);
       const transport = new Transport(throughProxy(adminConfig(env.cluster), proxy));
