@@ -25,7 +25,7 @@ import type { EventRecorder } from "./events.js";
 import { setControllerReference } from "./owner.js";
 import type { Predicate } from "./predicates.js";
 import { PermanentError, type Request, type Result, requestFor, requestKey, requestOf } from "./result.js";
-import { ControllerTracing, type ReconcileSpan } from "./tracing.js";
+import { ControllerTracing } from "./tracing.js";
 
 /** What a controller needs of a cluster: a `Cluster` is one. */
 export interface ControllerCluster {
@@ -526,10 +526,6 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
   ): Promise<void> {
     const req = requestOf(key);
     const span = traces.reconcile(key, req);
-    /** The next run of the key follows from this one: its span links to this reconcile's. */
-    const again = (run: ReconcileSpan | undefined) => {
-      if (run) traces.link(key, run.spanContext);
-    };
     let result: Result;
     try {
       result = await (span ? span.run(() => this.#reconciler(req, ctx)) : this.#reconciler(req, ctx));
@@ -548,7 +544,8 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       this.#stats.errors++;
       this.#log?.("warn", "reconcile failed, retrying", { controller: this.name, key, ...failureFields(err) });
       span?.end("error", err);
-      again(span);
+      // The retry follows from this run: its span links to this one.
+      if (span) traces.link(key, span.spanContext);
       queue.addRateLimited(key);
       return;
     }
@@ -558,11 +555,11 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       queue.forget(key);
     } else if (result.afterMs === undefined) {
       span?.end("requeue");
-      again(span);
+      if (span) traces.link(key, span.spanContext);
       queue.addRateLimited(key);
     } else {
       span?.end("requeue_after");
-      again(span);
+      if (span) traces.link(key, span.spanContext);
       queue.forget(key);
       queue.addAfter(key, result.afterMs);
     }
