@@ -577,6 +577,9 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
         `controller ${this.name}: ctx.apply needs a cluster with a mapper to find the resource of ${obj.kind}`,
       );
     }
+    if (typeof obj.apiVersion !== "string" || !obj.apiVersion || typeof obj.kind !== "string" || !obj.kind) {
+      throw new TypeError(`controller ${this.name}: ctx.apply needs the object's apiVersion and kind`);
+    }
     const { owner, force = true, ...patch } = options;
     const { group, version } = parseApiVersion(obj.apiVersion);
     const resource = await mapper.resourceFor({ group, version, kind: obj.kind }, { signal: patch.signal ?? signal });
