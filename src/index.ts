@@ -167,6 +167,7 @@ export {
   PermanentError,
   type PermanentErrorHandler,
   type Predicate,
+  type ReconcileApplyOptions,
   type ReconcileContext,
   type ReconcileOutcome,
   type ReconcileResultLabel,
@@ -181,6 +182,7 @@ export {
   setControllerReference,
   setOwnerReference,
   setStatus,
+  type WatchesAllOptions,
   withFinalizer,
 } from "./controller/index.js";
 // Discovery and REST mapping: what the cluster serves, kinds to resources and back, names as kubectl resolves them.

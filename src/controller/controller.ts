@@ -1,23 +1,33 @@
 /**
  * The reconcile loop: watched changes become keys of the primary kind in a workqueue, and workers reconcile each key
  * from the informer caches, retrying failures with backoff. controller-runtime's shape (`for`, `owns`, `watches`,
- * `Result{RequeueAfter}`), composed like kube-rs's `Controller`, for any kind found at run time.
+ * `Result{RequeueAfter}`), composed like kube-rs's `Controller`, for any kind found at run time; `watchesAll` feeds it
+ * every kind through the watch-all engine. Reconciles and the changes that queue them are traced with OpenTelemetry
+ * when an SDK is registered.
  */
 import { randomUUID } from "node:crypto";
+import type { TracerProvider } from "@opentelemetry/api";
 import type { InformerLease, SharedInformerFactory } from "../cache/factory.js";
 import type { EventHandlers } from "../cache/informer.js";
 import { failureFields, type Logger, type LoggerOption, loggerOf } from "../cache/log.js";
+import type { Origin } from "../cache/notify.js";
 import type { Store } from "../cache/store.js";
 import { formatGvr, type GroupVersionResource, parseApiVersion, type ResourceType } from "../client/gvr.js";
-import type { DynamicClient, ResourceClient } from "../client/resource.js";
+import type { PatchOptions } from "../client/options.js";
+import type { ApplyObject, DynamicClient, ResourceClient } from "../client/resource.js";
 import type { RestMapper } from "../discovery/mapper.js";
+import { Tracing } from "../http/tracing.js";
 import type { KubeObject } from "../object/types.js";
 import type { RateLimiter } from "../queue/rate-limiters.js";
 import { Workqueue } from "../queue/workqueue.js";
+import { type WatchAll, type WatchAllOptions, watchAll } from "../watchall/engine.js";
+import type { KindInfo, ObjectEvent } from "../watchall/types.js";
 import type { EventRecorder } from "./events.js";
 import { type ControllerMetrics, fanOutControllerMetrics, type ReconcileOutcome } from "./metrics.js";
+import { setControllerReference } from "./owner.js";
 import type { Predicate } from "./predicates.js";
 import { PermanentError, type Request, type Result, requestFor, requestKey, requestOf } from "./result.js";
+import { ControllerTracing } from "./tracing.js";
 
 /** What a controller needs of a cluster: a `Cluster` is one. */
 export interface ControllerCluster {
@@ -45,6 +55,16 @@ export interface ControllerOptions {
   readonly logger?: LoggerOption | undefined;
   /** Where reconcile outcomes, durations, active workers and workqueue metrics go (more with `observe`). */
   readonly metrics?: ControllerMetrics | undefined;
+  /**
+   * The field manager of {@link ReconcileContext.apply} (controller-runtime's `client.FieldOwner`): the name the
+   * server records in `managedFields` for the fields this controller applies. Default the controller's name.
+   */
+  readonly fieldManager?: string | undefined;
+  /**
+   * Where the spans of reconciles and of the changes that queue them go (OpenTelemetry); default the global provider,
+   * so that they are recorded once an SDK is registered and cost nothing before.
+   */
+  readonly tracerProvider?: TracerProvider | undefined;
 }
 
 /** Options of a watched resource. */
@@ -53,12 +73,45 @@ export interface SourceOptions<T extends KubeObject> {
   readonly predicates?: readonly Predicate<T>[] | undefined;
 }
 
+/**
+ * Options of {@link ControllerBuilder.watchesAll}: the watch-all engine's selection (kinds, namespaces, selectors,
+ * metadata only) and the predicates a change must pass. The engine's namespaces default to the controller's
+ * namespace; checkpoints are left out, as a controller lists everything again when it starts.
+ */
+export interface WatchesAllOptions
+  extends Omit<WatchAllOptions, "checkpoint" | "checkpointEveryMs">,
+    SourceOptions<KubeObject> {}
+
+/** Options of {@link ReconcileContext.apply}: those of a patch (no field manager: the controller's), and an owner. */
+export interface ReconcileApplyOptions extends Omit<PatchOptions, "fieldManager"> {
+  /**
+   * Take over fields another manager owns instead of failing with a Conflict; default true, as a controller owns the
+   * fields it applies (controller-runtime's `client.ForceOwnership`). false to fail on conflicts instead.
+   */
+  readonly force?: boolean | undefined;
+  /**
+   * Makes this object the applied object's controller (an owner reference with `controller: true`, see
+   * `setControllerReference`) before it is sent, and its namespace the object's when the object names none.
+   */
+  readonly owner?: KubeObject | undefined;
+}
+
 /** What a reconcile is given besides its request. */
 export interface ReconcileContext<T extends KubeObject> {
   /** The primary named by `req` as the cache holds it; undefined once it is gone. */
   get(req: Request): T | undefined;
-  /** The cache of a resource this controller watches (`for`, `owns` or `watches`). */
+  /**
+   * The cache of a resource this controller watches (`for`, `owns` or `watches`). Kinds seen through `watchesAll`
+   * have none here (the engine's informers are its own and come and go with the kinds): read them with `client`.
+   */
   cache<U extends KubeObject = KubeObject>(gvr: GroupVersionResource): Store<U>;
+  /**
+   * Server-side apply of `obj` with the controller's field manager ({@link ControllerOptions.fieldManager}), forcing
+   * conflicts unless `force: false`: the controller owns the fields it applies. Applying what the object already has
+   * changes nothing on the server (same resourceVersion). The resource is found from `apiVersion` and `kind` through
+   * the cluster's mapper. With `owner`, the object is made the owner's controlled object first.
+   */
+  apply<U extends KubeObject = KubeObject>(obj: ApplyObject<U>, options?: ReconcileApplyOptions): Promise<U>;
   /** A client for the primary's resource, for writes (reads come from the cache). */
   readonly primary: ResourceClient<T>;
   /** The dynamic client, for writes to any resource. */
@@ -101,6 +154,22 @@ interface Source {
   readonly map: (obj: KubeObject) => readonly Request[];
 }
 
+/** Every kind the watch-all engine selects, mapped to requests. */
+interface AllSource {
+  readonly options: WatchesAllOptions;
+  readonly predicates: readonly Predicate<KubeObject>[];
+  readonly map: (obj: KubeObject, kind: KindInfo) => readonly Request[];
+}
+
+/** Queues `keys` for a change of `obj` (of `kind`); the change is traced when tracing is on. */
+type Enqueue = (
+  keys: ReadonlySet<string>,
+  kind: string,
+  change: "add" | "update" | "delete",
+  obj: KubeObject,
+  origin: Origin,
+) => void;
+
 interface Primary {
   readonly resource: ResourceType & { readonly kind?: string | undefined };
   readonly predicates: readonly Predicate<KubeObject>[];
@@ -139,6 +208,16 @@ export interface ControllerBuilder<T extends KubeObject> {
     gvr: GroupVersionResource,
     map: (obj: U) => readonly Request[],
     options?: SourceOptions<U>,
+  ): ControllerBuilder<T>;
+  /**
+   * Every kind the watch-all engine selects (by default every custom kind; see {@link WatchesAllOptions}), including
+   * kinds whose CRDs are created while the controller runs: a change of any object enqueues the requests `map`
+   * returns for it (old and new version alike). Reconciles start once the engine has listed the kinds found when it
+   * started. Needs a cluster with a mapper (its discovery tells the kinds).
+   */
+  watchesAll(
+    map: (obj: KubeObject, kind: KindInfo) => readonly Request[],
+    options?: WatchesAllOptions,
   ): ControllerBuilder<T>;
   /** Finishes the controller with its reconcile function (and what to do on a permanent error). */
   reconcile(reconciler: Reconciler<T>, options?: { onPermanentError?: PermanentErrorHandler<T> }): Controller;
@@ -185,6 +264,7 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
   readonly #primary: Primary | undefined;
   readonly #owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[];
   readonly #watched: readonly Source[];
+  readonly #watchedAll: readonly AllSource[];
 
   constructor(
     cluster: ControllerCluster,
@@ -192,12 +272,14 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
     primary: Primary | undefined,
     owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[],
     watched: readonly Source[],
+    watchedAll: readonly AllSource[] = [],
   ) {
     this.#cluster = cluster;
     this.#options = options;
     this.#primary = primary;
     this.#owned = owned;
     this.#watched = watched;
+    this.#watchedAll = watchedAll;
   }
 
   /**
@@ -214,6 +296,7 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
       { resource, predicates: (options.predicates ?? []) as readonly Predicate<KubeObject>[] },
       this.#owned,
       this.#watched,
+      this.#watchedAll,
     );
   }
 
@@ -223,7 +306,14 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
     options: SourceOptions<U> = {},
   ): ControllerBuilder<T> {
     const owned = { gvr, predicates: (options.predicates ?? []) as readonly Predicate<KubeObject>[] };
-    return new Builder<T>(this.#cluster, this.#options, this.#primary, [...this.#owned, owned], this.#watched);
+    return new Builder<T>(
+      this.#cluster,
+      this.#options,
+      this.#primary,
+      [...this.#owned, owned],
+      this.#watched,
+      this.#watchedAll,
+    );
   }
 
   /** A resource whose changes enqueue the requests `map` returns for the object (old and new version alike). */
@@ -237,16 +327,48 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
       predicates: (options.predicates ?? []) as readonly Predicate<KubeObject>[],
       map: map as (obj: KubeObject) => readonly Request[],
     };
-    return new Builder<T>(this.#cluster, this.#options, this.#primary, this.#owned, [...this.#watched, source]);
+    return new Builder<T>(
+      this.#cluster,
+      this.#options,
+      this.#primary,
+      this.#owned,
+      [...this.#watched, source],
+      this.#watchedAll,
+    );
+  }
+
+  /**
+   * Every kind the watch-all engine selects (by default every custom kind; see {@link WatchesAllOptions}), including
+   * kinds whose CRDs are created while the controller runs: a change of any object enqueues the requests `map`
+   * returns for it (old and new version alike). Reconciles start once the engine has listed the kinds found when it
+   * started. Needs a cluster with a mapper (its discovery tells the kinds).
+   */
+  watchesAll(
+    map: (obj: KubeObject, kind: KindInfo) => readonly Request[],
+    options: WatchesAllOptions = {},
+  ): ControllerBuilder<T> {
+    if (!this.#cluster.mapper) {
+      throw new TypeError(`controller ${this.#options.name}: watchesAll needs a cluster with a mapper, for discovery`);
+    }
+    const source: AllSource = { options, predicates: options.predicates ?? [], map };
+    return new Builder<T>(this.#cluster, this.#options, this.#primary, this.#owned, this.#watched, [
+      ...this.#watchedAll,
+      source,
+    ]);
   }
 
   /** Finishes the controller with its reconcile function (and what to do on a permanent error). */
   reconcile(reconciler: Reconciler<T>, options: { onPermanentError?: PermanentErrorHandler<T> } = {}): Controller {
     if (!this.#primary) throw new TypeError(`controller ${this.#options.name}: call for() before reconcile()`);
-    return new ReconcileLoop<T>(this.#cluster, this.#options, this.#primary, this.#owned, this.#watched, {
-      reconciler,
-      onPermanentError: options.onPermanentError,
-    });
+    return new ReconcileLoop<T>(
+      this.#cluster,
+      this.#options,
+      this.#primary,
+      this.#owned,
+      this.#watched,
+      this.#watchedAll,
+      { reconciler, onPermanentError: options.onPermanentError },
+    );
   }
 }
 
@@ -257,10 +379,12 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
   readonly #primary: Primary;
   readonly #owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[];
   readonly #watched: readonly Source[];
+  readonly #watchedAll: readonly AllSource[];
   readonly #reconciler: Reconciler<T>;
   readonly #onPermanentError: PermanentErrorHandler<T> | undefined;
   #log: Logger | undefined;
   #kind = "";
+  readonly #tracing: Tracing;
   #running = false;
   #stats = { reconciles: 0, errors: 0, permanentErrors: 0 };
   readonly #observers = new Set<ControllerMetrics>();
@@ -271,6 +395,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     primary: Primary,
     owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[],
     watched: readonly Source[],
+    watchedAll: readonly AllSource[],
     handlers: { reconciler: Reconciler<T>; onPermanentError: PermanentErrorHandler<T> | undefined },
   ) {
     const concurrency = options.concurrency ?? 1;
@@ -283,8 +408,10 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     this.#primary = primary;
     this.#owned = owned;
     this.#watched = watched;
+    this.#watchedAll = watchedAll;
     this.#reconciler = handlers.reconciler;
     this.#onPermanentError = handlers.onPermanentError;
+    this.#tracing = new Tracing(options.tracerProvider);
     if (options.metrics) this.#observers.add(options.metrics);
   }
 
@@ -335,7 +462,11 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       rateLimiter: this.#options.rateLimiter,
       metrics: metrics.workqueue,
     });
-    const enqueue = (key: string) => queue.add(key);
+    const traces = new ControllerTracing(this.#tracing, this.name);
+    const enqueue: Enqueue = (keys, kind, change, obj, origin) => {
+      traces.enqueued(kind, change, obj, origin, keys);
+      for (const key of keys) queue.add(key);
+    };
     const namespace = this.#options.namespace;
     const primaryGvr = this.#primary.resource;
     const sources: Source[] = [
@@ -350,6 +481,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       ...this.#watched,
     ];
     const leases = new Map<string, InformerLease<KubeObject>>();
+    const engines: { readonly engine: WatchAll; readonly consumed: Promise<void> }[] = [];
     const removers: (() => void)[] = [];
     // Removed at the end: a signal may outlive many runs.
     let onAbort = () => {};
@@ -363,6 +495,11 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
         }
         removers.push(lease.informer.addHandlers(handlersOf(source, enqueue)));
       }
+      for (const source of this.#watchedAll) {
+        const engine = watchAll(this.#watchAllCluster(), this.#engineOptions(source));
+        engines.push({ engine, consumed: this.#consume(engine, source, enqueue) });
+        removers.push(() => void engine.stop());
+      }
       const stopped = new Promise<void>((resolve) => {
         onAbort = resolve;
         if (signal.aborted || halt?.aborted) resolve();
@@ -372,7 +509,10 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
         }
       });
       const isStopped = () => signal.aborted || halt?.aborted === true;
-      const synced = Promise.all([...leases.values()].map((l) => l.informer.synced()));
+      const synced = Promise.all([
+        ...[...leases.values()].map((l) => l.informer.synced()),
+        ...engines.map((e) => e.engine.synced()),
+      ]);
       // An informer that stops unsynced rejects; after the signal nobody waits for the rest any more.
       synced.catch(() => {});
       await Promise.race([synced, stopped]);
@@ -388,6 +528,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
           if (!lease) throw new Error(`controller ${this.name} does not watch ${formatGvr(gvr)}`);
           return lease.informer.store as unknown as Store<U>;
         },
+        apply: (obj, options) => this.#apply(obj, options, draining.signal),
         primary: this.#cluster.client.resource<T>(primaryGvr),
         client: this.#cluster.client,
         recorder: this.#options.recorder,
@@ -404,7 +545,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
           }
           metrics.activeWorkers(this.name, 1);
           try {
-            await this.#process(queue, key, ctx, (outcome) => metrics.reconciled(this.name, outcome));
+            await this.#process(queue, key, ctx, traces, (outcome) => metrics.reconciled(this.name, outcome));
           } finally {
             metrics.activeWorkers(this.name, -1);
             queue.done(key);
@@ -429,7 +570,13 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       halt?.removeEventListener("abort", onAbort);
       for (const remove of removers.splice(0)) remove();
       queue.shutDown();
-      await Promise.all([...leases.values()].map((l) => l.release()));
+      await Promise.all([
+        ...[...leases.values()].map((l) => l.release()),
+        ...engines.map(async (e) => {
+          await e.engine.stop();
+          await e.consumed;
+        }),
+      ]);
     }
   }
 
@@ -437,6 +584,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     queue: Workqueue<string>,
     key: string,
     shared: Omit<ReconcileContext<T>, "log">,
+    traces: ControllerTracing,
     report: (outcome: ReconcileOutcome) => void,
   ): Promise<void> {
     const req = requestOf(key);
@@ -454,9 +602,10 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       ...shared,
       log: log ? (level, message, more) => log(level, message, { ...fields, ...more }) : () => {},
     };
+    const span = traces.reconcile(key, req);
     let result: Result;
     try {
-      result = await this.#reconciler(req, ctx);
+      result = await (span ? span.run(() => this.#reconciler(req, ctx)) : this.#reconciler(req, ctx));
     } catch (err) {
       this.#stats.reconciles++;
       const permanent = err instanceof PermanentError;
@@ -464,11 +613,18 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       if (permanent) {
         this.#stats.permanentErrors++;
         queue.forget(key);
-        await this.#permanent(err, req, ctx);
+        try {
+          await (span ? span.run(() => this.#permanent(err, req, ctx)) : this.#permanent(err, req, ctx));
+        } finally {
+          span?.end("permanent_error", err);
+        }
         return;
       }
       this.#stats.errors++;
       ctx.log("warn", "reconcile failed, retrying", failureFields(err));
+      span?.end("error", err);
+      // The retry follows from this run: its span links to this one.
+      if (span) traces.link(key, span.spanContext);
       queue.addRateLimited(key);
       return;
     }
@@ -478,11 +634,77 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       permanent: false,
       seconds: seconds(),
     });
-    if (!result.requeue) queue.forget(key);
-    else if (result.afterMs === undefined) queue.addRateLimited(key);
-    else {
+    if (!result.requeue) {
+      span?.end("success");
+      queue.forget(key);
+    } else if (result.afterMs === undefined) {
+      span?.end("requeue");
+      if (span) traces.link(key, span.spanContext);
+      queue.addRateLimited(key);
+    } else {
+      span?.end("requeue_after");
+      if (span) traces.link(key, span.spanContext);
       queue.forget(key);
       queue.addAfter(key, result.afterMs);
+    }
+  }
+
+  /** Server-side apply for {@link ReconcileContext.apply}. */
+  async #apply<U extends KubeObject>(
+    obj: ApplyObject<U>,
+    options: ReconcileApplyOptions = {},
+    signal: AbortSignal,
+  ): Promise<U> {
+    const mapper = this.#cluster.mapper;
+    if (!mapper) {
+      throw new TypeError(
+        `controller ${this.name}: ctx.apply needs a cluster with a mapper to find the resource of ${obj.kind}`,
+      );
+    }
+    if (typeof obj.apiVersion !== "string" || !obj.apiVersion || typeof obj.kind !== "string" || !obj.kind) {
+      throw new TypeError(`controller ${this.name}: ctx.apply needs the object's apiVersion and kind`);
+    }
+    const { owner, force = true, ...patch } = options;
+    const { group, version } = parseApiVersion(obj.apiVersion);
+    const resource = await mapper.resourceFor({ group, version, kind: obj.kind }, { signal: patch.signal ?? signal });
+    let body = obj;
+    if (owner) {
+      const metadata: Record<string, unknown> = { ...obj.metadata };
+      const ownerNamespace = owner.metadata.namespace;
+      if (resource.namespaced && metadata.namespace === undefined && ownerNamespace)
+        metadata.namespace = ownerNamespace;
+      body = { ...obj, metadata } as ApplyObject<U>;
+      setControllerReference(owner, body);
+    }
+    const fieldManager = this.#options.fieldManager ?? this.name;
+    return this.#cluster.client
+      .resource<U>(resource)
+      .apply(body, { ...patch, signal: patch.signal ?? signal, fieldManager, force });
+  }
+
+  /** What the watch-all engine needs, from the cluster's client and its mapper's discovery. */
+  #watchAllCluster() {
+    const mapper = this.#cluster.mapper as RestMapper;
+    const client = this.#cluster.client;
+    return { client, discovery: mapper.discovery, transport: client.transport };
+  }
+
+  /** The engine's options: the user's selection, in the controller's namespace unless it names namespaces itself. */
+  #engineOptions(source: AllSource): WatchAllOptions {
+    const { predicates: _predicates, ...options } = source.options;
+    const namespace = this.#options.namespace;
+    const include =
+      namespace && !options.include?.namespaces ? { ...options.include, namespaces: [namespace] } : options.include;
+    return { ...options, include, logger: options.logger ?? this.#options.logger };
+  }
+
+  /** Feeds the engine's object events to the queue until the engine stops. */
+  async #consume(engine: WatchAll, source: AllSource, enqueue: Enqueue): Promise<void> {
+    const react = objectEventHandler(source, enqueue);
+    try {
+      for await (const event of engine) if ("name" in event) react(event);
+    } catch (err) {
+      this.#log?.("error", "watch-all stream failed", { controller: this.name, ...failureFields(err) });
     }
   }
 
@@ -524,25 +746,46 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
  * mapping that changed must hear of it). Each key is added once per change: a second add of a key a worker has just
  * taken would mark it dirty and run it twice.
  */
-function handlersOf(source: Source, enqueue: (key: string) => void): EventHandlers<KubeObject> {
+function handlersOf(source: Source, enqueue: Enqueue): EventHandlers<KubeObject> {
   const passes = (old: KubeObject | undefined, obj: KubeObject | undefined) =>
     source.predicates.every((p) => p(old, obj));
-  const enqueueAll = (...versions: KubeObject[]) => {
-    const keys = new Set(versions.flatMap((v) => source.map(v).map(requestKey)));
-    for (const key of keys) enqueue(key);
-  };
+  const keysOf = (...versions: KubeObject[]) => new Set(versions.flatMap((v) => source.map(v).map(requestKey)));
+  // Lists leave `kind` out of their items on some servers; the resource names the kind as well in a span.
+  const kindOf = (obj: KubeObject) => (typeof obj.kind === "string" && obj.kind ? obj.kind : source.gvr.resource);
   return {
-    add: (obj) => {
-      if (passes(undefined, obj)) enqueueAll(obj);
+    add: (obj, { origin }) => {
+      if (passes(undefined, obj)) enqueue(keysOf(obj), kindOf(obj), "add", obj, origin);
     },
     update: (old, obj, { origin }) => {
       // A resync changes nothing, so the predicates that compare versions would drop it; it is meant to reconcile.
       if (origin !== "resync" && !passes(old, obj)) return;
-      enqueueAll(old, obj);
+      enqueue(keysOf(old, obj), kindOf(obj), "update", obj, origin);
     },
-    delete: (obj) => {
-      if (passes(obj, undefined)) enqueueAll(obj);
+    delete: (obj, { origin }) => {
+      if (passes(obj, undefined)) enqueue(keysOf(obj), kindOf(obj), "delete", obj, origin);
     },
+  };
+}
+
+/** The watch-all counterpart of {@link handlersOf}: the same predicates and mapping, on the engine's object events. */
+function objectEventHandler(source: AllSource, enqueue: Enqueue): (event: ObjectEvent) => void {
+  const passes = (old: KubeObject | undefined, obj: KubeObject | undefined) =>
+    source.predicates.every((p) => p(old, obj));
+  const keysOf = (kind: KindInfo, ...versions: KubeObject[]) =>
+    new Set(versions.flatMap((v) => source.map(v, kind).map(requestKey)));
+  return (event) => {
+    const { object: obj, old, origin } = event;
+    switch (event.type) {
+      case "ADDED":
+        if (passes(undefined, obj)) enqueue(keysOf(event, obj), event.kind, "add", obj, origin);
+        return;
+      case "MODIFIED":
+        if (origin !== "resync" && !passes(old, obj)) return;
+        enqueue(old ? keysOf(event, old, obj) : keysOf(event, obj), event.kind, "update", obj, origin);
+        return;
+      case "DELETED":
+        if (passes(obj, undefined)) enqueue(keysOf(event, obj), event.kind, "delete", obj, origin);
+    }
   };
 }
 

@@ -9,9 +9,11 @@ export {
   type ControllerStats,
   controller,
   type PermanentErrorHandler,
+  type ReconcileApplyOptions,
   type ReconcileContext,
   type Reconciler,
   type SourceOptions,
+  type WatchesAllOptions,
 } from "./controller.js";
 export {
   type EventInput,

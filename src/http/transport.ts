@@ -9,6 +9,7 @@
  */
 import type { Readable } from "node:stream";
 import { createSecureContext } from "node:tls";
+import { context, type TracerProvider } from "@opentelemetry/api";
 import type { Dispatcher } from "undici";
 import { type AuthCredentials, type ClusterConfig, sameCredentials } from "../config/types.js";
 import { definedProps } from "../util/defined.js";
@@ -17,6 +18,7 @@ import { networkError } from "./network.js";
 import { TokenBucket } from "./ratelimit.js";
 import { Recovery, type RecoveryOptions } from "./recovery.js";
 import { CallScope, sleep } from "./scope.js";
+import { CallSpan, Tracing } from "./tracing.js";
 import { buildConnector, Client, type Connector, Pool } from "./undici.js";
 import { defaultUserAgent } from "./useragent.js";
 import { parseWarnings } from "./warnings.js";
@@ -165,6 +167,11 @@ export interface TransportOptions {
   readonly onWarning?: ((warning: string, request: string) => void) | undefined;
   /** Tuning of the probe that wakes backoffs when the server answers again ({@link Transport.recovery}). */
   readonly recovery?: RecoveryOptions | undefined;
+  /**
+   * Where the CLIENT span of each call goes (OpenTelemetry); default the global provider, so that calls are traced
+   * once an SDK is registered and cost nothing before.
+   */
+  readonly tracerProvider?: TracerProvider | undefined;
 }
 
 const readOnlyMethods = new Set(["GET", "HEAD"]);
@@ -273,6 +280,7 @@ export class Transport {
   readonly #limiterMode: RateLimitStatus["mode"];
   readonly #scopes = new Set<CallScope>();
   readonly #observers = new Set<TransportObserver>();
+  readonly #tracing: Tracing;
   #pool: Pool;
   #poolCert: string | undefined;
   #streamConnect: { readonly cert: string | undefined; readonly connect: Connector } | undefined;
@@ -286,6 +294,7 @@ export class Transport {
     this.#basePath = url.pathname.replace(/\/+$/, "");
     this.#options = options;
     this.#userAgent = options.userAgent ?? defaultUserAgent;
+    this.#tracing = new Tracing(options.tracerProvider);
     const qps = options.qps ?? "auto";
     if (qps === "auto") {
       this.#limiterMode = "auto";
@@ -499,20 +508,24 @@ export class Transport {
     creds: AuthCredentials,
     dispatcher: Dispatcher,
     scope: CallScope,
+    span: CallSpan | undefined,
     consume: (res: Dispatcher.ResponseData) => Promise<T>,
   ): Promise<Outcome<T>> {
     const request = `${method} ${opts.path}`;
     try {
-      const res = await abortable(
+      const headers = this.#headers(opts, creds, body !== undefined);
+      span?.inject(headers);
+      const send = (): Promise<Dispatcher.ResponseData> =>
         dispatcher.request({
           method: method as Dispatcher.HttpMethod,
           path,
-          headers: this.#headers(opts, creds, body !== undefined),
+          headers,
           ...definedProps({ body }),
           signal: scope.signal,
-        }),
-        scope,
-      );
+        });
+      // The call's span is active while undici takes the request, so that an undici instrumentation nests under it.
+      const res = await abortable(span ? context.with(span.context, send) : send(), scope);
+      span?.response(res.statusCode);
       this.#observe(res.headers, request);
       const notModified = res.statusCode === 304 && opts.ifNoneMatch !== undefined;
       if ((res.statusCode >= 200 && res.statusCode < 300) || notModified)
@@ -550,8 +563,10 @@ export class Transport {
       this.#scopes.delete(scope);
     };
     let handedOver = false;
+    let span: CallSpan | undefined;
     try {
       const path = `${this.#basePath}${opts.path}${buildQuery(opts.query)}`;
+      span = CallSpan.start(this.#tracing, { method, path: opts.path, url: `${this.#origin}${path}`, stream });
       const body = encodeBody(opts.body);
       const maxRetries = Math.max(0, opts.maxRetries ?? this.#options.maxRetries ?? 5);
       const limiter = stream ? undefined : this.#limiter;
@@ -568,12 +583,13 @@ export class Transport {
           release();
           if (stream) void dispatcher.destroy();
         };
-        const outcome = await this.#attempt(opts, method, path, body, creds, dispatcher, scope, (res) =>
+        const outcome = await this.#attempt(opts, method, path, body, creds, dispatcher, scope, span, (res) =>
           consume(res, scope, end),
         );
         if (this.#observers.size > 0) this.#attempted(method, opts.path, stream, outcome);
         if (outcome.ok) {
           handedOver = stream;
+          span?.end();
           return outcome.value;
         }
         if (stream) void dispatcher.destroy();
@@ -588,6 +604,7 @@ export class Transport {
           if (!sameCredentials(fresh, creds)) {
             creds = fresh;
             this.#retried({ request, method, attempt, error, delayMs: 0 });
+            span?.retry(attempt, error, 0);
             continue;
           }
         }
@@ -603,10 +620,14 @@ export class Transport {
           throw attempt > 1 ? withMessage(error, `${error.message} (after ${attempt} attempts)`) : error;
         }
         this.#retried({ request, method, attempt, error, delayMs });
+        span?.retry(attempt, error, delayMs);
         // A retry after no response ends early once the probe sees the server back; one the server asked for waits.
         if (error.status !== 0) await sleep(delayMs, scope);
         else if (!(await this.recovery.wait(error, delayMs, { signal: scope.signal }))) throw scope.reason;
       }
+    } catch (err) {
+      span?.end(err);
+      throw err;
     } finally {
       if (!handedOver) release();
       if (!stream && this.#observers.size > 0) {

@@ -17,5 +17,8 @@ function packageVersion(): string {
   }
 }
 
+/** The package's version, from its package.json ("unknown" when bundled without it). */
+export const kindwatchVersion = packageVersion();
+
 /** `kindwatch/VERSION (OS/ARCH) node/VERSION`, e.g. `kindwatch/0.1.0 (linux/amd64) node/v22.11.0`. */
-export const defaultUserAgent = `kindwatch/${packageVersion()} (${goOs[process.platform] ?? process.platform}/${goArch[process.arch] ?? process.arch}) node/${process.version}`;
+export const defaultUserAgent = `kindwatch/${kindwatchVersion} (${goOs[process.platform] ?? process.platform}/${goArch[process.arch] ?? process.arch}) node/${process.version}`;

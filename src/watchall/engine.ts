@@ -134,10 +134,26 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   #stopping: Promise<void> | undefined;
   #iterated = false;
   readonly #logger: Logger | undefined;
+  /**
+   * The kinds of the first discovery whose KIND_SYNCED (or KIND_QUARANTINED, KIND_REMOVED) the consumer has not taken
+   * yet; undefined until discovery has answered once.
+   */
+  #unsettled: Set<string> | undefined;
+  /** Kinds whose KIND_SYNCED, KIND_QUARANTINED or KIND_REMOVED the consumer took before discovery answered. */
+  readonly #settled = new Set<string>();
+  readonly #initialSync: Promise<void>;
+  #initialSynced: () => void = () => {};
+  #initialSyncFailed: (err: Error) => void = () => {};
 
   constructor(cluster: WatchAllCluster, options: WatchAllOptions = {}) {
     this.#cluster = cluster;
     this.#options = options;
+    this.#initialSync = new Promise((resolve, reject) => {
+      this.#initialSynced = resolve;
+      this.#initialSyncFailed = reject;
+    });
+    // Nobody may ever wait for it; a stop before the sync must not be an unhandled rejection.
+    this.#initialSync.catch(() => {});
     this.#logger = loggerOf(options.logger);
     this.#channel = new Channel(options.bufferSize ?? 1024);
     this.#slots = new Slots(options.concurrency ?? 8);
@@ -311,6 +327,11 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
       if (kind) kind.want(r);
       else this.#addKind(gr, r);
     }
+    if (!this.#unsettled && this.#discovery) {
+      this.#unsettled = new Set([...this.#kinds.keys()].filter((gr) => !this.#settled.has(gr)));
+      this.#settled.clear();
+      if (this.#unsettled.size === 0) this.#initialSynced();
+    }
     for (const [gr, kind] of this.#kinds) {
       if (want.has(gr)) continue;
       const r = kind.resource;
@@ -392,6 +413,29 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     return accessDenied(this.#cluster.transport, { group: r.group, resource: r.resource, namespace }, signal);
   }
 
+  /**
+   * Resolves once the consumer has taken every kind's initial list: every kind found by the first discovery (CRDs
+   * and APIs alike) has delivered its objects and KIND_SYNCED, or has been quarantined or removed, and the loop has
+   * asked for the event after that. The watch-all counterpart of an informer's `synced`: what existed when the
+   * engine started has been seen. Kinds that come later do not delay it. Rejects if the engine stops first.
+   */
+  synced(): Promise<void> {
+    return this.#initialSync;
+  }
+
+  /** Notes that the consumer is about to take `event`: a kind event may complete the initial sync. */
+  #taking(event: WatchAllEvent): void {
+    if (this.#unsettled?.size === 0) return;
+    if (event.type !== "KIND_SYNCED" && event.type !== "KIND_QUARANTINED" && event.type !== "KIND_REMOVED") return;
+    const gr = groupResource(event);
+    if (!this.#unsettled) {
+      this.#settled.add(gr);
+      return;
+    }
+    this.#unsettled.delete(gr);
+    if (this.#unsettled.size === 0) this.#initialSynced();
+  }
+
   /** How every kind is doing: state (and why quarantined), objects, last resourceVersion. */
   status(): WatchAllStatus {
     const kinds: KindStatus[] = [...this.#kinds.values()].map((k) => k.status());
@@ -437,7 +481,10 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
         const next = await this.#channel.take();
         if (next.done) return;
         const { event, silent } = next.value;
-        if (!silent) yield event;
+        if (!silent) {
+          this.#taking(event);
+          yield event;
+        }
         // Reached only when the consumer asks for the next event: it has handled this one. A loop left by a throw and
         // one left by a `break` look the same from here (both call return()), so neither acknowledges it.
         this.#ledger?.apply(event);
@@ -461,6 +508,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   async #stop(): Promise<void> {
     this.#controller.abort();
     this.#channel.close();
+    this.#initialSyncFailed(new Error("the watch-all engine stopped before its initial sync"));
     for (const kind of this.#kinds.values()) kind.halt();
     await Promise.all([
       this.#started?.catch(() => {}),
