@@ -10,11 +10,11 @@ import { wireError } from "./wire.js";
 
 /** What `SseRelay.end` hands back. */
 export interface RelayEnd {
-  /** Bytes to write after everything `push` returned: an error event when the stream was cut, else nothing. */
+  /** Bytes to write after all `push` returned: the close of an event left open, then an error event if cut. */
   tail: Uint8Array;
   /** The upstream's usage when it sent one, else the prompt estimate and the counted answer (`estimated: true`). */
   usage: Usage;
-  /** The stream ended without `[DONE]` after every choice's `finish_reason`, or the upstream sent an error event. */
+  /** The stream ended without `[DONE]` and every choice's `finish_reason`, or the upstream sent an error event. */
   cut: boolean;
 }
 
@@ -47,9 +47,16 @@ export class SseRelay {
   #text = "";
   #ended: RelayEnd | undefined;
 
-  constructor(opts: { model: string; promptTokens: () => number }) {
+  readonly #onEvent: ((data: string) => void) | undefined;
+
+  /**
+   * `model` picks the tokenizer, `promptTokens` is asked only when the upstream reports no usage; `onEvent` sees each
+   * event's data as it completes (e.g. the first content delta for a time-to-first-token metric).
+   */
+  constructor(opts: { model: string; promptTokens: () => number; onEvent?: (data: string) => void }) {
     this.#model = opts.model;
     this.#promptTokens = opts.promptTokens;
+    this.#onEvent = opts.onEvent;
   }
 
   /** Call per upstream chunk; returns the bytes to write now: the chunk itself, never held back. */
@@ -61,17 +68,24 @@ export class SseRelay {
 
   /**
    * The upstream ended (no `err`) or failed (`err`): returns the bytes to write last (an SSE error event in OpenAI's
-   * shape when the stream was cut, and then no `[DONE]`) and the final usage. Later calls return the same.
+   * shape when the stream was cut, and then no `[DONE]`) and the final usage. An upstream that fails after `[DONE]`
+   * and every `finish_reason` has delivered its answer: that is no cut. Later calls return the same usage, no tail.
    */
   end(err?: Error): RelayEnd {
     if (this.#ended !== undefined) return { ...this.#ended, tail: EMPTY };
     this.#scan(this.#decoder.decode());
+    // Bytes that close an event the upstream left open, so that what follows is read as an event of its own.
+    // After a CR a LF would only complete that line end, so the close uses CR then.
+    const nl = this.#afterCR ? "\r" : "\n";
+    const close = (this.#line.length > 0 ? nl : "") + (this.#line.length > 0 || this.#eventOpen ? nl : "");
+    if (this.#line.length > 0) this.#lineEnd(this.#line);
+    // "data: [DONE]" without its blank line: the client reads [DONE] once that line is closed, whatever follows it,
+    // so the upstream's word counts; the choices' finish_reasons decide.
+    if (this.#eventOpen && this.#data.join("\n") === "[DONE]") this.#done = true;
     const finished = this.#choices.size > 0 && [...this.#choices.values()].every(Boolean);
-    const cut = err !== undefined || this.#errorEvent || !this.#done || !finished;
-    let tail = EMPTY;
+    const cut = this.#errorEvent || !this.#done || !finished;
+    let tail = close.length > 0 ? new TextEncoder().encode(close) : EMPTY;
     if (cut && !this.#errorEvent) {
-      // A cut inside an event first closes it, so that the error event reaches the client as an event of its own.
-      const close = (this.#line.length > 0 ? "\n" : "") + (this.#line.length > 0 || this.#eventOpen ? "\n" : "");
       const why =
         err !== undefined
           ? `the upstream failed mid-stream: ${err.message}`
@@ -134,6 +148,7 @@ export class SseRelay {
     this.#data = [];
     this.#eventOpen = false;
     if (!hadData || this.#done) return;
+    this.#onEvent?.(data);
     if (data === "[DONE]") {
       this.#done = true;
       return;
