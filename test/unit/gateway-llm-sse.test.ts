@@ -112,6 +112,24 @@ describe("SseRelay", () => {
     }
   });
 
+  it("counts completion text and tool-call arguments too when no usage comes", () => {
+    const text = ["Once", " upon", " a time"]
+      .map(
+        (t, i) =>
+          `data: ${JSON.stringify({ choices: [{ index: 0, text: t, finish_reason: i === 2 ? "stop" : null }] })}\n\n`,
+      )
+      .join("");
+    assert.deepEqual(relay([enc(`${text}data: [DONE]\n\n`)]).end.usage, {
+      promptTokens: 7,
+      completionTokens: o200k("Once upon a time"),
+      estimated: true,
+    });
+    const call = (args: string, finish: string | null) =>
+      `data: ${chunk({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args } }] }, finish_reason: finish }] })}\n\n`;
+    const tools = call('{"city":', null) + call('"Paris"}', "tool_calls");
+    assert.equal(relay([enc(`${tools}data: [DONE]\n\n`)]).end.usage.completionTokens, o200k('{"city":"Paris"}'));
+  });
+
   it("keeps the last usage of a server that reports running totals on every chunk", () => {
     const body = [1, 2, 3]
       .map(

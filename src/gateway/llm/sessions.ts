@@ -94,7 +94,7 @@ export function memorySessions(options: { now?: () => number } = {}): SessionSto
  */
 export function redisSessions(target: string | Redis, options: { prefix?: string } = {}): SessionStore {
   const owned = typeof target === "string";
-  const redis = typeof target === "string" ? new Redis(target, { lazyConnect: false }) : target;
+  const redis = typeof target === "string" ? new Redis(target) : target;
   const prefix = options.prefix ?? "kindwatch:";
   const keyOf = (profile: string, session: string) => `${prefix}session:${profile}:${session}`;
   return {
