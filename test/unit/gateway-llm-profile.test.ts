@@ -138,6 +138,17 @@ describe("applyProfile", () => {
     const out = applyProfile({ messages: [parts, call, tool] }, profile);
     assert.deepEqual((out.body as ChatRequest).messages.slice(1), [parts, call, tool]);
   });
+
+  it("takes a profile of readonly arrays, as the core's state holds them", () => {
+    const frozen = {
+      name: "frozen",
+      model: "gpt-4o",
+      params: { stop: Object.freeze(["END"]) },
+      bounds: { temperature: Object.freeze([0, 0.5] as const) },
+    } satisfies LlmProfile;
+    const out = applyProfile({ messages: [user], temperature: 0.9 }, frozen);
+    assert.deepEqual([out.body.stop, out.body.temperature, out.clamped], [["END"], 0.5, ["temperature"]]);
+  });
 });
 
 describe("modelList", () => {

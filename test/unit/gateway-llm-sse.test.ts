@@ -61,7 +61,7 @@ function relay(parts: Uint8Array[], err?: Error) {
   const r = new SseRelay({ model: "gpt-4o", promptTokens: () => 7, onEvent: (d) => seen.push(d) });
   const written = parts.map((p) => r.push(p));
   const end = r.end(err);
-  return { written, out: concat([...written, end.tail]), end, seen };
+  return { written, out: concat([...written, end.tail]), end, seen, content: r.content };
 }
 
 const LINE_ENDS: [string, (s: string) => string][] = [
@@ -73,7 +73,8 @@ const LINE_ENDS: [string, (s: string) => string][] = [
 describe("SseRelay", () => {
   it("writes each chunk as it comes, byte for byte, and takes the upstream's usage once", () => {
     const bytes = enc(recorded());
-    const { written, out, end, seen } = relay(Array.from(bytes, (b) => Uint8Array.of(b)));
+    const { written, out, end, seen, content } = relay(Array.from(bytes, (b) => Uint8Array.of(b)));
+    assert.equal(content, DELTAS.join(""), "the answer a session keeps, multi-byte characters split across chunks");
     assert.ok(
       written.every((w) => w.length === 1),
       "every 1-byte chunk is written at once",

@@ -93,7 +93,7 @@ function checkPrompt(v: unknown): string | string[] {
 
 function clampRange(
   value: number | undefined,
-  bounds: [number, number] | undefined,
+  bounds: readonly [number, number] | undefined,
 ): { value: number | undefined; clamped: boolean } {
   if (value === undefined || bounds === undefined) return { value, clamped: false };
   const next = Math.min(Math.max(value, bounds[0]), bounds[1]);

@@ -45,6 +45,8 @@ export class SseRelay {
   readonly #choices = new Map<number, boolean>();
   /** The answer's text (content, completion text, tool-call arguments), counted when no usage comes. */
   #text = "";
+  /** Choice 0's text alone: the answer a session keeps. */
+  #content = "";
   #ended: RelayEnd | undefined;
 
   readonly #onEvent: ((data: string) => void) | undefined;
@@ -57,6 +59,11 @@ export class SseRelay {
     this.#model = opts.model;
     this.#promptTokens = opts.promptTokens;
     this.#onEvent = opts.onEvent;
+  }
+
+  /** The text of the first choice's answer so far (its content deltas, or its completion text), for session history. */
+  get content(): string {
+    return this.#content;
   }
 
   /** Call per upstream chunk; returns the bytes to write now: the chunk itself, never held back. */
@@ -170,10 +177,16 @@ export class SseRelay {
       const index = typeof choice.index === "number" ? choice.index : 0;
       if (!this.#choices.has(index)) this.#choices.set(index, false);
       if (typeof choice.finish_reason === "string") this.#choices.set(index, true);
-      if (typeof choice.text === "string") this.#text += choice.text;
+      if (typeof choice.text === "string") {
+        this.#text += choice.text;
+        if (index === 0) this.#content += choice.text;
+      }
       const delta = choice.delta;
       if (typeof delta !== "object" || delta === null) continue;
-      if (typeof delta.content === "string") this.#text += delta.content;
+      if (typeof delta.content === "string") {
+        this.#text += delta.content;
+        if (index === 0) this.#content += delta.content;
+      }
       if (Array.isArray(delta.tool_calls)) {
         for (const call of delta.tool_calls as { function?: { name?: unknown; arguments?: unknown } }[]) {
           if (typeof call?.function?.name === "string") this.#text += call.function.name;

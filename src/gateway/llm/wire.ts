@@ -117,28 +117,37 @@ export interface Usage {
 
 /** The profile fields llm reads: structurally the core's `ProfileSpec` (state.ts), so that one is accepted as is. */
 export interface LlmProfile {
-  name: string;
-  model: string;
-  params?: { temperature?: number; top_p?: number; max_tokens?: number; stop?: string[] };
-  bounds?: { temperature?: [number, number]; top_p?: [number, number]; max_tokens?: number };
-  protocol?: "chat" | "completion";
-  systemPrompt?: string;
-  history?: HistorySpec;
+  readonly name: string;
+  readonly model: string;
+  readonly params?: {
+    readonly temperature?: number;
+    readonly top_p?: number;
+    readonly max_tokens?: number;
+    readonly stop?: readonly string[];
+  };
+  readonly bounds?: {
+    readonly temperature?: readonly [number, number];
+    readonly top_p?: readonly [number, number];
+    readonly max_tokens?: number;
+  };
+  readonly protocol?: "chat" | "completion";
+  readonly systemPrompt?: string;
+  readonly history?: HistorySpec;
 }
 
 /** A profile's history settings (core's `ProfileSpec["history"]`). */
 export interface HistorySpec {
-  retention: "none" | "session";
-  ttlSeconds?: number;
-  maxTurns?: number;
-  header?: string;
+  readonly retention: "none" | "session";
+  readonly ttlSeconds?: number;
+  readonly maxTurns?: number;
+  readonly header?: string;
 }
 
 /** A prompt template published as `POST /v1/tasks/NAME` (core's `TaskSpec`). */
 export interface LlmTask {
-  name: string;
-  template: string;
-  variables: string[];
+  readonly name: string;
+  readonly template: string;
+  readonly variables: readonly string[];
 }
 
 /** Builds `GET /v1/models` from the profiles a key may use: one entry per profile name, sorted, no duplicates. */
