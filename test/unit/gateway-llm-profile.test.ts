@@ -65,6 +65,10 @@ describe("applyProfile", () => {
     assert.equal((newer.body as ChatRequest).max_completion_tokens, 512);
     assert.equal((newer.body as ChatRequest).max_tokens, undefined);
     assert.equal(newer.maxTokens, newer.promptTokens + 2 * 512, "each of n answers is reserved");
+    const both = applyProfile({ messages: [user], max_tokens: 9000, max_completion_tokens: 100 }, profile);
+    assert.deepEqual(both.clamped, ["max_tokens"]);
+    assert.deepEqual([both.body.max_tokens, both.body.max_completion_tokens], [512, 100]);
+    assert.equal(both.maxTokens, both.promptTokens + 512, "the larger cap is reserved");
   });
 
   it("reserves the bound, else a default, when nothing caps the answer", () => {

@@ -140,16 +140,21 @@ export function applyProfile(body: unknown, profile: LlmProfile, history: readon
   const topPOut = p.value ?? clampRange(params.top_p, bounds.top_p).value;
   if (topPOut !== undefined) out.top_p = topPOut;
 
-  // The answer's cap: the caller's own field (either name), else the profile's default, else its bound.
-  const callerField = maxCompletionTokens !== undefined ? "max_completion_tokens" : "max_tokens";
-  const callerCap = maxCompletionTokens ?? maxTokens;
+  // The answer's cap: the caller's own fields, each bounded (an upstream may read either name, so a bound on one only
+  // would be a way around it), else the profile's default, else its bound.
   const bound = bounds.max_tokens;
   let cap: number | undefined;
-  if (callerCap !== undefined) {
-    cap = bound !== undefined && callerCap > bound ? bound : callerCap;
-    if (cap !== callerCap) clamped.push(callerField);
-    out[callerField] = cap;
-  } else {
+  for (const [field, value] of [
+    ["max_tokens", maxTokens],
+    ["max_completion_tokens", maxCompletionTokens],
+  ] as const) {
+    if (value === undefined) continue;
+    const bounded = bound !== undefined && value > bound ? bound : value;
+    if (bounded !== value) clamped.push(field);
+    out[field] = bounded;
+    cap = Math.max(cap ?? 0, bounded);
+  }
+  if (cap === undefined) {
     const fallback = params.max_tokens;
     cap = fallback !== undefined && bound !== undefined ? Math.min(fallback, bound) : (fallback ?? bound);
     if (cap !== undefined) out.max_tokens = cap;
