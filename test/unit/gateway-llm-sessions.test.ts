@@ -108,6 +108,14 @@ describe("memorySessions", () => {
     await store.append("p", "ttl", turn(3), spec);
     assert.deepEqual(await store.get("p", "ttl"), turn(3), "an expired session starts afresh");
   });
+  it("sweeps sessions nobody reads again once the map has doubled", async () => {
+    const own = memorySessions({ now: () => t });
+    for (let i = 0; i < 1500; i++) await own.append("p", `old-${i}`, turn(i), spec);
+    t += 61_000;
+    for (let i = 0; i < 1000; i++) await own.append("p", `new-${i}`, turn(i), spec);
+    assert.ok(own.size <= 1000 + 500, `${own.size} sessions held after the sweep`);
+    assert.deepEqual(await own.get("p", "new-999"), turn(999));
+  });
 });
 
 describe("redisSessions", () => {

@@ -46,7 +46,7 @@ interface Entry {
 }
 
 /** Sessions in this process's memory; `now` is injectable for tests. Expired sessions are swept as the map grows. */
-export function memorySessions(options: { now?: () => number } = {}): SessionStore {
+export function memorySessions(options: { now?: () => number } = {}): SessionStore & { readonly size: number } {
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
   let sweepAt = 1024;
@@ -59,6 +59,10 @@ export function memorySessions(options: { now?: () => number } = {}): SessionSto
     return undefined;
   };
   return {
+    /** Sessions held, expired ones not yet swept included. */
+    get size() {
+      return entries.size;
+    },
     async get(profile, session) {
       checkSessionId(session);
       return live(keyOf(profile, session))?.turns.flat() ?? [];
