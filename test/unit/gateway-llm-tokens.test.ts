@@ -1,9 +1,14 @@
 /** Token counts against values known from OpenAI's tokenizers and cookbook. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { countChatTokens, countTokens } from "../../src/gateway/llm/index.js";
+import { countChatTokens, countTokens, loadTokenizers } from "../../src/gateway/llm/index.js";
 
 describe("countTokens", () => {
+  it("loads both encodings ahead of the first count when asked", () => {
+    loadTokenizers();
+    assert.equal(countTokens("hello world", "gpt-3.5-turbo"), 2);
+  });
+
   it("counts with o200k_base for the gpt-4o family and unknown models, cl100k_base for gpt-4 and gpt-3.5", () => {
     // o200k: "hello world" = [24912, 2375]; cl100k: [15339, 1917]. On "こんにちは世界" o200k needs 2, cl100k 4.
     const sentence = "こんにちは世界";

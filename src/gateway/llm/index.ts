@@ -11,7 +11,7 @@ export {
 } from "./sessions.js";
 export { type RelayEnd, SseRelay } from "./sse.js";
 export { renderTask, taskProblem, taskRequest, templateVariables } from "./tasks.js";
-export { contentText, countChatTokens, countTokens } from "./tokens.js";
+export { contentText, countChatTokens, countTokens, loadTokenizers } from "./tokens.js";
 export { usageOfJson } from "./usage.js";
 export {
   type ChatMessage,

@@ -3,9 +3,29 @@
  * does not know, e.g. an open model served by vLLM, where every count is an estimate anyway), cl100k_base for gpt-4,
  * gpt-3.5 and the embeddings of that time.
  */
-import { countTokens as cl100k } from "gpt-tokenizer/encoding/cl100k_base";
-import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
+import { createRequire } from "node:module";
+import type * as Encoding from "gpt-tokenizer/encoding/o200k_base";
 import type { ChatMessage } from "./wire.js";
+
+// Each encoding takes 0.3-0.6 s of CPU to load (its BPE ranks) and is ~2.5 MB of code: loaded on first use through
+// require, which the CLI's bundler leaves alone (as for undici), so that commands other than the gateway pay neither.
+const require = createRequire(import.meta.url);
+const loaded = new Map<string, (text: string) => number>();
+
+function encoder(name: "o200k_base" | "cl100k_base"): (text: string) => number {
+  let count = loaded.get(name);
+  if (count === undefined) {
+    count = (require(`gpt-tokenizer/encoding/${name}`) as typeof Encoding).countTokens;
+    loaded.set(name, count);
+  }
+  return count;
+}
+
+/** Loads both encodings now, so that no request pays for it (the gateway calls this at start). */
+export function loadTokenizers(): void {
+  encoder("o200k_base");
+  encoder("cl100k_base");
+}
 
 /** Models on cl100k_base; "gpt-4o", "gpt-4.1" and "gpt-4.5" are o200k and so excluded by the look-ahead. */
 const CL100K = /^(gpt-4(?![o.])|gpt-3\.5|text-embedding-(ada-002|3)|text-davinci-00[23]|davinci-002|babbage-002)/;
@@ -13,7 +33,7 @@ const CL100K = /^(gpt-4(?![o.])|gpt-3\.5|text-embedding-(ada-002|3)|text-davinci
 function encodingOf(model: string): (text: string) => number {
   // A provider prefix ("openai/gpt-4") does not change the encoding.
   const bare = model.slice(model.lastIndexOf("/") + 1).toLowerCase();
-  return CL100K.test(bare) ? cl100k : o200k;
+  return encoder(CL100K.test(bare) ? "cl100k_base" : "o200k_base");
 }
 
 /** Tokens of `text` in the encoding of `model` (o200k_base when the model is unknown). */
