@@ -48,10 +48,12 @@ describe("gateway limits: request buckets in memory", () => {
     while ((await rate.take("r", spec)).allowed) granted++;
     assert.equal(granted, 5, "one second refills requestsPerSecond");
 
-    clock.now += 60_000;
-    granted = 0;
-    while ((await rate.take("r", spec)).allowed) granted++;
-    assert.equal(granted, 10, "a minute idle refills no more than the burst");
+    for (const idle of [5_000, 60_000]) {
+      clock.now += idle;
+      granted = 0;
+      while ((await rate.take("r", spec)).allowed) granted++;
+      assert.equal(granted, 10, `${idle} ms idle refill no more than the burst`);
+    }
   });
 
   it("keeps buckets apart, takes an explicit time, and refuses shapes no bucket can have", async () => {
