@@ -139,7 +139,7 @@ describe("gateway limits in Redis", () => {
 });
 
 describe("gateway limits while Redis is gone", () => {
-  it("refuse with a one-line 503 error (fail-closed) or admit (fail-open), and count again once Redis is back", async () => {
+  it("refuse with a one-line 503 error (fail-closed) or admit (fail-open), and count again once Redis is back", async (t) => {
     const errors: Error[] = [];
     const prefix = `${uniqueName("t")}:`;
     const closed = limits({ prefix, commandTimeoutMs: 500, onError: (err) => errors.push(err) });
@@ -157,6 +157,7 @@ describe("gateway limits while Redis is gone", () => {
     );
     const waited = Date.now() - started;
     assert.ok(err instanceof LimitsUnavailableError, String(err));
+    t.diagnostic(`refused after ${waited} ms: ${err.message}`);
     assert.equal(err.status, 503);
     assert.match(
       err.message,
