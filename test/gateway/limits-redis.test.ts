@@ -13,7 +13,7 @@ import {
   redisLimits,
 } from "../../src/gateway/limits/index.js";
 import { startRedis, type TestRedis } from "../support/redis.js";
-import { uniqueName, waitFor } from "../support/wait.js";
+import { outcome, uniqueName, waitFor } from "../support/wait.js";
 
 let redis: TestRedis;
 const opened: Limits[] = [];
@@ -185,5 +185,24 @@ describe("gateway limits while Redis is gone", () => {
     );
     assert.equal((await closed.rate.take("again", slow)).allowed, false, "it counts again");
     await waitFor("the fail-open limits to count again", async () => !(await open.rate.take("again", slow)).allowed);
+  });
+
+  it("refuse a decision that Redis, hung, does not answer within the command timeout, and answer once it is back", async (t) => {
+    const l = limits({ commandTimeoutMs: 500 });
+    const spec = { requestsPerSecond: 1, burst: 1 };
+    assert.equal((await l.rate.take("b", spec)).allowed, true);
+    redis.pause();
+    try {
+      const started = Date.now();
+      const err = await waitFor("the decision to be refused", outcome(l.rate.take("b", spec)), { timeoutMs: 3_000 });
+      const waited = Date.now() - started;
+      assert.ok(err instanceof LimitsUnavailableError, String(err));
+      t.diagnostic(`refused after ${waited} ms: ${err.message}`);
+      assert.match(err.message, /did not answer \(Command timed out\)/);
+      assert.ok(waited >= 500 && waited < 3_000, `the refusal took ${waited} ms`);
+    } finally {
+      redis.resume();
+    }
+    await waitFor("the limits to answer again", () => l.rate.take("b", spec));
   });
 });

@@ -15,6 +15,9 @@ export interface TestRedis {
   client: Redis;
   /** Kills the server at once (SIGKILL), as a crash would. */
   kill(): Promise<void>;
+  /** Stops (SIGSTOP) or continues (SIGCONT) the server: connected, but answering nothing, as a hung host. */
+  pause(): void;
+  resume(): void;
   /** Starts it again on the same port (empty: nothing persisted) and waits for PING. */
   restart(): Promise<void>;
   /** The server's clock in ms (TIME), the one the limits' scripts read. */
@@ -82,6 +85,8 @@ export async function startRedis(): Promise<TestRedis> {
     url,
     client,
     kill,
+    pause: () => server?.kill("SIGSTOP"),
+    resume: () => server?.kill("SIGCONT"),
     async restart() {
       await kill();
       await launch();
