@@ -45,7 +45,7 @@ export interface Reservation {
   resetMs: number;
   /**
    * Ends the reservation with the tokens really used: the unused part is refunded, over-use is charged. Only the first
-   * call counts; a settle after the reservation expired (see `reservationTtlMs`) changes nothing. Never rejects.
+   * call counts; a settle after the reservation expired (see `reservationTtlMs`) changes nothing; an unreachable store does not make it reject.
    */
   settle(usedTokens: number): Promise<void>;
 }
