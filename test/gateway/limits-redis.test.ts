@@ -78,7 +78,7 @@ describe("gateway limits in Redis", () => {
     assert.equal(after.ok, false, "over-use of 200 took the budget to 0");
   });
 
-  it("settles from another replica's connection what this one reserved, once", async () => {
+  it("shares one budget between two connections: concurrent reservations never exceed it, each refunded once", async () => {
     const prefix = `${uniqueName("t")}:`;
     const one = limits({ prefix });
     const two = limits({ prefix });
