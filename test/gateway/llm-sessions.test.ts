@@ -1,11 +1,9 @@
 /**
  * Session history: the turn cap, the sliding TTL on a fake clock (memory), and the same in a real Redis
- * (Debian's redis-server on loopback, started by `startRedis` below).
+ * (Debian's redis-server on loopback, started by test/support/redis.ts).
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
 import {
   type ChatMessage,
   GatewayInputError,
@@ -14,45 +12,8 @@ import {
   redisSessions,
   type SessionStore,
 } from "../../src/gateway/llm/index.js";
-import { freePort } from "../../src/testing/ports.js";
+import { startRedis, type TestRedis } from "../support/redis.js";
 import { waitFor } from "../support/wait.js";
-
-/**
- * A redis-server of this file's own on a free loopback port, no persistence. The limits' `test/support/redis.ts`
- * does the same for the limits tests; this one stays until the two branches meet.
- */
-async function startRedis(): Promise<{ url: string; client: Redis; stop(): Promise<void> }> {
-  const port = await freePort();
-  const url = `redis://127.0.0.1:${port}`;
-  const server: ChildProcess = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
-    { stdio: "ignore" },
-  );
-  const failed = new Promise<never>((_, reject) => {
-    server.once("error", reject);
-    server.once("exit", (code) => reject(new Error(`redis-server exited ${code}`)));
-  });
-  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => 50 });
-  client.on("error", () => {});
-  await Promise.race([
-    failed,
-    waitFor("redis-server to answer PING", async () => {
-      if (client.status === "wait") await client.connect();
-      return (await client.ping()) === "PONG";
-    }),
-  ]);
-  return {
-    url,
-    client,
-    async stop() {
-      client.disconnect();
-      const exited = new Promise((resolve) => server.once("exit", resolve));
-      server.kill("SIGKILL");
-      await exited;
-    },
-  };
-}
 
 const spec: HistorySpec = { retention: "session", ttlSeconds: 60, maxTurns: 2 };
 
@@ -119,7 +80,7 @@ describe("memorySessions", () => {
 });
 
 describe("redisSessions", () => {
-  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let redis: TestRedis;
   let store: SessionStore;
   before(async () => {
     redis = await startRedis();
