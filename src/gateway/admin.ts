@@ -4,6 +4,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { readCapped } from "./body.js";
 import type { DataPlane, RouteStatus } from "./server.js";
 import {
   ConflictError,
@@ -53,15 +54,10 @@ function keySetView(set: KeySetSpec): GatewayStateView["keysets"][number] {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxAdminBodyBytes) throw new HttpError(413, `the body is over ${maxAdminBodyBytes} bytes`);
-    chunks.push(chunk);
-  }
+  const body = await readCapped(req, maxAdminBodyBytes);
+  if (!body) throw new HttpError(413, `the body is over ${maxAdminBodyBytes} bytes`);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return JSON.parse(body.toString("utf8"));
   } catch (err) {
     throw new HttpError(400, `the body is not JSON: ${(err as Error).message}`);
   }
@@ -183,6 +179,8 @@ export class AdminApi {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(text),
       [bootIdHeader]: this.bootId,
+      // The rest of an oversized body is still on its way: this connection cannot carry another request.
+      ...(status === 413 ? { connection: "close" } : {}),
     });
     res.end(text);
   }

@@ -3,6 +3,7 @@
  * forward), each a small function that answers the error it finds. The limits and llm stages are hook points.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { readCapped } from "./body.js";
 import { GatewayInputError, sendError, sendInputError } from "./errors.js";
 import { authenticate, indexKeys, type KeyIndex } from "./keys.js";
 import type { KeySpec, ProfileSpec, RateLimitSpec, RouteSpec } from "./state.js";
@@ -86,23 +87,15 @@ function hostMatches(route: CompiledRoute, host: string): boolean {
 
 /** Reads a body whole, refusing it (413) as soon as it is over `max` bytes. */
 async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
-  const declared = Number(req.headers["content-length"] ?? Number.NaN);
   const tooLarge = () =>
     new GatewayInputError(413, `The request body is over the limit of ${max} bytes.`, undefined, "body_too_large", {
       connection: "close",
     });
-  if (declared > max) throw tooLarge();
-  if (declared === 0 || (req.headers["content-length"] === undefined && !req.headers["transfer-encoding"])) {
-    return undefined;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  if (Number(req.headers["content-length"]) > max) throw tooLarge();
+  if (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined) return undefined;
+  const body = await readCapped(req, max);
+  if (!body) throw tooLarge();
+  return body.length > 0 ? body : undefined;
 }
 
 /** The data plane: routes requests by the live state, which the admin API changes. */

@@ -1,6 +1,6 @@
 /**
  * A real OpenAI-compatible upstream over node:http for the gateway's tests: `/v1/chat/completions` and
- * `/v1/completions`, streamed (SSE) and not, with or without `usage`; `/v1/models`; every other path echoes the request
+ * `/v1/completions` (after any path prefix), streamed (SSE) and not, with or without `usage`; `/v1/models`; every other path echoes the request
  * as JSON (a plain HTTP service). It records what it got, and fails on demand: refuses connections, answers 5xx, hangs
  * before its first byte, cuts a stream, streams slowly, or holds a stream after its first chunk until released.
  */
@@ -165,7 +165,8 @@ export class OpenAIUpstream {
         error: { message: `${this.name} fails`, type: "server_error", param: null, code: null },
       });
     }
-    const path = (req.url ?? "").split("?")[0];
+    // Any prefix before /v1 is taken, as a model server behind a path-routing proxy takes it.
+    const path = /\/v1\/[a-z/]+$/.exec((req.url ?? "").split("?")[0] ?? "")?.[0];
     if (path === "/v1/models") {
       return this.#json(res, 200, {
         object: "list",
@@ -228,7 +229,11 @@ export class OpenAIUpstream {
       created: 1,
       model,
     };
-    const send = (data: unknown) => res.write(encoder.encode(`data: ${JSON.stringify(data)}\n\n`));
+    // Resolves once the chunk is handed to the socket, so that a cut after it still sends it.
+    const send = (data: unknown) =>
+      new Promise<void>((resolve) => {
+        res.write(encoder.encode(`data: ${JSON.stringify(data)}\n\n`), () => resolve());
+      });
     const words = this.#words();
     for (const [i, word] of words.entries()) {
       if (failure?.kind === "cut" && i === failure.afterChunks) {
@@ -236,16 +241,16 @@ export class OpenAIUpstream {
         return;
       }
       const choice = chat ? { index: 0, delta: { content: word }, finish_reason: null } : { index: 0, text: word };
-      send({ ...base, choices: [choice] });
+      await send({ ...base, choices: [choice] });
       if (i === 0 && this.#hold) await this.#hold;
       if (this.behaviour.chunkDelayMs) await new Promise((r) => setTimeout(r, this.behaviour.chunkDelayMs));
       if (res.destroyed) return;
     }
     const final = chat ? { index: 0, delta: {}, finish_reason: "stop" } : { index: 0, text: "", finish_reason: "stop" };
-    send({ ...base, choices: [final] });
+    await send({ ...base, choices: [final] });
     const options = json.stream_options as { include_usage?: boolean } | undefined;
     if (options?.include_usage === true && this.behaviour.usage !== false) {
-      send({ ...base, choices: [], usage: this.#usage(json) });
+      await send({ ...base, choices: [], usage: this.#usage(json) });
     }
     res.end("data: [DONE]\n\n");
   }
