@@ -5,16 +5,20 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readCapped } from "./body.js";
-import type { DataPlane, RouteStatus } from "./server.js";
+import type { DataPlane } from "./server.js";
 import {
   ConflictError,
   type GatewaySpecs,
   type KeySetSpec,
+  type ProfileSpec,
+  type RateLimitSpec,
+  type RouteSpec,
   type SpecKind,
   specKinds,
   ValidationError,
   validateSpec,
 } from "./state.js";
+import type { BreakerStatus } from "./upstream.js";
 
 /** The header that carries the boot id on every admin answer. */
 export const bootIdHeader = "x-kindwatch-gateway-boot-id";
@@ -26,16 +30,22 @@ export const maxAdminBodyBytes = 1024 * 1024;
 export interface KeyView {
   readonly id: string;
   readonly routes?: readonly string[];
-  readonly limit?: KeySetSpec["keys"][number]["limit"];
+  readonly limit?: RateLimitSpec;
   readonly tokensPerMinute?: number;
 }
+
+/** A live route as the admin API shows it: its spec, why it cannot serve (empty when it can), its breakers. */
+export type RouteView = RouteSpec & { readonly errors: readonly string[]; readonly breakers: readonly BreakerStatus[] };
+
+/** A live key set as the admin API shows it: key ids and settings, no hashes. */
+export type KeySetView = Omit<KeySetSpec, "keys"> & { readonly keys: readonly KeyView[] };
 
 /** What `/admin/v1/state` answers: everything live, with generations, route errors and breakers. */
 export interface GatewayStateView {
   readonly bootId: string;
-  readonly routes: readonly (RouteStatus["spec"] & Pick<RouteStatus, "errors" | "breakers">)[];
-  readonly keysets: readonly (Omit<KeySetSpec, "keys"> & { keys: readonly KeyView[] })[];
-  readonly profiles: readonly GatewaySpecs["profiles"][];
+  readonly routes: readonly RouteView[];
+  readonly keysets: readonly KeySetView[];
+  readonly profiles: readonly ProfileSpec[];
 }
 
 class HttpError extends Error {
@@ -49,7 +59,7 @@ class HttpError extends Error {
   }
 }
 
-function keySetView(set: KeySetSpec): GatewayStateView["keysets"][number] {
+function keySetView(set: KeySetSpec): KeySetView {
   return { ...set, keys: set.keys.map(({ sha256: _hidden, ...view }) => view) };
 }
 
