@@ -28,7 +28,9 @@ describe("gateway: admin API", () => {
     upstreams: [{ url, kind: "http" as const }],
   });
 
-  it("answers 401 without the token or with a wrong one, and carries the boot id on every answer", async () => {
+  it("answers 401 without the token or with a wrong one, and carries the boot id on every answer", {
+    timeout: 20_000,
+  }, async () => {
     for (const token of [null, "wrong", `${gw.token}x`]) {
       const answer = await gw.admin("GET", "/admin/v1/state", undefined, token);
       assert.equal(answer.status, 401, `token ${token}`);
@@ -39,7 +41,9 @@ describe("gateway: admin API", () => {
     assert.equal(ok.json?.bootId, gw.bootId);
   });
 
-  it("applies a PUT once, takes a replay as unchanged, and refuses an older generation with 409", async () => {
+  it("applies a PUT once, takes a replay as unchanged, and refuses an older generation with 409", {
+    timeout: 20_000,
+  }, async () => {
     const first = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 3));
     assert.equal(first.status, 200, first.text);
     assert.equal(first.json?.outcome, "applied");
@@ -58,7 +62,7 @@ describe("gateway: admin API", () => {
     assert.deepEqual(live.json?.source, { uid: "u2", generation: 1 });
   });
 
-  it("names every bad field in a 400", async () => {
+  it("names every bad field in a 400", { timeout: 20_000 }, async () => {
     const answer = await gw.admin("PUT", "/admin/v1/routes/bad", {
       name: "bad",
       source: { uid: "u", generation: -1 },
@@ -92,7 +96,7 @@ describe("gateway: admin API", () => {
     assert.equal((await gw.admin("GET", "/admin/v1/routes/bad")).status, 404);
   });
 
-  it("answers malformed JSON with 400 and an oversized body with 413", async () => {
+  it("answers malformed JSON with 400 and an oversized body with 413", { timeout: 20_000 }, async () => {
     const malformed = await gw.admin("PUT", "/admin/v1/routes/x", '{"name": "x",');
     assert.equal(malformed.status, 400);
     assert.match(String(malformed.json?.error), /not JSON/);
@@ -101,7 +105,9 @@ describe("gateway: admin API", () => {
     assert.equal((await gw.admin("GET", "/admin/v1/nothings/x")).status, 404);
   });
 
-  it("keeps a route naming a missing key set or profile live, answering 503 and reporting why", async () => {
+  it("keeps a route naming a missing key set or profile live, answering 503 and reporting why", {
+    timeout: 20_000,
+  }, async () => {
     await gw.put("routes", {
       ...routeSpec("dangling", "ud", 1),
       auth: { keySet: "later" },
@@ -123,7 +129,7 @@ describe("gateway: admin API", () => {
     assert.equal((await gw.call("/dangling/x")).status, 401);
   });
 
-  it("deletes, and answers 404 for what is not live", async () => {
+  it("deletes, and answers 404 for what is not live", { timeout: 20_000 }, async () => {
     await gw.put("routes", routeSpec("gone", "ug", 1));
     assert.equal((await gw.admin("DELETE", "/admin/v1/routes/gone")).status, 200);
     assert.equal((await gw.admin("DELETE", "/admin/v1/routes/gone")).status, 404);
@@ -131,7 +137,9 @@ describe("gateway: admin API", () => {
     assert.equal((await gw.call("/gone/x")).status, 404);
   });
 
-  it("is driven by HttpGatewayDriver, which sees the boot id change on a restart, after which the state is empty", async () => {
+  it("is driven by HttpGatewayDriver, which sees the boot id change on a restart, after which the state is empty", {
+    timeout: 20_000,
+  }, async () => {
     const driver = new HttpGatewayDriver({ url: gw.adminUrl, token: gw.token });
     assert.equal(await driver.applyRoute(routeSpec("driven", "ux", 1)), "applied");
     assert.equal(await driver.applyRoute(routeSpec("driven", "ux", 1)), "unchanged");

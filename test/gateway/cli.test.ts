@@ -35,7 +35,7 @@ describe("kindwatch gateway: the command", () => {
 
   const local = ["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"];
 
-  it("refuses a bad command line with one line and exit code 2", async () => {
+  it("refuses a bad command line with one line and exit code 2", { timeout: 20_000 }, async () => {
     const cases: [string[], RegExp][] = [
       [[...local], /^error: kindwatch gateway needs --admin-token-file FILE$/],
       [
@@ -52,13 +52,13 @@ describe("kindwatch gateway: the command", () => {
     }
   });
 
-  it("fails with one line and exit code 1 on an unreadable token file", async () => {
+  it("fails with one line and exit code 1 on an unreadable token file", { timeout: 20_000 }, async () => {
     const result = await runCli(["gateway", ...local, "--admin-token-file", "/nonexistent/token"]);
     assert.equal(result.code, 1);
     assert.equal(oneLine(result.stderr), "error: cannot read --admin-token-file /nonexistent/token: ENOENT");
   });
 
-  it("fails with one line and exit code 1 when its port is in use", async () => {
+  it("fails with one line and exit code 1 when its port is in use", { timeout: 20_000 }, async () => {
     const running = await GatewayProcess.start();
     try {
       const taken = new URL(running.url).host;
@@ -78,7 +78,7 @@ describe("kindwatch gateway: the command", () => {
     }
   });
 
-  it("on SIGTERM stops accepting and lets a request in flight finish", async () => {
+  it("on SIGTERM stops accepting and lets a request in flight finish", { timeout: 20_000 }, async () => {
     const gw = await GatewayProcess.start();
     await gw.put("routes", {
       name: "r",

@@ -47,7 +47,7 @@ describe("gateway: fallback and breakers", () => {
   const post = (path: string, body = chat()) =>
     gw.call(path, { method: "POST", body, headers: { "content-type": "application/json" } });
 
-  it("falls back to the next upstream when the primary refuses connections", async () => {
+  it("falls back to the next upstream when the primary refuses connections", { timeout: 20_000 }, async () => {
     await route("refuse");
     await primary.refuse();
     try {
@@ -59,7 +59,7 @@ describe("gateway: fallback and breakers", () => {
     }
   });
 
-  it("falls back on a 5xx, sending the same body again", async () => {
+  it("falls back on a 5xx, sending the same body again", { timeout: 20_000 }, async () => {
     await route("five");
     primary.fail({ kind: "status", status: 500 }, 1);
     const answer = await post("/five/v1/chat/completions");
@@ -69,7 +69,7 @@ describe("gateway: fallback and breakers", () => {
     assert.equal(secondary.to("/five/v1/chat/completions")[0]?.body, chat());
   });
 
-  it("falls back when the primary sends nothing before the first-byte timeout", async () => {
+  it("falls back when the primary sends nothing before the first-byte timeout", { timeout: 20_000 }, async () => {
     await route("hang");
     primary.fail({ kind: "hang" }, 1);
     const started = Date.now();
@@ -79,7 +79,9 @@ describe("gateway: fallback and breakers", () => {
     assert.ok(Date.now() - started >= 290, "the fallback came before the first-byte timeout");
   });
 
-  it("does not fall back once the answer has begun: a cut stream ends the client's answer as a failure", async () => {
+  it("does not fall back once the answer has begun: a cut stream ends the client's answer as a failure", {
+    timeout: 20_000,
+  }, async () => {
     await route("cut");
     primary.fail({ kind: "cut", afterChunks: 1 }, 1);
     const answer = await request(`${gw.url}/cut/v1/chat/completions`, {
@@ -96,7 +98,9 @@ describe("gateway: fallback and breakers", () => {
     assert.equal(secondary.to("/cut/v1/chat/completions").length, 0);
   });
 
-  it("answers 502 when every upstream fails to connect, 504 when none answers in time, each in OpenAI's format", async () => {
+  it("answers 502 when every upstream fails to connect, 504 when none answers in time, each in OpenAI's format", {
+    timeout: 20_000,
+  }, async () => {
     await route("down");
     primary.fail({ kind: "status", status: 503 }, 1);
     await secondary.refuse();
@@ -115,7 +119,7 @@ describe("gateway: fallback and breakers", () => {
     assert.equal(errorOf(slow).code, "upstream_timeout");
   });
 
-  it("passes the last upstream's own 5xx answer through", async () => {
+  it("passes the last upstream's own 5xx answer through", { timeout: 20_000 }, async () => {
     await route("last");
     primary.fail({ kind: "status", status: 500 }, 1);
     secondary.fail({ kind: "status", status: 503 }, 1);
@@ -124,7 +128,9 @@ describe("gateway: fallback and breakers", () => {
     assert.equal(errorOf(answer).message, "secondary fails");
   });
 
-  it("opens a breaker after consecutive failures, skips its upstream, then half-opens and closes on a good probe", async () => {
+  it("opens a breaker after consecutive failures, skips its upstream, then half-opens and closes on a good probe", {
+    timeout: 20_000,
+  }, async () => {
     await gw.put("routes", {
       name: "brk",
       source: source(),
@@ -133,6 +139,7 @@ describe("gateway: fallback and breakers", () => {
         { url: primary.url, breaker: { failures: 2, openMs: 1000 } },
         { url: secondary.url, breaker: { failures: 100 } },
       ],
+      timeouts: { firstByteMs: 500 },
     });
     const breakerOf = async () => {
       const routes = (await gw.state()).routes as { name: string; breakers: { state: string; url: string }[] }[];
@@ -150,9 +157,14 @@ describe("gateway: fallback and breakers", () => {
       assert.equal((await post(path)).json?.id, "cmpl-secondary");
       assert.equal(primary.to(path).length, tried, "an open breaker's upstream got a request");
       await waitFor("the breaker to half-open", async () => (await breakerOf()) === "half-open");
-      // A failed probe opens it again at once.
+      // One probe at a time: while it waits for its first byte, other requests skip the upstream.
+      primary.fail({ kind: "hang" }, 1);
+      const probe = post(path);
+      await waitFor("the probe to reach the primary", () => primary.to(path).length === tried + 1);
       assert.equal((await post(path)).json?.id, "cmpl-secondary");
-      assert.equal(primary.to(path).length, tried + 1);
+      assert.equal(primary.to(path).length, tried + 1, "a half-open breaker let a second request through");
+      // The probe fails (no first byte in time), falls back, and opens the breaker again at once.
+      assert.equal((await probe).json?.id, "cmpl-secondary");
       assert.equal(await breakerOf(), "open");
     } finally {
       primary.fail(undefined);
@@ -162,7 +174,7 @@ describe("gateway: fallback and breakers", () => {
     assert.equal(await breakerOf(), "closed");
   });
 
-  it("answers 503 when the only upstream's breaker is open", async () => {
+  it("answers 503 when the only upstream's breaker is open", { timeout: 20_000 }, async () => {
     await gw.put("routes", {
       name: "only",
       source: source(),

@@ -53,7 +53,7 @@ describe("gateway: keys", () => {
       key === undefined ? {} : { headers: { [header]: header === "authorization" ? `Bearer ${key}` : key } },
     );
 
-  it("answers 401 without a key and with an unknown one, in OpenAI's format", async () => {
+  it("answers 401 without a key and with an unknown one, in OpenAI's format", { timeout: 20_000 }, async () => {
     const missing = await get("/secured/x");
     assert.equal(missing.status, 401);
     assert.equal(errorOf(missing).type, "authentication_error");
@@ -64,14 +64,14 @@ describe("gateway: keys", () => {
     assert.equal(up.requests.length, 0);
   });
 
-  it("lets a known key through, without sending it upstream", async () => {
+  it("lets a known key through, without sending it upstream", { timeout: 20_000 }, async () => {
     const answer = await get("/secured/x", "sk-alice");
     assert.equal(answer.status, 200, answer.text);
     assert.equal(up.requests.at(-1)?.headers.authorization, undefined);
     assert.doesNotMatch(JSON.stringify(up.requests.at(-1)?.headers), /sk-alice/);
   });
 
-  it("answers 403 for a key whose routes leave the route out", async () => {
+  it("answers 403 for a key whose routes leave the route out", { timeout: 20_000 }, async () => {
     const denied = await get("/secured/x", "sk-bob");
     assert.equal(denied.status, 403);
     assert.equal(errorOf(denied).type, "permission_error");
@@ -79,14 +79,14 @@ describe("gateway: keys", () => {
     assert.equal((await get("/open-to-bob/x", "sk-bob")).status, 200);
   });
 
-  it("reads the key from the route's own header when it has one", async () => {
+  it("reads the key from the route's own header when it has one", { timeout: 20_000 }, async () => {
     assert.equal((await get("/custom-header/x", "sk-alice")).status, 401);
     const answer = await get("/custom-header/x", "sk-alice", "x-api-key");
     assert.equal(answer.status, 200, answer.text);
     assert.equal(up.requests.at(-1)?.headers["x-api-key"], undefined);
   });
 
-  it("rotates keys with a PUT of the key set, without a restart", async () => {
+  it("rotates keys with a PUT of the key set, without a restart", { timeout: 20_000 }, async () => {
     const bootId = (await gw.state()).bootId;
     await gw.put("keysets", {
       name: "team",
@@ -99,7 +99,7 @@ describe("gateway: keys", () => {
     assert.equal((await gw.state()).bootId, bootId);
   });
 
-  it("shows key ids, never hashes, in the admin API", async () => {
+  it("shows key ids, never hashes, in the admin API", { timeout: 20_000 }, async () => {
     const keyset = await gw.admin("GET", "/admin/v1/keysets/team");
     assert.equal(keyset.status, 200);
     assert.deepEqual(keyset.json?.keys, [{ id: "alice" }]);

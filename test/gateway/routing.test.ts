@@ -52,7 +52,9 @@ describe("gateway: routing", () => {
     return answer.json?.upstream;
   };
 
-  it("sends a request to the route with the longest matching prefix, on path segment boundaries", async () => {
+  it("sends a request to the route with the longest matching prefix, on path segment boundaries", {
+    timeout: 20_000,
+  }, async () => {
     assert.equal(await upstreamOf("/api/v2/things"), "c");
     assert.equal(await upstreamOf("/api/v1/things?x=1"), "b");
     assert.equal(await upstreamOf("/api"), "b");
@@ -62,13 +64,13 @@ describe("gateway: routing", () => {
     assert.equal(b.requests.at(-2)?.path, "/api/v1/things?x=1");
   });
 
-  it("prefers a route for the request's host over one for any host", async () => {
+  it("prefers a route for the request's host over one for any host", { timeout: 20_000 }, async () => {
     assert.equal(await upstreamOf("/api/x", { host: "models.example" }), "c");
     assert.equal(await upstreamOf("/api/x", { host: "models.example:8080" }), "c");
     assert.equal(await upstreamOf("/api/x", { host: "other.example" }), "b");
   });
 
-  it("answers a method the route does not take with 405 and Allow", async () => {
+  it("answers a method the route does not take with 405 and Allow", { timeout: 20_000 }, async () => {
     const answer = await gw.call("/api/x", { method: "DELETE" });
     assert.equal(answer.status, 405);
     assert.equal(answer.headers.allow, "GET, POST");
@@ -83,7 +85,7 @@ describe("gateway: routing", () => {
     assert.equal(b.requests.filter((r) => r.method === "DELETE").length, 0);
   });
 
-  it("answers a request no route matches with an OpenAI-format 404", async () => {
+  it("answers a request no route matches with an OpenAI-format 404", { timeout: 20_000 }, async () => {
     await gw.admin("DELETE", "/admin/v1/routes/root");
     try {
       const answer = await gw.call("/nowhere");
@@ -100,7 +102,9 @@ describe("gateway: routing", () => {
     }
   });
 
-  it("refuses a body over --max-body-bytes with 413, declared or streamed, and passes one at the cap", async () => {
+  it("refuses a body over --max-body-bytes with 413, declared or streamed, and passes one at the cap", {
+    timeout: 20_000,
+  }, async () => {
     const before = b.requests.length;
     const declared = await gw.call("/api/upload", { method: "POST", body: "x".repeat(1001) });
     assert.equal(declared.status, 413);
@@ -109,15 +113,15 @@ describe("gateway: routing", () => {
       method: "POST",
       body: Readable.from([Buffer.from("y".repeat(700)), Buffer.from("y".repeat(800))]),
     });
-    assert.equal(chunked.headers.connection, "close");
     assert.equal(chunked.status, 413);
+    assert.equal(chunked.headers.connection, "close");
     assert.equal(b.requests.length, before);
     const fits = await gw.call("/api/upload", { method: "POST", body: "z".repeat(1000) });
     assert.equal(fits.status, 200);
     assert.equal(b.requests.at(-1)?.body, "z".repeat(1000));
   });
 
-  it("answers /healthz and /readyz itself, whatever the routes", async () => {
+  it("answers /healthz and /readyz itself, whatever the routes", { timeout: 20_000 }, async () => {
     assert.equal((await gw.call("/healthz")).status, 200);
     assert.equal((await gw.call("/readyz")).status, 200);
     assert.equal(a.requests.filter((r) => r.path === "/healthz" || r.path === "/readyz").length, 0);

@@ -37,7 +37,7 @@ describe("gateway: streaming", () => {
       ...(signal ? { signal } : {}),
     });
 
-  it("passes each SSE chunk on as it comes, before the upstream has finished", async () => {
+  it("passes each SSE chunk on as it comes, before the upstream has finished", { timeout: 20_000 }, async () => {
     const release = up.holdAfterFirstChunk();
     const answer = await open();
     assert.equal(answer.statusCode, 200);
@@ -55,7 +55,7 @@ describe("gateway: streaming", () => {
     assert.equal(request?.finished, true);
   });
 
-  it("aborts the upstream request when the client goes away during the body", async () => {
+  it("aborts the upstream request when the client goes away during the body", { timeout: 20_000 }, async () => {
     const release = up.holdAfterFirstChunk();
     try {
       const abort = new AbortController();
@@ -71,7 +71,9 @@ describe("gateway: streaming", () => {
     }
   });
 
-  it("aborts the upstream request when the client goes away before the answer's head", async () => {
+  it("aborts the upstream request when the client goes away before the answer's head", {
+    timeout: 20_000,
+  }, async () => {
     up.fail({ kind: "hang" }, 1);
     const before = up.requests.length;
     const abort = new AbortController();
