@@ -13,6 +13,7 @@ export function readCapped(req: IncomingMessage, max: number): Promise<Buffer | 
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onError);
+      req.off("close", onClose);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
@@ -32,8 +33,12 @@ export function readCapped(req: IncomingMessage, max: number): Promise<Buffer | 
       cleanup();
       reject(err);
     };
+    const onClose = () => {
+      if (!req.complete) onError(new Error("the client went away before the end of the body"));
+    };
     req.on("data", onData);
     req.on("end", onEnd);
     req.on("error", onError);
+    req.on("close", onClose);
   });
 }

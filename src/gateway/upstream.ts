@@ -173,7 +173,8 @@ export function upstreamHeaders(req: IncomingMessage, route: RouteSpec): Record<
   const keyHeader = route.auth ? (route.auth.header ?? "authorization") : undefined;
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || hopByHop.has(name) || connectionListed.has(name)) continue;
-    if (name === "host" || name === "content-length" || name === keyHeader) continue;
+    // The gateway answered any `Expect: 100-continue` itself, and has the body whole.
+    if (name === "host" || name === "content-length" || name === "expect" || name === keyHeader) continue;
     out[name] = value;
   }
   const forwardedFor = req.headers["x-forwarded-for"];

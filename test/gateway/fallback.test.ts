@@ -119,6 +119,37 @@ describe("gateway: fallback and breakers", () => {
     assert.equal(errorOf(slow).code, "upstream_timeout");
   });
 
+  it("holds a route's total timeout: 504 before the head, a cut answer after it", { timeout: 20_000 }, async () => {
+    await gw.put("routes", {
+      name: "total",
+      source: source(),
+      match: { pathPrefix: "/total" },
+      upstreams: [{ url: primary.url, breaker: { failures: 100 } }],
+      timeouts: { firstByteMs: 10_000, totalMs: 600 },
+    });
+    primary.fail({ kind: "hang" }, 1);
+    const started = Date.now();
+    const late = await post("/total/v1/chat/completions");
+    assert.equal(late.status, 504, late.text);
+    assert.equal(errorOf(late).code, "upstream_timeout");
+    assert.ok(Date.now() - started < 5000, "the total timeout did not end the wait for the head");
+    primary.behaviour.chunks = 10;
+    primary.behaviour.chunkDelayMs = 200;
+    try {
+      const answer = await request(`${gw.url}/total/v1/chat/completions`, { method: "POST", body: chat(true) });
+      assert.equal(answer.statusCode, 200);
+      let received = "";
+      await assert.rejects(async () => {
+        for await (const chunk of answer.body) received += chunk.toString();
+      });
+      assert.match(received, /"content":"Hello"/);
+      assert.doesNotMatch(received, /\[DONE\]/);
+    } finally {
+      delete primary.behaviour.chunks;
+      delete primary.behaviour.chunkDelayMs;
+    }
+  });
+
   it("passes the last upstream's own 5xx answer through", { timeout: 20_000 }, async () => {
     await route("last");
     primary.fail({ kind: "status", status: 500 }, 1);

@@ -3,6 +3,7 @@
  * OpenAI-format errors: 404 (no route), 405 with `Allow` (wrong method), 413 (body over the cap).
  */
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { errorOf, GatewayProcess, source } from "../support/gateway.js";
@@ -119,6 +120,23 @@ describe("gateway: routing", () => {
     const fits = await gw.call("/api/upload", { method: "POST", body: "z".repeat(1000) });
     assert.equal(fits.status, 200);
     assert.equal(b.requests.at(-1)?.body, "z".repeat(1000));
+  });
+
+  it("takes a body sent after Expect: 100-continue", { timeout: 20_000 }, async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${gw.url}/api/upload`, {
+        method: "POST",
+        headers: { expect: "100-continue", "content-length": "5" },
+      });
+      req.on("continue", () => req.end("hello"));
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+    });
+    assert.equal(status, 200);
+    assert.equal(b.requests.at(-1)?.body, "hello");
   });
 
   it("answers /healthz and /readyz itself, whatever the routes", { timeout: 20_000 }, async () => {
