@@ -2,7 +2,7 @@
  * The data plane: each request goes through a short pipeline of stages (route, check, authenticate, limit, read, shape,
  * forward), each a small function that answers the error it finds. The limits and llm stages are hook points.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { readCapped } from "./body.js";
 import { GatewayInputError, sendError, sendInputError } from "./errors.js";
 import { authenticate, indexKeys, type KeyIndex } from "./keys.js";
@@ -66,7 +66,9 @@ interface Exchange {
   route?: CompiledRoute;
   key?: KeySpec;
   body?: Uint8Array;
-  relayFor?: (status: number, headers: Record<string, unknown>) => ResponseRelay | undefined;
+  relayFor?: (status: number, headers: IncomingHttpHeaders) => ResponseRelay | undefined;
+  /** Headers the gateway adds to the answer (the limits' `x-ratelimit-*`). */
+  readonly answerHeaders: Record<string, string>;
 }
 
 function pathMatches(path: string, prefix: string): boolean {
@@ -147,7 +149,7 @@ export class DataPlane {
 
   /** Serves one request; never throws (every failure becomes an OpenAI-format answer). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const ex: Exchange = { req, res, path: req.url ?? "/" };
+    const ex: Exchange = { req, res, path: req.url ?? "/", answerHeaders: {} };
     try {
       this.#route(ex);
       this.#check(ex);
@@ -201,7 +203,10 @@ export class DataPlane {
     if (route.keys) ex.key = authenticate(ex.req, route.spec, route.keys);
   }
 
-  /** Hook (a): the route's bucket, then the key's (per route); 429 with `Retry-After` when either is empty. */
+  /**
+   * Hook (a): the route's bucket, then the key's (per route); 429 with `Retry-After` when either is empty. The limits
+   * helper's `rateLimitHeaders(decision)` goes into `ex.answerHeaders` here, and into the 429's headers.
+   */
   async #admitRate(ex: Exchange): Promise<void> {
     const route = (ex.route as CompiledRoute).spec;
     if (!this.#rate) return;
@@ -222,7 +227,8 @@ export class DataPlane {
 
   /**
    * Hook (b): on a route with a profile, the llm helper's `applyProfile` rewrites `ex.body` here (and reserves the
-   * token budgets), and `ex.relayFor` returns its `SseRelay` for streamed answers. Until it lands, bodies pass as sent.
+   * token budgets), and `ex.relayFor` returns its `SseRelay` for streamed answers (or a relay watching a JSON answer
+   * for its usage); the reservation is settled once `#forward` has returned. Until it lands, bodies pass as sent.
    */
   async #shapeLlm(ex: Exchange): Promise<void> {
     const route = ex.route as CompiledRoute;
@@ -239,6 +245,7 @@ export class DataPlane {
         path: ex.path,
         headers: upstreamHeaders(ex.req, route),
         body: ex.body,
+        answerHeaders: ex.answerHeaders,
         ...(ex.relayFor ? { relayFor: ex.relayFor } : {}),
       },
       this.#breakers,

@@ -147,6 +147,8 @@ export interface UpstreamRequest {
   readonly body: Uint8Array | undefined;
   /** Called with the chosen answer's status and headers; a relay it returns sees the body pass. */
   readonly relayFor?: (status: number, headers: IncomingHttpHeaders) => ResponseRelay | undefined;
+  /** Headers the gateway adds to whatever it answers (over the upstream's). */
+  readonly answerHeaders?: Readonly<Record<string, string>>;
 }
 
 /** Headers that describe one connection, not the message (RFC 9110 7.6.1), and are never forwarded. */
@@ -345,12 +347,14 @@ export async function forward(
         breaker?.success();
       }
       const relay = up.relayFor?.(answer.statusCode, answer.headers);
-      res.writeHead(answer.statusCode, responseHeaders(answer.headers));
+      res.writeHead(answer.statusCode, { ...responseHeaders(answer.headers), ...up.answerHeaders });
       res.flushHeaders();
       await relayBody(res, answer.body, relay);
       return;
     }
-    if (!res.destroyed) sendError(res, failure.status, failure.message, { code: failure.code });
+    if (!res.destroyed) {
+      sendError(res, failure.status, failure.message, { code: failure.code, headers: up.answerHeaders ?? {} });
+    }
   } finally {
     clearTimeout(total);
     res.off("close", clientGone);
