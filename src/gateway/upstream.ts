@@ -84,40 +84,28 @@ export class Breaker {
 
 /** The breakers of every route's upstreams; one whose upstream or settings changed starts afresh. */
 export class Breakers {
-  readonly #byRoute = new Map<string, Breaker[]>();
+  readonly #byRoute = new Map<string, readonly { url: string; breaker: Breaker }[]>();
 
-  /** The breakers of `route`'s upstreams, kept across a PUT for upstreams that did not change. */
+  /** The breakers of `route`'s upstreams, kept across changes for upstreams whose URL and settings did not change. */
   sync(route: RouteSpec): void {
     const old = this.#byRoute.get(route.name) ?? [];
-    const oldUrls = this.#urls.get(route.name) ?? [];
     const next = route.upstreams.map((u) => {
       const threshold = u.breaker?.failures ?? upstreamDefaults.breakerFailures;
       const openMs = u.breaker?.openMs ?? upstreamDefaults.breakerOpenMs;
-      const i = oldUrls.indexOf(u.url);
-      const kept = i >= 0 ? old[i] : undefined;
-      return kept && kept.threshold === threshold && kept.openMs === openMs ? kept : new Breaker(threshold, openMs);
+      const kept = old.find((o) => o.url === u.url)?.breaker;
+      const same = kept && kept.threshold === threshold && kept.openMs === openMs;
+      return { url: u.url, breaker: same ? kept : new Breaker(threshold, openMs) };
     });
     this.#byRoute.set(route.name, next);
-    this.#urls.set(
-      route.name,
-      route.upstreams.map((u) => u.url),
-    );
   }
-
-  readonly #urls = new Map<string, string[]>();
 
   /** Forgets the breakers of routes not in `names`. */
   retain(names: ReadonlySet<string>): void {
-    for (const name of this.#byRoute.keys()) {
-      if (!names.has(name)) {
-        this.#byRoute.delete(name);
-        this.#urls.delete(name);
-      }
-    }
+    for (const name of this.#byRoute.keys()) if (!names.has(name)) this.#byRoute.delete(name);
   }
 
   of(route: string, index: number): Breaker | undefined {
-    return this.#byRoute.get(route)?.[index];
+    return this.#byRoute.get(route)?.[index]?.breaker;
   }
 
   status(route: RouteSpec, now = Date.now()): BreakerStatus[] {

@@ -184,6 +184,9 @@ describe("gateway: fallback and breakers", () => {
       assert.equal(await breakerOf(), "closed");
       assert.equal((await post(path)).json?.id, "cmpl-secondary");
       assert.equal(await breakerOf(), "open");
+      // Any change recompiles the routes; the breakers of upstreams that did not change stay as they are.
+      await gw.put("keysets", { name: "unrelated", source: source(), keys: [] });
+      assert.equal(await breakerOf(), "open");
       const tried = primary.to(path).length;
       assert.equal((await post(path)).json?.id, "cmpl-secondary");
       assert.equal(primary.to(path).length, tried, "an open breaker's upstream got a request");
