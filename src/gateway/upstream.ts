@@ -274,6 +274,8 @@ export async function forward(
   breakers: Breakers,
   agents: UpstreamAgents,
 ): Promise<void> {
+  // A client gone while earlier stages awaited (limits, budgets) must not start an upstream request nobody reads.
+  if (!res.socket || res.socket.destroyed) return;
   const { route } = up;
   const connectMs = route.timeouts?.connectMs ?? upstreamDefaults.connectMs;
   const firstByteMs = route.timeouts?.firstByteMs ?? upstreamDefaults.firstByteMs;
