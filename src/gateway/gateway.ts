@@ -68,6 +68,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let inFlight = 0;
   let idle: (() => void) | undefined;
   const data = createServer({ noDelay: true }, (req: IncomingMessage, res: ServerResponse) => {
+    // While draining, every answer closes its connection: a client keeping one alive would otherwise never leave.
+    if (draining) res.setHeader("connection", "close");
     const path = req.url ?? "/";
     if (path === "/healthz") return sendPlain(res, 200, "ok\n");
     if (path === "/readyz") return draining ? sendPlain(res, 503, "draining\n") : sendPlain(res, 200, "ok\n");
@@ -75,7 +77,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     res.on("close", () => {
       if (--inFlight === 0) idle?.();
     });
-    if (draining) res.setHeader("connection", "close");
     void plane.handle(req, res);
   });
   const adminServer = createServer({ noDelay: true }, (req, res) => void admin.handle(req, res));
