@@ -65,17 +65,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const plane = new DataPlane(options);
   const admin = new AdminApi(plane, options.adminToken, randomUUID());
   let draining = false;
-  let inFlight = 0;
+  const inFlight = new Set<ServerResponse>();
   let idle: (() => void) | undefined;
   const data = createServer({ noDelay: true }, (req: IncomingMessage, res: ServerResponse) => {
-    // While draining, every answer closes its connection: a client keeping one alive would otherwise never leave.
     if (draining) res.setHeader("connection", "close");
     const path = req.url ?? "/";
     if (path === "/healthz") return sendPlain(res, 200, "ok\n");
     if (path === "/readyz") return draining ? sendPlain(res, 503, "draining\n") : sendPlain(res, 200, "ok\n");
-    inFlight++;
+    inFlight.add(res);
     res.on("close", () => {
-      if (--inFlight === 0) idle?.();
+      inFlight.delete(res);
+      if (inFlight.size === 0) idle?.();
     });
     void plane.handle(req, res);
   });
@@ -98,10 +98,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     plane,
     async stop(graceMs = 4000) {
       draining = true;
+      // Every answer from now on closes its connection (those begun too, if their head is not out yet): a client
+      // keeping a connection alive would otherwise be served on it until the deadline.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader("connection", "close");
       const closed = Promise.all([close(data), close(adminServer)]);
       data.closeIdleConnections();
       adminServer.closeAllConnections();
-      if (inFlight > 0) {
+      if (inFlight.size > 0) {
         await new Promise<void>((resolve) => {
           idle = resolve;
           setTimeout(resolve, graceMs).unref();

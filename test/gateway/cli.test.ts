@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { request } from "undici";
+import { Client, request } from "undici";
 import { runCli } from "../support/cli.js";
 import { call, GatewayProcess, source } from "../support/gateway.js";
 import { OpenAIUpstream } from "../support/openai-upstream.js";
@@ -78,7 +78,9 @@ describe("kindwatch gateway: the command", () => {
     }
   });
 
-  it("on SIGTERM stops accepting and lets a request in flight finish", { timeout: 20_000 }, async () => {
+  it("on SIGTERM stops accepting, closes kept-alive connections, and lets requests in flight finish", {
+    timeout: 20_000,
+  }, async () => {
     const gw = await GatewayProcess.start();
     await gw.put("routes", {
       name: "r",
@@ -87,13 +89,24 @@ describe("kindwatch gateway: the command", () => {
       upstreams: [{ url: up.url, kind: "openai" }],
     });
     const release = up.holdAfterFirstChunk();
-    const answer = await request(`${gw.url}/v1/chat/completions`, {
+    const stream = await request(`${gw.url}/v1/chat/completions`, {
       method: "POST",
       body: JSON.stringify({ model: "m", stream: true, messages: [] }),
     });
-    const reader = answer.body[Symbol.asyncIterator]();
+    const reader = stream.body[Symbol.asyncIterator]();
     await reader.next();
+    // A second request, on a connection of its own, whose head comes after the signal.
+    const client = new Client(gw.url);
+    up.fail({ kind: "delay", ms: 1500 }, 1);
+    const seen = up.requests.length;
+    const slow = client.request({ method: "GET", path: "/slow" });
+    await waitFor("the upstream to get the slow request", () => up.requests.length > seen);
     gw.cli.child.kill("SIGTERM");
+    const answer = await slow;
+    assert.equal(answer.statusCode, 200);
+    assert.equal(answer.headers.connection, "close");
+    await answer.body.text();
+    await client.close();
     // Connections pooled or queued while it closes may be reset first; then new ones are refused.
     await waitFor("the gateway to refuse connections", () =>
       call(`${gw.url}/healthz`).then(

@@ -27,6 +27,8 @@ export type UpstreamFailure =
   | { readonly kind: "status"; readonly status: number }
   /** Never answer (the head does not come). */
   | { readonly kind: "hang" }
+  /** Answer normally, after `ms`. */
+  | { readonly kind: "delay"; readonly ms: number }
   /** Send the head and `afterChunks` SSE chunks, then cut the connection. */
   | { readonly kind: "cut"; readonly afterChunks: number };
 
@@ -160,6 +162,7 @@ export class OpenAIUpstream {
       this.#hanging.add(res);
       return;
     }
+    if (failure?.kind === "delay") await new Promise((resolve) => setTimeout(resolve, failure.ms));
     if (failure?.kind === "status") {
       return this.#json(res, failure.status, {
         error: { message: `${this.name} fails`, type: "server_error", param: null, code: null },
