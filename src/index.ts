@@ -211,6 +211,29 @@ export {
   SnapshotMapper,
   type UnavailableGroupVersion,
 } from "./discovery/index.js";
+// The AI gateway's driver side (`kindwatch gateway` serves it): routes, key sets and LLM profiles applied through an
+// adapter interface, over the gateway's admin API.
+export {
+  type ApplyOutcome,
+  type BreakerState,
+  type BreakerStatus,
+  type GatewayDriver,
+  GatewayDriverError,
+  type GatewayStateView,
+  HttpGatewayDriver,
+  type HttpGatewayDriverOptions,
+  type KeySetSpec,
+  type KeySetView,
+  type KeySpec,
+  type KeyView,
+  type ProfileSpec,
+  type RateLimitSpec,
+  type RouteSpec,
+  type RouteView,
+  type Source,
+  type TaskSpec,
+  type UpstreamSpec,
+} from "./gateway/index.js";
 // Transport: requests with auth, rate limits and retries; errors as values with a kind, and their predicates.
 export {
   ApiError,

@@ -18,9 +18,9 @@ export class UsageError extends Error {
 }
 
 /** The commands. */
-export type Command = "watch" | "kinds" | "get" | "help" | "version";
+export type Command = "watch" | "kinds" | "get" | "gateway" | "help" | "version";
 
-const commands: readonly Command[] = ["watch", "kinds", "get", "help", "version"];
+const commands: readonly Command[] = ["watch", "kinds", "get", "gateway", "help", "version"];
 
 const options = {
   kubeconfig: { type: "string" },
@@ -50,6 +50,10 @@ const options = {
   "api-group": { type: "string" },
   namespaced: { type: "boolean" },
   verbs: { type: "string", multiple: true },
+  listen: { type: "string" },
+  "admin-listen": { type: "string" },
+  "admin-token-file": { type: "string" },
+  "max-body-bytes": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -121,6 +125,7 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
       "custom-columns-file=",
     ],
   },
+  gateway: { flags: ["help", "listen", "admin-listen", "admin-token-file", "max-body-bytes"], outputs: [""] },
   help: { flags: ["help"], outputs: [""] },
   version: { flags: ["help"], outputs: [""] },
 };
@@ -169,6 +174,14 @@ export interface Invocation {
   readonly namespaced?: boolean;
   /** `kinds --verbs`: only kinds that support all of these, each flag's value split at commas. */
   readonly verbs: readonly string[];
+  /** `gateway --listen`: the data plane's HOST:PORT. */
+  readonly listen?: string;
+  /** `gateway --admin-listen`: the admin API's HOST:PORT. */
+  readonly adminListen?: string;
+  /** `gateway --admin-token-file`: the file holding the admin API's bearer token. */
+  readonly adminTokenFile?: string;
+  /** `gateway --max-body-bytes`, as given (the command checks it). */
+  readonly maxBodyBytes?: string;
 }
 
 /** An output format and its argument: `jsonpath={.a}` is format "jsonpath" with template "{.a}". */
@@ -269,12 +282,12 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const { values, positionals, tokens } = parsed;
   const [first, ...args] = positionals;
   if (first !== undefined && !isCommand(first)) {
-    throw new UsageError(`unknown command "${first}": use watch, kinds or get`);
+    throw new UsageError(`unknown command "${first}": use watch, kinds, get or gateway`);
   }
   const command = first;
   const flagWithoutCommand = tokens.find((t) => t.kind === "option" && t.name !== "help" && t.name !== "version");
   if (!command && flagWithoutCommand?.kind === "option") {
-    throw new UsageError(`${flagWithoutCommand.rawName} needs a command: watch, kinds or get`);
+    throw new UsageError(`${flagWithoutCommand.rawName} needs a command: watch, kinds, get or gateway`);
   }
   if (command) {
     const allowed = accepts[command];
@@ -343,6 +356,12 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       namespaced: values.namespaced ? true : falses.has("namespaced") ? false : undefined,
     }),
     verbs: commaList(values.verbs),
+    ...definedProps({
+      listen: values.listen,
+      adminListen: values["admin-listen"],
+      adminTokenFile: values["admin-token-file"],
+      maxBodyBytes: values["max-body-bytes"],
+    }),
   };
 }
 

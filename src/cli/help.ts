@@ -21,6 +21,7 @@ Usage:
   kindwatch watch [KIND...] [flags]   a live stream of changes to every custom kind (or the kinds named)
   kindwatch kinds [flags]             every kind the server serves, custom ones marked
   kindwatch get KIND [NAME...]        objects of any kind, as kubectl get prints them
+  kindwatch gateway [flags]           an OpenAI-compatible gateway, configured through its admin API
   kindwatch help [COMMAND]            this help, or a command's
   kindwatch version                   the version (also --version)
 
@@ -126,6 +127,25 @@ Flags:
 With -w/--watch-only: one kind, at most one name; Ctrl-C exits 130 (kubectl exits 1).
 
 ${connectionFlags}`,
+
+  gateway: `kindwatch gateway: an OpenAI-compatible API gateway whose routes, keys and profiles are applied live.
+
+Usage:
+  kindwatch gateway --admin-token-file FILE [flags]
+
+The data plane routes requests by host, path prefix and method to upstreams (OpenAI-compatible model servers or plain
+HTTP services), with timeouts, fallback and a circuit breaker per upstream; errors are in OpenAI's format. It also
+answers /healthz and /readyz (503 while stopping). The admin API takes PUT, GET and DELETE of
+/admin/v1/{routes,keysets,profiles}/NAME and GET /admin/v1/state, with the token as "Authorization: Bearer". The
+state is kept in memory only: every start begins empty, with a new boot id (header x-kindwatch-gateway-boot-id).
+
+Flags:
+      --listen HOST:PORT        the data plane's address (default 0.0.0.0:8080)
+      --admin-listen HOST:PORT  the admin API's address (default 127.0.0.1:8081)
+      --admin-token-file FILE   the file holding the admin API's bearer token (required)
+      --max-body-bytes N        larger request bodies are refused with 413 (default 1048576)
+
+SIGTERM or SIGINT stops accepting connections and lets requests in flight finish for up to 4 s.`,
 
   help: `kindwatch help [COMMAND]: the help of kindwatch, or of one command.`,
   version: `kindwatch version: prints the version of kindwatch.`,

@@ -10,10 +10,11 @@ import { cliVersion } from "./version.js";
 type Runner = (ctx: CommandContext) => Promise<number>;
 
 /** Loaded on demand: help and usage errors then answer without loading the client and its HTTP stack. */
-const commands: Readonly<Record<"watch" | "kinds" | "get", () => Promise<Runner>>> = {
+const commands: Readonly<Record<"watch" | "kinds" | "get" | "gateway", () => Promise<Runner>>> = {
   watch: async () => (await import("./commands/watch.js")).watchCommand,
   kinds: async () => (await import("./commands/kinds.js")).kindsCommand,
   get: async () => (await import("./commands/get.js")).getCommand,
+  gateway: async () => (await import("./commands/gateway.js")).gatewayCommand,
 };
 
 function usageFailure(io: Io, err: UsageError): number {
@@ -24,9 +25,9 @@ function usageFailure(io: Io, err: UsageError): number {
 }
 
 function helpFor(io: Io, topic: string | undefined): number {
-  const known = ["watch", "kinds", "get", "help", "version"];
+  const known = ["watch", "kinds", "get", "gateway", "help", "version"];
   if (topic !== undefined && !known.includes(topic)) {
-    return usageFailure(io, new UsageError(`no help for "${topic}": use watch, kinds or get`));
+    return usageFailure(io, new UsageError(`no help for "${topic}": use watch, kinds, get or gateway`));
   }
   io.stdout.write(`${helpText(topic as Command | undefined)}\n`);
   return exitOk;

@@ -1,0 +1,62 @@
+/** `kindwatch gateway`: runs the gateway until SIGTERM or SIGINT, then drains it. */
+import { readFile } from "node:fs/promises";
+import { defaultMaxBodyBytes } from "../../gateway/server.js";
+import { UsageError } from "../args.js";
+import type { CommandContext } from "../context.js";
+import { CliError } from "../errors.js";
+import { exitOk } from "../exit.js";
+
+/** How long requests in flight may take to finish after a stop signal: under main.ts's grace before it exits. */
+const drainMs = 4000;
+
+async function adminToken(file: string | undefined): Promise<string> {
+  if (!file) throw new UsageError("kindwatch gateway needs --admin-token-file FILE", "gateway");
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new CliError(`cannot read --admin-token-file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  const token = text.trim();
+  if (token === "") throw new CliError(`--admin-token-file ${file} is empty`);
+  return token;
+}
+
+function bodyCap(text: string | undefined): number {
+  if (text === undefined) return defaultMaxBodyBytes;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`--max-body-bytes ${JSON.stringify(text)} is not a positive whole number`, "gateway");
+  }
+  return n;
+}
+
+/** Starts the gateway, prints where it listens, and serves until the signal. */
+export async function gatewayCommand(ctx: CommandContext): Promise<number> {
+  const { inv } = ctx;
+  if (inv.args.length > 0) throw new UsageError(`kindwatch gateway takes no argument "${inv.args[0]}"`, "gateway");
+  const maxBodyBytes = bodyCap(inv.maxBodyBytes);
+  const { parseListen, startGateway } = await import("../../gateway/gateway.js");
+  const listen = inv.listen ?? "0.0.0.0:8080";
+  const adminListen = inv.adminListen ?? "127.0.0.1:8081";
+  try {
+    parseListen(listen, "--listen");
+    parseListen(adminListen, "--admin-listen");
+  } catch (err) {
+    throw new UsageError((err as Error).message, "gateway");
+  }
+  const token = await adminToken(inv.adminTokenFile);
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gateway = await startGateway({ listen, adminListen, adminToken: token, maxBodyBytes });
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  await ctx.notice(`gateway listening on ${gateway.url}, admin API on ${gateway.adminUrl}, boot id ${gateway.bootId}`);
+  await new Promise<void>((resolve) => {
+    if (ctx.signal.aborted) resolve();
+    else ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await gateway.stop(drainMs);
+  return exitOk;
+}

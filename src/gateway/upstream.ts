@@ -1,0 +1,352 @@
+/**
+ * Proxying to a route's upstreams: per-route timeouts, ordered fallback while nothing has reached the client, a circuit
+ * breaker per upstream, and response bodies streamed chunk by chunk.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { Agent, request, errors as undiciErrors } from "undici";
+import { sendError } from "./errors.js";
+import type { RouteSpec, UpstreamSpec } from "./state.js";
+
+/** Defaults of the per-route timeouts and the breaker. */
+export const upstreamDefaults = {
+  connectMs: 5_000,
+  firstByteMs: 60_000,
+  totalMs: 600_000,
+  breakerFailures: 5,
+  breakerOpenMs: 30_000,
+} as const;
+
+/** closed: requests go; open: none go until `openMs` has passed; half-open: one probe goes and decides. */
+export type BreakerState = "closed" | "open" | "half-open";
+
+/** What `/admin/v1/state` shows of a breaker. */
+export interface BreakerStatus {
+  readonly url: string;
+  readonly state: BreakerState;
+  readonly consecutiveFailures: number;
+}
+
+/** A circuit breaker: opens after `threshold` consecutive failures, lets one probe through after `openMs`. */
+export class Breaker {
+  #state: BreakerState = "closed";
+  #failures = 0;
+  #openedAt = 0;
+  #probing = false;
+  readonly threshold: number;
+  readonly openMs: number;
+
+  constructor(threshold: number, openMs: number) {
+    this.threshold = threshold;
+    this.openMs = openMs;
+  }
+
+  /** The state now: an open breaker whose time is up is half-open. */
+  state(now = Date.now()): BreakerState {
+    if (this.#state === "open" && now - this.#openedAt >= this.openMs) this.#state = "half-open";
+    return this.#state;
+  }
+
+  get consecutiveFailures(): number {
+    return this.#failures;
+  }
+
+  /** Whether a request may go now; in half-open, only the one probe may, until it ends. */
+  acquire(now = Date.now()): boolean {
+    const state = this.state(now);
+    if (state === "closed") return true;
+    if (state === "open" || this.#probing) return false;
+    this.#probing = true;
+    return true;
+  }
+
+  /** The upstream answered. */
+  success(): void {
+    this.#state = "closed";
+    this.#failures = 0;
+    this.#probing = false;
+  }
+
+  /** The upstream failed: refused, timed out, or answered 5xx. */
+  failure(now = Date.now()): void {
+    this.#failures++;
+    if (this.#state === "half-open" || this.#failures >= this.threshold) {
+      this.#state = "open";
+      this.#openedAt = now;
+    }
+    this.#probing = false;
+  }
+
+  /** The request ended without saying anything about the upstream (the client went away). */
+  release(): void {
+    this.#probing = false;
+  }
+}
+
+/** The breakers of every route's upstreams; one whose upstream or settings changed starts afresh. */
+export class Breakers {
+  readonly #byRoute = new Map<string, readonly { url: string; breaker: Breaker }[]>();
+
+  /** The breakers of `route`'s upstreams, kept across changes for upstreams whose URL and settings did not change. */
+  sync(route: RouteSpec): void {
+    const old = this.#byRoute.get(route.name) ?? [];
+    const next = route.upstreams.map((u) => {
+      const threshold = u.breaker?.failures ?? upstreamDefaults.breakerFailures;
+      const openMs = u.breaker?.openMs ?? upstreamDefaults.breakerOpenMs;
+      const kept = old.find((o) => o.url === u.url)?.breaker;
+      const same = kept && kept.threshold === threshold && kept.openMs === openMs;
+      return { url: u.url, breaker: same ? kept : new Breaker(threshold, openMs) };
+    });
+    this.#byRoute.set(route.name, next);
+  }
+
+  /** Forgets the breakers of routes not in `names`. */
+  retain(names: ReadonlySet<string>): void {
+    for (const name of this.#byRoute.keys()) if (!names.has(name)) this.#byRoute.delete(name);
+  }
+
+  of(route: string, index: number): Breaker | undefined {
+    return this.#byRoute.get(route)?.[index]?.breaker;
+  }
+
+  status(route: RouteSpec, now = Date.now()): BreakerStatus[] {
+    return route.upstreams.map((u, i) => {
+      const b = this.of(route.name, i);
+      return { url: u.url, state: b?.state(now) ?? "closed", consecutiveFailures: b?.consecutiveFailures ?? 0 };
+    });
+  }
+}
+
+/**
+ * Watches a streamed answer as it passes (the llm helper's SseRelay has this shape): returns the bytes to write for each
+ * upstream chunk, and at the end the bytes that close the answer (an SSE error event when the upstream was cut).
+ */
+export interface ResponseRelay {
+  push(chunk: Uint8Array): Uint8Array;
+  end(err?: Error): { tail: Uint8Array };
+}
+
+/** What one request sends upstream; the body is whole so that a fallback can send it again. */
+export interface UpstreamRequest {
+  readonly route: RouteSpec;
+  readonly method: string;
+  /** Path and query as the client sent them; appended to the upstream URL's own path. */
+  readonly path: string;
+  readonly headers: Record<string, string | string[]>;
+  readonly body: Uint8Array | undefined;
+  /** Called with the chosen answer's status and headers; a relay it returns sees the body pass. */
+  readonly relayFor?: (status: number, headers: IncomingHttpHeaders) => ResponseRelay | undefined;
+  /** Headers the gateway adds to whatever it answers (over the upstream's). */
+  readonly answerHeaders?: Readonly<Record<string, string>>;
+}
+
+/** Headers that describe one connection, not the message (RFC 9110 7.6.1), and are never forwarded. */
+const hopByHop = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** The client's headers as sent upstream: without hop-by-hop ones, the host, or the header that carried the key. */
+export function upstreamHeaders(req: IncomingMessage, route: RouteSpec): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const connectionListed = new Set(
+    String(req.headers.connection ?? "")
+      .split(",")
+      .map((s) => s.trim().toLowerCase()),
+  );
+  const keyHeader = route.auth ? (route.auth.header ?? "authorization") : undefined;
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || hopByHop.has(name) || connectionListed.has(name)) continue;
+    // The gateway answered any `Expect: 100-continue` itself, and has the body whole.
+    if (name === "host" || name === "content-length" || name === "expect" || name === keyHeader) continue;
+    out[name] = value;
+  }
+  const forwardedFor = req.headers["x-forwarded-for"];
+  const peer = req.socket.remoteAddress ?? "";
+  out["x-forwarded-for"] = forwardedFor ? `${String(forwardedFor)}, ${peer}` : peer;
+  if (req.headers.host) out["x-forwarded-host"] = req.headers.host;
+  out["x-forwarded-proto"] = "http";
+  return out;
+}
+
+function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !hopByHop.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+/** Why an upstream gave no answer, as the client is told: 502 (no connection), 504 (timeout). */
+interface Failure {
+  readonly status: 502 | 503 | 504;
+  readonly message: string;
+  readonly code: string;
+}
+
+function failureOf(err: unknown, upstream: UpstreamSpec, timedOut: boolean): Failure {
+  const code = (err as { code?: string }).code ?? "";
+  if (timedOut) return { status: 504, message: "The upstream did not answer in time.", code: "upstream_timeout" };
+  if (err instanceof undiciErrors.ConnectTimeoutError || code === "UND_ERR_CONNECT_TIMEOUT") {
+    return { status: 504, message: `Connecting to ${upstream.url} timed out.`, code: "upstream_connect_timeout" };
+  }
+  if (err instanceof undiciErrors.HeadersTimeoutError || code === "UND_ERR_HEADERS_TIMEOUT") {
+    return { status: 504, message: `${upstream.url} sent no answer in time.`, code: "upstream_timeout" };
+  }
+  const why = code || (err instanceof Error ? err.message : String(err));
+  return { status: 502, message: `The upstream ${upstream.url} failed: ${why}.`, code: "bad_gateway" };
+}
+
+function targetOf(upstream: UpstreamSpec, path: string): string {
+  return upstream.url.replace(/\/+$/, "") + path;
+}
+
+/** Connection pools by connect timeout: undici sets that timeout per pool, not per request. */
+export class UpstreamAgents {
+  readonly #agents = new Map<number, Agent>();
+
+  for(connectMs: number): Agent {
+    let agent = this.#agents.get(connectMs);
+    if (!agent) {
+      agent = new Agent({ connect: { timeout: connectMs }, keepAliveTimeout: 30_000 });
+      this.#agents.set(connectMs, agent);
+    }
+    return agent;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#agents.values()].map((a) => a.close()));
+  }
+}
+
+/** Waits until `res` can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+async function write(res: ServerResponse, bytes: Uint8Array): Promise<void> {
+  if (bytes.byteLength > 0 && !res.write(bytes) && !res.destroyed) await drained(res);
+}
+
+/** Passes an upstream body to the client as it comes; a cut upstream cuts the client (or the relay reports it). */
+async function relayBody(res: ServerResponse, body: AsyncIterable<Uint8Array>, relay: ResponseRelay | undefined) {
+  try {
+    for await (const chunk of body) {
+      if (res.destroyed) return;
+      await write(res, relay ? relay.push(chunk) : chunk);
+    }
+  } catch (err) {
+    if (res.destroyed) return;
+    if (!relay) {
+      // A cut must not look like a complete answer: without a relay to say so in the body, the client's read fails.
+      res.destroy();
+      return;
+    }
+    const { tail } = relay.end(err instanceof Error ? err : new Error(String(err)));
+    res.end(tail);
+    return;
+  }
+  res.end(relay ? relay.end().tail : undefined);
+}
+
+/**
+ * Sends `up` to its route's upstreams in order until one answers: a refused or failed connection, a 5xx or a timeout
+ * before the answer's head moves on to the next (the breakers skip upstreams that keep failing); once the head is
+ * sent to the client there is no going back. The client going away aborts the upstream request.
+ */
+export async function forward(
+  res: ServerResponse,
+  up: UpstreamRequest,
+  breakers: Breakers,
+  agents: UpstreamAgents,
+): Promise<void> {
+  // A client gone while earlier stages awaited (limits, budgets) must not start an upstream request nobody reads.
+  if (!res.socket || res.socket.destroyed) return;
+  const { route } = up;
+  const connectMs = route.timeouts?.connectMs ?? upstreamDefaults.connectMs;
+  const firstByteMs = route.timeouts?.firstByteMs ?? upstreamDefaults.firstByteMs;
+  const totalMs = route.timeouts?.totalMs ?? upstreamDefaults.totalMs;
+  const abort = new AbortController();
+  let timedOut = false;
+  const total = setTimeout(() => {
+    timedOut = true;
+    abort.abort(new Error("total timeout"));
+  }, totalMs);
+  const clientGone = () => {
+    if (!res.writableFinished) abort.abort(new Error("client went away"));
+  };
+  res.on("close", clientGone);
+  try {
+    let failure: Failure = { status: 503, message: "No upstream is available.", code: "no_upstream" };
+    for (const [i, upstream] of route.upstreams.entries()) {
+      if (abort.signal.aborted) break;
+      const breaker = breakers.of(route.name, i);
+      if (breaker && !breaker.acquire()) {
+        if (failure.code === "no_upstream") {
+          failure = { status: 503, message: `The circuit breaker of ${upstream.url} is open.`, code: "breaker_open" };
+        }
+        continue;
+      }
+      const last = i === route.upstreams.length - 1;
+      let answer: Awaited<ReturnType<typeof request>>;
+      try {
+        answer = await request(targetOf(upstream, up.path), {
+          method: up.method as "GET",
+          headers: up.headers,
+          body: up.body ?? null,
+          dispatcher: agents.for(connectMs),
+          headersTimeout: firstByteMs,
+          bodyTimeout: 0,
+          signal: abort.signal,
+        });
+      } catch (err) {
+        if (abort.signal.aborted && !timedOut) {
+          breaker?.release();
+          return;
+        }
+        breaker?.failure();
+        failure = failureOf(err, upstream, timedOut);
+        continue;
+      }
+      if (answer.statusCode >= 500) {
+        breaker?.failure();
+        if (!last) {
+          failure = {
+            status: 502,
+            message: `The upstream ${upstream.url} answered ${answer.statusCode}.`,
+            code: "bad_gateway",
+          };
+          await answer.body.dump().catch(() => {});
+          continue;
+        }
+      } else {
+        breaker?.success();
+      }
+      const relay = up.relayFor?.(answer.statusCode, answer.headers);
+      res.writeHead(answer.statusCode, { ...responseHeaders(answer.headers), ...up.answerHeaders });
+      res.flushHeaders();
+      await relayBody(res, answer.body, relay);
+      return;
+    }
+    if (!res.destroyed) {
+      sendError(res, failure.status, failure.message, { code: failure.code, headers: up.answerHeaders ?? {} });
+    }
+  } finally {
+    clearTimeout(total);
+    res.off("close", clientGone);
+  }
+}

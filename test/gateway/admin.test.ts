@@ -1,0 +1,168 @@
+/**
+ * The admin API: token-protected, declarative and idempotent (a replayed PUT changes nothing, an older generation is
+ * refused with 409), validating what it gets (the 400 names each bad field), reporting per-route errors, and a boot id
+ * that changes on restart, after which the state is empty. HttpGatewayDriver drives it.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type GatewayDriverError, HttpGatewayDriver } from "../../src/gateway/driver.js";
+import { errorOf, GatewayProcess, source } from "../support/gateway.js";
+import { OpenAIUpstream } from "../support/openai-upstream.js";
+
+describe("gateway: admin API", () => {
+  let gw: GatewayProcess;
+  let up: OpenAIUpstream;
+
+  before(async () => {
+    [gw, up] = await Promise.all([GatewayProcess.start(), OpenAIUpstream.start("up")]);
+  });
+
+  after(async () => {
+    await Promise.all([gw?.stop(), up?.stop()]);
+  });
+
+  const routeSpec = (name: string, uid: string, generation: number, url = up.url) => ({
+    name,
+    source: { uid, generation },
+    match: { pathPrefix: `/${name}` },
+    upstreams: [{ url, kind: "http" as const }],
+  });
+
+  it("answers 401 without the token or with a wrong one, and carries the boot id on every answer", {
+    timeout: 20_000,
+  }, async () => {
+    for (const token of [null, "wrong", `${gw.token}x`]) {
+      const answer = await gw.admin("GET", "/admin/v1/state", undefined, token);
+      assert.equal(answer.status, 401, `token ${token}`);
+      assert.equal(answer.headers["x-kindwatch-gateway-boot-id"], gw.bootId);
+    }
+    const ok = await gw.admin("GET", "/admin/v1/state");
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json?.bootId, gw.bootId);
+  });
+
+  it("applies a PUT once, takes a replay as unchanged, and refuses an older generation with 409", {
+    timeout: 20_000,
+  }, async () => {
+    const first = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 3));
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.json?.outcome, "applied");
+    assert.equal((await gw.call("/idem/x")).json?.upstream, "up");
+    // A replay with another body but the same generation changes nothing: the generation is the version.
+    const replay = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 3, "http://127.0.0.1:1"));
+    assert.equal(replay.json?.outcome, "unchanged");
+    assert.equal((await gw.call("/idem/x")).status, 200);
+    const older = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 2));
+    assert.equal(older.status, 409);
+    assert.match(String(older.json?.error), /generation 2 is older than the live 3/);
+    // A new uid is a new object (deleted and created again): its generation starts over.
+    const recreated = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u2", 1));
+    assert.equal(recreated.json?.outcome, "applied");
+    const live = await gw.admin("GET", "/admin/v1/routes/idem");
+    assert.deepEqual(live.json?.source, { uid: "u2", generation: 1 });
+  });
+
+  it("names every bad field in a 400", { timeout: 20_000 }, async () => {
+    const answer = await gw.admin("PUT", "/admin/v1/routes/bad", {
+      name: "bad",
+      source: { uid: "u", generation: -1 },
+      match: { pathPrefix: "api", methods: ["get"] },
+      upstreams: [{ url: up.url }, { url: "ftp://x" }, { url: up.url, kind: "grpc" }],
+      timeouts: { firstByteMs: "soon" },
+      colour: "blue",
+    });
+    assert.equal(answer.status, 400);
+    assert.deepEqual(answer.json?.details, [
+      "colour: unknown field",
+      "source.generation: must be at least 0",
+      'match.pathPrefix: must start with "/"',
+      "match.methods[0]: not a method",
+      "upstreams[1].url: not an http(s) URL",
+      'upstreams[2].kind: must be "openai" or "http"',
+      "timeouts.firstByteMs: must be a number",
+    ]);
+    const keyset = await gw.admin("PUT", "/admin/v1/keysets/ks", {
+      source: { uid: "u", generation: 1 },
+      keys: [{ id: "k", sha256: "sk-plain-key" }],
+    });
+    assert.equal(keyset.status, 400);
+    assert.deepEqual(keyset.json?.details, ["keys[0].sha256: not a hex sha256"]);
+    const renamed = await gw.admin("PUT", "/admin/v1/profiles/p", {
+      name: "q",
+      source: { uid: "u", generation: 1 },
+      model: "m",
+    });
+    assert.deepEqual(renamed.json?.details, ['name: "q" is not the path\'s name']);
+    assert.equal((await gw.admin("GET", "/admin/v1/routes/bad")).status, 404);
+  });
+
+  it("answers malformed JSON with 400 and an oversized body with 413", { timeout: 20_000 }, async () => {
+    const malformed = await gw.admin("PUT", "/admin/v1/routes/x", '{"name": "x",');
+    assert.equal(malformed.status, 400);
+    assert.match(String(malformed.json?.error), /not JSON/);
+    const huge = await gw.admin("PUT", "/admin/v1/routes/x", `"${"x".repeat(2 * 1024 * 1024)}"`);
+    assert.equal(huge.status, 413);
+    assert.equal((await gw.admin("GET", "/admin/v1/nothings/x")).status, 404);
+  });
+
+  it("keeps a route naming a missing key set or profile live, answering 503 and reporting why", {
+    timeout: 20_000,
+  }, async () => {
+    await gw.put("routes", {
+      ...routeSpec("dangling", "ud", 1),
+      auth: { keySet: "later" },
+      profile: "absent",
+    });
+    const answer = await gw.call("/dangling/v1/chat/completions");
+    assert.equal(answer.status, 503);
+    assert.equal(errorOf(answer).code, "route_misconfigured");
+    assert.match(errorOf(answer).message, /key set "later" does not exist; profile "absent" does not exist/);
+    const routes = (await gw.state()).routes as { name: string; errors: string[] }[];
+    assert.deepEqual(routes.find((r) => r.name === "dangling")?.errors, [
+      'key set "later" does not exist',
+      'profile "absent" does not exist',
+    ]);
+    await gw.put("keysets", { name: "later", source: source(), keys: [] });
+    await gw.put("profiles", { name: "absent", source: source(), model: "m" });
+    const fixed = (await gw.state()).routes as { name: string; errors: string[] }[];
+    assert.deepEqual(fixed.find((r) => r.name === "dangling")?.errors, []);
+    assert.equal((await gw.call("/dangling/x")).status, 401);
+  });
+
+  it("deletes, and answers 404 for what is not live", { timeout: 20_000 }, async () => {
+    await gw.put("routes", routeSpec("gone", "ug", 1));
+    assert.equal((await gw.admin("DELETE", "/admin/v1/routes/gone")).status, 200);
+    assert.equal((await gw.admin("DELETE", "/admin/v1/routes/gone")).status, 404);
+    assert.equal((await gw.admin("GET", "/admin/v1/routes/gone")).status, 404);
+    assert.equal((await gw.call("/gone/x")).status, 404);
+  });
+
+  it("is driven by HttpGatewayDriver, which sees the boot id change on a restart, after which the state is empty", {
+    timeout: 20_000,
+  }, async () => {
+    const driver = new HttpGatewayDriver({ url: gw.adminUrl, token: gw.token });
+    assert.equal(await driver.applyRoute(routeSpec("driven", "ux", 1)), "applied");
+    assert.equal(await driver.applyRoute(routeSpec("driven", "ux", 1)), "unchanged");
+    assert.equal(driver.bootId, gw.bootId);
+    await assert.rejects(
+      driver.applyRoute(routeSpec("driven", "ux", 0)),
+      (err: GatewayDriverError) => err.status === 409,
+    );
+    await assert.rejects(
+      driver.applyKeySet({ name: "k", source: { uid: "k", generation: 1 }, keys: [{ id: "a", sha256: "nope" }] }),
+      /keys\[0\]\.sha256: not a hex sha256/,
+    );
+    assert.ok((await driver.state()).routes.some((r) => r.name === "driven"));
+    assert.equal(await driver.deleteRoute("driven"), true);
+    assert.equal(await driver.deleteRoute("driven"), false);
+    await driver.applyRoute(routeSpec("driven", "ux", 2));
+
+    const oldBoot = gw.bootId;
+    gw = await gw.restart();
+    const state = await driver.state();
+    assert.notEqual(state.bootId, oldBoot);
+    assert.equal(driver.bootId, state.bootId);
+    assert.deepEqual([state.routes, state.keysets, state.profiles], [[], [], []]);
+    assert.equal((await gw.call("/driven/x")).status, 404);
+  });
+});
