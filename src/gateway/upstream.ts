@@ -138,8 +138,8 @@ export interface UpstreamRequest {
   /** Headers the gateway adds to whatever it answers (over the upstream's). */
   readonly answerHeaders?: Readonly<Record<string, string>>;
   /**
-   * Called before each attempt on an upstream with that attempt's own copy of the headers (spans inject their context
-   * there); the function it returns is called when the attempt ends.
+   * Called before each attempt on an upstream with the headers it sends (spans inject their context there: attempts go
+   * one after another, so each sends what was injected last); the function it returns is called when the attempt ends.
    */
   readonly attempt?: (
     upstream: UpstreamSpec,
@@ -334,13 +334,12 @@ export async function forward(
         continue;
       }
       const last = i === route.upstreams.length - 1;
-      const headers = up.attempt ? { ...up.headers } : up.headers;
-      const ended = up.attempt?.(upstream, up.method, headers);
+      const ended = up.attempt?.(upstream, up.method, up.headers);
       let answer: Awaited<ReturnType<typeof request>>;
       try {
         answer = await request(targetOf(upstream, up.path), {
           method: up.method as "GET",
-          headers,
+          headers: up.headers,
           body: up.body ?? null,
           dispatcher: agents.for(connectMs),
           headersTimeout: firstByteMs,
