@@ -155,4 +155,22 @@ describe("gateway: metrics and access log", () => {
     assert.doesNotMatch(gw.cli.stdout + gw.cli.stderr, /sk-observed-secret-key|sk-wrong-key/);
     assert.doesNotMatch(gw.cli.stdout, /authorization/i);
   });
+
+  it("writes no access log with --access-log=false", { timeout: 30_000 }, async () => {
+    const quiet = await GatewayProcess.start({ flags: ["--access-log=false"] });
+    try {
+      await quiet.put("routes", {
+        name: "quiet",
+        source: source("quiet"),
+        match: { pathPrefix: "/quiet" },
+        upstreams: [{ url: upstream.url }],
+      });
+      assert.equal((await quiet.call("/quiet/v1/chat/completions", { method: "POST", body: chat })).status, 200);
+      assert.equal((await quiet.call("/nowhere")).status, 404);
+    } finally {
+      // Once it has exited, everything it wrote has been read.
+      await quiet.stop();
+    }
+    assert.equal(quiet.cli.stdout, "");
+  });
 });
