@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { GatewayProcess, source } from "../support/gateway.js";
+import { type RunningGateway, startGateway } from "../../src/gateway/gateway.js";
+import { call, GatewayProcess, source } from "../support/gateway.js";
 import { OpenAIUpstream } from "../support/openai-upstream.js";
 import { parsePrometheusText, type Scrape } from "../support/prometheus.js";
 import { waitFor } from "../support/wait.js";
@@ -15,6 +16,7 @@ import { waitFor } from "../support/wait.js";
 const sha = (key: string) => createHash("sha256").update(key).digest("hex");
 const chat = JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }] });
 const key = "sk-observed-secret-key";
+const otherKey = "sk-other-secret-key";
 
 describe("gateway: metrics and access log", () => {
   let gw: GatewayProcess;
@@ -22,7 +24,14 @@ describe("gateway: metrics and access log", () => {
 
   before(async () => {
     [gw, upstream] = await Promise.all([GatewayProcess.start(), OpenAIUpstream.start("observed")]);
-    await gw.put("keysets", { name: "team", source: source("ks"), keys: [{ id: "alice", sha256: sha(key) }] });
+    await gw.put("keysets", {
+      name: "team",
+      source: source("ks"),
+      keys: [
+        { id: "alice", sha256: sha(key) },
+        { id: "bob", sha256: sha(otherKey), routes: ["elsewhere"] },
+      ],
+    });
   });
 
   after(async () => {
@@ -57,11 +66,13 @@ describe("gateway: metrics and access log", () => {
       // Port 1: nothing listens there, the connection is refused, the answer is a 502.
       upstreams: [{ url: "http://127.0.0.1:1" }],
     });
-    const made = { ok: 3, unauthorized: 2, missing: 4, bad: 1 };
+    const made = { ok: 3, unauthorized: 2, forbidden: 1, missing: 4, bad: 1 };
     for (let i = 0; i < made.ok; i++) {
       assert.equal((await post("/counted/v1/chat/completions", { authorization: `Bearer ${key}` })).status, 200);
     }
     for (let i = 0; i < made.unauthorized; i++) assert.equal((await post("/counted/v1/chat/completions")).status, 401);
+    const forbidden = await post("/counted/v1/chat/completions", { authorization: `Bearer ${otherKey}` });
+    assert.equal(forbidden.status, 403);
     for (let i = 0; i < made.missing; i++) assert.equal((await gw.call(`/nowhere/${i}`)).status, 404);
     assert.equal((await post("/broken/x")).status, 502);
 
@@ -71,11 +82,12 @@ describe("gateway: metrics and access log", () => {
       s.value("kindwatch_gateway_requests_total", { route, method, code });
     assert.equal(count("counted", "POST", "200"), made.ok);
     assert.equal(count("counted", "POST", "401"), made.unauthorized);
+    assert.equal(count("counted", "POST", "403"), made.forbidden);
     assert.equal(count("", "GET", "404"), made.missing);
     assert.equal(count("broken", "POST", "502"), made.bad);
     assert.equal(
       s.sum("kindwatch_gateway_requests_total"),
-      made.ok + made.unauthorized + made.missing + made.bad,
+      made.ok + made.unauthorized + made.forbidden + made.missing + made.bad,
       "the probes and scrapes of /healthz, /readyz and /metrics are not counted as data plane requests",
     );
     assert.equal(
@@ -152,7 +164,7 @@ describe("gateway: metrics and access log", () => {
     assert.equal(refused?.status, 401);
     assert.equal(refused?.keyId, null);
     assert.equal(refused?.upstream, null);
-    assert.doesNotMatch(gw.cli.stdout + gw.cli.stderr, /sk-observed-secret-key|sk-wrong-key/);
+    assert.doesNotMatch(gw.cli.stdout + gw.cli.stderr, /sk-observed-secret-key|sk-other-secret-key|sk-wrong-key/);
     assert.doesNotMatch(gw.cli.stdout, /authorization/i);
   });
 
@@ -172,5 +184,45 @@ describe("gateway: metrics and access log", () => {
       await quiet.stop();
     }
     assert.equal(quiet.cli.stdout, "");
+  });
+});
+
+describe("gateway: metrics of a rate-limited route (in process)", () => {
+  let gw: RunningGateway;
+  let upstream: OpenAIUpstream;
+  let allowed = 2;
+
+  before(async () => {
+    upstream = await OpenAIUpstream.start("limited");
+    // Allows the first two takes, then refuses: the limits helper's limiter in the command's place.
+    const rate = {
+      take: async () => {
+        const ok = allowed-- > 0;
+        return { allowed: ok, limit: 2, remaining: Math.max(0, allowed), resetMs: 1000, retryAfterMs: ok ? 0 : 1000 };
+      },
+      close: async () => {},
+    };
+    gw = await startGateway({ listen: "127.0.0.1:0", adminListen: "127.0.0.1:0", adminToken: "t", rate });
+    gw.plane.state.put("routes", {
+      name: "limited",
+      source: { uid: "u", generation: 1 },
+      match: { pathPrefix: "/" },
+      upstreams: [{ url: upstream.url, kind: "http" }],
+      limit: { requestsPerSecond: 1, burst: 2 },
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  it("counts the 429s with the answers that went through", { timeout: 20_000 }, async () => {
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await call(`${gw.url}/x`)).status);
+    assert.deepEqual(statuses, [200, 200, 429, 429, 429]);
+    const s = parsePrometheusText((await call(`${gw.url}/metrics`)).text);
+    assert.equal(s.value("kindwatch_gateway_requests_total", { route: "limited", method: "GET", code: "200" }), 2);
+    assert.equal(s.value("kindwatch_gateway_requests_total", { route: "limited", method: "GET", code: "429" }), 3);
   });
 });
