@@ -54,6 +54,7 @@ const options = {
   "admin-listen": { type: "string" },
   "admin-token-file": { type: "string" },
   "max-body-bytes": { type: "string" },
+  "access-log": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -125,7 +126,10 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
       "custom-columns-file=",
     ],
   },
-  gateway: { flags: ["help", "listen", "admin-listen", "admin-token-file", "max-body-bytes"], outputs: [""] },
+  gateway: {
+    flags: ["help", "listen", "admin-listen", "admin-token-file", "max-body-bytes", "access-log"],
+    outputs: [""],
+  },
   help: { flags: ["help"], outputs: [""] },
   version: { flags: ["help"], outputs: [""] },
 };
@@ -182,6 +186,8 @@ export interface Invocation {
   readonly adminTokenFile?: string;
   /** `gateway --max-body-bytes`, as given (the command checks it). */
   readonly maxBodyBytes?: string;
+  /** `gateway --access-log[=true|false]`: one JSON line per request on stdout; on unless `--access-log=false`. */
+  readonly accessLog?: boolean;
 }
 
 /** An output format and its argument: `jsonpath={.a}` is format "jsonpath" with template "{.a}". */
@@ -361,6 +367,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       adminListen: values["admin-listen"],
       adminTokenFile: values["admin-token-file"],
       maxBodyBytes: values["max-body-bytes"],
+      accessLog: values["access-log"] ? true : falses.has("access-log") ? false : undefined,
     }),
   };
 }

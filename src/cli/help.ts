@@ -135,15 +135,17 @@ Usage:
 
 The data plane routes requests by host, path prefix and method to upstreams (OpenAI-compatible model servers or plain
 HTTP services), with timeouts, fallback and a circuit breaker per upstream; errors are in OpenAI's format. It also
-answers /healthz and /readyz (503 while stopping). The admin API takes PUT, GET and DELETE of
-/admin/v1/{routes,keysets,profiles}/NAME and GET /admin/v1/state, with the token as "Authorization: Bearer". The
-state is kept in memory only: every start begins empty, with a new boot id (header x-kindwatch-gateway-boot-id).
+answers /healthz, /readyz (503 while stopping) and /metrics (Prometheus, with the OpenTelemetry GenAI names). The
+admin API takes PUT, GET and DELETE of /admin/v1/{routes,keysets,profiles}/NAME and GET /admin/v1/state, with the
+token as "Authorization: Bearer". The state is kept in memory only: every start begins empty, with a new boot id
+(header x-kindwatch-gateway-boot-id).
 
 Flags:
       --listen HOST:PORT        the data plane's address (default 0.0.0.0:8080)
       --admin-listen HOST:PORT  the admin API's address (default 127.0.0.1:8081)
       --admin-token-file FILE   the file holding the admin API's bearer token (required)
       --max-body-bytes N        larger request bodies are refused with 413 (default 1048576)
+      --access-log=false        no access log (default: one JSON line per request on stdout)
 
 SIGTERM or SIGINT stops accepting connections and lets requests in flight finish for up to 4 s.`,
 

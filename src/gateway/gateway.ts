@@ -2,8 +2,11 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/prometheus.js";
 import { AdminApi } from "./admin.js";
 import { DataPlane, type DataPlaneOptions } from "./server.js";
+import { breakerStateGauge, prometheusTelemetry } from "./telemetry.js";
 
 /** Where to listen and what to enforce. */
 export interface GatewayOptions extends DataPlaneOptions {
@@ -13,6 +16,11 @@ export interface GatewayOptions extends DataPlaneOptions {
   readonly adminListen: string;
   /** The admin API's bearer token. */
   readonly adminToken: string;
+  /**
+   * The registry the gateway's metrics go into and `/metrics` serves (default: a new one). Without `telemetry`, the
+   * Prometheus telemetry records into it.
+   */
+  readonly registry?: MetricsRegistry;
 }
 
 /** A started gateway. */
@@ -22,6 +30,8 @@ export interface RunningGateway {
   readonly adminUrl: string;
   readonly bootId: string;
   readonly plane: DataPlane;
+  /** The registry `/metrics` serves. */
+  readonly registry: MetricsRegistry;
   /** Stops accepting, lets requests in flight finish for up to `graceMs`, then cuts what remains. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -54,6 +64,17 @@ function sendPlain(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
+/** The registry's scrape; a collect that throws is a 500 naming it, never a crash. */
+async function sendMetrics(res: ServerResponse, registry: MetricsRegistry): Promise<void> {
+  try {
+    const text = await registry.metrics();
+    res.writeHead(200, { "content-type": registry.contentType, "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  } catch (err) {
+    sendPlain(res, 500, `collecting metrics failed: ${(err as Error).message}\n`);
+  }
+}
+
 function close(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
@@ -62,7 +83,14 @@ function close(server: Server): Promise<void> {
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const dataAt = parseListen(options.listen, "--listen");
   const adminAt = parseListen(options.adminListen, "--admin-listen");
-  const plane = new DataPlane(options);
+  const registry = options.registry ?? new Registry();
+  const plane = new DataPlane({
+    ...options,
+    telemetry:
+      options.telemetry ??
+      prometheusTelemetry(registry, { modelOf: (name) => plane.state.get("profiles", name)?.model }),
+  });
+  breakerStateGauge(registry, () => plane.breakerReadings());
   const admin = new AdminApi(plane, options.adminToken, randomUUID());
   let draining = false;
   const inFlight = new Set<ServerResponse>();
@@ -72,6 +100,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const path = req.url ?? "/";
     if (path === "/healthz") return sendPlain(res, 200, "ok\n");
     if (path === "/readyz") return draining ? sendPlain(res, 503, "draining\n") : sendPlain(res, 200, "ok\n");
+    if (path === "/metrics" && req.method === "GET") return void sendMetrics(res, registry);
     inFlight.add(res);
     res.on("close", () => {
       inFlight.delete(res);
@@ -96,6 +125,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     adminUrl,
     bootId: admin.bootId,
     plane,
+    registry,
     async stop(graceMs = 4000) {
       draining = true;
       // Every answer from now on closes its connection (those begun too, if their head is not out yet): a client

@@ -3,11 +3,16 @@
  * forward), each a small function that answers the error it finds. The limits and llm stages are hook points.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../cache/log.js";
+import { Tracing } from "../http/tracing.js";
 import { readCapped } from "./body.js";
 import { GatewayInputError, sendError, sendInputError } from "./errors.js";
 import { authenticate, indexKeys, type KeyIndex } from "./keys.js";
+import { Observation } from "./observe.js";
 import type { KeySpec, ProfileSpec, RateLimitSpec, RouteSpec } from "./state.js";
 import { LiveState } from "./state.js";
+import type { BreakerReading } from "./telemetry.js";
+import { type GatewayTelemetry, noTelemetry } from "./telemetry-types.js";
 import {
   type BreakerStatus,
   Breakers,
@@ -39,6 +44,12 @@ export interface DataPlaneOptions {
   readonly maxBodyBytes?: number;
   /** Request rate limits; without it, `limit` fields of routes and keys are not enforced. */
   readonly rate?: RateLimiterHook;
+  /** Where the metrics of each exchange go (default: nowhere). */
+  readonly telemetry?: GatewayTelemetry;
+  /** Receives one access log line per request (default: none). */
+  readonly accessLog?: Logger;
+  /** The tracer provider of the spans (default: the global one, asked at each request). */
+  readonly tracing?: Tracing;
 }
 
 /** What the admin API's state shows of a route: its spec, why it cannot serve (if so), its upstreams' breakers. */
@@ -69,6 +80,10 @@ interface Exchange {
   relayFor?: (status: number, headers: IncomingHttpHeaders) => ResponseRelay | undefined;
   /** Headers the gateway adds to the answer (the limits' `x-ratelimit-*`). */
   readonly answerHeaders: Record<string, string>;
+  /** LLM tokens of the answer, set by the llm stages once counted: for the access log and the span. */
+  tokens?: { input: number; output: number; estimated: boolean };
+  /** The exchange's metrics, log line and spans. */
+  readonly seen: Observation;
 }
 
 function pathMatches(path: string, prefix: string): boolean {
@@ -107,6 +122,9 @@ export class DataPlane {
   readonly #agents = new UpstreamAgents();
   readonly #maxBodyBytes: number;
   readonly #rate: RateLimiterHook | undefined;
+  readonly #telemetry: GatewayTelemetry;
+  readonly #accessLog: Logger | undefined;
+  readonly #tracing: Tracing;
   /** Longest prefix first; for the same prefix, routes with a host before "*". */
   #table: CompiledRoute[] = [];
   #byName = new Map<string, CompiledRoute>();
@@ -114,6 +132,9 @@ export class DataPlane {
   constructor(options: DataPlaneOptions = {}) {
     this.#maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
     this.#rate = options.rate;
+    this.#telemetry = options.telemetry ?? noTelemetry;
+    this.#accessLog = options.accessLog;
+    this.#tracing = options.tracing ?? new Tracing();
     this.state = new LiveState(() => this.#compile());
   }
 
@@ -147,9 +168,17 @@ export class DataPlane {
     return r && { spec: r.spec, errors: r.errors, breakers: this.#breakers.status(r.spec) };
   }
 
+  /** Every upstream's breaker, for the breaker state metric. */
+  *breakerReadings(now = Date.now()): Iterable<BreakerReading> {
+    for (const r of this.#table) {
+      for (const b of this.#breakers.status(r.spec, now)) yield { route: r.spec.name, upstream: b.url, state: b.state };
+    }
+  }
+
   /** Serves one request; never throws (every failure becomes an OpenAI-format answer). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const ex: Exchange = { req, res, path: req.url ?? "/", answerHeaders: {} };
+    const seen = new Observation(req, this.#telemetry, this.#accessLog, this.#tracing);
+    const ex: Exchange = { req, res, path: req.url ?? "/", answerHeaders: {}, seen };
     try {
       this.#route(ex);
       this.#check(ex);
@@ -163,6 +192,15 @@ export class DataPlane {
       if (err instanceof GatewayInputError) sendInputError(res, err);
       else if (!res.destroyed) sendError(res, 500, `The gateway failed: ${(err as Error).message}`);
     }
+    const route = ex.route;
+    seen.end(res, {
+      route: route?.spec.name,
+      profile: route?.spec.profile,
+      model: route?.profile?.model,
+      keyId: ex.key?.id,
+      tokens: ex.tokens,
+      bytesIn: ex.body?.byteLength ?? 0,
+    });
   }
 
   /** Finds the route: 404 when none matches, 405 (with `Allow`) when the best one takes other methods. */
@@ -246,6 +284,7 @@ export class DataPlane {
         headers: upstreamHeaders(ex.req, route),
         body: ex.body,
         answerHeaders: ex.answerHeaders,
+        attempt: ex.seen.attempt,
         ...(ex.relayFor ? { relayFor: ex.relayFor } : {}),
       },
       this.#breakers,

@@ -137,6 +137,22 @@ export interface UpstreamRequest {
   readonly relayFor?: (status: number, headers: IncomingHttpHeaders) => ResponseRelay | undefined;
   /** Headers the gateway adds to whatever it answers (over the upstream's). */
   readonly answerHeaders?: Readonly<Record<string, string>>;
+  /**
+   * Called before each attempt on an upstream with the headers it sends (spans inject their context there: attempts go
+   * one after another, so each sends what was injected last); the function it returns is called when the attempt ends.
+   */
+  readonly attempt?: (
+    upstream: UpstreamSpec,
+    method: string,
+    headers: Record<string, string | string[]>,
+  ) => (end: AttemptEnd) => void;
+}
+
+/** How one upstream attempt ended: its status, or the error that ended it; the body bytes relayed to the client. */
+export interface AttemptEnd {
+  readonly status?: number;
+  readonly error?: unknown;
+  readonly bytes?: number;
 }
 
 /** Headers that describe one connection, not the message (RFC 9110 7.6.1), and are never forwarded. */
@@ -242,25 +258,41 @@ async function write(res: ServerResponse, bytes: Uint8Array): Promise<void> {
   if (bytes.byteLength > 0 && !res.write(bytes) && !res.destroyed) await drained(res);
 }
 
-/** Passes an upstream body to the client as it comes; a cut upstream cuts the client (or the relay reports it). */
-async function relayBody(res: ServerResponse, body: AsyncIterable<Uint8Array>, relay: ResponseRelay | undefined) {
+/**
+ * Passes an upstream body to the client as it comes; a cut upstream cuts the client (or the relay reports it). Returns
+ * the bytes written and the error that cut the upstream, if one did.
+ */
+async function relayBody(
+  res: ServerResponse,
+  body: AsyncIterable<Uint8Array>,
+  relay: ResponseRelay | undefined,
+): Promise<{ bytes: number; error?: unknown }> {
+  let bytes = 0;
+  const send = async (out: Uint8Array) => {
+    bytes += out.byteLength;
+    await write(res, out);
+  };
   try {
     for await (const chunk of body) {
-      if (res.destroyed) return;
-      await write(res, relay ? relay.push(chunk) : chunk);
+      if (res.destroyed) return { bytes };
+      await send(relay ? relay.push(chunk) : chunk);
     }
   } catch (err) {
-    if (res.destroyed) return;
+    if (res.destroyed) return { bytes, error: err };
     if (!relay) {
       // A cut must not look like a complete answer: without a relay to say so in the body, the client's read fails.
       res.destroy();
-      return;
+      return { bytes, error: err };
     }
     const { tail } = relay.end(err instanceof Error ? err : new Error(String(err)));
+    bytes += tail.byteLength;
     res.end(tail);
-    return;
+    return { bytes, error: err };
   }
-  res.end(relay ? relay.end().tail : undefined);
+  const tail = relay?.end().tail;
+  bytes += tail?.byteLength ?? 0;
+  res.end(tail);
+  return { bytes };
 }
 
 /**
@@ -302,6 +334,7 @@ export async function forward(
         continue;
       }
       const last = i === route.upstreams.length - 1;
+      const ended = up.attempt?.(upstream, up.method, up.headers);
       let answer: Awaited<ReturnType<typeof request>>;
       try {
         answer = await request(targetOf(upstream, up.path), {
@@ -314,6 +347,7 @@ export async function forward(
           signal: abort.signal,
         });
       } catch (err) {
+        ended?.({ error: err });
         if (abort.signal.aborted && !timedOut) {
           breaker?.release();
           return;
@@ -325,6 +359,7 @@ export async function forward(
       if (answer.statusCode >= 500) {
         breaker?.failure();
         if (!last) {
+          ended?.({ status: answer.statusCode });
           failure = {
             status: 502,
             message: `The upstream ${upstream.url} answered ${answer.statusCode}.`,
@@ -339,7 +374,8 @@ export async function forward(
       const relay = up.relayFor?.(answer.statusCode, answer.headers);
       res.writeHead(answer.statusCode, { ...responseHeaders(answer.headers), ...up.answerHeaders });
       res.flushHeaders();
-      await relayBody(res, answer.body, relay);
+      const relayed = await relayBody(res, answer.body, relay);
+      ended?.({ status: answer.statusCode, ...relayed });
       return;
     }
     if (!res.destroyed) {

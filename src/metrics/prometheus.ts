@@ -43,14 +43,15 @@ export const restClientDurationBuckets: readonly number[] = [
 
 const reconcileResults: readonly ReconcileResultLabel[] = ["success", "error", "requeue", "requeue_after"];
 
-interface Spec<L extends string> {
+/** A metric's name, help and label names. */
+export interface Spec<L extends string> {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly L[];
 }
 
 /** The metric registered under `spec.name`, made if it is not there yet; another sort under that name is refused. */
-function registered<M>(
+export function registered<M>(
   registry: MetricsRegistry,
   spec: Spec<string>,
   sort: abstract new (...args: never[]) => M,
@@ -64,7 +65,8 @@ function registered<M>(
   return existing;
 }
 
-function counter<L extends string>(registry: MetricsRegistry, spec: Spec<L>): Counter<L> {
+/** A counter in `registry`, shared with one registered before under its name. */
+export function counter<L extends string>(registry: MetricsRegistry, spec: Spec<L>): Counter<L> {
   return registered(registry, spec, Counter<L>, () => new Counter({ ...spec, registers: [registry] }));
 }
 
@@ -72,7 +74,8 @@ function gauge<L extends string>(registry: MetricsRegistry, spec: Spec<L>): Gaug
   return registered(registry, spec, Gauge<L>, () => new Gauge({ ...spec, registers: [registry] }));
 }
 
-function histogram<L extends string>(
+/** A histogram in `registry`, shared with one registered before under its name. */
+export function histogram<L extends string>(
   registry: MetricsRegistry,
   spec: Spec<L>,
   buckets: readonly number[],

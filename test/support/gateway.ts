@@ -46,6 +46,8 @@ export interface GatewayAddresses {
   readonly listen?: string;
   readonly adminListen?: string;
   readonly maxBodyBytes?: number;
+  /** More flags of `kindwatch gateway` (`--access-log=false`). */
+  readonly flags?: readonly string[];
 }
 
 /** A running `kindwatch gateway`. */
@@ -79,6 +81,7 @@ export class GatewayProcess {
       "--admin-token-file",
       tokenFile,
       ...(options.maxBodyBytes === undefined ? [] : ["--max-body-bytes", String(options.maxBodyBytes)]),
+      ...(options.flags ?? []),
     ];
     const cli = new CliProcess(args, { timeoutMs: 10 * 60_000 });
     const line = /gateway listening on (\S+), admin API on (\S+), boot id (\S+)/;

@@ -1,6 +1,7 @@
 /** `kindwatch gateway`: runs the gateway until SIGTERM or SIGINT, then drains it. */
 import { readFile } from "node:fs/promises";
 import { defaultMaxBodyBytes } from "../../gateway/server.js";
+import { jsonLogger } from "../../manager/json-logger.js";
 import { UsageError } from "../args.js";
 import type { CommandContext } from "../context.js";
 import { CliError } from "../errors.js";
@@ -48,7 +49,14 @@ export async function gatewayCommand(ctx: CommandContext): Promise<number> {
   const token = await adminToken(inv.adminTokenFile);
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
-    gateway = await startGateway({ listen, adminListen, adminToken: token, maxBodyBytes });
+    gateway = await startGateway({
+      listen,
+      adminListen,
+      adminToken: token,
+      maxBodyBytes,
+      // stdout: stderr carries the command's own notices and errors.
+      ...(inv.accessLog === false ? {} : { accessLog: jsonLogger({ destination: 1 }) }),
+    });
   } catch (err) {
     throw new CliError((err as Error).message);
   }
