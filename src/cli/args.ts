@@ -54,6 +54,8 @@ const options = {
   "admin-listen": { type: "string" },
   "admin-token-file": { type: "string" },
   "max-body-bytes": { type: "string" },
+  redis: { type: "string" },
+  "redis-fail-open": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -125,7 +127,10 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
       "custom-columns-file=",
     ],
   },
-  gateway: { flags: ["help", "listen", "admin-listen", "admin-token-file", "max-body-bytes"], outputs: [""] },
+  gateway: {
+    flags: ["help", "listen", "admin-listen", "admin-token-file", "max-body-bytes", "redis", "redis-fail-open"],
+    outputs: [""],
+  },
   help: { flags: ["help"], outputs: [""] },
   version: { flags: ["help"], outputs: [""] },
 };
@@ -182,6 +187,10 @@ export interface Invocation {
   readonly adminTokenFile?: string;
   /** `gateway --max-body-bytes`, as given (the command checks it). */
   readonly maxBodyBytes?: string;
+  /** `gateway --redis`: the Redis URL that replicas share limits and sessions through. */
+  readonly redis?: string;
+  /** `gateway --redis-fail-open`: admit requests uncounted while Redis is unreachable. */
+  readonly redisFailOpen?: boolean;
 }
 
 /** An output format and its argument: `jsonpath={.a}` is format "jsonpath" with template "{.a}". */
@@ -361,6 +370,8 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       adminListen: values["admin-listen"],
       adminTokenFile: values["admin-token-file"],
       maxBodyBytes: values["max-body-bytes"],
+      redis: values.redis,
+      redisFailOpen: values["redis-fail-open"],
     }),
   };
 }

@@ -1,44 +1,35 @@
 /**
  * The data plane: each request goes through a short pipeline of stages (route, check, authenticate, limit, read, shape,
- * forward), each a small function that answers the error it finds. The limits and llm stages are hook points.
+ * forward), each a small function that answers the error it finds.
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { readCapped } from "./body.js";
 import { GatewayInputError, sendError, sendInputError } from "./errors.js";
 import { authenticate, indexKeys, type KeyIndex } from "./keys.js";
+import { type RateDecision, type RateLimiter, rateLimitHeaders, type TokenBudgets } from "./limits/index.js";
+import { LimitsUnavailableError } from "./limits/types.js";
+import type { SessionStore } from "./llm/index.js";
+import { type LlmCall, llmStage } from "./llm-stage.js";
 import type { KeySpec, ProfileSpec, RateLimitSpec, RouteSpec } from "./state.js";
 import { LiveState } from "./state.js";
-import {
-  type BreakerStatus,
-  Breakers,
-  forward,
-  type ResponseRelay,
-  UpstreamAgents,
-  upstreamHeaders,
-} from "./upstream.js";
+import { type GatewayTelemetry, noTelemetry } from "./telemetry-types.js";
+import { type BreakerStatus, Breakers, forward, UpstreamAgents, upstreamHeaders } from "./upstream.js";
 
 /** The default request body cap: 1 MiB. */
 export const defaultMaxBodyBytes = 1024 * 1024;
-
-/**
- * Hook (a): the request rate limiter of the limits helper (`src/gateway/limits/`, GATEWAY.md's `RateLimiter`), taken
- * structurally here so that `memoryLimits().rate` or `redisLimits(url).rate` plug in as they are.
- */
-export interface RateLimiterHook {
-  take(
-    bucket: string,
-    spec: RateLimitSpec,
-    now?: number,
-  ): Promise<{ allowed: boolean; limit: number; remaining: number; resetMs: number; retryAfterMs: number }>;
-  close(): Promise<void>;
-}
 
 /** Options of the data plane. */
 export interface DataPlaneOptions {
   /** Bodies above this many bytes are refused with 413 (default 1 MiB). */
   readonly maxBodyBytes?: number;
   /** Request rate limits; without it, `limit` fields of routes and keys are not enforced. */
-  readonly rate?: RateLimiterHook;
+  readonly rate?: RateLimiter;
+  /** LLM token budgets; without it, `tokensPerMinute` of profiles and keys is not enforced. */
+  readonly budgets?: TokenBudgets;
+  /** Session history of profiles with `retention: session`; without it, no history is kept. */
+  readonly sessions?: SessionStore;
+  /** Where tokens, stream timings, limit rejections and stream cuts are reported (default: nowhere). */
+  readonly telemetry?: GatewayTelemetry;
 }
 
 /** What the admin API's state shows of a route: its spec, why it cannot serve (if so), its upstreams' breakers. */
@@ -66,7 +57,10 @@ interface Exchange {
   route?: CompiledRoute;
   key?: KeySpec;
   body?: Uint8Array;
-  relayFor?: (status: number, headers: IncomingHttpHeaders) => ResponseRelay | undefined;
+  /** The path sent upstream, when the LLM stage rewrote it (a task goes to the profile's completions endpoint). */
+  upstreamPath?: string;
+  /** The LLM request admitted on a profile route, finished once the answer has ended. */
+  llm?: LlmCall;
   /** Headers the gateway adds to the answer (the limits' `x-ratelimit-*`). */
   readonly answerHeaders: Record<string, string>;
 }
@@ -106,7 +100,10 @@ export class DataPlane {
   readonly #breakers = new Breakers();
   readonly #agents = new UpstreamAgents();
   readonly #maxBodyBytes: number;
-  readonly #rate: RateLimiterHook | undefined;
+  readonly #rate: RateLimiter | undefined;
+  readonly #budgets: TokenBudgets | undefined;
+  readonly #sessions: SessionStore | undefined;
+  readonly #telemetry: GatewayTelemetry;
   /** Longest prefix first; for the same prefix, routes with a host before "*". */
   #table: CompiledRoute[] = [];
   #byName = new Map<string, CompiledRoute>();
@@ -114,6 +111,9 @@ export class DataPlane {
   constructor(options: DataPlaneOptions = {}) {
     this.#maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
     this.#rate = options.rate;
+    this.#budgets = options.budgets;
+    this.#sessions = options.sessions;
+    this.#telemetry = options.telemetry ?? noTelemetry;
     this.state = new LiveState(() => this.#compile());
   }
 
@@ -157,11 +157,14 @@ export class DataPlane {
       await this.#admitRate(ex);
       const body = await readBody(req, this.#maxBodyBytes);
       if (body) ex.body = body;
-      await this.#shapeLlm(ex);
+      if (await this.#shapeLlm(ex)) return;
       await this.#forward(ex);
     } catch (err) {
       if (err instanceof GatewayInputError) sendInputError(res, err);
       else if (!res.destroyed) sendError(res, 500, `The gateway failed: ${(err as Error).message}`);
+    } finally {
+      // However the answer ended (delivered, cut, failed, the client gone), the budgets get back what was not used.
+      await ex.llm?.finish().catch(() => {});
     }
   }
 
@@ -204,8 +207,8 @@ export class DataPlane {
   }
 
   /**
-   * Hook (a): the route's bucket, then the key's (per route); 429 with `Retry-After` when either is empty. The limits
-   * helper's `rateLimitHeaders(decision)` goes into `ex.answerHeaders` here, and into the 429's headers.
+   * The route's bucket, then the key's (per route): 429 in OpenAI's format with `Retry-After` and `x-ratelimit-*` when
+   * either is empty; an allowed request's answer carries the headers of its tighter bucket. Unreachable limits: 503.
    */
   async #admitRate(ex: Exchange): Promise<void> {
     const route = (ex.route as CompiledRoute).spec;
@@ -214,25 +217,72 @@ export class DataPlane {
       [`route:${route.name}`, route.limit],
       [`key:${route.name}:${ex.key?.id}`, ex.key?.limit],
     ];
+    let tightest: RateDecision | undefined;
     for (const [bucket, spec] of buckets) {
       if (!spec) continue;
-      const decision = await this.#rate.take(bucket, spec);
-      if (!decision.allowed) {
-        throw new GatewayInputError(429, `Rate limit reached for ${bucket}.`, undefined, "rate_limit_exceeded", {
-          "retry-after": String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))),
-        });
+      let decision: RateDecision;
+      try {
+        decision = await this.#rate.take(bucket, spec);
+      } catch (err) {
+        if (err instanceof LimitsUnavailableError) throw new GatewayInputError(503, err.message, undefined, err.code);
+        throw err;
       }
+      if (!decision.allowed) {
+        this.#telemetry.limited({ route: route.name, ...(ex.key ? { keyId: ex.key.id } : {}), limit: "requests" });
+        throw new GatewayInputError(
+          429,
+          `Rate limit reached for ${bucket}: ${spec.requestsPerSecond} requests per second, burst ${spec.burst}.`,
+          undefined,
+          "rate_limit_exceeded",
+          rateLimitHeaders(decision),
+        );
+      }
+      if (!tightest || decision.remaining < tightest.remaining) tightest = decision;
     }
+    if (tightest) Object.assign(ex.answerHeaders, rateLimitHeaders(tightest));
   }
 
   /**
-   * Hook (b): on a route with a profile, the llm helper's `applyProfile` rewrites `ex.body` here (and reserves the
-   * token budgets), and `ex.relayFor` returns its `SseRelay` for streamed answers (or a relay watching a JSON answer
-   * for its usage); the reservation is settled once `#forward` has returned. Until it lands, bodies pass as sent.
+   * On a route with a profile, the LLM stage shapes OpenAI requests and admits them by the token budgets (see
+   * llm-stage.ts); returns true when it answered the request itself (`/v1/models`).
    */
-  async #shapeLlm(ex: Exchange): Promise<void> {
+  async #shapeLlm(ex: Exchange): Promise<boolean> {
     const route = ex.route as CompiledRoute;
-    if (!route.profile) return;
+    if (!route.profile) return false;
+    const outcome = await llmStage(
+      {
+        route: route.spec,
+        profile: route.profile,
+        key: ex.key,
+        method: ex.req.method ?? "GET",
+        path: ex.path,
+        headers: ex.req.headers,
+        body: ex.body,
+        answerHeaders: ex.answerHeaders,
+      },
+      {
+        budgets: this.#budgets,
+        sessions: this.#sessions,
+        telemetry: this.#telemetry,
+        routes: () => this.#table,
+      },
+    );
+    if (outcome?.kind === "answer") {
+      const text = JSON.stringify(outcome.json);
+      ex.res.writeHead(outcome.status, {
+        ...ex.answerHeaders,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+      });
+      ex.res.end(text);
+      return true;
+    }
+    if (outcome?.kind === "forward") {
+      ex.body = outcome.body;
+      ex.upstreamPath = outcome.path;
+      ex.llm = outcome.call;
+    }
+    return false;
   }
 
   async #forward(ex: Exchange): Promise<void> {
@@ -242,11 +292,11 @@ export class DataPlane {
       {
         route,
         method: ex.req.method ?? "GET",
-        path: ex.path,
+        path: ex.upstreamPath ?? ex.path,
         headers: upstreamHeaders(ex.req, route),
         body: ex.body,
         answerHeaders: ex.answerHeaders,
-        ...(ex.relayFor ? { relayFor: ex.relayFor } : {}),
+        ...(ex.llm ? { relayFor: ex.llm.relayFor } : {}),
       },
       this.#breakers,
       this.#agents,

@@ -46,6 +46,8 @@ export interface GatewayAddresses {
   readonly listen?: string;
   readonly adminListen?: string;
   readonly maxBodyBytes?: number;
+  /** `--redis URL`: limits and sessions shared through this Redis. */
+  readonly redis?: string;
 }
 
 /** A running `kindwatch gateway`. */
@@ -79,6 +81,7 @@ export class GatewayProcess {
       "--admin-token-file",
       tokenFile,
       ...(options.maxBodyBytes === undefined ? [] : ["--max-body-bytes", String(options.maxBodyBytes)]),
+      ...(options.redis === undefined ? [] : ["--redis", options.redis]),
     ];
     const cli = new CliProcess(args, { timeoutMs: 10 * 60_000 });
     const line = /gateway listening on (\S+), admin API on (\S+), boot id (\S+)/;

@@ -1,0 +1,47 @@
+/**
+ * The data plane's telemetry contract: the pipeline calls these as requests pass, the observability layer
+ * (`telemetry.ts`) turns them into metrics, spans and logs. Without one, {@link noTelemetry} drops everything.
+ */
+
+/** What the data plane reports as requests pass; every method must be cheap and must not throw. */
+export interface GatewayTelemetry {
+  /** One finished request: every answer, errors and 429s included. */
+  request(e: {
+    route: string | undefined;
+    profile?: string;
+    keyId?: string;
+    method: string;
+    status: number;
+    seconds: number;
+    upstream?: string;
+    stream: boolean;
+  }): void;
+  /** LLM tokens of one answer (input and output), upstream-reported or estimated. */
+  tokens(e: {
+    route: string;
+    profile?: string;
+    keyId?: string;
+    model: string;
+    input: number;
+    output: number;
+    estimated: boolean;
+  }): void;
+  /** Time to first token of a stream. */
+  firstToken(e: { route: string; profile?: string; model: string; seconds: number }): void;
+  /** The time per output token after the first, of a stream. */
+  perOutputToken(e: { route: string; profile?: string; model: string; seconds: number }): void;
+  /** A request refused by a limit. */
+  limited(e: { route: string; keyId?: string; limit: "requests" | "tokens" }): void;
+  /** An upstream stream cut mid-way. */
+  streamCut(e: { route: string; upstream: string }): void;
+}
+
+/** Telemetry that records nothing: the default of the data plane. */
+export const noTelemetry: GatewayTelemetry = {
+  request() {},
+  tokens() {},
+  firstToken() {},
+  perOutputToken() {},
+  limited() {},
+  streamCut() {},
+};
