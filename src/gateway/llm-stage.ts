@@ -152,7 +152,7 @@ export async function llmStage(input: LlmInput, deps: LlmStageDeps): Promise<Llm
     if (!spec) bad(404, `Route ${route.name} has no task ${name}.`, undefined, "task_not_found");
     applied = taskRequest(spec, profile, json as Record<string, unknown>);
   } else {
-    if (sessionId !== undefined && deps.sessions) past = await deps.sessions.get(profile.name, sessionId);
+    if (sessionId !== undefined && deps.sessions) past = await sessionHistory(deps.sessions, profile.name, sessionId);
     applied = applyProfile(json, profile, past);
     const messages = (json as { messages?: unknown }).messages;
     if (Array.isArray(messages)) callerMessages = messages as ChatMessage[];
@@ -174,6 +174,16 @@ export async function llmStage(input: LlmInput, deps: LlmStageDeps): Promise<Llm
   });
   const path = `${base}${endpoint}${query === undefined ? "" : `?${query}`}`;
   return { kind: "forward", body: encoder.encode(JSON.stringify(applied.body)), path, call };
+}
+
+/** A session's history; a store that cannot answer is a 503, as unreachable limits are. */
+async function sessionHistory(store: SessionStore, profile: string, session: string): Promise<ChatMessage[]> {
+  try {
+    return await store.get(profile, session);
+  } catch (err) {
+    if (err instanceof GatewayInputError) throw err;
+    return bad(503, `Session history unavailable: ${(err as Error).message}`, undefined, "sessions_unavailable");
+  }
 }
 
 /**

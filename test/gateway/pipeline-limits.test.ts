@@ -110,6 +110,63 @@ describe("gateway limits: request rate", () => {
         await Promise.all([a.stop(), b.stop()]);
       }
     });
+
+    it("share session history: a conversation goes on at the other replica", { timeout: 60_000 }, async () => {
+      const [a, b] = await Promise.all([
+        GatewayProcess.start({ redis: redis.url }),
+        GatewayProcess.start({ redis: redis.url }),
+      ]);
+      try {
+        const profile = { name: "talk", source: source("talk"), model: "m", history: { retention: "session" } };
+        const llm = {
+          name: "talk",
+          source: source("talk-route"),
+          match: { pathPrefix: "/v1" },
+          upstreams: [{ url: up.url, kind: "openai" }],
+          profile: "talk",
+        };
+        for (const gw of [a, b]) {
+          await gw.put("profiles", profile);
+          await gw.put("routes", llm);
+        }
+        const say = (gw: GatewayProcess, content: string) =>
+          gw.call("/v1/chat/completions", {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-session-id": "shared-1" },
+            body: JSON.stringify({ messages: [{ role: "user", content }] }),
+          });
+        assert.equal((await say(a, "first")).status, 200);
+        assert.equal((await say(b, "second")).status, 200);
+        assert.deepEqual(up.requests.at(-1)?.json?.messages, [
+          { role: "user", content: "first" },
+          { role: "assistant", content: "Hello w1 up" },
+          { role: "user", content: "second" },
+        ]);
+      } finally {
+        await Promise.all([a.stop(), b.stop()]);
+      }
+    });
+
+    it("answer 503 while Redis is gone, or admit uncounted with --redis-fail-open", { timeout: 60_000 }, async () => {
+      const other = await startRedis();
+      const [closed, open] = await Promise.all([
+        GatewayProcess.start({ redis: other.url }),
+        GatewayProcess.start({ redis: other.url, redisFailOpen: true }),
+      ]);
+      try {
+        const spec = route();
+        await Promise.all([closed.put("routes", spec), open.put("routes", spec)]);
+        assert.equal((await closed.call("/r/x")).status, 200);
+        await other.kill();
+        const refused = await closed.call("/r/x");
+        assert.equal(refused.status, 503, refused.text);
+        assert.equal(errorOf(refused).code, "limits_unavailable");
+        assert.equal((await open.call("/r/x")).status, 200);
+      } finally {
+        await Promise.all([closed.stop(), open.stop()]);
+        await other.stop();
+      }
+    });
   });
 });
 
