@@ -51,6 +51,8 @@ export interface LlmInput {
   readonly body: Uint8Array | undefined;
   /** Headers of the answer; the stage adds `x-ratelimit-*-tokens` and `x-kindwatch-clamped`. */
   readonly answerHeaders: Record<string, string>;
+  /** `performance.now()` when the request came. */
+  readonly startedAt: number;
 }
 
 /** What the stage decided: answer here, or forward a shaped request and call `finish` once the answer has ended. */
@@ -161,6 +163,7 @@ export async function llmStage(input: LlmInput, deps: LlmStageDeps): Promise<Llm
 
   const reservations = await admitTokens(input, deps, applied.maxTokens);
   const call = new LlmCall({
+    startedAt: input.startedAt,
     route,
     profile,
     key: input.key,
@@ -263,6 +266,7 @@ function hasText(data: string): boolean {
 }
 
 interface CallParts {
+  readonly startedAt: number;
   readonly route: RouteSpec;
   readonly profile: ProfileSpec;
   readonly key: KeySpec | undefined;
@@ -282,7 +286,6 @@ interface CallParts {
 /** One admitted LLM request: watches its answer pass, then settles its budgets and keeps its session turn. */
 export class LlmCall {
   readonly #parts: CallParts;
-  readonly #started = performance.now();
   #upstream: string | undefined;
   #sse: SseRelay | undefined;
   /** The stream's end as the upstream delivered it; unset when the client left first. */
@@ -308,7 +311,7 @@ export class LlmCall {
         onEvent: (data) => {
           if (this.#firstTokenAt !== undefined || !hasText(data)) return;
           this.#firstTokenAt = performance.now();
-          const seconds = (this.#firstTokenAt - this.#started) / 1000;
+          const seconds = (this.#firstTokenAt - this.#parts.startedAt) / 1000;
           this.#parts.telemetry.firstToken({ route: route.name, profile: profile.name, model, seconds });
         },
       });

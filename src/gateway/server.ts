@@ -54,6 +54,8 @@ interface Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly path: string;
+  /** `performance.now()` when the request came: a stream's time to first token counts from here. */
+  readonly startedAt: number;
   route?: CompiledRoute;
   key?: KeySpec;
   body?: Uint8Array;
@@ -149,7 +151,7 @@ export class DataPlane {
 
   /** Serves one request; never throws (every failure becomes an OpenAI-format answer). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const ex: Exchange = { req, res, path: req.url ?? "/", answerHeaders: {} };
+    const ex: Exchange = { req, res, path: req.url ?? "/", startedAt: performance.now(), answerHeaders: {} };
     try {
       this.#route(ex);
       this.#check(ex);
@@ -259,6 +261,7 @@ export class DataPlane {
         headers: ex.req.headers,
         body: ex.body,
         answerHeaders: ex.answerHeaders,
+        startedAt: ex.startedAt,
       },
       {
         budgets: this.#budgets,
@@ -287,13 +290,16 @@ export class DataPlane {
 
   async #forward(ex: Exchange): Promise<void> {
     const route = (ex.route as CompiledRoute).spec;
+    // The LLM stage reads the answer as it passes (usage, a cut, the session's turn): it must come uncompressed.
     await forward(
       ex.res,
       {
         route,
         method: ex.req.method ?? "GET",
         path: ex.upstreamPath ?? ex.path,
-        headers: upstreamHeaders(ex.req, route),
+        headers: ex.llm
+          ? { ...upstreamHeaders(ex.req, route), "accept-encoding": "identity" }
+          : upstreamHeaders(ex.req, route),
         body: ex.body,
         answerHeaders: ex.answerHeaders,
         ...(ex.llm ? { relayFor: ex.llm.relayFor } : {}),

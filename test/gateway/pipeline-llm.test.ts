@@ -74,8 +74,13 @@ describe("gateway: LLM profiles end to end", () => {
   };
 
   it("sends the profile's model, system prompt and defaults; clamps the caller's values and says so", async () => {
-    const answer = await chat({ model: "gpt-5", messages: [{ role: "user", content: "hi" }], temperature: 1.7 });
+    const answer = await chat(
+      { model: "gpt-5", messages: [{ role: "user", content: "hi" }], temperature: 1.7 },
+      { "accept-encoding": "gzip, br" },
+    );
     assert.equal(answer.status, 200, answer.text);
+    // The gateway reads the answer (usage, cuts, history), so it asks for it uncompressed.
+    assert.equal(up.requests.at(-1)?.headers["accept-encoding"], "identity");
     assert.equal(answer.headers["x-kindwatch-clamped"], "temperature");
     const sent = last();
     assert.equal(sent.model, "gpt-4o-mini");
