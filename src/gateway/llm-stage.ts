@@ -82,6 +82,15 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** A task's name from its path segment; one that does not decode names no task. */
+function taskName(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** Whether `key` may use `route`: an open route, or a route of the key's key set that its `routes` allow. */
 function usable(route: RouteSpec, key: KeySpec | undefined, keySet: string | undefined): boolean {
   if (!route.auth) return true;
@@ -140,8 +149,11 @@ export async function llmStage(input: LlmInput, deps: LlmStageDeps): Promise<Llm
 
   const history = profile.history;
   const sessionHeader = (history?.header ?? HISTORY_DEFAULTS.header).toLowerCase();
+  // Tasks are one-off: a session header on one neither reads nor extends the conversation.
   const sessionId =
-    history?.retention === "session" && chat && deps.sessions ? headerValue(input.headers, sessionHeader) : undefined;
+    history?.retention === "session" && chat && !task && deps.sessions
+      ? headerValue(input.headers, sessionHeader)
+      : undefined;
   if (sessionId !== undefined) checkSessionId(sessionId, sessionHeader);
 
   const json = parseJson(input.body);
@@ -149,7 +161,7 @@ export async function llmStage(input: LlmInput, deps: LlmStageDeps): Promise<Llm
   let callerMessages: ChatMessage[] = [];
   let past: ChatMessage[] = [];
   if (task) {
-    const name = decodeURIComponent(task[2] ?? "");
+    const name = taskName(task[2] ?? "");
     const spec = route.tasks?.find((t) => t.name === name);
     if (!spec) bad(404, `Route ${route.name} has no task ${name}.`, undefined, "task_not_found");
     applied = taskRequest(spec, profile, json as Record<string, unknown>);

@@ -183,7 +183,11 @@ describe("gateway: LLM profiles end to end", () => {
 
   it("answers a task with its template rendered; names missing variables; 404 for an unknown task", async () => {
     const task = (name: string, body: unknown) =>
-      gw.call(`/chat/v1/tasks/${name}`, { method: "POST", headers: auth, body: JSON.stringify(body) });
+      gw.call(`/chat/v1/tasks/${name}`, {
+        method: "POST",
+        headers: { ...auth, "x-session-id": "task-session" },
+        body: JSON.stringify(body),
+      });
     const ok = await task("summarise", { text: "the report", audience: "managers" });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(
@@ -201,10 +205,14 @@ describe("gateway: LLM profiles end to end", () => {
     assert.equal(missing.status, 400);
     assert.match(errorOf(missing).message, /missing variables for task summarise: audience/);
     assert.equal(errorOf(missing).param, "audience");
+    // A session header on a task keeps nothing: the next chat of that session starts empty.
+    await chat({ messages: [{ role: "user", content: "after" }] }, { "x-session-id": "task-session" });
+    assert.equal((up.requests.at(-1)?.json?.messages as unknown[]).length, 2);
     const unknown = await task("translate", { text: "x" });
     assert.equal(unknown.status, 404);
     assert.equal(errorOf(unknown).code, "task_not_found");
-    assert.equal(up.requests.length, before);
+    assert.equal(up.requests.length, before + 1);
+    assert.equal((await task("%E0%A4%A", { text: "x" })).status, 404);
   });
 
   it("lists in /v1/models the profiles of the routes the key may use", async () => {
