@@ -207,7 +207,7 @@ describe("gateway: LLM profiles end to end", () => {
     assert.equal(errorOf(missing).param, "audience");
     // A session header on a task keeps nothing: the next chat of that session starts empty.
     await chat({ messages: [{ role: "user", content: "after" }] }, { "x-session-id": "task-session" });
-    assert.equal((up.requests.at(-1)?.json?.messages as unknown[]).length, 2);
+    assert.equal((last().messages as unknown[]).length, 2);
     const unknown = await task("translate", { text: "x" });
     assert.equal(unknown.status, 404);
     assert.equal(errorOf(unknown).code, "task_not_found");
