@@ -55,6 +55,8 @@ const options = {
   "admin-token-file": { type: "string" },
   "max-body-bytes": { type: "string" },
   "access-log": { type: "boolean" },
+  redis: { type: "string" },
+  "redis-fail-open": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -127,7 +129,16 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
     ],
   },
   gateway: {
-    flags: ["help", "listen", "admin-listen", "admin-token-file", "max-body-bytes", "access-log"],
+    flags: [
+      "help",
+      "listen",
+      "admin-listen",
+      "admin-token-file",
+      "max-body-bytes",
+      "access-log",
+      "redis",
+      "redis-fail-open",
+    ],
     outputs: [""],
   },
   help: { flags: ["help"], outputs: [""] },
@@ -188,6 +199,10 @@ export interface Invocation {
   readonly maxBodyBytes?: string;
   /** `gateway --access-log[=true|false]`: one JSON line per request on stdout; on unless `--access-log=false`. */
   readonly accessLog?: boolean;
+  /** `gateway --redis`: the Redis URL that replicas share limits and sessions through. */
+  readonly redis?: string;
+  /** `gateway --redis-fail-open`: admit requests uncounted while Redis is unreachable. */
+  readonly redisFailOpen?: boolean;
 }
 
 /** An output format and its argument: `jsonpath={.a}` is format "jsonpath" with template "{.a}". */
@@ -368,6 +383,8 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       adminTokenFile: values["admin-token-file"],
       maxBodyBytes: values["max-body-bytes"],
       accessLog: values["access-log"] ? true : falses.has("access-log") ? false : undefined,
+      redis: values.redis,
+      redisFailOpen: values["redis-fail-open"],
     }),
   };
 }

@@ -146,6 +146,9 @@ Flags:
       --admin-token-file FILE   the file holding the admin API's bearer token (required)
       --max-body-bytes N        larger request bodies are refused with 413 (default 1048576)
       --access-log=false        no access log (default: one JSON line per request on stdout)
+      --redis URL               share rate limits, token budgets and sessions with other replicas through this
+                                Redis (redis://[:password@]host:port[/db]); default: in this process's memory
+      --redis-fail-open         while Redis is unreachable, admit requests uncounted (default: refuse them, 503)
 
 SIGTERM or SIGINT stops accepting connections and lets requests in flight finish for up to 4 s.`,
 

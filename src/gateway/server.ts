@@ -1,50 +1,38 @@
 /**
  * The data plane: each request goes through a short pipeline of stages (route, check, authenticate, limit, read, shape,
- * forward), each a small function that answers the error it finds. The limits and llm stages are hook points.
+ * forward), each a small function that answers the error it finds.
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../cache/log.js";
 import { Tracing } from "../http/tracing.js";
 import { readCapped } from "./body.js";
 import { GatewayInputError, sendError, sendInputError } from "./errors.js";
 import { authenticate, indexKeys, type KeyIndex } from "./keys.js";
+import { type RateDecision, type RateLimiter, rateLimitHeaders, type TokenBudgets } from "./limits/index.js";
+import { LimitsUnavailableError } from "./limits/types.js";
+import type { SessionStore } from "./llm/index.js";
+import { type LlmCall, llmStage } from "./llm-stage.js";
 import { Observation } from "./observe.js";
 import type { KeySpec, ProfileSpec, RateLimitSpec, RouteSpec } from "./state.js";
 import { LiveState } from "./state.js";
 import type { BreakerReading } from "./telemetry.js";
 import { type GatewayTelemetry, noTelemetry } from "./telemetry-types.js";
-import {
-  type BreakerStatus,
-  Breakers,
-  forward,
-  type ResponseRelay,
-  UpstreamAgents,
-  upstreamHeaders,
-} from "./upstream.js";
+import { type BreakerStatus, Breakers, forward, UpstreamAgents, upstreamHeaders } from "./upstream.js";
 
 /** The default request body cap: 1 MiB. */
 export const defaultMaxBodyBytes = 1024 * 1024;
-
-/**
- * Hook (a): the request rate limiter of the limits helper (`src/gateway/limits/`, GATEWAY.md's `RateLimiter`), taken
- * structurally here so that `memoryLimits().rate` or `redisLimits(url).rate` plug in as they are.
- */
-export interface RateLimiterHook {
-  take(
-    bucket: string,
-    spec: RateLimitSpec,
-    now?: number,
-  ): Promise<{ allowed: boolean; limit: number; remaining: number; resetMs: number; retryAfterMs: number }>;
-  close(): Promise<void>;
-}
 
 /** Options of the data plane. */
 export interface DataPlaneOptions {
   /** Bodies above this many bytes are refused with 413 (default 1 MiB). */
   readonly maxBodyBytes?: number;
   /** Request rate limits; without it, `limit` fields of routes and keys are not enforced. */
-  readonly rate?: RateLimiterHook;
-  /** Where the metrics of each exchange go (default: nowhere). */
+  readonly rate?: RateLimiter;
+  /** LLM token budgets; without it, `tokensPerMinute` of profiles and keys is not enforced. */
+  readonly budgets?: TokenBudgets;
+  /** Session history of profiles with `retention: session`; without it, no history is kept. */
+  readonly sessions?: SessionStore;
+  /** Where each exchange, its tokens, stream timings, limit rejections and stream cuts are reported (default: nowhere). */
   readonly telemetry?: GatewayTelemetry;
   /** Receives one access log line per request (default: none). */
   readonly accessLog?: Logger;
@@ -74,10 +62,15 @@ interface Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly path: string;
+  /** `performance.now()` when the request came: a stream's time to first token counts from here. */
+  readonly startedAt: number;
   route?: CompiledRoute;
   key?: KeySpec;
   body?: Uint8Array;
-  relayFor?: (status: number, headers: IncomingHttpHeaders) => ResponseRelay | undefined;
+  /** The path sent upstream, when the LLM stage rewrote it (a task goes to the profile's completions endpoint). */
+  upstreamPath?: string;
+  /** The LLM request admitted on a profile route, finished once the answer has ended. */
+  llm?: LlmCall;
   /** Headers the gateway adds to the answer (the limits' `x-ratelimit-*`). */
   readonly answerHeaders: Record<string, string>;
   /** LLM tokens of the answer, set by the llm stages once counted: for the access log and the span. */
@@ -121,7 +114,9 @@ export class DataPlane {
   readonly #breakers = new Breakers();
   readonly #agents = new UpstreamAgents();
   readonly #maxBodyBytes: number;
-  readonly #rate: RateLimiterHook | undefined;
+  readonly #rate: RateLimiter | undefined;
+  readonly #budgets: TokenBudgets | undefined;
+  readonly #sessions: SessionStore | undefined;
   readonly #telemetry: GatewayTelemetry;
   readonly #accessLog: Logger | undefined;
   readonly #tracing: Tracing;
@@ -132,6 +127,8 @@ export class DataPlane {
   constructor(options: DataPlaneOptions = {}) {
     this.#maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
     this.#rate = options.rate;
+    this.#budgets = options.budgets;
+    this.#sessions = options.sessions;
     this.#telemetry = options.telemetry ?? noTelemetry;
     this.#accessLog = options.accessLog;
     this.#tracing = options.tracing ?? new Tracing();
@@ -178,7 +175,7 @@ export class DataPlane {
   /** Serves one request; never throws (every failure becomes an OpenAI-format answer). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const seen = new Observation(req, this.#telemetry, this.#accessLog, this.#tracing);
-    const ex: Exchange = { req, res, path: req.url ?? "/", answerHeaders: {}, seen };
+    const ex: Exchange = { req, res, path: req.url ?? "/", startedAt: performance.now(), answerHeaders: {}, seen };
     try {
       this.#route(ex);
       this.#check(ex);
@@ -186,11 +183,15 @@ export class DataPlane {
       await this.#admitRate(ex);
       const body = await readBody(req, this.#maxBodyBytes);
       if (body) ex.body = body;
-      await this.#shapeLlm(ex);
+      if (await this.#shapeLlm(ex)) return;
       await this.#forward(ex);
     } catch (err) {
       if (err instanceof GatewayInputError) sendInputError(res, err);
       else if (!res.destroyed) sendError(res, 500, `The gateway failed: ${(err as Error).message}`);
+    } finally {
+      // However the answer ended (delivered, cut, failed, the client gone), the budgets get back what was not used.
+      const usage = await ex.llm?.finish().catch(() => undefined);
+      if (usage) ex.tokens = { input: usage.promptTokens, output: usage.completionTokens, estimated: usage.estimated };
     }
     const route = ex.route;
     seen.end(res, {
@@ -242,8 +243,8 @@ export class DataPlane {
   }
 
   /**
-   * Hook (a): the route's bucket, then the key's (per route); 429 with `Retry-After` when either is empty. The limits
-   * helper's `rateLimitHeaders(decision)` goes into `ex.answerHeaders` here, and into the 429's headers.
+   * The route's bucket, then the key's (per route): 429 in OpenAI's format with `Retry-After` and `x-ratelimit-*` when
+   * either is empty; an allowed request's answer carries the headers of its tighter bucket. Unreachable limits: 503.
    */
   async #admitRate(ex: Exchange): Promise<void> {
     const route = (ex.route as CompiledRoute).spec;
@@ -252,40 +253,91 @@ export class DataPlane {
       [`route:${route.name}`, route.limit],
       [`key:${route.name}:${ex.key?.id}`, ex.key?.limit],
     ];
+    let tightest: RateDecision | undefined;
     for (const [bucket, spec] of buckets) {
       if (!spec) continue;
-      const decision = await this.#rate.take(bucket, spec);
-      if (!decision.allowed) {
-        throw new GatewayInputError(429, `Rate limit reached for ${bucket}.`, undefined, "rate_limit_exceeded", {
-          "retry-after": String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))),
-        });
+      let decision: RateDecision;
+      try {
+        decision = await this.#rate.take(bucket, spec);
+      } catch (err) {
+        if (err instanceof LimitsUnavailableError) throw new GatewayInputError(503, err.message, undefined, err.code);
+        throw err;
       }
+      if (!decision.allowed) {
+        this.#telemetry.limited({ route: route.name, ...(ex.key ? { keyId: ex.key.id } : {}), limit: "requests" });
+        throw new GatewayInputError(
+          429,
+          `Rate limit reached for ${bucket}: ${spec.requestsPerSecond} requests per second, burst ${spec.burst}.`,
+          undefined,
+          "rate_limit_exceeded",
+          rateLimitHeaders(decision),
+        );
+      }
+      if (!tightest || decision.remaining < tightest.remaining) tightest = decision;
     }
+    if (tightest) Object.assign(ex.answerHeaders, rateLimitHeaders(tightest));
   }
 
   /**
-   * Hook (b): on a route with a profile, the llm helper's `applyProfile` rewrites `ex.body` here (and reserves the
-   * token budgets), and `ex.relayFor` returns its `SseRelay` for streamed answers (or a relay watching a JSON answer
-   * for its usage); the reservation is settled once `#forward` has returned. Until it lands, bodies pass as sent.
+   * On a route with a profile, the LLM stage shapes OpenAI requests and admits them by the token budgets (see
+   * llm-stage.ts); returns true when it answered the request itself (`/v1/models`).
    */
-  async #shapeLlm(ex: Exchange): Promise<void> {
+  async #shapeLlm(ex: Exchange): Promise<boolean> {
     const route = ex.route as CompiledRoute;
-    if (!route.profile) return;
+    if (!route.profile) return false;
+    const outcome = await llmStage(
+      {
+        route: route.spec,
+        profile: route.profile,
+        key: ex.key,
+        method: ex.req.method ?? "GET",
+        path: ex.path,
+        headers: ex.req.headers,
+        body: ex.body,
+        answerHeaders: ex.answerHeaders,
+        startedAt: ex.startedAt,
+      },
+      {
+        budgets: this.#budgets,
+        sessions: this.#sessions,
+        telemetry: this.#telemetry,
+        routes: () => this.#table,
+      },
+    );
+    if (outcome?.kind === "answer") {
+      const text = JSON.stringify(outcome.json);
+      ex.res.writeHead(outcome.status, {
+        ...ex.answerHeaders,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+      });
+      ex.res.end(text);
+      return true;
+    }
+    if (outcome?.kind === "forward") {
+      ex.body = outcome.body;
+      ex.upstreamPath = outcome.path;
+      ex.llm = outcome.call;
+    }
+    return false;
   }
 
   async #forward(ex: Exchange): Promise<void> {
     const route = (ex.route as CompiledRoute).spec;
+    // The LLM stage reads the answer as it passes (usage, a cut, the session's turn): it must come uncompressed.
     await forward(
       ex.res,
       {
         route,
         method: ex.req.method ?? "GET",
-        path: ex.path,
-        headers: upstreamHeaders(ex.req, route),
+        path: ex.upstreamPath ?? ex.path,
+        headers: ex.llm
+          ? { ...upstreamHeaders(ex.req, route), "accept-encoding": "identity" }
+          : upstreamHeaders(ex.req, route),
         body: ex.body,
         answerHeaders: ex.answerHeaders,
         attempt: ex.seen.attempt,
-        ...(ex.relayFor ? { relayFor: ex.relayFor } : {}),
+        ...(ex.llm ? { relayFor: ex.llm.relayFor } : {}),
       },
       this.#breakers,
       this.#agents,

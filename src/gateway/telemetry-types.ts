@@ -1,6 +1,9 @@
-/** The gateway's telemetry contract: what the data plane and its stages report, and a default that records nothing. */
+/**
+ * The data plane's telemetry contract: the pipeline calls these as requests pass, the observability layer
+ * (`telemetry.ts`) turns them into metrics, spans and logs. Without one, {@link noTelemetry} drops everything.
+ */
 
-/** What the gateway reports as it serves; the Prometheus implementation is `prometheusTelemetry`. */
+/** What the data plane reports as requests pass; every method must be cheap and must not throw. */
 export interface GatewayTelemetry {
   /** One finished request: every answer, errors and 429s included. */
   request(e: {
@@ -23,8 +26,9 @@ export interface GatewayTelemetry {
     output: number;
     estimated: boolean;
   }): void;
-  /** Time to first token of a stream, and the time per output token after it. */
+  /** Time to first token of a stream. */
   firstToken(e: { route: string; profile?: string; model: string; seconds: number }): void;
+  /** The time per output token after the first, of a stream. */
   perOutputToken(e: { route: string; profile?: string; model: string; seconds: number }): void;
   /** A request refused by a limit. */
   limited(e: { route: string; keyId?: string; limit: "requests" | "tokens" }): void;
@@ -32,7 +36,7 @@ export interface GatewayTelemetry {
   streamCut(e: { route: string; upstream: string }): void;
 }
 
-/** Telemetry that records nothing: every method a no-op. */
+/** Telemetry that records nothing: the default of the data plane. */
 export const noTelemetry: GatewayTelemetry = {
   request() {},
   tokens() {},

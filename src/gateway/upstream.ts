@@ -133,8 +133,8 @@ export interface UpstreamRequest {
   readonly path: string;
   readonly headers: Record<string, string | string[]>;
   readonly body: Uint8Array | undefined;
-  /** Called with the chosen answer's status and headers; a relay it returns sees the body pass. */
-  readonly relayFor?: (status: number, headers: IncomingHttpHeaders) => ResponseRelay | undefined;
+  /** Called with the chosen answer's status, headers and upstream URL; a relay it returns sees the body pass. */
+  readonly relayFor?: (status: number, headers: IncomingHttpHeaders, upstream: string) => ResponseRelay | undefined;
   /** Headers the gateway adds to whatever it answers (over the upstream's). */
   readonly answerHeaders?: Readonly<Record<string, string>>;
   /**
@@ -371,7 +371,7 @@ export async function forward(
       } else {
         breaker?.success();
       }
-      const relay = up.relayFor?.(answer.statusCode, answer.headers);
+      const relay = up.relayFor?.(answer.statusCode, answer.headers, upstream.url);
       res.writeHead(answer.statusCode, { ...responseHeaders(answer.headers), ...up.answerHeaders });
       res.flushHeaders();
       const relayed = await relayBody(res, answer.body, relay);

@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.js";
-import type { RateLimiterHook } from "../../src/gateway/server.js";
+import type { RateLimiter } from "../../src/gateway/limits/index.js";
 import type { RateLimitSpec } from "../../src/gateway/state.js";
 import { call, errorOf } from "../support/gateway.js";
 import { OpenAIUpstream } from "../support/openai-upstream.js";
 
 /** Allows every take, except those of the buckets in `deny`; records what it was asked. */
-class ScriptedLimiter implements RateLimiterHook {
+class ScriptedLimiter implements RateLimiter {
   readonly takes: { bucket: string; spec: RateLimitSpec }[] = [];
   readonly deny = new Set<string>();
 

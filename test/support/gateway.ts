@@ -48,6 +48,10 @@ export interface GatewayAddresses {
   readonly maxBodyBytes?: number;
   /** More flags of `kindwatch gateway` (`--access-log=false`). */
   readonly flags?: readonly string[];
+  /** `--redis URL`: limits and sessions shared through this Redis. */
+  readonly redis?: string;
+  /** `--redis-fail-open`. */
+  readonly redisFailOpen?: boolean;
 }
 
 /** A running `kindwatch gateway`. */
@@ -82,6 +86,8 @@ export class GatewayProcess {
       tokenFile,
       ...(options.maxBodyBytes === undefined ? [] : ["--max-body-bytes", String(options.maxBodyBytes)]),
       ...(options.flags ?? []),
+      ...(options.redis === undefined ? [] : ["--redis", options.redis]),
+      ...(options.redisFailOpen ? ["--redis-fail-open"] : []),
     ];
     const cli = new CliProcess(args, { timeoutMs: 10 * 60_000 });
     const line = /gateway listening on (\S+), admin API on (\S+), boot id (\S+)/;

@@ -32,6 +32,14 @@ function bodyCap(text: string | undefined): number {
   return n;
 }
 
+async function sessionRedis(url: string) {
+  const { Redis } = await import("ioredis");
+  const client = new Redis(url, { commandTimeout: 1000, maxRetriesPerRequest: 1 });
+  // Connection errors are reported by the limits' client; a failed session read answers that request.
+  client.on("error", () => {});
+  return client;
+}
+
 /** Starts the gateway, prints where it listens, and serves until the signal. */
 export async function gatewayCommand(ctx: CommandContext): Promise<number> {
   const { inv } = ctx;
@@ -46,7 +54,25 @@ export async function gatewayCommand(ctx: CommandContext): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message, "gateway");
   }
+  if (inv.redisFailOpen && !inv.redis) throw new UsageError("--redis-fail-open needs --redis URL", "gateway");
   const token = await adminToken(inv.adminTokenFile);
+  const { memoryLimits, redisLimits } = await import("../../gateway/limits/index.js");
+  const { loadTokenizers, memorySessions, redisSessions } = await import("../../gateway/llm/index.js");
+  // Loaded before the first request, so that none pays for it (other commands never load them).
+  loadTokenizers();
+  const limits = inv.redis
+    ? redisLimits(inv.redis, {
+        failOpen: inv.redisFailOpen === true,
+        onError: (err) => void ctx.notice(`gateway: ${err.message}`),
+      })
+    : memoryLimits();
+  // Sessions get a client of their own that gives up as soon as the limits' does, rather than queue requests.
+  const sessionClient = inv.redis ? await sessionRedis(inv.redis) : undefined;
+  const sessions = sessionClient ? redisSessions(sessionClient) : memorySessions();
+  const closeStores = async () => {
+    await Promise.all([limits.rate.close(), limits.budgets.close(), sessions.close()]);
+    await sessionClient?.quit().catch(() => sessionClient.disconnect());
+  };
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
     gateway = await startGateway({
@@ -56,8 +82,12 @@ export async function gatewayCommand(ctx: CommandContext): Promise<number> {
       maxBodyBytes,
       // stdout: stderr carries the command's own notices and errors.
       ...(inv.accessLog === false ? {} : { accessLog: jsonLogger({ destination: 1 }) }),
+      rate: limits.rate,
+      budgets: limits.budgets,
+      sessions,
     });
   } catch (err) {
+    await closeStores();
     throw new CliError((err as Error).message);
   }
   await ctx.notice(`gateway listening on ${gateway.url}, admin API on ${gateway.adminUrl}, boot id ${gateway.bootId}`);
@@ -66,5 +96,6 @@ export async function gatewayCommand(ctx: CommandContext): Promise<number> {
     else ctx.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   await gateway.stop(drainMs);
+  await closeStores();
   return exitOk;
 }
