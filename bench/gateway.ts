@@ -211,9 +211,10 @@ export async function gatewayBench(argv: readonly string[]): Promise<void> {
   const node = new ChildSession(process.execPath, [upstreamScript, "--chunks", String(chunks), "--gap-ms", `${gapMs}`]);
   const stopping: (() => Promise<void>)[] = [() => node.stop()];
   try {
-    const nodeUrl = String((await node.next(20_000)).url);
+    const started = await node.next(20_000);
+    const nodeUrl = String(started.url);
     let jsonUpstream = nodeUrl;
-    let upstreamPids = async () => [] as number[];
+    let upstreamPids = async () => [Number(started.pid)];
     if (values.upstream === "nginx") {
       const fixed = await Nginx.start((d, port) => staticConfig(d, port, completionBody));
       stopping.push(() => fixed.stop());

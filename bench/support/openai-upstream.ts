@@ -3,7 +3,7 @@
  * OpenAI-compatible peer over node:http that does as little as it can, so that what the benchmark measures is the path
  * in front of it. A chat completion with `"stream": true` gets an SSE stream of K chunks, the first written with the
  * head and the others G ms apart, then `data: [DONE]`; any other POST gets the same small JSON completion. It reads the
- * request body (to see `stream`) but does not parse it. It prints `{"url": ...}` once it listens, and stops on SIGTERM. nginx serves
+ * request body (to see `stream`) but does not parse it. It prints `{"url": ..., "pid": ...}` once it listens, and stops on SIGTERM. nginx serves
  * `completionBody` too, as a static answer (bench/support/nginx.ts).
  */
 import { createServer } from "node:http";
@@ -66,7 +66,7 @@ function main(): void {
   });
   server.listen(Number(values.port), "127.0.0.1", () => {
     const { port } = server.address() as AddressInfo;
-    process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}` })}\n`);
+    process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}`, pid: process.pid })}\n`);
   });
   process.on("SIGTERM", () => {
     server.closeAllConnections();

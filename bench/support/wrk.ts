@@ -19,13 +19,14 @@ export interface WrkReport {
   readonly socketErrors: number;
 }
 
-const unitSeconds: Record<string, number> = { us: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+const unitMicros: Record<string, number> = { us: 1, ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 };
 
 /** A wrk duration (`812.00us`, `1.10ms`, `2.00s`, `1.00m`) in microseconds. */
 export function wrkMicros(text: string): number {
   const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text.trim());
   if (!m) throw new Error(`not a wrk duration: ${JSON.stringify(text)}`);
-  return Number(m[1]) * (unitSeconds[m[2] as string] as number) * 1e6;
+  // wrk prints two decimals: rounding drops the binary fraction noise of the product (1.10 * 1000).
+  return Math.round(Number(m[1]) * (unitMicros[m[2] as string] as number) * 1000) / 1000;
 }
 
 /** Reads wrk's `--latency` report; throws naming what is missing. */
