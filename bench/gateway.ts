@@ -15,7 +15,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -138,7 +138,9 @@ async function startGateway(
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   const stop = async (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    return exited;
+    const code = await exited;
+    rmSync(dir, { recursive: true, force: true });
+    return code;
   };
   try {
     const line = /gateway listening on (\S+), admin API on (\S+), boot id/;
@@ -209,7 +211,10 @@ export async function gatewayBench(argv: readonly string[]): Promise<void> {
   });
 
   const node = new ChildSession(process.execPath, [upstreamScript, "--chunks", String(chunks), "--gap-ms", `${gapMs}`]);
-  const stopping: (() => Promise<void>)[] = [() => node.stop()];
+  const stopping: (() => Promise<void>)[] = [
+    async () => rmSync(dir, { recursive: true, force: true }),
+    () => node.stop(),
+  ];
   try {
     const started = await node.next(20_000);
     const nodeUrl = String(started.url);

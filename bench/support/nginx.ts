@@ -5,7 +5,7 @@
  * request with the same JSON body (so that the upstream's own cost is as small as it can be).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -82,12 +82,14 @@ export function staticConfig(dir: string, port: number, body: string): string {
 /** A running nginx: its master process, and the workers it forked. */
 export class Nginx {
   readonly url: string;
+  readonly #dir: string;
   readonly #child: ChildProcess;
   readonly #exited: Promise<void>;
   #stderr = "";
 
-  private constructor(child: ChildProcess, port: number) {
+  private constructor(child: ChildProcess, port: number, dir: string) {
     this.#child = child;
+    this.#dir = dir;
     this.url = `http://127.0.0.1:${port}`;
     child.stderr?.setEncoding("utf8").on("data", (d: string) => {
       this.#stderr = (this.#stderr + d).slice(-4000);
@@ -103,11 +105,16 @@ export class Nginx {
     const child = spawn(nginxBinary, ["-p", dir, "-e", join(dir, "error.log"), "-c", join(dir, "nginx.conf")], {
       stdio: ["ignore", "ignore", "pipe"],
     });
-    const nginx = new Nginx(child, port);
-    await waitFor(`nginx on port ${port}`, async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${nginx.#stderr}`);
-      return (await accepts(port)) && (await nginx.pids()).length > 1;
-    });
+    const nginx = new Nginx(child, port, dir);
+    try {
+      await waitFor(`nginx on port ${port}`, async () => {
+        if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${nginx.#stderr}`);
+        return (await accepts(port)) && (await nginx.pids()).length > 1;
+      });
+    } catch (err) {
+      await nginx.stop();
+      throw err;
+    }
     return nginx;
   }
 
@@ -119,13 +126,15 @@ export class Nginx {
     return [pid, ...children.trim().split(/\s+/).filter(Boolean).map(Number)];
   }
 
-  /** Stops nginx (SIGQUIT: a graceful stop) and waits for it to go. */
+  /** Stops nginx (SIGQUIT: a graceful stop), waits for it to go, and removes its temp dir. */
   async stop(): Promise<void> {
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
-    this.#child.kill("SIGQUIT");
-    const timer = setTimeout(() => this.#child.kill("SIGKILL"), 5000);
-    await this.#exited;
-    clearTimeout(timer);
+    if (this.#child.exitCode === null && this.#child.signalCode === null) {
+      this.#child.kill("SIGQUIT");
+      const timer = setTimeout(() => this.#child.kill("SIGKILL"), 5000);
+      await this.#exited;
+      clearTimeout(timer);
+    }
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 }
 
