@@ -166,9 +166,11 @@ async function startGateway(
   }
 }
 
-function positive(name: string, text: string | undefined): number {
+function positive(name: string, text: string | undefined, whole = false): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, not ${text}`);
+  if (!Number.isFinite(n) || n <= 0 || (whole && !Number.isInteger(n))) {
+    throw new Error(`--${name} must be a positive ${whole ? "whole " : ""}number, not ${text}`);
+  }
   return n;
 }
 
@@ -188,13 +190,14 @@ export async function gatewayBench(argv: readonly string[]): Promise<void> {
       "cpu-prof": { type: "string" },
     },
   });
-  const duration = positive("duration", values.duration);
-  const connections = positive("connections", values.connections);
+  const duration = positive("duration", values.duration, true);
+  const connections = positive("connections", values.connections, true);
   const rate = positive("rate", values.rate);
   const streamRate = positive("stream-rate", values["stream-rate"]);
-  const runs = positive("runs", values.runs);
-  const chunks = positive("chunks", values.chunks);
+  const runs = positive("runs", values.runs, true);
+  const chunks = positive("chunks", values.chunks, true);
   const gapMs = Number(values["gap-ms"]);
+  if (!Number.isFinite(gapMs) || gapMs < 0) throw new Error(`--gap-ms must be a number >= 0, not ${values["gap-ms"]}`);
   if (values.upstream !== "nginx" && values.upstream !== "node") {
     throw new Error(`--upstream must be nginx or node, not ${values.upstream}`);
   }
