@@ -63,6 +63,8 @@ export type LlmOutcome =
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+/** An SSE line `data: [DONE]`: the end of an OpenAI stream (a JSON event cannot hold a raw newline, so no false hit). */
+const doneLine = /(^|\n)data: ?\[DONE\]/;
 
 function bad(status: number, message: string, param?: string, code?: string): never {
   throw new GatewayInputError(status, message, param, code);
@@ -255,10 +257,13 @@ function usageComment(usage: Usage): string {
   return `: kindwatch-usage ${JSON.stringify(figures)}\n\n`;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a, 0);
-  out.set(b, a.byteLength);
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
   return out;
 }
 
@@ -328,56 +333,93 @@ export class LlmCall {
         },
       });
       this.#sse = sse;
+      // From the chunk that carries `data: [DONE]` on, bytes wait for the end: a client must not see the answer finish
+      // before its session turn is kept (beforeEnd).
+      const held: Uint8Array[] = [];
+      const decoder = new TextDecoder();
+      let recent = "";
       return {
-        push: (chunk) => sse.push(chunk),
+        push: (chunk) => {
+          const out = sse.push(chunk);
+          if (held.length === 0) {
+            const text = recent + decoder.decode(out, { stream: true });
+            recent = text.slice(-16);
+            if (!doneLine.test(text)) return out;
+          }
+          held.push(out);
+          return EMPTY;
+        },
         end: (err) => {
           const end = sse.end(err);
           this.#sseEnd = end;
-          return { tail: concat(end.tail, encoder.encode(usageComment(end.usage))) };
+          return { tail: concat(concat(...held), end.tail, encoder.encode(usageComment(end.usage))) };
         },
+        beforeEnd: () => this.#keepTurn(),
       };
     }
     const parts: Uint8Array[] = [];
     this.#json = parts;
     return {
+      // A JSON answer is of no use to its client until it is whole, so it goes out whole at the end, after the
+      // session's turn is kept (beforeEnd).
       push: (chunk) => {
         parts.push(chunk);
-        return chunk;
+        return EMPTY;
       },
       end: (err) => {
         this.#jsonComplete = err === undefined;
-        return { tail: EMPTY };
+        return { tail: concat(...parts) };
       },
+      beforeEnd: () => this.#keepTurn(),
     };
   };
 
+  /** The answer's JSON body, once it arrived whole; undefined otherwise (cut, not JSON, not watched). */
+  #jsonBody(): unknown {
+    if (!this.#json || !this.#jsonComplete) return undefined;
+    try {
+      return JSON.parse(Buffer.concat(this.#json).toString("utf8"));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Appends the session's turn once a complete answer is known, before its last bytes reach the client: a client that
+   * sends its next turn the moment the answer ends (to this replica or another) finds this one in the history.
+   */
+  async #keepTurn(): Promise<void> {
+    const { profile, session } = this.#parts;
+    if (!session) return;
+    let answer: string | undefined;
+    if (this.#sse) {
+      if (this.#sseEnd && !this.#sseEnd.cut) answer = this.#sse.content;
+    } else {
+      const body = this.#jsonBody() as { choices?: { message?: ChatMessage }[] } | undefined;
+      const message = body?.choices?.[0]?.message;
+      if (message) answer = contentText(message.content);
+    }
+    if (answer === undefined) return;
+    const turn: ChatMessage[] = [...session.messages, { role: "assistant", content: answer }];
+    // The answer is complete already: a store that fails now costs the session this turn, not the caller an error.
+    await session.store.append(profile.name, session.id, turn, session.spec).catch(() => {});
+  }
+
   /**
    * The answer has ended (delivered, cut, failed, or the client left): settles every reservation with the tokens used
-   * (none when no upstream answered 200), reports them, and appends the session's turn after a complete answer.
+   * (none when no upstream answered 200) and reports them; the session's turn was kept before the answer ended.
    * Returns the usage counted, for the access log and the request's span.
    */
   async finish(): Promise<Usage | undefined> {
-    const { route, profile, key, applied, telemetry, reservations, session } = this.#parts;
+    const { route, profile, key, applied, telemetry, reservations } = this.#parts;
     let usage: Usage | undefined;
-    let answer: string | undefined;
     if (this.#sse) {
       // A client that left ended nothing: what passed until then is what the upstream produced for it.
       const end = this.#sseEnd ?? this.#sse.end(new Error("the client went away"));
       usage = end.usage;
       if (this.#sseEnd?.cut) telemetry.streamCut({ route: route.name, upstream: this.#upstream ?? "" });
-      if (this.#sseEnd && !this.#sseEnd.cut) answer = this.#sse.content;
     } else if (this.#json) {
-      let body: unknown;
-      if (this.#jsonComplete) {
-        try {
-          body = JSON.parse(Buffer.concat(this.#json).toString("utf8"));
-        } catch {
-          body = undefined;
-        }
-      }
-      usage = usageOfJson(body, applied.body);
-      const message = (body as { choices?: { message?: ChatMessage }[] } | undefined)?.choices?.[0]?.message;
-      if (message) answer = contentText(message.content);
+      usage = usageOfJson(this.#jsonBody(), applied.body);
     }
     const used = usage ? usage.promptTokens + usage.completionTokens : 0;
     await Promise.all(reservations.map((r) => r.settle(used)));
@@ -395,11 +437,6 @@ export class LlmCall {
     if (this.#firstTokenAt !== undefined && usage.completionTokens > 1) {
       const seconds = (performance.now() - this.#firstTokenAt) / 1000 / (usage.completionTokens - 1);
       telemetry.perOutputToken({ route: route.name, profile: profile.name, model, seconds });
-    }
-    if (session && answer !== undefined) {
-      const turn: ChatMessage[] = [...session.messages, { role: "assistant", content: answer }];
-      // The answer is already delivered: a store that fails now costs the session this turn, not the caller an error.
-      await session.store.append(profile.name, session.id, turn, session.spec).catch(() => {});
     }
     return usage;
   }

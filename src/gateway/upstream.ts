@@ -123,6 +123,11 @@ export class Breakers {
 export interface ResponseRelay {
   push(chunk: Uint8Array): Uint8Array;
   end(err?: Error): { tail: Uint8Array };
+  /**
+   * Awaited after a clean `end`, before the answer's last bytes go out: what must be in place once the client sees the
+   * answer end (a session's turn, which the client's next request reads).
+   */
+  beforeEnd?(): Promise<void>;
 }
 
 /** What one request sends upstream; the body is whole so that a fallback can send it again. */
@@ -290,6 +295,7 @@ async function relayBody(
     return { bytes, error: err };
   }
   const tail = relay?.end().tail;
+  await relay?.beforeEnd?.();
   bytes += tail?.byteLength ?? 0;
   res.end(tail);
   return { bytes };
