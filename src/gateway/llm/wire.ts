@@ -3,6 +3,7 @@
  * usage, errors, the model listing. Every request and answer type keeps unknown fields (`[field: string]: unknown`):
  * the gateway passes through what it does not touch, so a field OpenAI adds tomorrow still reaches the upstream.
  */
+import type { ProfileSpec, TaskSpec } from "../state.js";
 
 /** A part of a message's content: `{"type":"text","text":...}`, or an image/audio part the gateway passes through. */
 export interface ContentPart {
@@ -115,40 +116,14 @@ export interface Usage {
   estimated: boolean;
 }
 
-/** The profile fields llm reads: structurally the core's `ProfileSpec` (state.ts), so that one is accepted as is. */
-export interface LlmProfile {
-  readonly name: string;
-  readonly model: string;
-  readonly params?: {
-    readonly temperature?: number;
-    readonly top_p?: number;
-    readonly max_tokens?: number;
-    readonly stop?: readonly string[];
-  };
-  readonly bounds?: {
-    readonly temperature?: readonly [number, number];
-    readonly top_p?: readonly [number, number];
-    readonly max_tokens?: number;
-  };
-  readonly protocol?: "chat" | "completion";
-  readonly systemPrompt?: string;
-  readonly history?: HistorySpec;
-}
+/** The profile fields llm reads: the core's `ProfileSpec` (state.ts) without its source. */
+export type LlmProfile = Omit<ProfileSpec, "source">;
 
-/** A profile's history settings (core's `ProfileSpec["history"]`). */
-export interface HistorySpec {
-  readonly retention: "none" | "session";
-  readonly ttlSeconds?: number;
-  readonly maxTurns?: number;
-  readonly header?: string;
-}
+/** A profile's history settings: the core's `ProfileSpec["history"]`. */
+export type HistorySpec = NonNullable<ProfileSpec["history"]>;
 
 /** A prompt template published as `POST /v1/tasks/NAME` (core's `TaskSpec`). */
-export interface LlmTask {
-  readonly name: string;
-  readonly template: string;
-  readonly variables: readonly string[];
-}
+export type LlmTask = TaskSpec;
 
 /** Builds `GET /v1/models` from the profiles a key may use: one entry per profile name, sorted, no duplicates. */
 export function modelList(profiles: readonly LlmProfile[]): ModelList {
