@@ -182,6 +182,7 @@ export {
   setControllerReference,
   setOwnerReference,
   setStatus,
+  type Trigger,
   type WatchesAllOptions,
   withFinalizer,
 } from "./controller/index.js";

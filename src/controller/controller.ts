@@ -161,6 +161,13 @@ interface AllSource {
   readonly map: (obj: KubeObject, kind: KindInfo) => readonly Request[];
 }
 
+/**
+ * A source of requests from outside the cluster (a gateway that restarted, a timer, a webhook): `subscribe` is called
+ * once the controller's caches have synced and gets `emit`; `emit("all")` queues every primary object the cache holds,
+ * `emit(requests)` those requests. It returns the function that unsubscribes, called when the controller stops.
+ */
+export type Trigger = (emit: (requests: readonly Request[] | "all") => void) => () => void;
+
 /** Queues `keys` for a change of `obj` (of `kind`); the change is traced when tracing is on. */
 type Enqueue = (
   keys: ReadonlySet<string>,
@@ -219,6 +226,11 @@ export interface ControllerBuilder<T extends KubeObject> {
     map: (obj: KubeObject, kind: KindInfo) => readonly Request[],
     options?: WatchesAllOptions,
   ): ControllerBuilder<T>;
+  /**
+   * Requests from outside the cluster (see {@link Trigger}): kube-rs's `reconcile_all_on`, controller-runtime's channel
+   * source. E.g. apply everything again to a gateway that restarted and lost its state.
+   */
+  triggers(trigger: Trigger): ControllerBuilder<T>;
   /** Finishes the controller with its reconcile function (and what to do on a permanent error). */
   reconcile(reconciler: Reconciler<T>, options?: { onPermanentError?: PermanentErrorHandler<T> }): Controller;
 }
@@ -265,6 +277,7 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
   readonly #owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[];
   readonly #watched: readonly Source[];
   readonly #watchedAll: readonly AllSource[];
+  readonly #triggers: readonly Trigger[];
 
   constructor(
     cluster: ControllerCluster,
@@ -273,6 +286,7 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
     owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[],
     watched: readonly Source[],
     watchedAll: readonly AllSource[] = [],
+    triggers: readonly Trigger[] = [],
   ) {
     this.#cluster = cluster;
     this.#options = options;
@@ -280,6 +294,7 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
     this.#owned = owned;
     this.#watched = watched;
     this.#watchedAll = watchedAll;
+    this.#triggers = triggers;
   }
 
   /**
@@ -297,6 +312,7 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
       this.#owned,
       this.#watched,
       this.#watchedAll,
+      this.#triggers,
     );
   }
 
@@ -313,6 +329,7 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
       [...this.#owned, owned],
       this.#watched,
       this.#watchedAll,
+      this.#triggers,
     );
   }
 
@@ -334,6 +351,7 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
       this.#owned,
       [...this.#watched, source],
       this.#watchedAll,
+      this.#triggers,
     );
   }
 
@@ -351,9 +369,22 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
       throw new TypeError(`controller ${this.#options.name}: watchesAll needs a cluster with a mapper, for discovery`);
     }
     const source: AllSource = { options, predicates: options.predicates ?? [], map };
-    return new Builder<T>(this.#cluster, this.#options, this.#primary, this.#owned, this.#watched, [
-      ...this.#watchedAll,
-      source,
+    return new Builder<T>(
+      this.#cluster,
+      this.#options,
+      this.#primary,
+      this.#owned,
+      this.#watched,
+      [...this.#watchedAll, source],
+      this.#triggers,
+    );
+  }
+
+  /** Requests from outside the cluster (see {@link Trigger}). */
+  triggers(trigger: Trigger): ControllerBuilder<T> {
+    return new Builder<T>(this.#cluster, this.#options, this.#primary, this.#owned, this.#watched, this.#watchedAll, [
+      ...this.#triggers,
+      trigger,
     ]);
   }
 
@@ -367,6 +398,7 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
       this.#owned,
       this.#watched,
       this.#watchedAll,
+      this.#triggers,
       { reconciler, onPermanentError: options.onPermanentError },
     );
   }
@@ -380,6 +412,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
   readonly #owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[];
   readonly #watched: readonly Source[];
   readonly #watchedAll: readonly AllSource[];
+  readonly #triggers: readonly Trigger[];
   readonly #reconciler: Reconciler<T>;
   readonly #onPermanentError: PermanentErrorHandler<T> | undefined;
   #log: Logger | undefined;
@@ -396,6 +429,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     owned: readonly { gvr: GroupVersionResource; predicates: readonly Predicate<KubeObject>[] }[],
     watched: readonly Source[],
     watchedAll: readonly AllSource[],
+    triggers: readonly Trigger[],
     handlers: { reconciler: Reconciler<T>; onPermanentError: PermanentErrorHandler<T> | undefined },
   ) {
     const concurrency = options.concurrency ?? 1;
@@ -409,6 +443,7 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
     this.#owned = owned;
     this.#watched = watched;
     this.#watchedAll = watchedAll;
+    this.#triggers = triggers;
     this.#reconciler = handlers.reconciler;
     this.#onPermanentError = handlers.onPermanentError;
     this.#tracing = new Tracing(options.tracerProvider);
@@ -520,6 +555,16 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
       options.onSynced?.();
       await Promise.race([options.leading, stopped]);
       if (isStopped()) return;
+      // Subscribed once leading and synced: "all" means every object the primary cache holds, which is known by now.
+      const primaryStore = leases.get(formatGvr(primaryGvr))?.informer.store;
+      for (const trigger of this.#triggers) {
+        removers.push(
+          trigger((requests) => {
+            if (requests === "all") for (const key of primaryStore?.keys() ?? []) queue.add(key);
+            else for (const req of requests) queue.add(requestKey(req));
+          }),
+        );
+      }
       const draining = new AbortController();
       const ctx: Omit<ReconcileContext<T>, "log"> = {
         get: (req) => leases.get(formatGvr(primaryGvr))?.informer.store.get(requestKey(req)) as T | undefined,

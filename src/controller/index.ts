@@ -13,6 +13,7 @@ export {
   type ReconcileContext,
   type Reconciler,
   type SourceOptions,
+  type Trigger,
   type WatchesAllOptions,
 } from "./controller.js";
 export {
