@@ -25,7 +25,10 @@ import { clientFor, nameOf, retryOnConflict } from "./retry.js";
 export interface StatusUpdate<T extends KubeObject = KubeObject> {
   /** Set as `setCondition` sets them: `lastTransitionTime` moves only when a condition's status changes. */
   readonly conditions?: readonly ConditionInput[] | undefined;
-  /** Whether `status.observedGeneration` is set to `metadata.generation`; default true. */
+  /**
+   * Whether `status.observedGeneration` is set; default true. It and each condition's `observedGeneration` are `obj`'s
+   * `metadata.generation`, the one the reconcile acted on, also when a Conflict sends the write to a newer object.
+   */
   readonly observedGeneration?: boolean | undefined;
   /** Further edits of the object's status, made on a copy of the freshest object (again after a Conflict). */
   readonly edit?: ((obj: T) => void) | undefined;
@@ -81,17 +84,29 @@ function mergePatch(before: unknown, after: unknown): unknown {
   return patch;
 }
 
-/** `update` made on a copy of `base`. */
-function edited<T extends KubeObject>(base: T, update: StatusUpdate<T>, options: StatusOptions): T {
+/**
+ * `update` made on a copy of `base`. `observed` is the generation the reconcile acted on: after a Conflict, `base` is
+ * a fresher object whose spec may be newer than what the reconcile saw, and stamping its generation would claim work
+ * that was not done.
+ */
+function edited<T extends KubeObject>(
+  base: T,
+  update: StatusUpdate<T>,
+  options: StatusOptions,
+  observed: number | undefined,
+): T {
   const copy = deepCopy(base);
-  for (const condition of update.conditions ?? []) {
+  for (const input of update.conditions ?? []) {
+    const condition =
+      input.observedGeneration === undefined && observed !== undefined
+        ? { ...input, observedGeneration: observed }
+        : input;
     const result = setCondition(copy, condition, { now: options.now });
     if (!result.ok)
       throw new TypeError(`${meta.name(base)}: cannot set condition ${condition.type}: ${describeMiss(result)}`);
   }
-  const generation = meta.generation(copy);
-  if (update.observedGeneration !== false && generation !== undefined) {
-    const result = set(copy, generation, "status", "observedGeneration");
+  if (update.observedGeneration !== false && observed !== undefined) {
+    const result = set(copy, observed, "status", "observedGeneration");
     if (!result.ok)
       throw new TypeError(`${meta.name(base)}: cannot set status.observedGeneration: ${describeMiss(result)}`);
   }
@@ -118,10 +133,11 @@ export async function setStatus<T extends KubeObject>(
   const write = { ...call, fieldManager: options.fieldManager };
   const fresh = () => target.get(name, call);
   const start = meta.resourceVersion(obj) === undefined ? await fresh() : obj;
+  const observed = meta.generation(obj) ?? meta.generation(start);
   return retryOnConflict(
     start,
     async (current) => {
-      const wanted = edited(current, update, options);
+      const wanted = edited(current, update, options, observed);
       const before = statusOf(current);
       const after = statusOf(wanted);
       if (isDeepStrictEqual(before, after)) return current;

@@ -145,6 +145,17 @@ describe("setStatus", () => {
     );
   });
 
+  it("after a Conflict with a newer spec, stamps the generation the reconcile saw, not the newer one", async () => {
+    const seen = await gadgets.create(object("Gadget", "stale-gen"));
+    assert.equal(seen.metadata.generation, 1);
+    // The spec moves on while the reconcile of generation 1 works: its status write meets a Conflict.
+    await gadgets.patch("stale-gen", { spec: { size: 5 } }, "merge");
+    const written = await setStatus(gadgets, seen, { conditions: [ready] });
+    assert.equal(written.metadata.generation, 2, "the write went to the newer object");
+    assert.equal((written.status as { observedGeneration?: number }).observedGeneration, 1);
+    assert.equal(getCondition(written, "Ready")?.observedGeneration, 1);
+  });
+
   it("writes the object itself for a kind without the status subresource, once found out by a 404 on /status", async () => {
     const first = await gizmos.create(object("Gizmo", "z1"));
     const start = counting.calls.length;
