@@ -4,8 +4,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { Worker } from "node:worker_threads";
 import { Agent, type Dispatcher, request } from "undici";
 import type { GatewaySpecs, SpecKind } from "../../src/gateway/state.js";
 import type { KeyPair } from "../../src/testing/certs.js";
@@ -224,4 +226,44 @@ export function errorOf(answer: Answer): { message: string; type: string; param:
     throw new Error(`not an OpenAI error: ${answer.status} ${answer.text}`);
   }
   return error as { message: string; type: string; param: unknown; code: unknown };
+}
+
+/**
+ * An address whose TCP handshake never completes, for connect timeouts: a listener whose thread is blocked, so that it
+ * accepts nothing, with its accept queue full (Linux holds backlog + 1 connections), so that the kernel drops further
+ * SYNs. Non-routable addresses do not do this reliably (a sandbox's proxy may answer them).
+ */
+export async function unansweredAddress(): Promise<{ url: string; close(): Promise<void> }> {
+  const blocked = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    `const { workerData, parentPort } = require("node:worker_threads");
+    const server = require("node:net").createServer().listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+      parentPort.postMessage(server.address().port);
+      Atomics.wait(workerData, 0, 0);
+      server.close();
+    });`,
+    { eval: true, workerData: blocked },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+  });
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 2; i++) {
+    const socket = connect(port, "127.0.0.1");
+    fillers.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      for (const s of fillers) s.destroy();
+      Atomics.store(blocked, 0, 1);
+      Atomics.notify(blocked, 0);
+      await worker.terminate();
+    },
+  };
 }
