@@ -214,7 +214,8 @@ describe("gateway: LLM profiles end to end", () => {
       assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
       // The rest of the answer is the upstream's.
       assert.equal(counted.json?.id, "cmpl-up");
-      assert.equal((counted.json?.choices as { message: { content: string } }[])[0]?.message.content, "Hello w1 up");
+      const choices = counted.json?.choices as { message: { content: string } }[];
+      assert.equal(choices[0]?.message.content, "Hello w1 up");
     } finally {
       delete up.behaviour.usage;
     }
