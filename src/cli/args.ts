@@ -53,6 +53,10 @@ const options = {
   listen: { type: "string" },
   "admin-listen": { type: "string" },
   "admin-token-file": { type: "string" },
+  "admin-token-secret": { type: "string" },
+  "admin-tls-cert": { type: "string" },
+  "admin-tls-key": { type: "string" },
+  "admin-client-ca": { type: "string" },
   "max-body-bytes": { type: "string" },
   "access-log": { type: "boolean" },
   redis: { type: "string" },
@@ -134,6 +138,12 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
       "listen",
       "admin-listen",
       "admin-token-file",
+      "admin-token-secret",
+      "admin-tls-cert",
+      "admin-tls-key",
+      "admin-client-ca",
+      "kubeconfig",
+      "context",
       "max-body-bytes",
       "access-log",
       "redis",
@@ -195,6 +205,13 @@ export interface Invocation {
   readonly adminListen?: string;
   /** `gateway --admin-token-file`: the file holding the admin API's bearer token. */
   readonly adminTokenFile?: string;
+  /** `gateway --admin-token-secret NAMESPACE/NAME[:KEY]`: the Secret holding the token, watched. */
+  readonly adminTokenSecret?: string;
+  /** `gateway --admin-tls-cert`, `--admin-tls-key`: the admin API's serving certificate and key files (HTTPS). */
+  readonly adminTlsCert?: string;
+  readonly adminTlsKey?: string;
+  /** `gateway --admin-client-ca`: the CA file of the client certificates the admin API requires (mTLS). */
+  readonly adminClientCa?: string;
   /** `gateway --max-body-bytes`, as given (the command checks it). */
   readonly maxBodyBytes?: string;
   /** `gateway --access-log[=true|false]`: one JSON line per request on stdout; on unless `--access-log=false`. */
@@ -381,6 +398,10 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       listen: values.listen,
       adminListen: values["admin-listen"],
       adminTokenFile: values["admin-token-file"],
+      adminTokenSecret: values["admin-token-secret"],
+      adminTlsCert: values["admin-tls-cert"],
+      adminTlsKey: values["admin-tls-key"],
+      adminClientCa: values["admin-client-ca"],
       maxBodyBytes: values["max-body-bytes"],
       accessLog: values["access-log"] ? true : falses.has("access-log") ? false : undefined,
       redis: values.redis,

@@ -131,19 +131,27 @@ ${connectionFlags}`,
   gateway: `kindwatch gateway: an OpenAI-compatible API gateway whose routes, keys and profiles are applied live.
 
 Usage:
-  kindwatch gateway --admin-token-file FILE [flags]
+  kindwatch gateway (--admin-token-file FILE | --admin-token-secret NS/NAME[:KEY] | --admin-client-ca FILE) [flags]
 
 The data plane routes requests by host, path prefix and method to upstreams (OpenAI-compatible model servers or plain
 HTTP services), with timeouts, fallback and a circuit breaker per upstream; errors are in OpenAI's format. It also
 answers /healthz, /readyz (503 while stopping) and /metrics (Prometheus, with the OpenTelemetry GenAI names). The
 admin API takes PUT, GET and DELETE of /admin/v1/{routes,keysets,profiles}/NAME and GET /admin/v1/state, with the
-token as "Authorization: Bearer". The state is kept in memory only: every start begins empty, with a new boot id
-(header x-kindwatch-gateway-boot-id).
+token as "Authorization: Bearer", a client certificate (mTLS), or both when both are configured. The state is kept in
+memory only: every start begins empty, with a new boot id (header x-kindwatch-gateway-boot-id).
 
 Flags:
       --listen HOST:PORT        the data plane's address (default 0.0.0.0:8080)
       --admin-listen HOST:PORT  the admin API's address (default 127.0.0.1:8081)
-      --admin-token-file FILE   the file holding the admin API's bearer token (required)
+      --admin-token-file FILE   the file holding the admin API's bearer token
+      --admin-token-secret NAMESPACE/NAME[:KEY]
+                                the Kubernetes Secret holding the token under KEY (default "token"), read with the
+                                kubeconfig (--kubeconfig, --context) or in the pod, and watched: a new value replaces
+                                the old one at once, a deleted Secret or key refuses every admin request until it is back
+      --admin-tls-cert FILE, --admin-tls-key FILE
+                                serve the admin API over HTTPS with this certificate and key (PEM)
+      --admin-client-ca FILE    require client certificates signed by this CA (PEM); then a token is optional, and
+                                with one a request needs both
       --max-body-bytes N        larger request bodies are refused with 413 (default 1048576)
       --access-log=false        no access log (default: one JSON line per request on stdout)
       --redis URL               share rate limits, token budgets and sessions with other replicas through this

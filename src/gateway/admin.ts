@@ -1,9 +1,11 @@
 /**
  * The admin API: `PUT/GET/DELETE /admin/v1/{routes|keysets|profiles}/NAME` and `GET /admin/v1/state`, behind a bearer
- * token. Every answer carries the gateway's boot id, so that a driver knows when a restart emptied the state.
+ * token, client certificates (mTLS), or both: every credential configured is required. Every answer carries the
+ * gateway's boot id, so that a driver knows when a restart emptied the state.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
 import { readCapped } from "./body.js";
 import type { DataPlane } from "./server.js";
 import {
@@ -19,6 +21,7 @@ import {
   validateSpec,
 } from "./state.js";
 import type { BreakerStatus } from "./upstream.js";
+import type { UsageView } from "./usage.js";
 
 /** The header that carries the boot id on every admin answer. */
 export const bootIdHeader = "x-kindwatch-gateway-boot-id";
@@ -40,12 +43,16 @@ export type RouteView = RouteSpec & { readonly errors: readonly string[]; readon
 /** A live key set as the admin API shows it: key ids and settings, no hashes. */
 export type KeySetView = Omit<KeySetSpec, "keys"> & { readonly keys: readonly KeyView[] };
 
-/** What `/admin/v1/state` answers: everything live, with generations, route errors and breakers. */
+/**
+ * What `/admin/v1/state` answers: everything live, with generations, route errors and breakers, and the LLM tokens used
+ * by profile and key since `bootId` began.
+ */
 export interface GatewayStateView {
   readonly bootId: string;
   readonly routes: readonly RouteView[];
   readonly keysets: readonly KeySetView[];
   readonly profiles: readonly ProfileSpec[];
+  readonly usage: UsageView;
 }
 
 class HttpError extends Error {
@@ -77,18 +84,42 @@ function digest(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
 
+/** How callers of the admin API authenticate: each credential given is required. */
+export interface AdminAuth {
+  /** The bearer token; absent: none is asked (client certificates alone authenticate). */
+  readonly token?: string | undefined;
+  /** Whether the admin listener verifies client certificates (mTLS): a request must come over a verified one. */
+  readonly clientCertificates?: boolean | undefined;
+}
+
 /** Serves the admin API of `plane`. */
 export class AdminApi {
   readonly #plane: DataPlane;
-  readonly #token: Buffer;
+  readonly #tokenRequired: boolean;
+  readonly #clientCertificates: boolean;
+  /** The token's hash; undefined while a required token is withdrawn (every request is refused). */
+  #token: Buffer | undefined;
   /** Random per process: the state is not persisted, so a new boot id means a driver must apply everything again. */
   readonly bootId: string;
 
-  constructor(plane: DataPlane, token: string, bootId: string) {
+  constructor(plane: DataPlane, auth: AdminAuth, bootId: string) {
+    if (auth.token === undefined && !auth.clientCertificates) {
+      throw new Error("the admin API needs a token or client certificates");
+    }
     this.#plane = plane;
-    // Hashes have one length whatever the token's, so the comparison takes the same time for any guess.
-    this.#token = digest(token);
+    this.#tokenRequired = auth.token !== undefined;
+    this.#clientCertificates = auth.clientCertificates === true;
+    this.setToken(auth.token);
     this.bootId = bootId;
+  }
+
+  /**
+   * Replaces the bearer token from the next request on (the previous one is refused at once); undefined withdraws it,
+   * refusing every request until a token is set again. Without a token at start, none is ever asked.
+   */
+  setToken(token: string | undefined): void {
+    // Hashes have one length whatever the token's, so the comparison takes the same time for any guess.
+    if (this.#tokenRequired) this.#token = token === undefined ? undefined : digest(token);
   }
 
   /** Everything live, as `GET /admin/v1/state` answers it. */
@@ -102,6 +133,7 @@ export class AdminApi {
       }),
       keysets: state.list("keysets").map(keySetView),
       profiles: state.list("profiles"),
+      usage: this.#plane.usage.view(state.list("profiles").map((p) => p.name)),
     };
   }
 
@@ -121,8 +153,14 @@ export class AdminApi {
   }
 
   #authorize(req: IncomingMessage): void {
+    // The listener refuses unverified certificates in the handshake already; this holds should it ever be set up so.
+    if (this.#clientCertificates && (req.socket as Partial<TLSSocket>).authorized !== true) {
+      throw new HttpError(401, "a client certificate signed by the admin API's CA is required");
+    }
+    if (!this.#tokenRequired) return;
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
-    if (!m || !timingSafeEqual(digest(m[1] as string), this.#token)) {
+    const token = this.#token;
+    if (!m || !token || !timingSafeEqual(digest(m[1] as string), token)) {
       throw new HttpError(401, "a valid bearer token is required");
     }
   }

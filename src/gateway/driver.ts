@@ -2,11 +2,14 @@
  * The driver side of a gateway: what an operator needs to make a gateway serve what its custom resources declare. The
  * interface keeps the operator independent of this gateway; {@link HttpGatewayDriver} drives it over its admin API.
  */
-import { request } from "undici";
+import { Agent, request } from "undici";
 import type { GatewayStateView } from "./admin.js";
 import type { KeySetSpec, ProfileSpec, RouteSpec } from "./state.js";
 
-/** What a PUT did: a new object or generation went live, or it was a replay of the live one. */
+/**
+ * What a PUT did: a new object, generation or content went live (the same generation with other content: something the
+ * source depends on changed), or it was a replay of the live one.
+ */
 export type ApplyOutcome = "applied" | "unchanged";
 
 /** A gateway refused an object or a request: `status` is the admin API's, `details` name the bad fields. */
@@ -37,11 +40,14 @@ export interface GatewayDriver {
   state(): Promise<GatewayStateView>;
 }
 
-/** Where the admin API is and how to authenticate to it. */
+/** Where the admin API is and how to authenticate to it: a bearer token, a client certificate, or both. */
 export interface HttpGatewayDriverOptions {
-  /** The admin API's base URL, e.g. `http://127.0.0.1:8081`. */
+  /** The admin API's base URL, e.g. `http://127.0.0.1:8081` or `https://gateway-admin:8443`. */
   readonly url: string;
-  readonly token: string;
+  /** The bearer token; absent when the gateway authenticates by client certificate alone. */
+  readonly token?: string | undefined;
+  /** For an `https` URL: the CA that signed the gateway's certificate and the client certificate and key (PEM). */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string } | undefined;
   /** Per request (default 10 s). */
   readonly timeoutMs?: number | undefined;
 }
@@ -49,14 +55,23 @@ export interface HttpGatewayDriverOptions {
 /** {@link GatewayDriver} over the kindwatch gateway's admin API. */
 export class HttpGatewayDriver implements GatewayDriver {
   readonly #url: string;
-  readonly #token: string;
+  readonly #token: string | undefined;
   readonly #timeoutMs: number;
+  /** The connections that present the client certificate; undici's global pool otherwise. */
+  readonly #agent: Agent | undefined;
   #bootId: string | undefined;
 
   constructor(options: HttpGatewayDriverOptions) {
     this.#url = options.url.replace(/\/+$/, "");
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    const tls = options.tls;
+    if (tls) this.#agent = new Agent({ connect: { ...tls } });
+  }
+
+  /** Closes the connections of the `tls` options, if any. */
+  async close(): Promise<void> {
+    await this.#agent?.close();
   }
 
   get bootId(): string | undefined {
@@ -71,11 +86,12 @@ export class HttpGatewayDriver implements GatewayDriver {
     const answer = await request(`${this.#url}${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${this.#token}`,
+        ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }),
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },
       body: body === undefined ? null : JSON.stringify(body),
       signal: AbortSignal.timeout(this.#timeoutMs),
+      ...(this.#agent ? { dispatcher: this.#agent } : {}),
     });
     const boot = answer.headers["x-kindwatch-gateway-boot-id"];
     if (typeof boot === "string") this.#bootId = boot;

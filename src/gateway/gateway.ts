@@ -1,6 +1,7 @@
 /** A running gateway: the data plane and the admin API on their own listeners, stopped gracefully. */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import type { MetricsRegistry } from "../metrics/prometheus.js";
@@ -14,13 +15,25 @@ export interface GatewayOptions extends DataPlaneOptions {
   readonly listen: string;
   /** The admin API's `host:port`. */
   readonly adminListen: string;
-  /** The admin API's bearer token. */
-  readonly adminToken: string;
+  /**
+   * The admin API's bearer token; it may be left out only when `adminTls.clientCa` is given (client certificates then
+   * authenticate alone). With both, a request needs both.
+   */
+  readonly adminToken?: string | undefined;
+  /** Serve the admin API over HTTPS; with `clientCa`, only to clients with a certificate that CA signed (mTLS). */
+  readonly adminTls?: AdminTlsOptions | undefined;
   /**
    * The registry the gateway's metrics go into and `/metrics` serves (default: a new one). Without `telemetry`, the
    * Prometheus telemetry records into it.
    */
   readonly registry?: MetricsRegistry;
+}
+
+/** The admin listener's TLS: its certificate and key, and the CA of the client certificates it requires (PEM). */
+export interface AdminTlsOptions {
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCa?: string | undefined;
 }
 
 /** A started gateway. */
@@ -32,6 +45,11 @@ export interface RunningGateway {
   readonly plane: DataPlane;
   /** The registry `/metrics` serves. */
   readonly registry: MetricsRegistry;
+  /**
+   * Rotates the admin API's bearer token: the old one is refused from the next request on; undefined refuses every
+   * request until a token is set again. Does nothing when the gateway started without a token.
+   */
+  setAdminToken(token: string | undefined): void;
   /** Stops accepting, lets requests in flight finish for up to `graceMs`, then cuts what remains. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -44,7 +62,7 @@ export function parseListen(text: string, flag: string): { host: string; port: n
   return { host: m[1] ?? m[2] ?? "", port };
 }
 
-function listen(server: Server, where: { host: string; port: number }, flag: string): Promise<string> {
+function listen(server: Server, where: { host: string; port: number }, flag: string, scheme = "http"): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const why = err.code === "EADDRINUSE" ? "the address is in use" : err.message;
@@ -54,7 +72,7 @@ function listen(server: Server, where: { host: string; port: number }, flag: str
     server.listen(where.port, where.host || undefined, () => {
       server.off("error", onError);
       const a = server.address() as AddressInfo;
-      resolve(`http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`);
+      resolve(`${scheme}://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`);
     });
   });
 }
@@ -91,7 +109,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       prometheusTelemetry(registry, { modelOf: (name) => plane.state.get("profiles", name)?.model }),
   });
   breakerStateGauge(registry, () => plane.breakerReadings());
-  const admin = new AdminApi(plane, options.adminToken, randomUUID());
+  const tls = options.adminTls;
+  let admin: AdminApi;
+  try {
+    admin = new AdminApi(
+      plane,
+      { token: options.adminToken, clientCertificates: tls?.clientCa !== undefined },
+      randomUUID(),
+    );
+  } catch (err) {
+    await plane.close();
+    throw err;
+  }
   let draining = false;
   const inFlight = new Set<ServerResponse>();
   let idle: (() => void) | undefined;
@@ -108,12 +137,24 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     });
     void plane.handle(req, res);
   });
-  const adminServer = createServer({ noDelay: true }, (req, res) => void admin.handle(req, res));
+  const serveAdmin = (req: IncomingMessage, res: ServerResponse) => void admin.handle(req, res);
+  // A client without a certificate the CA signed is refused in the handshake: it never reaches the admin API.
+  const adminServer: Server = tls
+    ? createHttpsServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          noDelay: true,
+          ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+        },
+        serveAdmin,
+      )
+    : createServer({ noDelay: true }, serveAdmin);
   let url: string;
   let adminUrl: string;
   try {
     url = await listen(data, dataAt, "--listen");
-    adminUrl = await listen(adminServer, adminAt, "--admin-listen");
+    adminUrl = await listen(adminServer, adminAt, "--admin-listen", tls ? "https" : "http");
   } catch (err) {
     data.close();
     adminServer.close();
@@ -126,6 +167,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     bootId: admin.bootId,
     plane,
     registry,
+    setAdminToken: (token) => admin.setToken(token),
     async stop(graceMs = 4000) {
       draining = true;
       // Every answer from now on closes its connection (those begun too, if their head is not out yet): a client

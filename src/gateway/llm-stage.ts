@@ -5,8 +5,10 @@
  *
  * Usage of a stream is told to the client in an SSE comment after the stream (`: kindwatch-usage {...}`, with
  * `"estimated": true` when the gateway counted it because the upstream sent none): headers are long gone by then, and
- * SSE clients skip comments. Non-streamed answers pass through as the upstream wrote them; whether their usage was
- * estimated goes to telemetry only.
+ * SSE clients skip comments. A non-streamed JSON answer is held whole anyway (its client cannot use half of it, and a
+ * session's turn is kept before it goes out), so its head waits for it: `x-kindwatch-usage: upstream` when the upstream
+ * gave `usage`, else `estimated`, with the gateway's count added to the JSON as `usage`. Its size is the upstream's
+ * (bounded by `max_tokens` when the caller or profile sets it); the gateway's body cap applies to requests.
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { GatewayInputError } from "./errors.js";
@@ -309,6 +311,10 @@ export class LlmCall {
   #sseEnd: RelayEnd | undefined;
   #json: Uint8Array[] | undefined;
   #jsonComplete = false;
+  /** A whole JSON answer's body, parsed once: undefined when not JSON (or not whole). */
+  #jsonParsed: unknown;
+  /** A JSON answer's usage, the upstream's or counted, once it ended whole. */
+  #jsonUsage: Usage | undefined;
   #firstTokenAt: number | undefined;
 
   constructor(parts: CallParts) {
@@ -360,28 +366,53 @@ export class LlmCall {
     const parts: Uint8Array[] = [];
     this.#json = parts;
     return {
-      // A JSON answer is of no use to its client until it is whole, so it goes out whole at the end, after the
-      // session's turn is kept (beforeEnd).
+      // A JSON answer is of no use to its client until it is whole, so it goes out whole at the end, head included,
+      // after the session's turn is kept (beforeEnd).
+      whole: true,
       push: (chunk) => {
         parts.push(chunk);
         return EMPTY;
       },
       end: (err) => {
-        this.#jsonComplete = err === undefined;
-        return { tail: concat(...parts) };
+        const body = concat(...parts);
+        if (err) return { tail: body };
+        this.#jsonComplete = true;
+        return this.#withUsage(body);
       },
       beforeEnd: () => this.#keepTurn(),
     };
   };
 
+  /**
+   * A whole JSON answer as its client gets it: `x-kindwatch-usage` says whose its usage is; one without usage gets the
+   * gateway's count. A body that is not a JSON object passes as it came.
+   */
+  #withUsage(body: Uint8Array): { tail: Uint8Array; headers?: Record<string, string> } {
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.from(body).toString("utf8"));
+    } catch {
+      return { tail: body };
+    }
+    this.#jsonParsed = json;
+    if (typeof json !== "object" || json === null || Array.isArray(json)) return { tail: body };
+    const usage = usageOfJson(json, this.#parts.applied.body);
+    this.#jsonUsage = usage;
+    if (!usage.estimated) return { tail: body, headers: { "x-kindwatch-usage": "upstream" } };
+    const figures = {
+      prompt_tokens: usage.promptTokens,
+      completion_tokens: usage.completionTokens,
+      total_tokens: usage.promptTokens + usage.completionTokens,
+    };
+    return {
+      tail: encoder.encode(JSON.stringify({ ...json, usage: figures })),
+      headers: { "x-kindwatch-usage": "estimated" },
+    };
+  }
+
   /** The answer's JSON body, once it arrived whole; undefined otherwise (cut, not JSON, not watched). */
   #jsonBody(): unknown {
-    if (!this.#json || !this.#jsonComplete) return undefined;
-    try {
-      return JSON.parse(Buffer.concat(this.#json).toString("utf8"));
-    } catch {
-      return undefined;
-    }
+    return this.#json && this.#jsonComplete ? this.#jsonParsed : undefined;
   }
 
   /**
@@ -419,7 +450,7 @@ export class LlmCall {
       usage = end.usage;
       if (this.#sseEnd?.cut) telemetry.streamCut({ route: route.name, upstream: this.#upstream ?? "" });
     } else if (this.#json) {
-      usage = usageOfJson(this.#jsonBody(), applied.body);
+      usage = this.#jsonUsage ?? usageOfJson(this.#jsonBody(), applied.body);
     }
     const used = usage ? usage.promptTokens + usage.completionTokens : 0;
     await Promise.all(reservations.map((r) => r.settle(used)));
@@ -428,7 +459,7 @@ export class LlmCall {
     telemetry.tokens({
       route: route.name,
       profile: profile.name,
-      ...(key ? { keyId: key.id } : {}),
+      ...(key && route.auth ? { keyId: key.id, keySet: route.auth.keySet } : {}),
       model,
       input: usage.promptTokens,
       output: usage.completionTokens,

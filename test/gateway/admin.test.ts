@@ -1,24 +1,34 @@
 /**
- * The admin API: token-protected, declarative and idempotent (a replayed PUT changes nothing, an older generation is
- * refused with 409), validating what it gets (the 400 names each bad field), reporting per-route errors, and a boot id
+ * The admin API: token-protected, declarative and idempotent (a replayed PUT changes nothing, the same generation with
+ * other content is applied, an older generation is refused with 409), validating what it gets (the 400 names each bad field), reporting per-route errors, and a boot id
  * that changes on restart, after which the state is empty. HttpGatewayDriver drives it.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { type GatewayDriverError, HttpGatewayDriver } from "../../src/gateway/driver.js";
 import { errorOf, GatewayProcess, source } from "../support/gateway.js";
 import { OpenAIUpstream } from "../support/openai-upstream.js";
+import { parsePrometheusText } from "../support/prometheus.js";
+import { waitFor } from "../support/wait.js";
+
+const sha = (key: string) => createHash("sha256").update(key).digest("hex");
 
 describe("gateway: admin API", () => {
   let gw: GatewayProcess;
   let up: OpenAIUpstream;
+  let upOther: OpenAIUpstream;
 
   before(async () => {
-    [gw, up] = await Promise.all([GatewayProcess.start(), OpenAIUpstream.start("up")]);
+    [gw, up, upOther] = await Promise.all([
+      GatewayProcess.start(),
+      OpenAIUpstream.start("up"),
+      OpenAIUpstream.start("other"),
+    ]);
   });
 
   after(async () => {
-    await Promise.all([gw?.stop(), up?.stop()]);
+    await Promise.all([gw?.stop(), up?.stop(), upOther?.stop()]);
   });
 
   const routeSpec = (name: string, uid: string, generation: number, url = up.url) => ({
@@ -41,17 +51,22 @@ describe("gateway: admin API", () => {
     assert.equal(ok.json?.bootId, gw.bootId);
   });
 
-  it("applies a PUT once, takes a replay as unchanged, and refuses an older generation with 409", {
+  it("applies a PUT once, takes a replay as unchanged, new content of the same generation as applied, and refuses an older generation with 409", {
     timeout: 20_000,
   }, async () => {
     const first = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 3));
     assert.equal(first.status, 200, first.text);
     assert.equal(first.json?.outcome, "applied");
     assert.equal((await gw.call("/idem/x")).json?.upstream, "up");
-    // A replay with another body but the same generation changes nothing: the generation is the version.
-    const replay = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 3, "http://127.0.0.1:1"));
+    const replay = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 3));
     assert.equal(replay.json?.outcome, "unchanged");
-    assert.equal((await gw.call("/idem/x")).status, 200);
+    // The same generation with other content is applied: what the source depends on changed (a Service's port).
+    const other = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 3, upOther.url));
+    assert.equal(other.status, 200, other.text);
+    assert.equal(other.json?.outcome, "applied");
+    assert.equal((await gw.call("/idem/x")).json?.upstream, "other");
+    const moved = (await gw.admin("GET", "/admin/v1/routes/idem")).json as { upstreams: { url: string }[] };
+    assert.equal(moved.upstreams[0]?.url, upOther.url);
     const older = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 2));
     assert.equal(older.status, 409);
     assert.match(String(older.json?.error), /generation 2 is older than the live 3/);
@@ -137,12 +152,94 @@ describe("gateway: admin API", () => {
     assert.equal((await gw.call("/gone/x")).status, 404);
   });
 
+  it("reports the LLM tokens used since the boot by profile and key, as the token metrics count them", {
+    timeout: 20_000,
+  }, async () => {
+    const keys = { alice: "sk-usage-alice", bob: "sk-usage-bob" };
+    await gw.put("keysets", {
+      name: "usage-keys",
+      source: source(),
+      keys: Object.entries(keys).map(([id, key]) => ({ id, sha256: sha(key) })),
+    });
+    await gw.put("profiles", { name: "counted", source: source(), model: "m", systemPrompt: "Be brief." });
+    await gw.put("profiles", { name: "idle", source: source(), model: "m" });
+    await gw.put("routes", {
+      ...routeSpec("usage", "uu", 1),
+      upstreams: [{ url: up.url, kind: "openai" }],
+      auth: { keySet: "usage-keys" },
+      profile: "counted",
+    });
+    const ask = (key: string, stream: boolean) =>
+      gw.call("/usage/v1/chat/completions", {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ messages: [{ role: "user", content: "how many tokens?" }], stream }),
+      });
+    // The figures each client was told: a JSON answer's usage (the upstream's), a stream's closing usage comment (the
+    // gateway's own count: this upstream sends none).
+    const plain = await ask(keys.alice, false);
+    assert.equal(plain.status, 200, plain.text);
+    const told = plain.json?.usage as { prompt_tokens: number; completion_tokens: number };
+    up.behaviour.usage = false;
+    let streamed: { prompt_tokens: number; completion_tokens: number; estimated: boolean };
+    try {
+      const answer = await ask(keys.bob, true);
+      assert.equal(answer.status, 200, answer.text);
+      streamed = JSON.parse(/^: kindwatch-usage (.*)$/m.exec(answer.text)?.[1] ?? "null");
+    } finally {
+      delete up.behaviour.usage;
+    }
+    assert.equal(streamed.estimated, true);
+    const expected = [
+      {
+        name: "counted",
+        inputTokens: told.prompt_tokens + streamed.prompt_tokens,
+        outputTokens: told.completion_tokens + streamed.completion_tokens,
+        byKey: [
+          {
+            keySet: "usage-keys",
+            keyId: "alice",
+            inputTokens: told.prompt_tokens,
+            outputTokens: told.completion_tokens,
+          },
+          {
+            keySet: "usage-keys",
+            keyId: "bob",
+            inputTokens: streamed.prompt_tokens,
+            outputTokens: streamed.completion_tokens,
+          },
+        ],
+      },
+      { name: "idle", inputTokens: 0, outputTokens: 0, byKey: [] },
+    ];
+    // The totals are counted once an answer has ended, which its client may see a moment before.
+    const driver = new HttpGatewayDriver({ url: gw.adminUrl, token: gw.token });
+    const mine = async () =>
+      (await driver.state()).usage.profiles.filter((p) => p.name === "counted" || p.name === "idle");
+    const usage = await waitFor("the usage of both answers", async () => {
+      const profiles = await mine();
+      return profiles[0]?.byKey.length === 2 && profiles;
+    });
+    assert.deepEqual(usage, expected);
+    const metrics = parsePrometheusText((await gw.call("/metrics")).text);
+    for (const key of usage[0]?.byKey ?? []) {
+      for (const [type, tokens] of [
+        ["input", key.inputTokens],
+        ["output", key.outputTokens],
+      ] as const) {
+        const labels = { profile: "counted", key_id: key.keyId, gen_ai_token_type: type };
+        assert.equal(metrics.sum("gen_ai_client_token_usage_sum", labels), tokens, `${key.keyId} ${type}`);
+      }
+    }
+  });
+
   it("is driven by HttpGatewayDriver, which sees the boot id change on a restart, after which the state is empty", {
     timeout: 20_000,
   }, async () => {
     const driver = new HttpGatewayDriver({ url: gw.adminUrl, token: gw.token });
     assert.equal(await driver.applyRoute(routeSpec("driven", "ux", 1)), "applied");
     assert.equal(await driver.applyRoute(routeSpec("driven", "ux", 1)), "unchanged");
+    assert.equal(await driver.applyRoute(routeSpec("driven", "ux", 1, upOther.url)), "applied");
     assert.equal(driver.bootId, gw.bootId);
     await assert.rejects(
       driver.applyRoute(routeSpec("driven", "ux", 0)),
@@ -162,7 +259,7 @@ describe("gateway: admin API", () => {
     const state = await driver.state();
     assert.notEqual(state.bootId, oldBoot);
     assert.equal(driver.bootId, state.bootId);
-    assert.deepEqual([state.routes, state.keysets, state.profiles], [[], [], []]);
+    assert.deepEqual([state.routes, state.keysets, state.profiles, state.usage], [[], [], [], { profiles: [] }]);
     assert.equal((await gw.call("/driven/x")).status, 404);
   });
 });

@@ -37,7 +37,23 @@ describe("kindwatch gateway: the command", () => {
 
   it("refuses a bad command line with one line and exit code 2", { timeout: 20_000 }, async () => {
     const cases: [string[], RegExp][] = [
-      [[...local], /^error: kindwatch gateway needs --admin-token-file FILE$/],
+      [
+        [...local],
+        /^error: kindwatch gateway needs --admin-token-file FILE, --admin-token-secret NAMESPACE\/NAME\[:KEY\] or --admin-client-ca FILE$/,
+      ],
+      [
+        [...local, "--admin-token-file", tokenFile, "--admin-token-secret", "ns/name"],
+        /--admin-token-file and --admin-token-secret exclude each other/,
+      ],
+      [
+        [...local, "--admin-token-secret", "name-only"],
+        /--admin-token-secret "name-only" is not NAMESPACE\/NAME\[:KEY\]/,
+      ],
+      [
+        [...local, "--admin-tls-cert", tokenFile, "--admin-token-file", tokenFile],
+        /--admin-tls-cert and --admin-tls-key go together/,
+      ],
+      [[...local, "--admin-client-ca", tokenFile], /--admin-client-ca needs --admin-tls-cert and --admin-tls-key/],
       [
         [...local, "--admin-token-file", tokenFile, "--max-body-bytes", "1k"],
         /--max-body-bytes "1k" is not a positive/,

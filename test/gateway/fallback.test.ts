@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { request } from "undici";
-import { errorOf, GatewayProcess, source } from "../support/gateway.js";
+import { errorOf, GatewayProcess, source, unansweredAddress } from "../support/gateway.js";
 import { OpenAIUpstream } from "../support/openai-upstream.js";
 import { waitFor } from "../support/wait.js";
 
@@ -77,6 +77,46 @@ describe("gateway: fallback and breakers", () => {
     assert.equal(answer.status, 200, answer.text);
     assert.equal(answer.json?.id, "cmpl-secondary");
     assert.ok(Date.now() - started >= 290, "the fallback came before the first-byte timeout");
+  });
+
+  it("answers 504 upstream_connect_timeout when the handshake does not complete in connectMs, and falls back", {
+    timeout: 20_000,
+  }, async () => {
+    const unanswered = await unansweredAddress();
+    try {
+      // The first-byte timeout is far longer: an answer before it can only come from the connect timeout.
+      const timeouts = { connectMs: 300, firstByteMs: 10_000 };
+      const upstream = { url: unanswered.url, breaker: { failures: 100 } };
+      await gw.put("routes", {
+        name: "unanswered",
+        source: source(),
+        match: { pathPrefix: "/unanswered" },
+        upstreams: [upstream],
+        timeouts,
+      });
+      let started = Date.now();
+      const alone = await post("/unanswered/v1/chat/completions");
+      assert.equal(alone.status, 504, alone.text);
+      assert.equal(errorOf(alone).code, "upstream_connect_timeout");
+      assert.match(errorOf(alone).message, new RegExp(`Connecting to ${unanswered.url} timed out`));
+      const waited = Date.now() - started;
+      assert.ok(waited >= 290 && waited < 5000, `the connect timeout took ${waited} ms`);
+
+      await gw.put("routes", {
+        name: "unanswered-fallback",
+        source: source(),
+        match: { pathPrefix: "/unanswered-fallback" },
+        upstreams: [upstream, { url: secondary.url, breaker: { failures: 100 } }],
+        timeouts,
+      });
+      started = Date.now();
+      const fallen = await post("/unanswered-fallback/v1/chat/completions");
+      assert.equal(fallen.status, 200, fallen.text);
+      assert.equal(fallen.json?.id, "cmpl-secondary");
+      assert.ok(Date.now() - started >= 290, "the fallback came before the connect timeout");
+    } finally {
+      await unanswered.close();
+    }
   });
 
   it("does not fall back once the answer has begun: a cut stream ends the client's answer as a failure", {

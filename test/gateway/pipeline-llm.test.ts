@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { errorOf, GatewayProcess, source } from "../support/gateway.js";
 import { OpenAIUpstream } from "../support/openai-upstream.js";
@@ -187,6 +189,67 @@ describe("gateway: LLM profiles end to end", () => {
       });
     } finally {
       delete up.behaviour.usage;
+    }
+  });
+
+  it("tells a JSON answer's client whether its usage is the upstream's, and adds the gateway's count when it gave none", async () => {
+    const fromUpstream = await chat({ messages: [{ role: "user", content: "count" }] });
+    assert.equal(fromUpstream.status, 200, fromUpstream.text);
+    assert.equal(fromUpstream.headers["x-kindwatch-usage"], "upstream");
+    const promptLength = JSON.stringify(last().messages).length;
+    assert.deepEqual(fromUpstream.json?.usage, {
+      prompt_tokens: promptLength,
+      completion_tokens: 3,
+      total_tokens: promptLength + 3,
+    });
+    up.behaviour.usage = false;
+    try {
+      const counted = await chat({ messages: [{ role: "user", content: "count" }] });
+      assert.equal(counted.status, 200, counted.text);
+      assert.equal(counted.headers["x-kindwatch-usage"], "estimated");
+      assert.equal(Number(counted.headers["content-length"]), Buffer.byteLength(counted.text));
+      const usage = counted.json?.usage as { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+      assert.ok(usage.prompt_tokens > 0 && usage.prompt_tokens < 40, JSON.stringify(usage));
+      assert.ok(usage.completion_tokens > 0, JSON.stringify(usage));
+      assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
+      // The rest of the answer is the upstream's.
+      assert.equal(counted.json?.id, "cmpl-up");
+      const choices = counted.json?.choices as { message: { content: string } }[];
+      assert.equal(choices[0]?.message.content, "Hello w1 up");
+    } finally {
+      delete up.behaviour.usage;
+    }
+  });
+
+  it("answers 502 when the upstream cuts a JSON answer, which has not reached the client", async () => {
+    // An upstream that promises a whole answer and sends half of it.
+    const cutting = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": 100 });
+      res.write('{"id": "cmpl-half", "choices": [');
+      setTimeout(() => res.destroy(), 50);
+    });
+    await new Promise<void>((resolve) => cutting.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (cutting.address() as AddressInfo).port;
+      await gw.put("routes", {
+        name: "halves",
+        source: source("halves"),
+        match: { pathPrefix: "/halves" },
+        upstreams: [{ url: `http://127.0.0.1:${port}`, kind: "openai" }],
+        profile: "assistant",
+      });
+      const answer = await gw.call("/halves/v1/chat/completions", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ messages: [{ role: "user", content: "hi" }] }),
+      });
+      assert.equal(answer.status, 502, answer.text);
+      assert.equal(errorOf(answer).code, "upstream_cut");
+    } finally {
+      // An open route: /v1/models of the later test would list its profile.
+      await gw.admin("DELETE", "/admin/v1/routes/halves");
+      cutting.closeAllConnections();
+      await new Promise((resolve) => cutting.close(resolve));
     }
   });
 
