@@ -16,8 +16,10 @@ import { setFlagsFromString } from "node:v8";
 // The gateway is no short command: it parses upstream answers for as long as it runs, where the optimized parser pays.
 if (!process.argv.slice(2).includes("gateway")) setFlagsFromString("--liftoff-only");
 
-const { exitInterrupted, exitOk, exitTerminated } = await import("./exit.js");
-const { run } = await import("./run.js");
+const [{ exitInterrupted, exitOk, exitTerminated }, { run }] = await Promise.all([
+  import("./exit.js"),
+  import("./run.js"),
+]);
 
 /** How long a clean stop may take after a signal before the process exits anyway. */
 const stopGraceMs = 5000;

@@ -44,8 +44,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     }
     if (inv.command === undefined || inv.command === "help") return helpFor(io, inv.args[0]);
     if (inv.help) return helpFor(io, inv.command);
-    const runner = await commands[inv.command]();
-    const { CommandContext } = await import("./context.js");
+    // Both at once: the loader then reads the files the two share and those of each in one round.
+    const [runner, { CommandContext }] = await Promise.all([commands[inv.command](), import("./context.js")]);
     ctx = new CommandContext(inv, io);
     return await runner(ctx);
   } catch (err) {
