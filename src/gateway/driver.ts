@@ -6,7 +6,10 @@ import { request } from "undici";
 import type { GatewayStateView } from "./admin.js";
 import type { KeySetSpec, ProfileSpec, RouteSpec } from "./state.js";
 
-/** What a PUT did: a new object or generation went live, or it was a replay of the live one. */
+/**
+ * What a PUT did: a new object, generation or content went live (the same generation with other content: something the
+ * source depends on changed), or it was a replay of the live one.
+ */
 export type ApplyOutcome = "applied" | "unchanged";
 
 /** A gateway refused an object or a request: `status` is the admin API's, `details` name the bad fields. */

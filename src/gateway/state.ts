@@ -2,8 +2,13 @@
  * The gateway's declarative model: routes, key sets and LLM profiles as the admin API takes them (validated, every bad
  * field named), and the live state they make, versioned by the uid and generation of the object each came from.
  */
+import { isDeepStrictEqual } from "node:util";
 
-/** The custom resource an object came from: a replay of the same generation changes nothing, an older one is refused. */
+/**
+ * The custom resource an object came from: a newer generation, or the same one with other content (something it
+ * depends on changed, e.g. a Secret rotated), is applied; the same generation and content is a replay and changes
+ * nothing; an older generation is refused.
+ */
 export interface Source {
   readonly uid: string;
   readonly generation: number;
@@ -421,7 +426,7 @@ export function validateSpec<K extends SpecKind>(kind: K, name: string, body: un
   return spec as GatewaySpecs[K];
 }
 
-/** What a PUT did: `applied` a new object or generation, or `unchanged` (a replay). */
+/** What a PUT did: `applied` a new object, generation or content, or `unchanged` (a replay of the live object). */
 export type PutOutcome = "applied" | "unchanged";
 
 /**
@@ -440,12 +445,16 @@ export class LiveState {
     this.#onChange = onChange;
   }
 
-  /** Makes `spec` live; a replay of the live generation changes nothing; an older generation throws ConflictError. */
+  /**
+   * Makes `spec` live. The live generation with the same content changes nothing; with other content it is applied,
+   * since an object's content also follows what its source depends on (a Secret's keys), which the source's generation
+   * does not count. An older generation of the same uid throws ConflictError.
+   */
   put<K extends SpecKind>(kind: K, spec: GatewaySpecs[K]): PutOutcome {
     const map = this.#objects[kind] as Map<string, GatewaySpecs[K]>;
     const live = map.get(spec.name);
     if (live && live.source.uid === spec.source.uid) {
-      if (spec.source.generation === live.source.generation) return "unchanged";
+      if (spec.source.generation === live.source.generation && isDeepStrictEqual(spec, live)) return "unchanged";
       if (spec.source.generation < live.source.generation) {
         throw new ConflictError(
           `${kind}/${spec.name}: generation ${spec.source.generation} is older than the live ${live.source.generation} of uid ${spec.source.uid}`,

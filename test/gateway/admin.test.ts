@@ -1,6 +1,6 @@
 /**
- * The admin API: token-protected, declarative and idempotent (a replayed PUT changes nothing, an older generation is
- * refused with 409), validating what it gets (the 400 names each bad field), reporting per-route errors, and a boot id
+ * The admin API: token-protected, declarative and idempotent (a replayed PUT changes nothing, the same generation with
+ * other content is applied, an older generation is refused with 409), validating what it gets (the 400 names each bad field), reporting per-route errors, and a boot id
  * that changes on restart, after which the state is empty. HttpGatewayDriver drives it.
  */
 import assert from "node:assert/strict";
@@ -12,13 +12,18 @@ import { OpenAIUpstream } from "../support/openai-upstream.js";
 describe("gateway: admin API", () => {
   let gw: GatewayProcess;
   let up: OpenAIUpstream;
+  let upOther: OpenAIUpstream;
 
   before(async () => {
-    [gw, up] = await Promise.all([GatewayProcess.start(), OpenAIUpstream.start("up")]);
+    [gw, up, upOther] = await Promise.all([
+      GatewayProcess.start(),
+      OpenAIUpstream.start("up"),
+      OpenAIUpstream.start("other"),
+    ]);
   });
 
   after(async () => {
-    await Promise.all([gw?.stop(), up?.stop()]);
+    await Promise.all([gw?.stop(), up?.stop(), upOther?.stop()]);
   });
 
   const routeSpec = (name: string, uid: string, generation: number, url = up.url) => ({
@@ -41,17 +46,22 @@ describe("gateway: admin API", () => {
     assert.equal(ok.json?.bootId, gw.bootId);
   });
 
-  it("applies a PUT once, takes a replay as unchanged, and refuses an older generation with 409", {
+  it("applies a PUT once, takes a replay as unchanged, new content of the same generation as applied, and refuses an older generation with 409", {
     timeout: 20_000,
   }, async () => {
     const first = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 3));
     assert.equal(first.status, 200, first.text);
     assert.equal(first.json?.outcome, "applied");
     assert.equal((await gw.call("/idem/x")).json?.upstream, "up");
-    // A replay with another body but the same generation changes nothing: the generation is the version.
-    const replay = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 3, "http://127.0.0.1:1"));
+    const replay = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 3));
     assert.equal(replay.json?.outcome, "unchanged");
-    assert.equal((await gw.call("/idem/x")).status, 200);
+    // The same generation with other content is applied: what the source depends on changed (a Service's port).
+    const other = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 3, upOther.url));
+    assert.equal(other.status, 200, other.text);
+    assert.equal(other.json?.outcome, "applied");
+    assert.equal((await gw.call("/idem/x")).json?.upstream, "other");
+    const moved = (await gw.admin("GET", "/admin/v1/routes/idem")).json as { upstreams: { url: string }[] };
+    assert.equal(moved.upstreams[0]?.url, upOther.url);
     const older = await gw.admin("PUT", "/admin/v1/routes/idem", routeSpec("idem", "u1", 2));
     assert.equal(older.status, 409);
     assert.match(String(older.json?.error), /generation 2 is older than the live 3/);
@@ -143,6 +153,7 @@ describe("gateway: admin API", () => {
     const driver = new HttpGatewayDriver({ url: gw.adminUrl, token: gw.token });
     assert.equal(await driver.applyRoute(routeSpec("driven", "ux", 1)), "applied");
     assert.equal(await driver.applyRoute(routeSpec("driven", "ux", 1)), "unchanged");
+    assert.equal(await driver.applyRoute(routeSpec("driven", "ux", 1, upOther.url)), "applied");
     assert.equal(driver.bootId, gw.bootId);
     await assert.rejects(
       driver.applyRoute(routeSpec("driven", "ux", 0)),
