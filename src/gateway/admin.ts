@@ -19,6 +19,7 @@ import {
   validateSpec,
 } from "./state.js";
 import type { BreakerStatus } from "./upstream.js";
+import type { UsageView } from "./usage.js";
 
 /** The header that carries the boot id on every admin answer. */
 export const bootIdHeader = "x-kindwatch-gateway-boot-id";
@@ -40,12 +41,16 @@ export type RouteView = RouteSpec & { readonly errors: readonly string[]; readon
 /** A live key set as the admin API shows it: key ids and settings, no hashes. */
 export type KeySetView = Omit<KeySetSpec, "keys"> & { readonly keys: readonly KeyView[] };
 
-/** What `/admin/v1/state` answers: everything live, with generations, route errors and breakers. */
+/**
+ * What `/admin/v1/state` answers: everything live, with generations, route errors and breakers, and the LLM tokens used
+ * by profile and key since `bootId` began.
+ */
 export interface GatewayStateView {
   readonly bootId: string;
   readonly routes: readonly RouteView[];
   readonly keysets: readonly KeySetView[];
   readonly profiles: readonly ProfileSpec[];
+  readonly usage: UsageView;
 }
 
 class HttpError extends Error {
@@ -102,6 +107,7 @@ export class AdminApi {
       }),
       keysets: state.list("keysets").map(keySetView),
       profiles: state.list("profiles"),
+      usage: this.#plane.usage.view(state.list("profiles").map((p) => p.name)),
     };
   }
 

@@ -18,3 +18,4 @@ export type {
   UpstreamSpec,
 } from "./state.js";
 export type { BreakerState, BreakerStatus } from "./upstream.js";
+export type { KeyUsage, ProfileUsage, UsageView } from "./usage.js";

@@ -428,7 +428,7 @@ export class LlmCall {
     telemetry.tokens({
       route: route.name,
       profile: profile.name,
-      ...(key ? { keyId: key.id } : {}),
+      ...(key && route.auth ? { keyId: key.id, keySet: route.auth.keySet } : {}),
       model,
       input: usage.promptTokens,
       output: usage.completionTokens,

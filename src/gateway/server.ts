@@ -18,6 +18,7 @@ import { LiveState } from "./state.js";
 import type { BreakerReading } from "./telemetry.js";
 import { type GatewayTelemetry, noTelemetry } from "./telemetry-types.js";
 import { type BreakerStatus, Breakers, forward, UpstreamAgents, upstreamHeaders } from "./upstream.js";
+import { countingUsage, UsageTotals } from "./usage.js";
 
 /** The default request body cap: 1 MiB. */
 export const defaultMaxBodyBytes = 1024 * 1024;
@@ -111,6 +112,8 @@ async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array |
 /** The data plane: routes requests by the live state, which the admin API changes. */
 export class DataPlane {
   readonly state: LiveState;
+  /** LLM tokens since the boot by profile and key, counted from the telemetry's `tokens` events. */
+  readonly usage = new UsageTotals();
   readonly #breakers = new Breakers();
   readonly #agents = new UpstreamAgents();
   readonly #maxBodyBytes: number;
@@ -129,7 +132,7 @@ export class DataPlane {
     this.#rate = options.rate;
     this.#budgets = options.budgets;
     this.#sessions = options.sessions;
-    this.#telemetry = options.telemetry ?? noTelemetry;
+    this.#telemetry = countingUsage(options.telemetry ?? noTelemetry, this.usage);
     this.#accessLog = options.accessLog;
     this.#tracing = options.tracing ?? new Tracing();
     this.state = new LiveState(() => this.#compile());

@@ -3,6 +3,19 @@
  * (`telemetry.ts`) turns them into metrics, spans and logs. Without one, {@link noTelemetry} drops everything.
  */
 
+/** The LLM tokens of one answer: the one count behind the token metrics and the admin API's usage totals. */
+export interface TokensEvent {
+  readonly route: string;
+  readonly profile?: string;
+  /** The key's id and its key set (ids are unique within a set only); absent on an open route. */
+  readonly keyId?: string;
+  readonly keySet?: string;
+  readonly model: string;
+  readonly input: number;
+  readonly output: number;
+  readonly estimated: boolean;
+}
+
 /** What the data plane reports as requests pass; every method must be cheap and must not throw. */
 export interface GatewayTelemetry {
   /** One finished request: every answer, errors and 429s included. */
@@ -17,15 +30,7 @@ export interface GatewayTelemetry {
     stream: boolean;
   }): void;
   /** LLM tokens of one answer (input and output), upstream-reported or estimated. */
-  tokens(e: {
-    route: string;
-    profile?: string;
-    keyId?: string;
-    model: string;
-    input: number;
-    output: number;
-    estimated: boolean;
-  }): void;
+  tokens(e: TokensEvent): void;
   /** Time to first token of a stream. */
   firstToken(e: { route: string; profile?: string; model: string; seconds: number }): void;
   /** The time per output token after the first, of a stream. */

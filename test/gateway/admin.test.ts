@@ -4,10 +4,15 @@
  * that changes on restart, after which the state is empty. HttpGatewayDriver drives it.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { type GatewayDriverError, HttpGatewayDriver } from "../../src/gateway/driver.js";
 import { errorOf, GatewayProcess, source } from "../support/gateway.js";
 import { OpenAIUpstream } from "../support/openai-upstream.js";
+import { parsePrometheusText } from "../support/prometheus.js";
+import { waitFor } from "../support/wait.js";
+
+const sha = (key: string) => createHash("sha256").update(key).digest("hex");
 
 describe("gateway: admin API", () => {
   let gw: GatewayProcess;
@@ -147,6 +152,87 @@ describe("gateway: admin API", () => {
     assert.equal((await gw.call("/gone/x")).status, 404);
   });
 
+  it("reports the LLM tokens used since the boot by profile and key, as the token metrics count them", {
+    timeout: 20_000,
+  }, async () => {
+    const keys = { alice: "sk-usage-alice", bob: "sk-usage-bob" };
+    await gw.put("keysets", {
+      name: "usage-keys",
+      source: source(),
+      keys: Object.entries(keys).map(([id, key]) => ({ id, sha256: sha(key) })),
+    });
+    await gw.put("profiles", { name: "counted", source: source(), model: "m", systemPrompt: "Be brief." });
+    await gw.put("profiles", { name: "idle", source: source(), model: "m" });
+    await gw.put("routes", {
+      ...routeSpec("usage", "uu", 1),
+      upstreams: [{ url: up.url, kind: "openai" }],
+      auth: { keySet: "usage-keys" },
+      profile: "counted",
+    });
+    const ask = (key: string, stream: boolean) =>
+      gw.call("/usage/v1/chat/completions", {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ messages: [{ role: "user", content: "how many tokens?" }], stream }),
+      });
+    // The figures each client was told: a JSON answer's usage (the upstream's), a stream's closing usage comment (the
+    // gateway's own count: this upstream sends none).
+    const plain = await ask(keys.alice, false);
+    assert.equal(plain.status, 200, plain.text);
+    const told = plain.json?.usage as { prompt_tokens: number; completion_tokens: number };
+    up.behaviour.usage = false;
+    let streamed: { prompt_tokens: number; completion_tokens: number; estimated: boolean };
+    try {
+      const answer = await ask(keys.bob, true);
+      assert.equal(answer.status, 200, answer.text);
+      streamed = JSON.parse(/^: kindwatch-usage (.*)$/m.exec(answer.text)?.[1] ?? "null");
+    } finally {
+      delete up.behaviour.usage;
+    }
+    assert.equal(streamed.estimated, true);
+    const expected = [
+      {
+        name: "counted",
+        inputTokens: told.prompt_tokens + streamed.prompt_tokens,
+        outputTokens: told.completion_tokens + streamed.completion_tokens,
+        byKey: [
+          {
+            keySet: "usage-keys",
+            keyId: "alice",
+            inputTokens: told.prompt_tokens,
+            outputTokens: told.completion_tokens,
+          },
+          {
+            keySet: "usage-keys",
+            keyId: "bob",
+            inputTokens: streamed.prompt_tokens,
+            outputTokens: streamed.completion_tokens,
+          },
+        ],
+      },
+      { name: "idle", inputTokens: 0, outputTokens: 0, byKey: [] },
+    ];
+    // The totals are counted once an answer has ended, which its client may see a moment before.
+    const driver = new HttpGatewayDriver({ url: gw.adminUrl, token: gw.token });
+    const mine = async () =>
+      (await driver.state()).usage.profiles.filter((p) => p.name === "counted" || p.name === "idle");
+    const usage = await waitFor("the usage of both answers", async () => {
+      const profiles = await mine();
+      return profiles[0]?.byKey.length === 2 && profiles;
+    });
+    assert.deepEqual(usage, expected);
+    const metrics = parsePrometheusText((await gw.call("/metrics")).text);
+    for (const key of usage[0]?.byKey ?? []) {
+      for (const [type, tokens] of [
+        ["input", key.inputTokens],
+        ["output", key.outputTokens],
+      ] as const) {
+        const labels = { profile: "counted", key_id: key.keyId, gen_ai_token_type: type };
+        assert.equal(metrics.sum("gen_ai_client_token_usage_sum", labels), tokens, `${key.keyId} ${type}`);
+      }
+    }
+  });
+
   it("is driven by HttpGatewayDriver, which sees the boot id change on a restart, after which the state is empty", {
     timeout: 20_000,
   }, async () => {
@@ -173,7 +259,7 @@ describe("gateway: admin API", () => {
     const state = await driver.state();
     assert.notEqual(state.bootId, oldBoot);
     assert.equal(driver.bootId, state.bootId);
-    assert.deepEqual([state.routes, state.keysets, state.profiles], [[], [], []]);
+    assert.deepEqual([state.routes, state.keysets, state.profiles, state.usage], [[], [], [], { profiles: [] }]);
     assert.equal((await gw.call("/driven/x")).status, 404);
   });
 });
