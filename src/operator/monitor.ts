@@ -6,20 +6,12 @@ import { isDeepStrictEqual } from "node:util";
 import { failureFields, type Logger, type LoggerOption, loggerOf } from "../cache/log.js";
 import type { GatewayStateView } from "../gateway/admin.js";
 import type { GatewayDriver } from "../gateway/driver.js";
+import type { ProfileUsage } from "../gateway/usage.js";
 import type { GatewayChange, GatewayMonitor } from "./deps.js";
 
-/** Token totals of one gateway profile, as the state view reports them. */
-export interface ProfileUsageView {
-  readonly name: string;
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-  readonly byKey?: readonly { readonly keyId: string; readonly inputTokens: number; readonly outputTokens: number }[];
-}
-
-/** The token totals of a state view (none from a gateway that does not count them). */
-export function profileUsage(state: GatewayStateView | undefined): readonly ProfileUsageView[] {
-  const usage = (state as { usage?: { profiles?: readonly ProfileUsageView[] } } | undefined)?.usage;
-  return usage?.profiles ?? [];
+/** The token totals of a state view, by gateway profile (none before the first answer). */
+export function profileUsage(state: GatewayStateView | undefined): readonly ProfileUsage[] {
+  return state?.usage?.profiles ?? [];
 }
 
 /** Options of {@link PollingGatewayMonitor}. */
