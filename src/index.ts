@@ -352,6 +352,49 @@ export {
 export * as meta from "./object/meta.js";
 /** Nested-field reads (`nested.integer(obj, "spec", "replicas")`, ...) and edits (`nested.set`, `nested.remove`). */
 export * as nested from "./object/nested.js";
+// The AI-model operator (`kindwatch operator`): AIModelDeployment, AIModelBinding and LLMInvocationProfile reconciled
+// into workloads and live gateway routes; `startOperator` runs it, the controllers embed it in a Manager of your own.
+export {
+  type AIModelBinding,
+  type AIModelBindingSpec,
+  type AIModelBindingStatus,
+  type AIModelDeployment,
+  type AIModelDeploymentSpec,
+  type AIModelDeploymentStatus,
+  type AIStatusBase,
+  type Authentication,
+  aiApiVersion,
+  aiGroup,
+  aiModelBindingController,
+  aiModelDeploymentController,
+  aiResources,
+  aiVersion,
+  type BindingTarget,
+  defaultServiceUrlTemplate,
+  type Framework,
+  type GatewayChange,
+  type GatewayMonitor,
+  gatewayFinalizer,
+  type LiveRoute,
+  type LLMInvocationProfile,
+  type LLMInvocationProfileSpec,
+  type LLMInvocationProfileStatus,
+  llmInvocationProfileController,
+  type OperatorCluster,
+  type OperatorController,
+  type OperatorDeps,
+  type OperatorGateway,
+  type OperatorHandle,
+  type OperatorOptions,
+  operatorFieldManager,
+  operatorRules,
+  type PolicyRule,
+  PollingGatewayMonitor,
+  type PollingGatewayMonitorOptions,
+  type RateLimit,
+  startOperator,
+  type TokenUsage,
+} from "./operator/index.js";
 // The workqueue: deduplicated keys, never processed twice at once, delayed and rate-limited adds, shutdown with drain,
 // client-go's rate limiters and metrics; a timer clock that tests move by hand.
 export {
