@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import type { ResourceClient } from "../../src/client/index.js";
 import { type Cluster, connect } from "../../src/connect.js";
@@ -15,9 +15,12 @@ import { ApiError } from "../../src/http/index.js";
 import type { KubeObject } from "../../src/object/types.js";
 import {
   type AIModelBinding,
+  type AIModelBindingStatus,
   type AIModelDeployment,
+  type AIModelDeploymentStatus,
   aiResources,
   type LLMInvocationProfile,
+  type LLMInvocationProfileStatus,
 } from "../../src/operator/types.js";
 import { attachCluster, type ClusterAccess } from "../../src/testing/index.js";
 import { namespacesGvr } from "../support/client.js";
@@ -45,7 +48,10 @@ interface Rejection {
 }
 
 /** `base` with `edit` applied to its spec. */
-function edited<T extends KubeObject & { spec: object }>(base: () => T, edit: (spec: T["spec"], obj: T) => void): () => T {
+function edited<T extends KubeObject & { spec: object }>(
+  base: () => T,
+  edit: (spec: T["spec"], obj: T) => void,
+): () => T {
   return () => {
     const obj = base();
     edit(obj.spec, obj);
@@ -420,6 +426,12 @@ const rejections: readonly Rejection[] = [
   },
 ];
 
+/** `obj` with the resourceVersion the server has now, for an update. */
+async function withVersion<T extends KubeObject>(client: ResourceClient<T>, obj: T): Promise<T> {
+  const live = await client.get(obj.metadata.name ?? "");
+  return { ...obj, metadata: { ...obj.metadata, resourceVersion: live.metadata.resourceVersion } };
+}
+
 describe("the operator's CRDs", () => {
   let access: ClusterAccess;
   let cluster: Cluster;
@@ -430,7 +442,9 @@ describe("the operator's CRDs", () => {
   let llmps: ResourceClient<LLMInvocationProfile>;
 
   const clientFor = (obj: KubeObject): ResourceClient<KubeObject> =>
-    ({ AIModelDeployment: amds, AIModelBinding: ambs, LLMInvocationProfile: llmps })[obj.kind] as ResourceClient<KubeObject>;
+    ({ AIModelDeployment: amds, AIModelBinding: ambs, LLMInvocationProfile: llmps })[
+      obj.kind
+    ] as ResourceClient<KubeObject>;
 
   before(async () => {
     access = await attachCluster();
@@ -492,6 +506,114 @@ describe("the operator's CRDs", () => {
       protocol: "chat",
       history: { retention: "none", ttlSeconds: 1800, maxTurns: 20 },
     });
+  });
+
+  it("keeps every status field of the types (none pruned), conditions keyed by type", async () => {
+    const condition = (type: string, status: "True" | "False", reason: string) => ({
+      type,
+      status,
+      observedGeneration: 1,
+      lastTransitionTime: "2026-01-02T03:04:05Z",
+      reason,
+      message: `${type} is ${status}`,
+    });
+    const ready = condition("Ready", "True", "Live");
+    const conditions = [ready, condition("Degraded", "False", "Live")];
+    const route = {
+      name: `amd.${ns}.qwen`,
+      pathPrefix: "/models/qwen",
+      upstream: "http://qwen:8000",
+      breaker: "closed",
+    };
+    const d = await amds.get("qwen");
+    const deploymentStatus: AIModelDeploymentStatus = {
+      observedGeneration: 1,
+      conditions,
+      replicas: 1,
+      readyReplicas: 1,
+      selector: "app.kubernetes.io/instance=qwen",
+      serviceUrl: `http://qwen.${ns}.svc:8000`,
+      route,
+    };
+    assert.deepEqual((await amds.updateStatus({ ...d, status: deploymentStatus })).status, deploymentStatus);
+
+    const b = await ambs.get("assistant");
+    const bindingStatus: AIModelBindingStatus = {
+      observedGeneration: 1,
+      conditions,
+      routes: [
+        { ...route, name: `amb.${ns}.assistant.0`, pathPrefix: "/v1" },
+        { ...route, name: `amb.${ns}.assistant.1`, pathPrefix: "/assistant", breaker: "open" },
+      ],
+      upstream: `http://qwen.${ns}.svc:8000`,
+      fallbackUpstream: "https://api.openai.com",
+      keyIds: ["team-a", "team-b"],
+    };
+    assert.deepEqual((await ambs.updateStatus({ ...b, status: bindingStatus })).status, bindingStatus);
+
+    const p = await llmps.get("assistant");
+    const profileStatus: LLMInvocationProfileStatus = {
+      observedGeneration: 1,
+      conditions,
+      gatewayProfile: `llmp.${ns}.assistant`,
+      usage: {
+        inputTokens: 5_000_000_000,
+        outputTokens: 12,
+        byKey: [{ keyId: "team-a", inputTokens: 5_000_000_000, outputTokens: 12 }],
+        gatewayBootId: "boot-1",
+      },
+    };
+    assert.deepEqual((await llmps.updateStatus({ ...p, status: profileStatus })).status, profileStatus);
+
+    const twice = { ...p, status: { ...profileStatus, conditions: [ready, ready] } };
+    await assert.rejects(llmps.updateStatus(await withVersion(llmps, twice)), /Duplicate value/);
+  });
+
+  it("scales an AIModelDeployment through its scale subresource", async () => {
+    const scale = await amds.getScale("qwen");
+    assert.equal(scale.spec.replicas, 1, "spec.replicas");
+    assert.equal(scale.status.replicas, 1, "status.replicas");
+    assert.equal(scale.status.selector, "app.kubernetes.io/instance=qwen", "status.selector");
+    await amds.updateScale("qwen", { ...scale, spec: { replicas: 3 } });
+    assert.equal((await amds.get("qwen")).spec.replicas, 3);
+    const { stdout } = await kubectl(kubeconfig, ["-n", ns, "scale", "amd/qwen", "--replicas", "2"]);
+    assert.match(stdout, /scaled/);
+    assert.equal((await amds.getScale("qwen")).spec.replicas, 2);
+  });
+
+  it("shows the printer columns and short names to kubectl, and every kind under the ai category", async () => {
+    const table = async (kind: string) => (await kubectl(kubeconfig, ["-n", ns, "get", kind])).stdout;
+    const rows = (text: string) =>
+      text
+        .trimEnd()
+        .split("\n")
+        .map((line) => line.split(/\s{2,}/));
+
+    const [amdHead, amdRow] = rows(await table("amd"));
+    assert.deepEqual(amdHead, ["NAME", "MODEL", "FRAMEWORK", "DESIRED", "READY", "STATUS", "AGE"]);
+    assert.deepEqual(amdRow?.slice(0, 6), ["qwen", "Qwen/Qwen2.5-0.5B-Instruct", "vllm", "2", "1", "True"]);
+
+    const [ambHead, ambRow] = rows(await table("amb"));
+    assert.deepEqual(ambHead, ["NAME", "PROVIDER", "TARGET", "PATH", "STATUS", "AGE"]);
+    assert.deepEqual(ambRow?.slice(0, 5), ["assistant", "openai", `http://qwen.${ns}.svc:8000`, "/v1", "True"]);
+
+    const profiles = rows(await table("llmp"));
+    assert.deepEqual(profiles[0], ["NAME", "MODEL", "PROTOCOL", "TOKENS/MIN", "STATUS", "AGE"]);
+    const assistant = profiles.find((r) => r[0] === "assistant");
+    assert.deepEqual(assistant?.slice(0, 5), ["assistant", "Qwen/Qwen2.5-0.5B-Instruct", "chat", "20000", "True"]);
+
+    const all = await kubectlJson<{ items: KubeObject[] }>(kubeconfig, ["-n", ns, "get", "ai"]);
+    const kinds = new Set(all.items.map((o) => o.kind));
+    assert.deepEqual([...kinds].sort(), ["AIModelBinding", "AIModelDeployment", "LLMInvocationProfile"]);
+  });
+
+  it("describes the fields to kubectl explain", async () => {
+    // kubectl wraps descriptions at 80 columns.
+    const explain = async (path: string) => (await kubectl(kubeconfig, ["explain", path])).stdout.replace(/\s+/g, " ");
+    assert.match(await explain("amd.spec.endpoint.path"), /The gateway path prefix the model answers on/);
+    assert.match(await explain("amb.spec.target"), /exactly one of deploymentRef, serviceRef and url/);
+    assert.match(await explain("llmp.spec.context.history"), /ignored unless retention is `session`/);
+    assert.match(await explain("llmp.status.usage"), /Tokens counted by the gateway since it started/);
   });
 
   for (const bad of rejections) {
