@@ -31,7 +31,7 @@ export interface Authentication {
   /** Only these data keys of the Secret (default all of them). */
   keys?: string[];
   /** The header that carries the key (default `authorization`, as `Bearer KEY`; any other header carries the bare key). */
-  header?: string;
+  header: string;
 }
 
 /** The status every kind shares. */
@@ -66,8 +66,8 @@ export interface AIModelDeploymentSpec {
   hardwareClass?: string;
   /** Default 1; the scale subresource's. */
   replicas: number;
-  /** Requests and limits of the model container: cpu, memory, and `gpu` (as `nvidia.com/gpu`). */
-  resources?: { cpu?: string; memory?: string; gpu?: number };
+  /** Requests and limits of the model container: cpu and memory as quantities (`2`, `500m`, `8Gi`), `gpu` as `nvidia.com/gpu`. */
+  resources?: { cpu?: string | number; memory?: string | number; gpu?: number };
   /** The container's port (default by framework: vllm 8000, ollama 11434, tgi 80, custom 8080). */
   port?: number;
   /** Extra container arguments and environment. */
@@ -78,7 +78,7 @@ export interface AIModelDeploymentSpec {
     /** A path prefix, e.g. `/models/llama`. */
     path: string;
     /** Default `["POST"]`. */
-    methods?: string[];
+    methods: string[];
     authentication?: Authentication;
     rateLimit?: RateLimit;
   };
@@ -163,23 +163,29 @@ export interface LLMInvocationProfileSpec {
     topP?: { min: number; max: number };
     maxTokens?: number;
   };
-  context?: {
+  /** Default `{}` (so `protocol` is always there). */
+  context: {
     /** Default `chat`. */
-    protocol?: "chat" | "completion";
+    protocol: "chat" | "completion";
     systemPrompt?: string;
     history?: {
       /** Default `none`. */
       retention: "none" | "session";
-      /** Default 1800. */
-      ttlSeconds?: number;
-      /** Default 20. */
-      maxTurns?: number;
+      /** Default 1800; ignored unless `retention` is `session`. */
+      ttlSeconds: number;
+      /** Default 20; ignored unless `retention` is `session`. */
+      maxTurns: number;
       /** The header carrying the session id (default `x-session-id`). */
       header?: string;
     };
   };
   /** Each is `POST <route path>/v1/tasks/NAME {"var": "value", ...}` on the routes of the bindings using the profile. */
-  promptTemplates?: { name: string; template: string; variables: string[] }[];
+  promptTemplates?: {
+    name: string;
+    template: string;
+    /** Default `[]`; every `{{name}}` of the template must be one of them. */
+    variables: string[];
+  }[];
   tokenBudget?: { tokensPerMinute: number };
 }
 
