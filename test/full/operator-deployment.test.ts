@@ -19,7 +19,12 @@ import { getCondition, isConditionTrue } from "../../src/object/conditions.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { aiModelDeploymentController } from "../../src/operator/deployment.js";
 import type { GatewayChange, GatewayMonitor, OperatorDeps } from "../../src/operator/deps.js";
-import { gatewayFinalizer, hardwareClassLabel, operatorFieldManager } from "../../src/operator/names.js";
+import {
+  gatewayFinalizer,
+  hardwareClassLabel,
+  operatorFieldManager,
+  workloadLabels,
+} from "../../src/operator/names.js";
 import {
   type AIModelDeployment,
   type AIModelDeploymentSpec,
@@ -38,6 +43,12 @@ const secretsGvr: GroupVersionResource = { group: "", version: "v1", resource: "
 const podsGvr: GroupVersionResource = { group: "", version: "v1", resource: "pods" };
 const nodesGvr: GroupVersionResource = { group: "", version: "v1", resource: "nodes" };
 const eventsGvr: GroupVersionResource = { group: "events.k8s.io", version: "v1", resource: "events" };
+
+/** The label selector string of a model's Pods. */
+const selectorOf = (name: string) =>
+  Object.entries(workloadLabels(name))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
 
 /** A monitor the test drives: its state is what the test last read from the gateway, its changes what it says. */
 class TestMonitor implements GatewayMonitor {
@@ -269,6 +280,7 @@ describe("full control plane: the AIModelDeployment controller", () => {
     assert.equal(ready.status?.readyReplicas, 2);
     assert.equal(ready.status?.replicas, 2);
     assert.equal(ready.status?.serviceUrl, upstream.url);
+    assert.equal(ready.status?.selector, selectorOf("llama"));
     assert.equal(getCondition(ready, "Reconciling")?.status, "False");
     assert.equal(getCondition(ready, "Degraded")?.status, "False");
     assert.equal(ready.metadata.finalizers, undefined, "no endpoint, no finalizer");
@@ -303,7 +315,7 @@ describe("full control plane: the AIModelDeployment controller", () => {
     assert.equal(ready.status?.readyReplicas, 3);
     const read = await amds().getScale("llama");
     assert.equal(read.status?.replicas, 3);
-    assert.equal(read.status?.selector, ready.status?.selector);
+    assert.equal(read.status?.selector, selectorOf("llama"));
     const pods = await env.client
       .resource(podsGvr)
       .namespace(ns)
@@ -461,6 +473,7 @@ describe("full control plane: the AIModelDeployment controller", () => {
       const released = now.metadata.finalizers === undefined && now.status?.route === undefined;
       return released && isConditionTrue(now, "Ready") ? now : undefined;
     });
+    assert.equal(plain.status?.readyReplicas, 1, "the model stays");
     assert.equal(await routeOf("secured"), undefined);
     assert.equal(
       (await driver.state()).keysets.some((k) => k.name === `amd.${ns}.secured`),
