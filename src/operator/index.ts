@@ -16,7 +16,7 @@ export {
   startOperator,
 } from "./operator.js";
 export { llmInvocationProfileController } from "./profile.js";
-export { operatorRules, type PolicyRule } from "./rbac.js";
+export { gatewayRules, operatorLeaseRules, operatorRules, type PolicyRule } from "./rbac.js";
 export type {
   AIModelBinding,
   AIModelBindingSpec,
