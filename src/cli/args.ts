@@ -61,6 +61,9 @@ const options = {
   "gateway-token-file": { type: "string" },
   "leader-elect": { type: "boolean" },
   "lease-namespace": { type: "string" },
+  "lease-duration": { type: "string" },
+  "renew-deadline": { type: "string" },
+  "retry-period": { type: "string" },
   "metrics-listen": { type: "string" },
   "service-url-template": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -155,6 +158,9 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
       "gateway-token-file",
       "leader-elect",
       "lease-namespace",
+      "lease-duration",
+      "renew-deadline",
+      "retry-period",
       "metrics-listen",
       "service-url-template",
     ],
@@ -230,6 +236,12 @@ export interface Invocation {
   readonly leaderElect?: boolean;
   /** `operator --lease-namespace`: the Lease's namespace. */
   readonly leaseNamespace?: string;
+  /** `operator --lease-duration`, as given (`15s`; the command checks it). */
+  readonly leaseDuration?: string;
+  /** `operator --renew-deadline`, as given (`10s`). */
+  readonly renewDeadline?: string;
+  /** `operator --retry-period`, as given (`2s`). */
+  readonly retryPeriod?: string;
   /** `operator --metrics-listen`: HOST:PORT of `/metrics`, `/healthz` and `/readyz`. */
   readonly metricsListen?: string;
   /** `operator --service-url-template`: a Service's URL, with {name}, {namespace} and {port}. */
@@ -420,6 +432,9 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       gatewayTokenFile: values["gateway-token-file"],
       leaderElect: values["leader-elect"],
       leaseNamespace: values["lease-namespace"],
+      leaseDuration: values["lease-duration"],
+      renewDeadline: values["renew-deadline"],
+      retryPeriod: values["retry-period"],
       metricsListen: values["metrics-listen"],
       serviceUrlTemplate: values["service-url-template"],
     }),

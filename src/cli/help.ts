@@ -170,6 +170,11 @@ Flags:
   -n, --namespace NS                 watch this namespace only (default: all namespaces)
       --leader-elect                 several replicas, one active: elected on the Lease kindwatch-operator
       --lease-namespace NS           the Lease's namespace (default: --namespace, else the context's namespace)
+      --lease-duration D             how long the others wait after the leader's last renewal before they take
+                                     over; whole seconds (default 15s)
+      --renew-deadline D             how long the leader keeps leading without a renewal; below --lease-duration
+                                     (default 10s)
+      --retry-period D               how often candidates try to acquire and the leader renews (default 2s)
       --metrics-listen HOST:PORT     /metrics, /healthz and /readyz (default 0.0.0.0:8080)
       --service-url-template T       a Service's URL as the gateway reaches it, with {name}, {namespace} and {port}
                                      (default http://{name}.{namespace}.svc:{port})

@@ -1,5 +1,6 @@
 /** `kindwatch operator`: runs the AI-model operator until SIGTERM or SIGINT, then drains it and releases its Lease. */
 import { readFile } from "node:fs/promises";
+import type { LeaseTiming } from "../../manager/lease.js";
 import { UsageError } from "../args.js";
 import type { CommandContext } from "../context.js";
 import { CliError } from "../errors.js";
@@ -32,13 +33,50 @@ async function gatewayToken(file: string | undefined): Promise<string> {
   return token;
 }
 
+/** The Lease's timing from `--lease-duration`, `--renew-deadline` and `--retry-period`, the defaults for the others. */
+async function leaseTiming(inv: CommandContext["inv"]): Promise<LeaseTiming> {
+  const { parseDuration } = await import("../../operator/binding.js");
+  const { defaultLeaseTiming, validateLeaseTiming } = await import("../../manager/lease.js");
+  const ms = (flag: string, text: string | undefined, fallback: number): number => {
+    if (text === undefined) return fallback;
+    const value = parseDuration(text);
+    if (value === undefined || value <= 0) {
+      throw new UsageError(`${flag} ${JSON.stringify(text)} is not a duration like 500ms, 15s or 1m`, "operator");
+    }
+    return value;
+  };
+  const timing: LeaseTiming = {
+    leaseDurationMs: ms("--lease-duration", inv.leaseDuration, defaultLeaseTiming.leaseDurationMs),
+    renewDeadlineMs: ms("--renew-deadline", inv.renewDeadline, defaultLeaseTiming.renewDeadlineMs),
+    retryPeriodMs: ms("--retry-period", inv.retryPeriod, defaultLeaseTiming.retryPeriodMs),
+  };
+  try {
+    validateLeaseTiming(timing);
+  } catch (err) {
+    const message = (err as Error).message
+      .replace(/^leader election: /, "")
+      .replaceAll("leaseDurationMs", "--lease-duration")
+      .replaceAll("renewDeadlineMs", "--renew-deadline")
+      .replaceAll("retryPeriodMs", "--retry-period")
+      .replace(/\((\d+)\)/g, "($1 ms)");
+    throw new UsageError(message, "operator");
+  }
+  return timing;
+}
+
 /** Starts the operator, says where its probes are, and runs until the signal (or until it loses its Lease). */
 export async function operatorCommand(ctx: CommandContext): Promise<number> {
   const { inv } = ctx;
   if (inv.args.length > 0) throw new UsageError(`kindwatch operator takes no argument "${inv.args[0]}"`, "operator");
   const url = adminUrl(inv.gatewayAdminUrl);
-  if (inv.leaseNamespace !== undefined && !inv.leaderElect) {
-    throw new UsageError("--lease-namespace needs --leader-elect", "operator");
+  const timingFlags = {
+    "--lease-namespace": inv.leaseNamespace,
+    "--lease-duration": inv.leaseDuration,
+    "--renew-deadline": inv.renewDeadline,
+    "--retry-period": inv.retryPeriod,
+  };
+  for (const [flag, value] of Object.entries(timingFlags)) {
+    if (value !== undefined && !inv.leaderElect) throw new UsageError(`${flag} needs --leader-elect`, "operator");
   }
   const { parseListen } = await import("../../gateway/gateway.js");
   const { serviceUrlFrom, defaultServiceUrlTemplate, startOperator } = await import("../../operator/operator.js");
@@ -49,6 +87,7 @@ export async function operatorCommand(ctx: CommandContext): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/^service URL template/, "--service-url-template"), "operator");
   }
+  const timing = await leaseTiming(inv);
   const token = await gatewayToken(inv.gatewayTokenFile);
   const cluster = ctx.cluster();
   const leaseNamespace = inv.leaseNamespace ?? inv.namespace ?? cluster.config.namespace;
@@ -56,7 +95,7 @@ export async function operatorCommand(ctx: CommandContext): Promise<number> {
     cluster,
     gateway: { adminUrl: url, token },
     namespace: inv.namespace,
-    leaderElection: inv.leaderElect ? { namespace: leaseNamespace } : false,
+    leaderElection: inv.leaderElect ? { namespace: leaseNamespace, ...timing } : false,
     listen: { host: listen.host || undefined, port: listen.port },
     serviceUrlTemplate: inv.serviceUrlTemplate,
   }).catch((err: unknown) => {
