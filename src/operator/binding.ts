@@ -15,7 +15,7 @@ import { withFinalizer } from "../controller/finalizer.js";
 import { anyOf, generationChanged, type Predicate } from "../controller/predicates.js";
 import { done, type Request, type Result, requestFor } from "../controller/result.js";
 import type { GatewayStateView } from "../gateway/admin.js";
-import type { RateLimitSpec, RouteSpec, Source, TaskSpec, UpstreamSpec } from "../gateway/state.js";
+import type { KeySetSpec, RateLimitSpec, RouteSpec, Source, TaskSpec, UpstreamSpec } from "../gateway/state.js";
 import type { KubeObject } from "../object/types.js";
 import { gatewayProblem, type Problem, reportLive, reportProblem, reportWaiting } from "./conditions.js";
 import type { OperatorDeps } from "./deps.js";
@@ -23,6 +23,7 @@ import { keySetFromSecret } from "./keys.js";
 import { gatewayFinalizer, gatewayName, operatorFieldManager } from "./names.js";
 import {
   type AIModelBinding,
+  type AIModelBindingSpec,
   type AIModelDeployment,
   aiResources,
   type BindingTarget,
@@ -146,10 +147,36 @@ function referrers(
     .map(requestFor);
 }
 
+/**
+ * `set` with each key limited to the routes whose `keys` name it (the gateway answers 403 on the others); unchanged
+ * when no route names keys. A route naming a key the set does not hold is a problem: the Secret lacks it.
+ */
+function restrictKeys(
+  set: KeySetSpec,
+  routes: AIModelBindingSpec["routes"],
+  namespace: string,
+  name: string,
+): { spec: KeySetSpec } | { problem: Problem } {
+  if (routes.every((r) => r.keys === undefined)) return { spec: set };
+  const held = new Set(set.keys.map((k) => k.id));
+  const unknown = [...new Set(routes.flatMap((r) => r.keys ?? []))].filter((id) => !held.has(id));
+  if (unknown.length > 0) {
+    const message = `routes name API key ${unknown.join(", ")}, which the keys of authentication do not hold`;
+    return { problem: { reason: "KeyNotFound", message } };
+  }
+  const keys = set.keys.map((k) => ({
+    ...k,
+    routes: routes.flatMap((r, i) =>
+      r.keys === undefined || r.keys.includes(k.id) ? [bindingRouteName(namespace, name, i)] : [],
+    ),
+  }));
+  return { spec: { ...set, keys } };
+}
+
 /** What a binding makes live, or why it cannot. */
 interface Desired {
   readonly routes: RouteSpec[];
-  readonly keySet: ReturnType<typeof keySetFromSecret> | undefined;
+  readonly keySet: { readonly spec: KeySetSpec } | undefined;
   readonly target: Upstream;
   readonly fallback: Upstream | undefined;
 }
@@ -196,10 +223,12 @@ function desired(binding: AIModelBinding, caches: Caches, deps: OperatorDeps): D
   const upstreams: UpstreamSpec[] = [{ url: target.url, kind }, ...(fallback ? [{ url: fallback.url, kind }] : [])];
   const keySetName = gatewayName("amb", namespace, name);
   const auth = spec.authentication;
-  const keySet = auth
+  const built = auth
     ? keySetFromSecret(keySetName, source, caches.secrets.getByName(namespace, auth.secretRef.name), auth)
     : undefined;
-  if (keySet && "problem" in keySet) return { reason: keySet.reason, message: keySet.problem };
+  if (built && "problem" in built) return { reason: built.reason, message: built.problem };
+  const keySet = built && restrictKeys(built.spec, spec.routes, namespace, name);
+  if (keySet && "problem" in keySet) return keySet.problem;
   const routes = spec.routes.map(
     (r, i): RouteSpec => ({
       name: bindingRouteName(namespace, name, i),

@@ -123,7 +123,12 @@ export interface AIModelBindingSpec {
   /** Host to match (default any). */
   host?: string;
   /** At least one: each is one gateway route. `methods` default to any. */
-  routes: { path: string; methods?: string[] }[];
+  routes: {
+    path: string;
+    methods?: string[];
+    /** Only these key ids (of `authentication`) may use the route: the binding's other keys get 403 (default all). */
+    keys?: string[];
+  }[];
   /** Tried when the target fails to connect, answers 5xx or times out before its first byte. */
   fallback?: BindingTarget;
   /** Durations as `500ms`, `2s`, `1m` (Gateway API's Duration format). */
