@@ -23,8 +23,8 @@ export async function installOperatorCrds(client: DynamicClient, mapper: KindMap
 /** The container args the chart gives the operator: those of its Deployment `*-operator`, the command word included. */
 export function chartOperatorArgs(objects: readonly KubeObject[]): string[] {
   const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name?.endsWith("-operator"));
-  const containers = (deployment as { spec?: { template?: { spec?: { containers?: { args?: string[] }[] } } } })
-    ?.spec?.template?.spec?.containers;
+  const containers = (deployment as { spec?: { template?: { spec?: { containers?: { args?: string[] }[] } } } })?.spec
+    ?.template?.spec?.containers;
   const args = containers?.[0]?.args;
   if (!args) throw new Error("the chart renders no operator Deployment with args");
   return [...args];
@@ -67,7 +67,9 @@ export class OperatorProcess {
   /** Runs `kindwatch ARGS...` (args start with `operator`) with `kubeconfig`, and waits until it serves its probes. */
   static async start(args: readonly string[], kubeconfig: string): Promise<OperatorProcess> {
     const cli = new CliProcess(args, { kubeconfig, timeoutMs: 10 * 60_000 });
-    const found = await cli.until("the operator to start", (p) => /metrics and probes on (http:\/\/\S+)/.exec(p.stderr));
+    const found = await cli.until("the operator to start", (p) =>
+      /metrics and probes on (http:\/\/\S+)/.exec(p.stderr),
+    );
     const operator = new OperatorProcess(cli, found[1] as string);
     await waitFor("the operator's /healthz", async () => (await call(`${operator.metricsUrl}/healthz`)).status === 200);
     return operator;
