@@ -226,14 +226,17 @@ export {
   type KeySetSpec,
   type KeySetView,
   type KeySpec,
+  type KeyUsage,
   type KeyView,
   type ProfileSpec,
+  type ProfileUsage,
   type RateLimitSpec,
   type RouteSpec,
   type RouteView,
   type Source,
   type TaskSpec,
   type UpstreamSpec,
+  type UsageView,
 } from "./gateway/index.js";
 // Transport: requests with auth, rate limits and retries; errors as values with a kind, and their predicates.
 export {

@@ -57,6 +57,17 @@ export const specOrLifecycleChanged: Predicate = anyOf(
     (old?.metadata.finalizers ?? []).join(",") !== (obj?.metadata.finalizers ?? []).join(","),
 );
 
+/**
+ * Passes the profile changes a binding depends on: its spec (templates), and its first time live; not the status writes
+ * of its token totals, which come every second under traffic.
+ */
+const profileChanged: Predicate<LLMInvocationProfile> = (old, obj) =>
+  !old ||
+  !obj ||
+  old.metadata.generation !== obj.metadata.generation ||
+  old.metadata.deletionTimestamp !== obj.metadata.deletionTimestamp ||
+  old.status?.observedGeneration !== obj.status?.observedGeneration;
+
 /** A Duration of the Gateway API (`500ms`, `2s`, `1m30s`, `1h`) in milliseconds; undefined when it is none. */
 export function parseDuration(text: string): number | undefined {
   if (!/^([0-9]{1,5}(h|ms|m|s)){1,4}$/.test(text)) return undefined;
@@ -376,15 +387,21 @@ export function aiModelBindingController(cluster: ControllerCluster, deps: Opera
         (b, name) => refersTo(b.spec.target, "service", name) || refersTo(b.spec.fallback, "service", name),
       ),
     )
-    .watches<AIModelDeployment>(aiResources.deployments, (deployment, primary) =>
-      referrers(
-        deployment,
-        primary,
-        (b, name) => refersTo(b.spec.target, "deployment", name) || refersTo(b.spec.fallback, "deployment", name),
-      ),
+    .watches<AIModelDeployment>(
+      aiResources.deployments,
+      (deployment, primary) =>
+        referrers(
+          deployment,
+          primary,
+          (b, name) => refersTo(b.spec.target, "deployment", name) || refersTo(b.spec.fallback, "deployment", name),
+        ),
+      // Its model and port are spec; its status (replicas) changes often and tells a binding nothing.
+      { predicates: [generationChanged] },
     )
-    .watches<LLMInvocationProfile>(aiResources.profiles, (profile, primary) =>
-      referrers(profile, primary, (b, name) => b.spec.profileRef?.name === name),
+    .watches<LLMInvocationProfile>(
+      aiResources.profiles,
+      (profile, primary) => referrers(profile, primary, (b, name) => b.spec.profileRef?.name === name),
+      { predicates: [profileChanged] },
     )
     .triggers((emit) => {
       let breakers = breakerStates(deps.monitor.latest());
