@@ -47,14 +47,12 @@ export const defaultModelPorts: Readonly<Record<Framework, number>> = {
 };
 
 /**
- * Passes what a reconcile acts on: spec changes, and the deletion and finalizer edits that do not move the generation;
- * not the operator's own status writes.
+ * Passes what a reconcile acts on: spec changes and the start of a deletion; not the operator's own status writes or
+ * finalizer edits, whose reconciles would only delay the next spec change's.
  */
 export const specOrLifecycleChanged: Predicate = anyOf(
   generationChanged,
-  (old, obj) =>
-    old?.metadata.deletionTimestamp !== obj?.metadata.deletionTimestamp ||
-    (old?.metadata.finalizers ?? []).join(",") !== (obj?.metadata.finalizers ?? []).join(","),
+  (old, obj) => old?.metadata.deletionTimestamp !== obj?.metadata.deletionTimestamp,
 );
 
 /**
@@ -282,11 +280,12 @@ export function liveRoute(route: RouteSpec, state: GatewayStateView | undefined)
   return { name: route.name, pathPrefix: route.match.pathPrefix, upstream, breaker };
 }
 
-/** The breaker states of the bindings' routes, by route name. */
+/** The breaker state the status shows of each route of a binding, by route name: that of its first upstream. */
 function breakerStates(state: GatewayStateView | undefined): Map<string, string> {
   const states = new Map<string, string>();
   for (const r of state?.routes ?? []) {
-    if (bindingOfRoute(r.name)) states.set(r.name, JSON.stringify(r.breakers.map((b) => b.state)));
+    const first = r.upstreams[0]?.url;
+    if (bindingOfRoute(r.name)) states.set(r.name, r.breakers.find((b) => b.url === first)?.state ?? "closed");
   }
   return states;
 }
@@ -410,10 +409,10 @@ export function aiModelBindingController(cluster: ControllerCluster, deps: Opera
         const now = breakerStates(state);
         if (change === "restart") emit("all");
         else {
-          // Only the bindings whose status would show another breaker state.
+          // Only the bindings whose status would show another breaker state (a new route's shows "closed" already).
           const changed = new Map<string, Request>();
           for (const route of new Set([...breakers.keys(), ...now.keys()])) {
-            if (breakers.get(route) === now.get(route)) continue;
+            if ((breakers.get(route) ?? "closed") === (now.get(route) ?? "closed")) continue;
             const owner = bindingOfRoute(route);
             if (owner) changed.set(`${owner.namespace}/${owner.name}`, owner);
           }

@@ -8,12 +8,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { KubeObject } from "../../src/object/types.js";
 import type { AIModelBinding } from "../../src/operator/types.js";
+import { OpenAIUpstream } from "../support/openai-upstream.js";
 import { conditionOf, OperatorPlane, secretsGvr } from "../support/operator-plane.js";
 import { waitFor } from "../support/wait.js";
 
 const alice = "sk-alice-0123456789abcdef";
 const bob = "sk-bob-fedcba9876543210";
 const rotated = "sk-alice-rotated-77777777";
+const rotatedAgain = "sk-alice-rotated-88888888";
 
 describe("operator: AIModelBinding", () => {
   let plane: OperatorPlane;
@@ -119,14 +121,36 @@ describe("operator: AIModelBinding", () => {
     const ready = await plane.ready("bindings", "rotate");
     assert.equal((await chat("/rotate", alice)).status, 200);
     const bootId = (await plane.state()).bootId;
-    await plane.cluster.client
-      .resource(secretsGvr)
-      .namespace(plane.namespace)
-      .patch("rotating", { data: { alice: Buffer.from(rotated).toString("base64") } }, "merge");
+    const rotate = (value: string) =>
+      plane.cluster.client
+        .resource(secretsGvr)
+        .namespace(plane.namespace)
+        .patch("rotating", { data: { alice: Buffer.from(value).toString("base64") } }, "merge");
+    await rotate(rotated);
     await waitFor("the rotated key to be accepted", async () => (await chat("/rotate", rotated)).status === 200);
     assert.equal((await chat("/rotate", alice)).status, 401);
+    // Again, long after the binding's own changes: only the Secret's watch can bring this one.
+    await rotate(rotatedAgain);
+    await waitFor("the key rotated again", async () => (await chat("/rotate", rotatedAgain)).status === 200);
+    assert.equal((await chat("/rotate", rotated)).status, 401);
     assert.equal((await plane.state()).bootId, bootId);
     assert.equal((await plane.kind("bindings").get("rotate")).metadata.generation, ready.metadata.generation);
+  });
+
+  it("shows a route's circuit breaker opening in status", async () => {
+    const failing = await OpenAIUpstream.start("failing");
+    try {
+      await plane.create("bindings", "breaking", binding("/breaking", { target: { url: failing.url } }));
+      await plane.ready("bindings", "breaking");
+      failing.fail({ kind: "status", status: 500 });
+      for (let i = 0; i < 5; i++) assert.equal((await chat("/breaking", alice)).status, 500);
+      await waitFor("the open breaker in status", async () => {
+        const b = (await plane.kind("bindings").get("breaking")) as AIModelBinding;
+        return b.status?.routes?.[0]?.breaker === "open";
+      });
+    } finally {
+      await failing.stop();
+    }
   });
 
   it("removes the routes of a deleted binding before its finalizer is released", async () => {
@@ -180,6 +204,29 @@ describe("operator: AIModelBinding", () => {
     await waitFor("every route back", async () => JSON.stringify(ours(await plane.state())) === JSON.stringify(before));
     assert.equal((await chat("/survivor", alice)).status, 200);
     assert.equal((await chat("/survivor")).status, 401);
+  });
+
+  it("keeps the finalizer, and the binding, while the gateway cannot remove its routes", async () => {
+    await plane.create("bindings", "held", binding("/held"));
+    await plane.ready("bindings", "held");
+    await plane.gateway.stop();
+    await plane.kind("bindings").delete("held");
+    await waitFor("a failed cleanup of the binding", () =>
+      plane.logs.some((l) => l.includes('"name":"held"') && l.includes("reconcile failed, retrying")),
+    );
+    const held = await plane.kind("bindings").get("held");
+    assert.ok(held.metadata.deletionTimestamp, "being deleted");
+    assert.deepEqual(held.metadata.finalizers, ["ai.kindwatch.dev/gateway"]);
+    plane.gateway = await plane.gateway.restart();
+    await waitFor("the binding to be gone", async () =>
+      plane
+        .kind("bindings")
+        .get("held")
+        .then(
+          () => false,
+          () => true,
+        ),
+    );
   });
 
   it("reports a missing Secret, key, deployment or Service as Degraded with an Event, and recovers", async () => {
@@ -257,7 +304,7 @@ describe("operator: AIModelBinding", () => {
         .list(),
     ]);
     assert.ok(plane.logs.length > 0, "the operator logged something");
-    for (const key of [alice, bob, rotated, "sk-carol-1"]) {
+    for (const key of [alice, bob, rotated, rotatedAgain, "sk-carol-1"]) {
       assert.equal(everything.includes(key), false, `${key} appears`);
       assert.equal(everything.includes(Buffer.from(key).toString("base64")), false, `${key} appears in base64`);
     }
