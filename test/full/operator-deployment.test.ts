@@ -119,12 +119,14 @@ describe("full control plane: the AIModelDeployment controller", () => {
       },
     });
 
-  /** Every version of one AIModelDeployment the server shows, from now on, as a watch delivers them. */
-  const versionsOf = (name: string) => {
+  /** Every version of one AIModelDeployment the server holds from now on, as a watch from a listed version delivers them. */
+  const versionsOf = async (name: string) => {
     const versions: AIModelDeployment[] = [];
+    const fieldSelector = `metadata.name=${name}`;
+    const { resourceVersion } = (await amds().list({ fieldSelector })).metadata;
     const watching = (async () => {
       try {
-        for await (const e of amds().watch({ fieldSelector: `metadata.name=${name}`, signal: stop.signal })) {
+        for await (const e of amds().watch({ fieldSelector, resourceVersion, signal: stop.signal })) {
           if (e.type === "ADDED" || e.type === "MODIFIED") versions.push(e.object);
         }
       } catch {
@@ -216,7 +218,7 @@ describe("full control plane: the AIModelDeployment controller", () => {
       .resource(nodesGvr)
       .patch("kwok-node-1", { metadata: { labels: { [hardwareClassLabel]: hardwareClass } } }, "merge");
     labelledNodes.push("kwok-node-1");
-    const { versions } = versionsOf("llama");
+    const { versions } = await versionsOf("llama");
     const amd = await create("llama", {
       replicas: 2,
       hardwareClass,
@@ -410,25 +412,30 @@ describe("full control plane: the AIModelDeployment controller", () => {
     );
   });
 
+  // The next two use the model of the first, whose Deployment has long settled: an endpoint does not change it, so
+  // nothing but the Secret (or the gateway's restart) can queue the object again.
   it("is Degraded with an Event while its Secret is missing, and Ready once the Secret appears, the object untouched", async () => {
     const key = "sk-alice-0123456789";
-    const amd = await create("secured", {
-      endpoint: { path: "/models/secured", authentication: { secretRef: { name: "secured-keys" } } },
-    });
+    const amd = await amds().patch(
+      "llama",
+      { spec: { endpoint: { path: "/models/secured", authentication: { secretRef: { name: "llama-keys" } } } } },
+      "merge",
+    );
     const degraded = await waitFor("Degraded SecretNotFound", async () => {
-      const now = await amds().get("secured");
+      const now = await amds().get("llama");
       const condition = getCondition(now, "Degraded");
       return condition?.status === "True" && condition.reason === "SecretNotFound" ? now : undefined;
     });
     assert.equal(getCondition(degraded, "Ready")?.status, "False");
-    assert.equal(await routeOf("secured"), undefined, "no route without its keys");
+    assert.notEqual(degraded.status?.observedGeneration, amd.metadata.generation, "not live, not observed");
+    assert.equal(await routeOf("llama"), undefined, "no route without its keys");
     const event = await waitFor("a Warning Event", async () =>
       (await env.client.resource(eventsGvr).namespace(ns).list()).items.find(
-        (e) => (e.regarding as { name?: string })?.name === "secured" && e.reason === "SecretNotFound",
+        (e) => (e.regarding as { name?: string })?.name === "llama" && e.reason === "SecretNotFound",
       ),
     );
     assert.equal(event.type, "Warning");
-    assert.match(String(event.note), /secured-keys/);
+    assert.match(String(event.note), /llama-keys/);
 
     await env.client
       .resource(secretsGvr)
@@ -436,15 +443,15 @@ describe("full control plane: the AIModelDeployment controller", () => {
       .create({
         apiVersion: "v1",
         kind: "Secret",
-        metadata: { name: "secured-keys" },
+        metadata: { name: "llama-keys" },
         data: { alice: Buffer.from(key).toString("base64") },
       });
-    const ready = await readyAt("secured");
-    assert.equal(ready.metadata.generation, amd.metadata.generation, "the AIModelDeployment was not changed");
+    const ready = await readyAt("llama", amd.metadata.generation);
     assert.equal(getCondition(ready, "Degraded")?.status, "False");
-    const route = await routeOf("secured");
-    assert.deepEqual(route?.auth, { keySet: `amd.${ns}.secured` });
-    const keySet = (await driver.state()).keysets.find((k) => k.name === `amd.${ns}.secured`);
+    assert.deepEqual(ready.metadata.finalizers, [gatewayFinalizer]);
+    const route = await routeOf("llama");
+    assert.deepEqual(route?.auth, { keySet: `amd.${ns}.llama` });
+    const keySet = (await driver.state()).keysets.find((k) => k.name === `amd.${ns}.llama`);
     assert.deepEqual(
       keySet?.keys.map((k) => k.id),
       ["alice"],
@@ -463,28 +470,28 @@ describe("full control plane: the AIModelDeployment controller", () => {
     }
 
     // Without an endpoint, the route and keys go and the finalizer with them; the model stays.
-    await amds().patch("secured", { spec: { endpoint: null } }, "merge");
+    await amds().patch("llama", { spec: { endpoint: null } }, "merge");
     const plain = await waitFor("the finalizer to be released", async () => {
-      const now = await amds().get("secured");
+      const now = await amds().get("llama");
       const released = now.metadata.finalizers === undefined && now.status?.route === undefined;
       return released && isConditionTrue(now, "Ready") ? now : undefined;
     });
     assert.equal(plain.status?.readyReplicas, 1, "the model stays");
-    assert.equal(await routeOf("secured"), undefined);
+    assert.equal(await routeOf("llama"), undefined);
     assert.equal(
-      (await driver.state()).keysets.some((k) => k.name === `amd.${ns}.secured`),
+      (await driver.state()).keysets.some((k) => k.name === `amd.${ns}.llama`),
       false,
     );
   });
 
   it("applies every route again when the gateway restarted", async () => {
-    await create("again", { endpoint: { path: "/models/again" } });
-    const ready = await readyAt("again");
-    assert.ok(await routeOf("again"));
+    const amd = await amds().patch("llama", { spec: { endpoint: { path: "/models/again" } } }, "merge");
+    await readyAt("llama", amd.metadata.generation);
+    assert.ok(await routeOf("llama"));
     gateway = await gateway.restart();
-    assert.equal(await routeOf("again"), undefined, "a new gateway starts empty");
+    assert.equal(await routeOf("llama"), undefined, "a new gateway starts empty");
     monitor.emit("restart");
-    const route = await waitFor("the route to be back", () => routeOf("again"));
-    assert.equal(route.source.generation, ready.metadata.generation);
+    const route = await waitFor("the route to be back", () => routeOf("llama"));
+    assert.equal(route.source.generation, amd.metadata.generation);
   });
 });
