@@ -91,8 +91,8 @@ const rejections: readonly Rejection[] = [
     object: amd((_, obj) => {
       obj.metadata.name = "7b.model";
     }),
-    field: "<nil>",
-    message: "metadata.name must be a DNS-1035 label",
+    field: "metadata.name",
+    message: "should match '^[a-z]([-a-z0-9]*[a-z0-9])?$'",
   },
   {
     name: "an unknown framework",
