@@ -118,7 +118,7 @@ export interface AIModelBindingSpec {
   target: BindingTarget;
   /** `openai` (OpenAI-compatible: `/v1/...` with profiles, token counts) or `http` (plain). Default `openai`. */
   provider: "openai" | "http";
-  /** The model the target serves (taken from the AIModelDeployment when `target.deploymentRef` is set). */
+  /** The model the target serves; unset with `target.deploymentRef` (the AIModelDeployment names it). */
   model?: string;
   /** Host to match (default any). */
   host?: string;

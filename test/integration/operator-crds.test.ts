@@ -45,6 +45,23 @@ interface Rejection {
   readonly object: () => KubeObject;
   readonly field: string;
   readonly message: string;
+  /** Written as the status of the live example (the status subresource), not created. */
+  readonly status?: true;
+}
+
+/** The example with `status` as its status. */
+function withStatus<T extends KubeObject>(base: () => T, status: Record<string, unknown>): () => T {
+  return () => ({ ...base(), status });
+}
+
+/** A condition as the controllers write it, with `edit` applied. */
+function condition(edit: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: "Ready", status: "True", lastTransitionTime: "2026-01-02T03:04:05Z", reason: "Live", ...edit };
+}
+
+/** The same rejection for each of `fields` (siblings with the same rule): the case's edit gets the field's name. */
+function each(fields: readonly string[], make: (field: string) => Rejection): Rejection[] {
+  return fields.map(make);
 }
 
 /** `base` with `edit` applied to its spec. */
@@ -74,8 +91,8 @@ const rejections: readonly Rejection[] = [
     object: amd((_, obj) => {
       obj.metadata.name = "7b.model";
     }),
-    field: "<nil>",
-    message: "metadata.name must be a DNS-1035 label",
+    field: "metadata.name",
+    message: "should match '^[a-z]([-a-z0-9]*[a-z0-9])?$'",
   },
   {
     name: "an unknown framework",
@@ -416,6 +433,547 @@ const rejections: readonly Rejection[] = [
     field: "spec.context.history.ttlSeconds",
     message: "should be greater than or equal to 1",
   },
+  ...each(["cpu", "memory"], (f) => ({
+    name: `a ${f} that is negative`,
+    object: amd((s) => {
+      s.resources = { [f]: "-1" };
+    }),
+    field: `spec.resources.${f}`,
+    message: "should match",
+  })),
+  ...each(["cpu", "memory"], (f) => ({
+    name: `a ${f} of 0`,
+    object: amd((s) => {
+      s.resources = { [f]: 0 };
+    }),
+    field: `spec.resources.${f}`,
+    message: "must be more than 0",
+  })),
+  {
+    name: "a port of 0",
+    object: amd((s) => {
+      s.port = 0;
+    }),
+    field: "spec.port",
+    message: "should be greater than or equal to 1",
+  },
+  {
+    name: "a hardware class that is not a label value",
+    object: amd((s) => {
+      s.hardwareClass = "gpu/large";
+    }),
+    field: "spec.hardwareClass",
+    message: "should match",
+  },
+  {
+    name: "an image with a space",
+    object: amd((s) => {
+      s.image = "vllm openai";
+    }),
+    field: "spec.image",
+    message: "should match",
+  },
+  {
+    name: "a model name with a space",
+    object: amd((s) => {
+      s.model.name = "llama 3";
+    }),
+    field: "spec.model.name",
+    message: "should match",
+  },
+  {
+    name: "an env name with =",
+    object: amd((s) => {
+      s.env = [{ name: "A=B", value: "1" }];
+    }),
+    field: "spec.env[0].name",
+    message: "should match",
+  },
+  {
+    name: "an endpoint without methods",
+    object: amd((s) => {
+      if (s.endpoint) s.endpoint.methods = [];
+    }),
+    field: "spec.endpoint.methods",
+    message: "should have at least 1 items",
+  },
+  {
+    name: "an AIModelDeployment without a model",
+    object: amd((s) => set(s, "model", undefined)),
+    field: "spec.model",
+    message: "Required value",
+  },
+  {
+    name: "an AIModelDeployment without an image",
+    object: amd((s) => set(s, "image", undefined)),
+    field: "spec.image",
+    message: "Required value",
+  },
+  {
+    name: "an endpoint without a path",
+    object: amd((s) => {
+      if (s.endpoint) set(s.endpoint, "path", undefined);
+    }),
+    field: "spec.endpoint.path",
+    message: "Required value",
+  },
+  {
+    name: "a rate limit without a rate",
+    object: amd((s) => {
+      if (s.endpoint) set(s.endpoint, "rateLimit", { burst: 3 });
+    }),
+    field: "spec.endpoint.rateLimit.requestsPerSecond",
+    message: "Required value",
+  },
+  {
+    name: "an endpoint authentication without a Secret",
+    object: amd((s) => {
+      if (s.endpoint?.authentication) set(s.endpoint.authentication, "secretRef", undefined);
+    }),
+    field: "spec.endpoint.authentication.secretRef",
+    message: "Required value",
+  },
+  {
+    name: "an endpoint key list that is empty",
+    object: amd((s) => {
+      if (s.endpoint?.authentication) s.endpoint.authentication.keys = [];
+    }),
+    field: "spec.endpoint.authentication.keys",
+    message: "should have at least 1 items",
+  },
+  {
+    name: "an endpoint key name a Secret cannot have",
+    object: amd((s) => {
+      if (s.endpoint?.authentication) s.endpoint.authentication.keys = ["a/b"];
+    }),
+    field: "spec.endpoint.authentication.keys[0]",
+    message: "should match",
+  },
+  {
+    name: "a condition whose status is not True, False or Unknown",
+    object: withStatus(deployment, { conditions: [condition({ status: "Yes" })] }),
+    field: "status.conditions[0].status",
+    message: 'supported values: "True", "False", "Unknown"',
+    status: true,
+  },
+  {
+    name: "a condition reason that is not CamelCase",
+    object: withStatus(deployment, { conditions: [condition({ reason: "not ready" })] }),
+    field: "status.conditions[0].reason",
+    message: "should match",
+    status: true,
+  },
+  {
+    name: "a condition without a lastTransitionTime",
+    object: withStatus(deployment, { conditions: [condition({ lastTransitionTime: undefined })] }),
+    field: "status.conditions[0].lastTransitionTime",
+    message: "Required value",
+    status: true,
+  },
+  {
+    name: "two conditions of one type",
+    object: withStatus(deployment, { conditions: [condition(), condition({ status: "False" })] }),
+    field: "status.conditions[1]",
+    message: "Duplicate value",
+    status: true,
+  },
+  {
+    name: "a live route without an upstream",
+    object: withStatus(deployment, { route: { name: "amd.x.y", pathPrefix: "/" } }),
+    field: "status.route.upstream",
+    message: "Required value",
+    status: true,
+  },
+  ...each(["target", "fallback"], (f) => ({
+    name: `a ${f} serviceRef port of 0`,
+    object: amb((s) => {
+      s[f as "target"] = { serviceRef: { name: "model", port: 0 } };
+    }),
+    field: `spec.${f}.serviceRef.port`,
+    message: "should be greater than or equal to 1",
+  })),
+  ...each(["target", "fallback"], (f) => ({
+    name: `a ${f} serviceRef port above 65535`,
+    object: amb((s) => {
+      s[f as "target"] = { serviceRef: { name: "model", port: 65536 } };
+    }),
+    field: `spec.${f}.serviceRef.port`,
+    message: "should be less than or equal to 65535",
+  })),
+  ...each(["target", "fallback"], (f) => ({
+    name: `a ${f} serviceRef name that is not a DNS-1035 label`,
+    object: amb((s) => {
+      s[f as "target"] = { serviceRef: { name: "1model", port: 80 } };
+    }),
+    field: `spec.${f}.serviceRef.name`,
+    message: "should match",
+  })),
+  ...each(["target", "fallback"], (f) => ({
+    name: `a ${f} serviceRef without a name`,
+    object: amb((s) => {
+      s[f as "target"] = { serviceRef: { port: 80 } as { name: string; port: number } };
+    }),
+    field: `spec.${f}.serviceRef.name`,
+    message: "Required value",
+  })),
+  ...each(["target", "fallback"], (f) => ({
+    name: `a ${f} deploymentRef without a name`,
+    object: amb((s) => {
+      s[f as "target"] = { deploymentRef: {} as { name: string } };
+    }),
+    field: `spec.${f}.deploymentRef.name`,
+    message: "Required value",
+  })),
+  {
+    name: "a fallback deploymentRef that is not a DNS-1035 label",
+    object: amb((s) => {
+      s.fallback = { deploymentRef: { name: "Qwen" } };
+    }),
+    field: "spec.fallback.deploymentRef.name",
+    message: "should match",
+  },
+  ...each(["target", "fallback"], (f) => ({
+    name: `a ${f} url that does not parse`,
+    object: amb((s) => {
+      s[f as "target"] = { url: "http://[::1" };
+    }),
+    field: `spec.${f}.url`,
+    message: "must be a URL",
+  })),
+  {
+    name: "a target url with a user",
+    object: amb((s) => {
+      s.target = { url: "https://user:secret@models.example" };
+    }),
+    field: "spec.target.url",
+    message: "should match",
+  },
+  ...each(["connect", "firstByte", "total"], (f) => ({
+    name: `a ${f} timeout that is not a Duration`,
+    object: amb((s) => {
+      s.timeouts = { [f]: "1d" };
+    }),
+    field: `spec.timeouts.${f}`,
+    message: "should match",
+  })),
+  ...each(["connect", "firstByte", "total"], (f) => ({
+    name: `a ${f} timeout of 0ms`,
+    object: amb((s) => {
+      s.timeouts = { [f]: "0ms" };
+    }),
+    field: `spec.timeouts.${f}`,
+    message: "must be more than 0s and at most 24h",
+  })),
+  {
+    name: "a model with a space",
+    object: amb((s) => {
+      s.target = { url: "https://api.openai.com" };
+      s.model = "gpt 4o";
+    }),
+    field: "spec.model",
+    message: "should match",
+  },
+  {
+    name: "a lower-case route method",
+    object: amb((s) => {
+      s.routes = [{ path: "/v1", methods: ["get"] }];
+    }),
+    field: "spec.routes[0].methods[0]",
+    message: "should match",
+  },
+  {
+    name: "a route with an empty method list",
+    object: amb((s) => {
+      s.routes = [{ path: "/v1", methods: [] }];
+    }),
+    field: "spec.routes[0].methods",
+    message: "should have at least 1 items",
+  },
+  {
+    name: "a route method given twice",
+    object: amb((s) => {
+      s.routes = [{ path: "/v1", methods: ["GET", "GET"] }];
+    }),
+    field: "spec.routes[0].methods[1]",
+    message: "Duplicate value",
+  },
+  {
+    name: "a binding without a target",
+    object: amb((s) => set(s, "target", undefined)),
+    field: "spec.target",
+    message: "Required value",
+  },
+  {
+    name: "a binding without routes",
+    object: amb((s) => set(s, "routes", undefined)),
+    field: "spec.routes",
+    message: "Required value",
+  },
+  {
+    name: "a binding rate of 0",
+    object: amb((s) => {
+      s.rateLimit = { requestsPerSecond: 0 };
+    }),
+    field: "spec.rateLimit.requestsPerSecond",
+    message: "should be greater than 0",
+  },
+  {
+    name: "a binding rate limit without a rate",
+    object: amb((s) => {
+      set(s, "rateLimit", { burst: 3 });
+    }),
+    field: "spec.rateLimit.requestsPerSecond",
+    message: "Required value",
+  },
+  {
+    name: "a binding header name with a colon",
+    object: amb((s) => {
+      if (s.authentication) s.authentication.header = "x-api-key:";
+    }),
+    field: "spec.authentication.header",
+    message: "should match",
+  },
+  {
+    name: "a binding Secret reference that is not a DNS name",
+    object: amb((s) => {
+      if (s.authentication) s.authentication.secretRef = { name: "Keys" };
+    }),
+    field: "spec.authentication.secretRef.name",
+    message: "should match",
+  },
+  {
+    name: "a binding key list that is empty",
+    object: amb((s) => {
+      if (s.authentication) s.authentication.keys = [];
+    }),
+    field: "spec.authentication.keys",
+    message: "should have at least 1 items",
+  },
+  {
+    name: "a binding key given twice",
+    object: amb((s) => {
+      if (s.authentication) s.authentication.keys = ["team-a", "team-a"];
+    }),
+    field: "spec.authentication.keys[1]",
+    message: "Duplicate value",
+  },
+  {
+    name: "a binding authentication without a Secret",
+    object: amb((s) => {
+      if (s.authentication) set(s.authentication, "secretRef", undefined);
+    }),
+    field: "spec.authentication.secretRef",
+    message: "Required value",
+  },
+  {
+    name: "a profileRef that is not a DNS name",
+    object: amb((s) => {
+      s.profileRef = { name: "Assistant" };
+    }),
+    field: "spec.profileRef.name",
+    message: "should match",
+  },
+  {
+    name: "a live route of a binding without a path prefix",
+    object: withStatus(binding, { routes: [{ name: "amb.x.y.0", upstream: "http://x" }] }),
+    field: "status.routes[0].pathPrefix",
+    message: "Required value",
+    status: true,
+  },
+  {
+    name: "a binding's live route given twice",
+    object: withStatus(binding, {
+      routes: [
+        { name: "amb.x.y.0", pathPrefix: "/", upstream: "http://x" },
+        { name: "amb.x.y.0", pathPrefix: "/", upstream: "http://x" },
+      ],
+    }),
+    field: "status.routes[1]",
+    message: "Duplicate value",
+    status: true,
+  },
+  {
+    name: "a profile without a model",
+    object: llmp((s) => set(s, "model", undefined)),
+    field: "spec.model",
+    message: "Required value",
+  },
+  {
+    name: "a profile model with a space",
+    object: llmp((s) => {
+      s.model = "qwen 2.5";
+    }),
+    field: "spec.model",
+    message: "should match",
+  },
+  ...each(["temperature", "topP"], (f) => ({
+    name: `a negative ${f}`,
+    object: llmp((s) => {
+      delete s.bounds;
+      s.parameters = { [f]: -0.1 };
+    }),
+    field: `spec.parameters.${f}`,
+    message: "should be greater than or equal to 0",
+  })),
+  {
+    name: "a top_p above 1",
+    object: llmp((s) => {
+      delete s.bounds;
+      s.parameters = { topP: 1.1 };
+    }),
+    field: "spec.parameters.topP",
+    message: "should be less than or equal to 1",
+  },
+  {
+    name: "a maxTokens of 0",
+    object: llmp((s) => {
+      delete s.bounds;
+      s.parameters = { maxTokens: 0 };
+    }),
+    field: "spec.parameters.maxTokens",
+    message: "should be greater than or equal to 1",
+  },
+  {
+    name: "an empty stop sequence",
+    object: llmp((s) => {
+      s.parameters = { stop: [""] };
+    }),
+    field: "spec.parameters.stop[0]",
+    message: "should be at least 1 chars long",
+  },
+  ...["temperature", "topP"].flatMap((range) =>
+    ["min", "max"].flatMap((end) => [
+      {
+        name: `a ${range} bound's ${end} below 0`,
+        object: llmp((s) => {
+          delete s.parameters;
+          s.bounds = { [range]: { min: 0, max: 0, [end]: -1 } };
+        }),
+        field: `spec.bounds.${range}.${end}`,
+        message: "should be greater than or equal to 0",
+      },
+      {
+        name: `a ${range} bound's ${end} above its range`,
+        object: llmp((s) => {
+          delete s.parameters;
+          s.bounds = { [range]: { min: 0, max: 0, [end]: 3 } };
+        }),
+        field: `spec.bounds.${range}.${end}`,
+        message: `should be less than or equal to ${range === "temperature" ? 2 : 1}`,
+      },
+      {
+        name: `a ${range} bound without its ${end}`,
+        object: llmp((s) => {
+          delete s.parameters;
+          s.bounds = { [range]: { min: 0, max: 1, [end]: undefined } };
+        }),
+        field: `spec.bounds.${range}.${end}`,
+        message: "Required value",
+      },
+    ]),
+  ),
+  {
+    name: "a maxTokens bound of 0",
+    object: llmp((s) => {
+      delete s.parameters;
+      s.bounds = { maxTokens: 0 };
+    }),
+    field: "spec.bounds.maxTokens",
+    message: "should be greater than or equal to 1",
+  },
+  {
+    name: "an unknown protocol",
+    object: llmp((s) => set(s.context, "protocol", "embeddings")),
+    field: "spec.context.protocol",
+    message: 'supported values: "chat", "completion"',
+  },
+  {
+    name: "an unknown history retention",
+    object: llmp((s) => set(s.context.history ?? {}, "retention", "forever")),
+    field: "spec.context.history.retention",
+    message: 'supported values: "none", "session"',
+  },
+  {
+    name: "a history of 0 turns",
+    object: llmp((s) => {
+      s.context.history = { retention: "session", ttlSeconds: 60, maxTurns: 0 };
+    }),
+    field: "spec.context.history.maxTurns",
+    message: "should be greater than or equal to 1",
+  },
+  {
+    name: "a session header with a space",
+    object: llmp((s) => {
+      s.context.history = { retention: "session", ttlSeconds: 60, maxTurns: 5, header: "x session" };
+    }),
+    field: "spec.context.history.header",
+    message: "should match",
+  },
+  {
+    name: "a template name that is not a DNS label",
+    object: llmp((s) => {
+      s.promptTemplates = [{ name: "Summarise", template: "Summarise.", variables: [] }];
+    }),
+    field: "spec.promptTemplates[0].name",
+    message: "should match",
+  },
+  {
+    name: "an empty template",
+    object: llmp((s) => {
+      s.promptTemplates = [{ name: "empty", template: "", variables: [] }];
+    }),
+    field: "spec.promptTemplates[0].template",
+    message: "should be at least 1 chars long",
+  },
+  {
+    name: "a template without a template",
+    object: llmp((s) => {
+      s.promptTemplates = [
+        { name: "empty", variables: [] } as unknown as { name: string; template: string; variables: string[] },
+      ];
+    }),
+    field: "spec.promptTemplates[0].template",
+    message: "Required value",
+  },
+  {
+    name: "a template variable given twice",
+    object: llmp((s) => {
+      s.promptTemplates = [{ name: "echo", template: "{{text}}", variables: ["text", "text"] }];
+    }),
+    field: "spec.promptTemplates[0].variables[1]",
+    message: "Duplicate value",
+  },
+  {
+    name: "a token budget without tokens per minute",
+    object: llmp((s) => {
+      s.tokenBudget = {} as { tokensPerMinute: number };
+    }),
+    field: "spec.tokenBudget.tokensPerMinute",
+    message: "Required value",
+  },
+  {
+    name: "token usage without output tokens",
+    object: withStatus(profile, { usage: { inputTokens: 1 } }),
+    field: "status.usage.outputTokens",
+    message: "Required value",
+    status: true,
+  },
+  {
+    name: "token usage of one key given twice",
+    object: withStatus(profile, {
+      usage: {
+        inputTokens: 2,
+        outputTokens: 2,
+        byKey: [
+          { keyId: "a", inputTokens: 1, outputTokens: 1 },
+          { keyId: "a", inputTokens: 1, outputTokens: 1 },
+        ],
+      },
+    }),
+    field: "status.usage.byKey[1]",
+    message: "Duplicate value",
+    status: true,
+  },
   {
     name: "a token budget of 0",
     object: llmp((s) => {
@@ -619,7 +1177,11 @@ describe("the operator's CRDs", () => {
   for (const bad of rejections) {
     it(`refuses ${bad.name}`, async () => {
       const obj = bad.object();
-      await assert.rejects(clientFor(obj).create(obj, { dryRun: true }), (err: unknown) => {
+      const client = clientFor(obj);
+      const write = bad.status
+        ? client.updateStatus(await withVersion(client, obj), { dryRun: true })
+        : client.create(obj, { dryRun: true });
+      await assert.rejects(write, (err: unknown) => {
         assert.ok(err instanceof ApiError, `an ApiError, not ${String(err)}`);
         assert.equal(err.status, 422, err.message);
         const causes = err.causes.map((c) => `${c.field ?? "<nil>"}: ${c.message ?? ""}`);
