@@ -332,6 +332,26 @@ describe("the chart's RBAC on the real API server", () => {
     );
   });
 
+  it("runs Pods that the API server admits under the restricted Pod Security Standard", async () => {
+    const pods = env.client.resource(podsGvr).namespace(home);
+    await env.client
+      .resource(namespacesGvr)
+      .patch(home, { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } }, "merge");
+    const privileged = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "root" },
+      spec: { containers: [{ name: "c", image: "busybox" }] },
+    };
+    await forbidden("a Pod without the restricted security context", () => pods.create(privileged, { dryRun: true }));
+    for (const name of [`${release}-kindwatch-operator`, `${release}-kindwatch-gateway`]) {
+      const template = (find(objects, "Deployment", name).spec as { template: { spec: unknown } }).template;
+      const pod = { apiVersion: "v1", kind: "Pod", metadata: { name }, spec: template.spec };
+      const admitted = await pods.create(pod, { dryRun: true });
+      assert.equal(admitted.metadata.name, name);
+    }
+  });
+
   it("lets the operator's ServiceAccount list and watch, in every namespace, what the operator watches", async () => {
     const admin = env.client;
     const watched: [GroupVersionResource, KubeObject][] = [
