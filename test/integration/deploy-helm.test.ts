@@ -21,7 +21,7 @@ import { ApiError } from "../../src/http/errors.js";
 import { LeaderElector } from "../../src/manager/leader.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { gatewayFinalizer, operatorFieldManager } from "../../src/operator/names.js";
-import { gatewayRules, operatorLeaseRules, operatorRules } from "../../src/operator/rbac.js";
+import { gatewayRules, operatorLeaseName, operatorLeaseRules, operatorRules } from "../../src/operator/rbac.js";
 import { aiApiVersion, aiResources } from "../../src/operator/types.js";
 import { type ClientEnv, clientEnv, clientFor, deploymentsGvr, namespacesGvr } from "../support/client.js";
 import { faultCluster } from "../support/faults.js";
@@ -531,9 +531,9 @@ describe("the chart's RBAC on the real API server", () => {
     assert.equal((written as { series?: { count: number } } | undefined)?.series?.count, 2);
   });
 
-  it("lets it elect a leader on a Lease of its namespace: create, renew, release", async () => {
+  it("lets it elect a leader on its Lease: create, renew, release; no other Lease", async () => {
     const warnings: string[] = [];
-    const name = uniqueName("lease");
+    const name = operatorLeaseName;
     const abort = new AbortController();
     let renewals = 0;
     const elector = new LeaderElector(sa.client, {
@@ -561,6 +561,25 @@ describe("the chart's RBAC on the real API server", () => {
     assert.deepEqual(warnings, []);
     const released = await env.client.resource(leasesGvr).namespace(home).get(name);
     assert.equal((released.spec as { holderIdentity?: string }).holderIdentity, "", "released on stop");
+
+    const refused: string[] = [];
+    const other = new LeaderElector(sa.client, {
+      namespace: home,
+      name: uniqueName("other"),
+      leaseDurationMs: 3000,
+      renewDeadlineMs: 2000,
+      retryPeriodMs: 200,
+      logger: (level, message, fields) => {
+        if (level !== "info") refused.push(`${message}: ${String(fields?.error ?? "")}`);
+      },
+    });
+    const stop = new AbortController();
+    const running = other.run(stop.signal);
+    // It may create another Lease (create cannot be limited to a name), but never read or renew it.
+    await waitFor("a refused try on another Lease", () => refused.some((w) => /forbidden/i.test(w)));
+    stop.abort();
+    await running;
+    assert.equal(other.isLeader(), false);
   });
 
   it("refuses it what the operator never does", async () => {
