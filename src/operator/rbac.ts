@@ -8,8 +8,13 @@
 export interface PolicyRule {
   readonly apiGroups: readonly string[];
   readonly resources: readonly string[];
+  /** Only these objects (never for create or list: those have no name to check). */
+  readonly resourceNames?: readonly string[];
   readonly verbs: readonly string[];
 }
+
+/** The Lease the operator's replicas elect a leader on (`kindwatch operator --leader-elect`). */
+export const operatorLeaseName = "kindwatch-operator";
 
 /** The operator's cluster-wide rules (its ClusterRole): it watches and writes in every namespace. */
 export const operatorRules: readonly PolicyRule[] = [
@@ -64,14 +69,20 @@ export const operatorRules: readonly PolicyRule[] = [
 ];
 
 /**
- * The operator's rules in its lease namespace only (a Role there): the LeaderElector reads, creates and updates its
- * Lease. Cluster-wide, they would let the operator take over any other component's Lease.
+ * The operator's rules in its lease namespace only (a Role there): the LeaderElector creates its Lease, then reads and
+ * updates that one only. Cluster-wide, or without the name, they would let it take over another component's Lease.
  */
 export const operatorLeaseRules: readonly PolicyRule[] = [
   {
     apiGroups: ["coordination.k8s.io"],
     resources: ["leases"],
-    verbs: ["create", "get", "update"],
+    verbs: ["create"],
+  },
+  {
+    apiGroups: ["coordination.k8s.io"],
+    resources: ["leases"],
+    resourceNames: [operatorLeaseName],
+    verbs: ["get", "update"],
   },
 ];
 

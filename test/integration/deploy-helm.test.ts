@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
-import { parse } from "yaml";
 import { Informer } from "../../src/cache/informer.js";
 import type { LogLevel } from "../../src/cache/log.js";
 import { listWatchOf } from "../../src/cache/watcher.js";
@@ -22,7 +21,7 @@ import { ApiError } from "../../src/http/errors.js";
 import { LeaderElector } from "../../src/manager/leader.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { gatewayFinalizer, operatorFieldManager } from "../../src/operator/names.js";
-import { gatewayRules, operatorLeaseRules, operatorRules } from "../../src/operator/rbac.js";
+import { gatewayRules, operatorLeaseName, operatorLeaseRules, operatorRules } from "../../src/operator/rbac.js";
 import { aiApiVersion, aiResources } from "../../src/operator/types.js";
 import { type ClientEnv, clientEnv, clientFor, deploymentsGvr, namespacesGvr } from "../support/client.js";
 import { faultCluster } from "../support/faults.js";
@@ -214,10 +213,12 @@ describe("the Helm chart", () => {
     const { stdout } = await helm(["template", "kindwatch", chartDir, "--include-crds", "--namespace", "x"]);
     const rendered = parseObjects(stdout).filter((o) => o.kind === "CustomResourceDefinition");
     const files = (await readdir(operatorCrdsDir)).filter((f) => f.endsWith(".yaml")).sort();
-    const source = await Promise.all(files.map(async (f) => parse(await readFile(`${operatorCrdsDir}${f}`, "utf8"))));
+    const source = (await Promise.all(files.map(async (f) => readFile(`${operatorCrdsDir}${f}`, "utf8")))).flatMap(
+      parseObjects,
+    );
     const byName = (a: KubeObject, b: KubeObject) => String(a.metadata.name).localeCompare(String(b.metadata.name));
     assert.equal(source.length, 3);
-    assert.deepEqual(rendered.sort(byName), (source as KubeObject[]).sort(byName));
+    assert.deepEqual(rendered.sort(byName), source.sort(byName));
   });
 
   it("is what deploy/kindwatch.yaml holds (npm run deploy:render writes it)", async () => {
@@ -330,6 +331,26 @@ describe("the chart's RBAC on the real API server", () => {
       before,
       "a second apply is a no-op: the chart renders objects as the server keeps them",
     );
+  });
+
+  it("runs Pods that the API server admits under the restricted Pod Security Standard", async () => {
+    const pods = env.client.resource(podsGvr).namespace(home);
+    await env.client
+      .resource(namespacesGvr)
+      .patch(home, { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } }, "merge");
+    const privileged = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "root" },
+      spec: { containers: [{ name: "c", image: "busybox" }] },
+    };
+    await forbidden("a Pod without the restricted security context", () => pods.create(privileged, { dryRun: true }));
+    for (const name of [`${release}-kindwatch-operator`, `${release}-kindwatch-gateway`]) {
+      const template = (find(objects, "Deployment", name).spec as { template: { spec: unknown } }).template;
+      const pod = { apiVersion: "v1", kind: "Pod", metadata: { name }, spec: template.spec };
+      const admitted = await pods.create(pod, { dryRun: true });
+      assert.equal(admitted.metadata.name, name);
+    }
   });
 
   it("lets the operator's ServiceAccount list and watch, in every namespace, what the operator watches", async () => {
@@ -510,9 +531,9 @@ describe("the chart's RBAC on the real API server", () => {
     assert.equal((written as { series?: { count: number } } | undefined)?.series?.count, 2);
   });
 
-  it("lets it elect a leader on a Lease of its namespace: create, renew, release", async () => {
+  it("lets it elect a leader on its Lease: create, renew, release; no other Lease", async () => {
     const warnings: string[] = [];
-    const name = uniqueName("lease");
+    const name = operatorLeaseName;
     const abort = new AbortController();
     let renewals = 0;
     const elector = new LeaderElector(sa.client, {
@@ -540,6 +561,25 @@ describe("the chart's RBAC on the real API server", () => {
     assert.deepEqual(warnings, []);
     const released = await env.client.resource(leasesGvr).namespace(home).get(name);
     assert.equal((released.spec as { holderIdentity?: string }).holderIdentity, "", "released on stop");
+
+    const refused: string[] = [];
+    const other = new LeaderElector(sa.client, {
+      namespace: home,
+      name: uniqueName("other"),
+      leaseDurationMs: 3000,
+      renewDeadlineMs: 2000,
+      retryPeriodMs: 200,
+      logger: (level, message, fields) => {
+        if (level !== "info") refused.push(`${message}: ${String(fields?.error ?? "")}`);
+      },
+    });
+    const stop = new AbortController();
+    const running = other.run(stop.signal);
+    // It may create another Lease (create cannot be limited to a name), but never read or renew it.
+    await waitFor("a refused try on another Lease", () => refused.some((w) => /forbidden/i.test(w)));
+    stop.abort();
+    await running;
+    assert.equal(other.isLeader(), false);
   });
 
   it("refuses it what the operator never does", async () => {
