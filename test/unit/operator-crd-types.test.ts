@@ -113,7 +113,12 @@ const bindingSpec: Shape<AIModelBindingSpec> = {
   provider: { ...req, enum: ["openai", "http"] },
   model: { ...opt, ...str },
   host: { ...opt, ...str },
-  routes: { ...req, items: { properties: { path: { ...req, ...str }, methods: { ...opt, items: str } } } },
+  routes: {
+    ...req,
+    items: {
+      properties: { path: { ...req, ...str }, methods: { ...opt, items: str }, keys: { ...opt, items: str } },
+    },
+  },
   fallback: { ...opt, properties: target },
   timeouts: {
     ...opt,

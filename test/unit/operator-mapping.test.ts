@@ -61,7 +61,8 @@ describe("operator mapping", () => {
       tokensPerMinute: 1000,
     });
     assert.deepEqual(validateSpec("profiles", spec.name, spec), spec);
-    const bare = profileSpec({ ...profile, spec: { model: "m" } });
-    assert.deepEqual(bare, { name: "llmp.ns.p", source: { uid: "u", generation: 4 }, model: "m" });
+    // As the API server defaults it: `context: {}` becomes `{protocol: chat}`.
+    const bare = profileSpec({ ...profile, spec: { model: "m", context: { protocol: "chat" } } });
+    assert.deepEqual(bare, { name: "llmp.ns.p", source: { uid: "u", generation: 4 }, model: "m", protocol: "chat" });
   });
 });
