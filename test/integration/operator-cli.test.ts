@@ -44,6 +44,17 @@ describe("kindwatch operator: the command", () => {
         /--service-url-template "\{name\}" makes no http\(s\) URL/,
       ],
       [[...url, ...file, "--lease-namespace", "x"], /--lease-namespace needs --leader-elect/],
+      [[...url, ...file, "--lease-duration", "4s"], /--lease-duration needs --leader-elect/],
+      [[...url, ...file, "--leader-elect", "--lease-duration", "4"], /--lease-duration "4" is not a duration/],
+      [[...url, ...file, "--leader-elect", "--lease-duration", "2500ms"], /--lease-duration must be whole seconds/],
+      [
+        [...url, ...file, "--leader-elect", "--lease-duration", "4s"],
+        /--renew-deadline \(10000 ms\) must be below --lease-duration \(4000 ms\)/,
+      ],
+      [
+        [...url, ...file, "--leader-elect", "--renew-deadline", "1s", "--retry-period", "1s"],
+        /--renew-deadline \(1000 ms\) must exceed 1.2 x --retry-period \(1000 ms\)/,
+      ],
       [[...url, ...file, "--listen", "x"], /kindwatch operator takes no flag --listen/],
       [[...url, ...file, "extra"], /kindwatch operator takes no argument "extra"/],
     ];
@@ -70,7 +81,15 @@ describe("kindwatch operator: the command", () => {
   it("documents its flags in --help", async () => {
     const result = await runCli(["operator", "--help"]);
     assert.equal(result.code, 0);
-    for (const flag of ["--gateway-admin-url", "--gateway-token-file", "--leader-elect", "--service-url-template"]) {
+    for (const flag of [
+      "--gateway-admin-url",
+      "--gateway-token-file",
+      "--leader-elect",
+      "--lease-duration",
+      "--renew-deadline",
+      "--retry-period",
+      "--service-url-template",
+    ]) {
       assert.match(result.stdout, new RegExp(flag));
     }
   });
