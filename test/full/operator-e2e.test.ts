@@ -21,7 +21,7 @@ import {
   aiResources,
   type LLMInvocationProfile,
 } from "../../src/operator/types.js";
-import { type ClientEnv, deploymentsGvr } from "../support/client.js";
+import { type ClientEnv, deploymentsGvr, namespacesGvr } from "../support/client.js";
 import { fullClientEnv } from "../support/full.js";
 import { type Answer, GatewayProcess } from "../support/gateway.js";
 import { renderChart } from "../support/helm.js";
@@ -116,10 +116,18 @@ describe("operator end to end: chart RBAC, gateway and two operator replicas as 
   );
 
   after(async () => {
+    // The operator releases its finalizers while it still runs, so that the namespace can go.
+    if (operators.some((o) => o.running)) {
+      for (const kind of Object.keys(kinds) as Kind[]) await client(kind).deleteCollection();
+      await waitFor("the operator's objects to be gone", async () => {
+        const left = await Promise.all((Object.keys(kinds) as Kind[]).map(async (k) => (await client(k).list()).items));
+        return left.every((items) => items.length === 0);
+      });
+    }
     await Promise.all(operators.map((o) => o.kill("SIGTERM")));
     await Promise.all([gateway?.stop(), upstream?.stop()]);
     await env?.client
-      .resource({ group: "", version: "v1", resource: "namespaces" })
+      .resource(namespacesGvr)
       .delete(releaseNs)
       .catch(() => {});
     await cluster?.close();
