@@ -450,7 +450,8 @@ describe("full control plane: the AIModelDeployment controller", () => {
     assert.equal(getCondition(ready, "Degraded")?.status, "False");
     assert.deepEqual(ready.metadata.finalizers, [gatewayFinalizer]);
     const route = await routeOf("llama");
-    assert.deepEqual(route?.auth, { keySet: `amd.${ns}.llama` });
+    // The schema defaults the header to authorization.
+    assert.deepEqual(route?.auth, { keySet: `amd.${ns}.llama`, header: "authorization" });
     const keySet = (await driver.state()).keysets.find((k) => k.name === `amd.${ns}.llama`);
     assert.deepEqual(
       keySet?.keys.map((k) => k.id),

@@ -435,13 +435,13 @@ describe("operator end to end: chart RBAC, gateway and two operator replicas as 
       while (!stop) {
         const limit = (await gateway.call("/limited/change")).headers["x-ratelimit-limit-requests"];
         if (limit === "5") oldSeen = true;
-        if (firstSeen === undefined && limit === "20") firstSeen = performance.now();
+        if (firstSeen === undefined && limit === "40") firstSeen = performance.now();
       }
     })();
     try {
       await waitFor("the loop to see the old limit", () => oldSeen);
       patchedAt = performance.now();
-      await limited.patch("limited", { spec: { rateLimit: { requestsPerSecond: 40, burst: 20 } } }, "merge");
+      await limited.patch("limited", { spec: { rateLimit: { requestsPerSecond: 40, burst: 40 } } }, "merge");
       await waitFor("an answer under the new limit", () => firstSeen !== undefined, { timeoutMs: 5000, intervalMs: 5 });
     } finally {
       stop = true;
