@@ -116,22 +116,27 @@ describe("operator end to end: chart RBAC, gateway and two operator replicas as 
   );
 
   after(async () => {
-    // The operator releases its finalizers while it still runs, so that the namespace can go.
-    if (operators.some((o) => o.running)) {
-      for (const kind of Object.keys(kinds) as Kind[]) await client(kind).deleteCollection();
-      await waitFor("the operator's objects to be gone", async () => {
-        const left = await Promise.all((Object.keys(kinds) as Kind[]).map(async (k) => (await client(k).list()).items));
-        return left.every((items) => items.length === 0);
-      });
+    try {
+      // The operator releases its finalizers while it still runs, so that the namespace can go.
+      if (operators.some((o) => o.running)) {
+        for (const kind of Object.keys(kinds) as Kind[]) await client(kind).deleteCollection();
+        await waitFor("the operator's objects to be gone", async () => {
+          const left = await Promise.all(
+            (Object.keys(kinds) as Kind[]).map(async (k) => (await client(k).list()).items),
+          );
+          return left.every((items) => items.length === 0);
+        });
+      }
+    } finally {
+      await Promise.all(operators.map((o) => o.kill("SIGTERM")));
+      await Promise.all([gateway?.stop(), upstream?.stop()]);
+      await env?.client
+        .resource(namespacesGvr)
+        .delete(releaseNs)
+        .catch(() => {});
+      await cluster?.close();
+      await env?.close();
     }
-    await Promise.all(operators.map((o) => o.kill("SIGTERM")));
-    await Promise.all([gateway?.stop(), upstream?.stop()]);
-    await env?.client
-      .resource(namespacesGvr)
-      .delete(releaseNs)
-      .catch(() => {});
-    await cluster?.close();
-    await env?.close();
   });
 
   const client = <T extends KubeObject = KubeObject>(kind: Kind) =>
