@@ -137,7 +137,11 @@ export class OperatorPlane {
 /** `/admin/v1/state`, as far as the tests read it. */
 export interface GatewayState {
   bootId: string;
-  routes: { name: string; source: { uid: string; generation: number }; limit?: { requestsPerSecond: number; burst: number } }[];
+  routes: {
+    name: string;
+    source: { uid: string; generation: number };
+    limit?: { requestsPerSecond: number; burst: number };
+  }[];
   keysets: { name: string; keys: { id: string }[] }[];
   profiles: { name: string; systemPrompt?: string }[];
   usage?: { profiles: { name: string; inputTokens: number; outputTokens: number }[] };
