@@ -294,6 +294,17 @@ describe("operator: AIModelBinding", () => {
     assert.equal((await chat("/no-deployment", alice)).status, 200);
   });
 
+  it("is never Ready for what the gateway refused: Degraded GatewayRejected with the gateway's reason", async () => {
+    await plane.create("bindings", "refused", binding("/refused", { host: "Not_A_Host" }));
+    const degraded = await plane.degraded("bindings", "refused", "GatewayRejected");
+    assert.match(conditionOf(degraded, "Degraded")?.message ?? "", /match\.host: not a host/);
+    assert.equal(conditionOf(degraded, "Ready")?.status, "False");
+    assert.equal((degraded as AIModelBinding).status?.observedGeneration, undefined);
+    await plane.kind("bindings").patch("refused", { spec: { host: "models.example.com" } }, "merge");
+    const ready = await plane.ready("bindings", "refused");
+    assert.equal(conditionOf(ready, "Degraded")?.status, "False");
+  });
+
   it("never shows a key in logs, Events or status", async () => {
     const everything = JSON.stringify([
       plane.logs,
