@@ -329,6 +329,21 @@ describe("full control plane: the AIModelDeployment controller", () => {
       const amd = await amds().get("llama");
       return amd.status?.replicas === 1 && amd.status.readyReplicas === 1 && isConditionTrue(amd, "Ready");
     });
+    // Settled: the Pods scaled away are gone, so the Deployment's status changes no more (the next tests rely on it).
+    await waitFor(
+      "the scaled-away Pods to be gone",
+      async () => {
+        const left = await env.client
+          .resource(podsGvr)
+          .namespace(ns)
+          .list({ labelSelector: selectorOf("llama") });
+        const d = (await env.client.resource(deploymentsGvr).namespace(ns).get("llama")) as {
+          status?: { replicas?: number; terminatingReplicas?: number };
+        };
+        return left.items.length === 1 && d.status?.replicas === 1 && !d.status.terminatingReplicas;
+      },
+      { timeoutMs: 90_000 },
+    );
   });
 
   it("makes an endpoint a live gateway route to the model, follows spec changes, and removes it before the finalizer on delete", async () => {
