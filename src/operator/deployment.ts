@@ -261,6 +261,7 @@ export function aiModelDeploymentController(
       (workload.observedGeneration ?? 0) >= (meta.generation(applied) ?? 0) &&
       (workload.updatedReplicas ?? 0) >= wanted &&
       ready >= wanted;
+    const generation = meta.generation(amd) ?? 0;
     const problem = gateway && "problem" in gateway ? gateway.problem : undefined;
     const route = gateway && "route" in gateway ? gateway.route : undefined;
     const conditions: ConditionInput[] = problem
@@ -301,12 +302,15 @@ export function aiModelDeploymentController(
       ctx.primary,
       amd,
       {
-        conditions,
-        // The generation made live: not one the gateway has not taken.
-        observedGeneration: problem === undefined,
+        // Each condition tells the generation it was computed from: after a Conflict, setStatus edits a fresher object,
+        // whose generation this reconcile has not made live.
+        conditions: conditions.map((c) => ({ ...c, observedGeneration: generation })),
+        observedGeneration: false,
         edit: (obj) => {
           obj.status ??= {};
           const status: AIModelDeploymentStatus = obj.status;
+          // The generation made live: not one the gateway has not taken.
+          if (!problem) status.observedGeneration = generation;
           status.replicas = workload.replicas ?? 0;
           status.readyReplicas = ready;
           status.selector = selectorString(name);

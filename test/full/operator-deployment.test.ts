@@ -95,8 +95,11 @@ describe("full control plane: the AIModelDeployment controller", () => {
   const monitor = new TestMonitor();
   const stop = new AbortController();
   let running: Promise<void>;
-  /** What the AIModelDeployment looked like on the server each time the controller removed a route. */
-  const atRouteDeletion: { route: string; owner: KubeObject | "gone" }[] = [];
+  /**
+   * What the AIModelDeployment looked like on the server each time the controller deleted a route, and whether the
+   * route was there (a reconcile from a stale cache may delete it again once it is gone, which is harmless).
+   */
+  const atRouteDeletion: { route: string; owner: KubeObject | "gone"; removed: boolean }[] = [];
   const labelledNodes: string[] = [];
   let ns: string;
 
@@ -173,8 +176,9 @@ describe("full control plane: the AIModelDeployment controller", () => {
             if (isNotFound(err)) return "gone" as const;
             throw err;
           });
-        atRouteDeletion.push({ route: name, owner });
-        return driver.deleteRoute(name);
+        const removed = await driver.deleteRoute(name);
+        atRouteDeletion.push({ route: name, owner, removed });
+        return removed;
       },
       deleteKeySet: (name) => driver.deleteKeySet(name),
       deleteProfile: (name) => driver.deleteProfile(name),
@@ -325,6 +329,21 @@ describe("full control plane: the AIModelDeployment controller", () => {
       const amd = await amds().get("llama");
       return amd.status?.replicas === 1 && amd.status.readyReplicas === 1 && isConditionTrue(amd, "Ready");
     });
+    // Settled: the Pods scaled away are gone, so the Deployment's status changes no more (the next tests rely on it).
+    await waitFor(
+      "the scaled-away Pods to be gone",
+      async () => {
+        const left = await env.client
+          .resource(podsGvr)
+          .namespace(ns)
+          .list({ labelSelector: selectorOf("llama") });
+        const d = (await env.client.resource(deploymentsGvr).namespace(ns).get("llama")) as {
+          status?: { replicas?: number; terminatingReplicas?: number };
+        };
+        return left.items.length === 1 && d.status?.replicas === 1 && !d.status.terminatingReplicas;
+      },
+      { timeoutMs: 90_000 },
+    );
   });
 
   it("makes an endpoint a live gateway route to the model, follows spec changes, and removes it before the finalizer on delete", async () => {
@@ -394,12 +413,14 @@ describe("full control plane: the AIModelDeployment controller", () => {
       }
     });
     assert.equal(await routeOf("chat"), undefined);
-    const deletions = atRouteDeletion.filter((r) => r.route === `amd.${ns}.chat`);
-    assert.ok(deletions.length > 0, "the route was deleted");
-    for (const { owner } of deletions) {
-      assert.notEqual(owner, "gone", "the route was removed after the finalizer was released");
-      assert.ok(owner !== "gone" && owner.metadata.finalizers?.includes(gatewayFinalizer));
-    }
+    const removals = atRouteDeletion.filter((r) => r.route === `amd.${ns}.chat` && r.removed);
+    assert.equal(removals.length, 1, "the route was removed once");
+    const owner = removals[0]?.owner;
+    assert.notEqual(owner, "gone", "the route was removed after the finalizer was released");
+    assert.ok(
+      owner !== "gone" && owner?.metadata.deletionTimestamp && owner.metadata.finalizers?.includes(gatewayFinalizer),
+      "the route was removed while the finalizer held the object being deleted",
+    );
     // The garbage collector removes what the custom resource owned.
     await waitFor(
       "the Deployment and Service to be collected",
