@@ -1024,19 +1024,20 @@ describe("the operator's CRDs", () => {
   });
 
   it("accepts the examples and fills in the defaults", async () => {
+    // All three first: later tests use them, whichever default is missing.
     const d = await amds.create(deployment());
+    const b = await ambs.create(binding());
+    const p = await llmps.create(profile());
     assert.equal(d.spec.framework, "vllm");
     assert.equal(d.spec.replicas, 1);
     assert.deepEqual(d.spec.endpoint?.methods, ["POST"]);
     assert.equal(d.spec.endpoint?.authentication?.header, "authorization");
     assert.deepEqual(d.spec.resources, { cpu: 2, memory: "8Gi", gpu: 1 }, "quantities stay as written, int or string");
 
-    const b = await ambs.create(binding());
     assert.equal(b.spec.provider, "openai");
     assert.equal(b.spec.authentication?.header, "authorization");
     assert.deepEqual(b.spec.routes, [{ path: "/v1", methods: ["POST"] }, { path: "/assistant" }]);
 
-    const p = await llmps.create(profile());
     assert.deepEqual(p.spec.context, {
       protocol: "chat",
       systemPrompt: "You are a concise assistant.",
