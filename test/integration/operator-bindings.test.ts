@@ -295,12 +295,17 @@ describe("operator: AIModelBinding", () => {
   });
 
   it("is never Ready for what the gateway refused: Degraded GatewayRejected with the gateway's reason", async () => {
-    await plane.create("bindings", "refused", binding("/refused", { host: "Not_A_Host" }));
+    // The schema refuses most of what the gateway would; a port beyond 65535 passes its URL check, not the gateway's.
+    await plane.create(
+      "bindings",
+      "refused",
+      binding("/refused", { target: { url: "http://models.example.com:99999" } }),
+    );
     const degraded = await plane.degraded("bindings", "refused", "GatewayRejected");
-    assert.match(conditionOf(degraded, "Degraded")?.message ?? "", /match\.host: not a host/);
+    assert.match(conditionOf(degraded, "Degraded")?.message ?? "", /upstreams\[0\]\.url: not an http\(s\) URL/);
     assert.equal(conditionOf(degraded, "Ready")?.status, "False");
     assert.equal((degraded as AIModelBinding).status?.observedGeneration, undefined);
-    await plane.kind("bindings").patch("refused", { spec: { host: "models.example.com" } }, "merge");
+    await plane.kind("bindings").patch("refused", { spec: { target: { url: plane.upstream.url } } }, "merge");
     const ready = await plane.ready("bindings", "refused");
     assert.equal(conditionOf(ready, "Degraded")?.status, "False");
   });
