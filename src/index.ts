@@ -373,6 +373,7 @@ export {
   aiResources,
   aiVersion,
   type BindingTarget,
+  type DeploymentControllerOptions,
   defaultServiceUrlTemplate,
   type Framework,
   type GatewayChange,

@@ -1,7 +1,7 @@
 /** The AI-model operator: its kinds, its controllers, and `startOperator` to run them against a gateway. */
 
 export { aiModelBindingController } from "./binding.js";
-export { aiModelDeploymentController } from "./deployment.js";
+export { aiModelDeploymentController, type DeploymentControllerOptions } from "./deployment.js";
 export type { GatewayChange, GatewayMonitor, OperatorDeps } from "./deps.js";
 export { type KeySetProblemReason, type KeySetResult, keySetFromSecret } from "./keys.js";
 export { PollingGatewayMonitor, type PollingGatewayMonitorOptions } from "./monitor.js";
