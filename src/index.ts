@@ -226,14 +226,17 @@ export {
   type KeySetSpec,
   type KeySetView,
   type KeySpec,
+  type KeyUsage,
   type KeyView,
   type ProfileSpec,
+  type ProfileUsage,
   type RateLimitSpec,
   type RouteSpec,
   type RouteView,
   type Source,
   type TaskSpec,
   type UpstreamSpec,
+  type UsageView,
 } from "./gateway/index.js";
 // Transport: requests with auth, rate limits and retries; errors as values with a kind, and their predicates.
 export {
@@ -352,6 +355,52 @@ export {
 export * as meta from "./object/meta.js";
 /** Nested-field reads (`nested.integer(obj, "spec", "replicas")`, ...) and edits (`nested.set`, `nested.remove`). */
 export * as nested from "./object/nested.js";
+// The AI-model operator (`kindwatch operator`): AIModelDeployment, AIModelBinding and LLMInvocationProfile reconciled
+// into workloads and live gateway routes; `startOperator` runs it, the controllers embed it in a Manager of your own.
+export {
+  type AIModelBinding,
+  type AIModelBindingSpec,
+  type AIModelBindingStatus,
+  type AIModelDeployment,
+  type AIModelDeploymentSpec,
+  type AIModelDeploymentStatus,
+  type AIStatusBase,
+  type Authentication,
+  aiApiVersion,
+  aiGroup,
+  aiModelBindingController,
+  aiModelDeploymentController,
+  aiResources,
+  aiVersion,
+  type BindingTarget,
+  type DeploymentControllerOptions,
+  defaultServiceUrlTemplate,
+  type Framework,
+  type GatewayChange,
+  type GatewayMonitor,
+  gatewayFinalizer,
+  gatewayRules,
+  type LiveRoute,
+  type LLMInvocationProfile,
+  type LLMInvocationProfileSpec,
+  type LLMInvocationProfileStatus,
+  llmInvocationProfileController,
+  type OperatorCluster,
+  type OperatorController,
+  type OperatorDeps,
+  type OperatorGateway,
+  type OperatorHandle,
+  type OperatorOptions,
+  operatorFieldManager,
+  operatorLeaseRules,
+  operatorRules,
+  type PolicyRule,
+  PollingGatewayMonitor,
+  type PollingGatewayMonitorOptions,
+  type RateLimit,
+  startOperator,
+  type TokenUsage,
+} from "./operator/index.js";
 // The workqueue: deduplicated keys, never processed twice at once, delayed and rate-limited adds, shutdown with drain,
 // client-go's rate limiters and metrics; a timer clock that tests move by hand.
 export {

@@ -18,9 +18,9 @@ export class UsageError extends Error {
 }
 
 /** The commands. */
-export type Command = "watch" | "kinds" | "get" | "gateway" | "help" | "version";
+export type Command = "watch" | "kinds" | "get" | "gateway" | "operator" | "help" | "version";
 
-const commands: readonly Command[] = ["watch", "kinds", "get", "gateway", "help", "version"];
+const commands: readonly Command[] = ["watch", "kinds", "get", "gateway", "operator", "help", "version"];
 
 const options = {
   kubeconfig: { type: "string" },
@@ -61,6 +61,15 @@ const options = {
   "access-log": { type: "boolean" },
   redis: { type: "string" },
   "redis-fail-open": { type: "boolean" },
+  "gateway-admin-url": { type: "string" },
+  "gateway-token-file": { type: "string" },
+  "leader-elect": { type: "boolean" },
+  "lease-namespace": { type: "string" },
+  "lease-duration": { type: "string" },
+  "renew-deadline": { type: "string" },
+  "retry-period": { type: "string" },
+  "metrics-listen": { type: "string" },
+  "service-url-template": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -151,6 +160,22 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
     ],
     outputs: [""],
   },
+  operator: {
+    flags: [
+      ...connection,
+      "namespace",
+      "gateway-admin-url",
+      "gateway-token-file",
+      "leader-elect",
+      "lease-namespace",
+      "lease-duration",
+      "renew-deadline",
+      "retry-period",
+      "metrics-listen",
+      "service-url-template",
+    ],
+    outputs: [""],
+  },
   help: { flags: ["help"], outputs: [""] },
   version: { flags: ["help"], outputs: [""] },
 };
@@ -220,6 +245,24 @@ export interface Invocation {
   readonly redis?: string;
   /** `gateway --redis-fail-open`: admit requests uncounted while Redis is unreachable. */
   readonly redisFailOpen?: boolean;
+  /** `operator --gateway-admin-url`: the gateway's admin API. */
+  readonly gatewayAdminUrl?: string;
+  /** `operator --gateway-token-file`: the file holding the gateway admin API's bearer token. */
+  readonly gatewayTokenFile?: string;
+  /** `operator --leader-elect`: one active replica, elected on a Lease. */
+  readonly leaderElect?: boolean;
+  /** `operator --lease-namespace`: the Lease's namespace. */
+  readonly leaseNamespace?: string;
+  /** `operator --lease-duration`, as given (`15s`; the command checks it). */
+  readonly leaseDuration?: string;
+  /** `operator --renew-deadline`, as given (`10s`). */
+  readonly renewDeadline?: string;
+  /** `operator --retry-period`, as given (`2s`). */
+  readonly retryPeriod?: string;
+  /** `operator --metrics-listen`: HOST:PORT of `/metrics`, `/healthz` and `/readyz`. */
+  readonly metricsListen?: string;
+  /** `operator --service-url-template`: a Service's URL, with {name}, {namespace} and {port}. */
+  readonly serviceUrlTemplate?: string;
 }
 
 /** An output format and its argument: `jsonpath={.a}` is format "jsonpath" with template "{.a}". */
@@ -320,12 +363,12 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const { values, positionals, tokens } = parsed;
   const [first, ...args] = positionals;
   if (first !== undefined && !isCommand(first)) {
-    throw new UsageError(`unknown command "${first}": use watch, kinds, get or gateway`);
+    throw new UsageError(`unknown command "${first}": use watch, kinds, get, gateway or operator`);
   }
   const command = first;
   const flagWithoutCommand = tokens.find((t) => t.kind === "option" && t.name !== "help" && t.name !== "version");
   if (!command && flagWithoutCommand?.kind === "option") {
-    throw new UsageError(`${flagWithoutCommand.rawName} needs a command: watch, kinds, get or gateway`);
+    throw new UsageError(`${flagWithoutCommand.rawName} needs a command: watch, kinds, get, gateway or operator`);
   }
   if (command) {
     const allowed = accepts[command];
@@ -406,6 +449,15 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       accessLog: values["access-log"] ? true : falses.has("access-log") ? false : undefined,
       redis: values.redis,
       redisFailOpen: values["redis-fail-open"],
+      gatewayAdminUrl: values["gateway-admin-url"],
+      gatewayTokenFile: values["gateway-token-file"],
+      leaderElect: values["leader-elect"],
+      leaseNamespace: values["lease-namespace"],
+      leaseDuration: values["lease-duration"],
+      renewDeadline: values["renew-deadline"],
+      retryPeriod: values["retry-period"],
+      metricsListen: values["metrics-listen"],
+      serviceUrlTemplate: values["service-url-template"],
     }),
   };
 }

@@ -22,6 +22,7 @@ Usage:
   kindwatch kinds [flags]             every kind the server serves, custom ones marked
   kindwatch get KIND [NAME...]        objects of any kind, as kubectl get prints them
   kindwatch gateway [flags]           an OpenAI-compatible gateway, configured through its admin API
+  kindwatch operator [flags]          the AI-model operator: AI custom resources into workloads and gateway routes
   kindwatch help [COMMAND]            this help, or a command's
   kindwatch version                   the version (also --version)
 
@@ -159,6 +160,36 @@ Flags:
       --redis-fail-open         while Redis is unreachable, admit requests uncounted (default: refuse them, 503)
 
 SIGTERM or SIGINT stops accepting connections and lets requests in flight finish for up to 4 s.`,
+
+  operator: `kindwatch operator: the AI-model operator, on kindwatch's controller runtime.
+
+Usage:
+  kindwatch operator --gateway-admin-url URL --gateway-token-file FILE [flags]
+
+Reconciles AIModelDeployment (a Deployment and a Service, exposed through the gateway), AIModelBinding (gateway
+routes and API keys) and LLMInvocationProfile (the gateway's LLM profiles, token totals in status) of
+ai.kindwatch.dev/v1alpha1 (apply deploy/crds/ first). Status shows what the gateway confirmed live; a gateway that
+restarted gets everything applied again; one that does not answer is retried, never fatal. Logs are JSON lines on
+stderr; API keys never appear in logs, Events or status.
+
+Flags:
+      --gateway-admin-url URL        the gateway's admin API, e.g. http://kindwatch-gateway:8081 (required)
+      --gateway-token-file FILE      the file holding the admin API's bearer token (required)
+  -n, --namespace NS                 watch this namespace only (default: all namespaces)
+      --leader-elect                 several replicas, one active: elected on the Lease kindwatch-operator
+      --lease-namespace NS           the Lease's namespace (default: --namespace, else the context's namespace)
+      --lease-duration D             how long the others wait after the leader's last renewal before they take
+                                     over; whole seconds (default 15s)
+      --renew-deadline D             how long the leader keeps leading without a renewal; below --lease-duration
+                                     (default 10s)
+      --retry-period D               how often candidates try to acquire and the leader renews (default 2s)
+      --metrics-listen HOST:PORT     /metrics, /healthz and /readyz (default 0.0.0.0:8080)
+      --service-url-template T       a Service's URL as the gateway reaches it, with {name}, {namespace} and {port}
+                                     (default http://{name}.{namespace}.svc:{port})
+
+${connectionFlags}
+
+SIGTERM or SIGINT drains reconciles in flight and releases the Lease (exit 143 or 130); losing the Lease exits 1.`,
 
   help: `kindwatch help [COMMAND]: the help of kindwatch, or of one command.`,
   version: `kindwatch version: prints the version of kindwatch.`,

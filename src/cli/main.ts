@@ -13,8 +13,9 @@ import { setFlagsFromString } from "node:v8";
 // undici parses HTTP/1.1 with llhttp compiled to WebAssembly. Its parse function is one huge state machine, which V8
 // soon finds hot and recompiles with its optimizing compiler: ~0.2 s of CPU and ~35 MB of memory in a command that
 // lasts a second. The baseline code V8 compiles first is fast enough for what a command line reads.
-// The gateway is no short command: it parses upstream answers for as long as it runs, where the optimized parser pays.
-if (!process.argv.slice(2).includes("gateway")) setFlagsFromString("--liftoff-only");
+// The gateway and the operator are no short commands: they parse answers for as long as they run, where the optimized
+// parser pays.
+if (!process.argv.slice(2).some((a) => a === "gateway" || a === "operator")) setFlagsFromString("--liftoff-only");
 
 const [{ exitInterrupted, exitOk, exitTerminated }, { run }] = await Promise.all([
   import("./exit.js"),

@@ -150,8 +150,8 @@ export interface ControllerStats {
 interface Source {
   readonly gvr: GroupVersionResource;
   readonly predicates: readonly Predicate<KubeObject>[];
-  /** The requests a version of an object maps to. */
-  readonly map: (obj: KubeObject) => readonly Request[];
+  /** The requests a version of an object maps to; `primary` is the primary's cache, for maps that look up referrers. */
+  readonly map: (obj: KubeObject, primary: Store<KubeObject>) => readonly Request[];
 }
 
 /** Every kind the watch-all engine selects, mapped to requests. */
@@ -210,10 +210,14 @@ export interface ControllerBuilder<T extends KubeObject> {
   ): ControllerBuilder<U>;
   /** A resource whose objects the primary controls: a change enqueues the owner named by its controller reference. */
   owns<U extends KubeObject = KubeObject>(gvr: GroupVersionResource, options?: SourceOptions<U>): ControllerBuilder<T>;
-  /** A resource whose changes enqueue the requests `map` returns for the object (old and new version alike). */
+  /**
+   * A resource whose changes enqueue the requests `map` returns for the object (old and new version alike). `map` gets
+   * the primary's cache too, to find the primaries that refer to the object (controller-runtime's map functions read
+   * the manager's cache for that); it may be empty before the caches synced, when every primary is queued anyway.
+   */
   watches<U extends KubeObject = KubeObject>(
     gvr: GroupVersionResource,
-    map: (obj: U) => readonly Request[],
+    map: (obj: U, primary: Store<T>) => readonly Request[],
     options?: SourceOptions<U>,
   ): ControllerBuilder<T>;
   /**
@@ -336,13 +340,13 @@ class Builder<T extends KubeObject> implements ControllerBuilder<T> {
   /** A resource whose changes enqueue the requests `map` returns for the object (old and new version alike). */
   watches<U extends KubeObject = KubeObject>(
     gvr: GroupVersionResource,
-    map: (obj: U) => readonly Request[],
+    map: (obj: U, primary: Store<T>) => readonly Request[],
     options: SourceOptions<U> = {},
   ): ControllerBuilder<T> {
     const source: Source = {
       gvr,
       predicates: (options.predicates ?? []) as readonly Predicate<KubeObject>[],
-      map: map as (obj: KubeObject) => readonly Request[],
+      map: map as unknown as Source["map"],
     };
     return new Builder<T>(
       this.#cluster,
@@ -528,7 +532,8 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
           lease = this.#cluster.informers.acquire({ gvr: source.gvr, namespace });
           leases.set(id, lease);
         }
-        removers.push(lease.informer.addHandlers(handlersOf(source, enqueue)));
+        const primary = leases.get(formatGvr(primaryGvr))?.informer.store as Store<KubeObject>;
+        removers.push(lease.informer.addHandlers(handlersOf(source, primary, enqueue)));
       }
       for (const source of this.#watchedAll) {
         const engine = watchAll(this.#watchAllCluster(), this.#engineOptions(source));
@@ -791,10 +796,11 @@ class ReconcileLoop<T extends KubeObject> implements Controller {
  * mapping that changed must hear of it). Each key is added once per change: a second add of a key a worker has just
  * taken would mark it dirty and run it twice.
  */
-function handlersOf(source: Source, enqueue: Enqueue): EventHandlers<KubeObject> {
+function handlersOf(source: Source, primary: Store<KubeObject>, enqueue: Enqueue): EventHandlers<KubeObject> {
   const passes = (old: KubeObject | undefined, obj: KubeObject | undefined) =>
     source.predicates.every((p) => p(old, obj));
-  const keysOf = (...versions: KubeObject[]) => new Set(versions.flatMap((v) => source.map(v).map(requestKey)));
+  const keysOf = (...versions: KubeObject[]) =>
+    new Set(versions.flatMap((v) => source.map(v, primary).map(requestKey)));
   // Lists leave `kind` out of their items on some servers; the resource names the kind as well in a span.
   const kindOf = (obj: KubeObject) => (typeof obj.kind === "string" && obj.kind ? obj.kind : source.gvr.resource);
   return {

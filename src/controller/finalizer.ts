@@ -112,3 +112,17 @@ export async function withFinalizer<T extends KubeObject, R>(
   await editFinalizer(client, current, finalizer, "remove", options);
   return undefined;
 }
+
+/**
+ * Removes `finalizer` from a live object whose cleanup is done while it lives on (what needed the finalizer is gone
+ * from its spec), with the optimistic concurrency of {@link withFinalizer}. Returns the object as written, unchanged
+ * when it had no such finalizer, or undefined once it is gone.
+ */
+export function releaseFinalizer<T extends KubeObject>(
+  client: ResourceClient<T>,
+  obj: T,
+  finalizer: string,
+  options: FinalizerOptions = {},
+): Promise<T | undefined> {
+  return editFinalizer(client, obj, finalizer, "remove", options);
+}

