@@ -1,8 +1,8 @@
 /**
  * AIModelBindings through the operator to a real gateway process and the stand-in model: routes live before Ready,
- * API keys (401), rate limits (429) and their changes within a second, Secret rotation without a restart, deletion
- * behind the finalizer, a gateway restart restoring every route, Degraded dependencies with Events, and no key in
- * logs, Events or status.
+ * API keys (401), rate limits (429) and their changes within a second, Secret rotation without a restart, removed
+ * credentials refused at once, deletion behind the finalizer, a gateway restart restoring every route, Degraded
+ * dependencies with Events, and no key in logs, Events or status.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -135,6 +135,40 @@ describe("operator: AIModelBinding", () => {
     assert.equal((await chat("/rotate", rotated)).status, 401);
     assert.equal((await plane.state()).bootId, bootId);
     assert.equal((await plane.kind("bindings").get("rotate")).metadata.generation, ready.metadata.generation);
+  });
+
+  it("refuses every key once its Secret or a key it names is gone, Degraded, and takes them again when back", async () => {
+    const secrets = plane.cluster.client.resource(secretsGvr).namespace(plane.namespace);
+    await plane.secret("revocable", { alice, bob });
+    await plane.create(
+      "bindings",
+      "revoke",
+      binding("/revoke", { authentication: { secretRef: { name: "revocable" }, keys: ["alice", "bob"] } }),
+    );
+    await plane.ready("bindings", "revoke");
+    const statuses = async () => [(await chat("/revoke", alice)).status, (await chat("/revoke", bob)).status];
+    assert.deepEqual(await statuses(), [200, 200]);
+
+    await secrets.patch("revocable", { data: { bob: null } }, "merge");
+    const noKey = (await plane.degraded("bindings", "revoke", "KeyNotFound")) as AIModelBinding;
+    // Degraded is reported once the gateway refuses the keys: no wait here.
+    assert.deepEqual(await statuses(), [401, 401], "alice, still in the Secret, is refused too");
+    assert.deepEqual(noKey.status?.keyIds, []);
+    await secrets.patch("revocable", { data: { bob: Buffer.from(bob).toString("base64") } }, "merge");
+    await plane.ready("bindings", "revoke");
+    assert.deepEqual(await statuses(), [200, 200]);
+
+    await secrets.delete("revocable");
+    const noSecret = (await plane.degraded("bindings", "revoke", "SecretNotFound")) as AIModelBinding;
+    assert.deepEqual(await statuses(), [401, 401]);
+    assert.deepEqual(noSecret.status?.keyIds, []);
+    assert.equal((await chat("/revoke")).status, 401);
+
+    await plane.secret("revocable", { alice, bob });
+    const ready = (await plane.ready("bindings", "revoke")) as AIModelBinding;
+    assert.equal(conditionOf(ready, "Degraded")?.status, "False");
+    assert.deepEqual(ready.status?.keyIds, ["alice", "bob"]);
+    assert.deepEqual(await statuses(), [200, 200]);
   });
 
   it("shows a route's circuit breaker opening in status", async () => {
