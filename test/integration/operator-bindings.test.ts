@@ -1,8 +1,8 @@
 /**
  * AIModelBindings through the operator to a real gateway process and the stand-in model: routes live before Ready,
- * API keys (401), rate limits (429) and their changes within a second, Secret rotation without a restart, removed
- * credentials refused at once, deletion behind the finalizer, a gateway restart restoring every route, Degraded
- * dependencies with Events, and no key in logs, Events or status.
+ * API keys (401), rate limits (429) and their changes with no poll on the path, Secret rotation without a restart,
+ * removed credentials refused at once, deletion behind the finalizer, a gateway restart restoring every route,
+ * Degraded dependencies with Events, and no key in logs, Events or status.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -77,7 +77,7 @@ describe("operator: AIModelBinding", () => {
     assert.equal(plane.upstream.requests.length, before + 2, "refused requests never reach the model");
   });
 
-  it("answers 429 at the configured rate, and a changed limit is live in the gateway within a second", async () => {
+  it("answers 429 at the configured rate, and a changed limit goes live with no poll of the gateway on the path", async () => {
     await plane.create(
       "bindings",
       "limited",
@@ -89,25 +89,22 @@ describe("operator: AIModelBinding", () => {
     assert.deepEqual(statuses, [200, 200, 429]);
 
     const route = `amb.${plane.namespace}.limited.0`;
-    // From one request a hundred seconds to fifty a second: the empty bucket refills within a second only once the
-    // new limit is live.
-    const started = performance.now();
-    const patched = await plane
-      .kind("bindings")
-      .patch("limited", { spec: { rateLimit: { requestsPerSecond: 50, burst: 2 } } }, "merge");
-    await waitFor(
-      "the new generation live in the gateway",
-      async () => (await liveRoute(route))?.source.generation === patched.metadata.generation,
-      { intervalMs: 10, timeoutMs: 5000 },
-    );
-    const liveMs = performance.now() - started;
-    await waitFor("a request admitted again", async () => (await chat("/limited", alice)).status === 200, {
-      intervalMs: 10,
-      timeoutMs: 5000,
+    // The monitor cannot read the gateway meanwhile: the watch event alone carries the change to the gateway.
+    await plane.withoutPolls(async () => {
+      const patched = await plane
+        .kind("bindings")
+        .patch("limited", { spec: { rateLimit: { requestsPerSecond: 50, burst: 2 } } }, "merge");
+      await waitFor(
+        "the new generation live in the gateway",
+        async () => (await liveRoute(route))?.source.generation === patched.metadata.generation,
+        { intervalMs: 10 },
+      );
+      // From one request a hundred seconds to fifty a second: the empty bucket refills before the wait's deadline only
+      // under the new limit.
+      await waitFor("a request admitted again", async () => (await chat("/limited", alice)).status === 200, {
+        intervalMs: 10,
+      });
     });
-    const admittedMs = performance.now() - started;
-    assert.ok(liveMs < 1000, `the change took ${liveMs.toFixed(0)} ms to be live`);
-    assert.ok(admittedMs < 1000, `requests were admitted ${admittedMs.toFixed(0)} ms after the change`);
     assert.deepEqual((await liveRoute(route))?.limit, { requestsPerSecond: 50, burst: 2 });
   });
 
