@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { KubeObject } from "../../src/object/types.js";
+import { gatewayFinalizer } from "../../src/operator/names.js";
 import type { AIModelBinding } from "../../src/operator/types.js";
 import { OpenAIUpstream } from "../support/openai-upstream.js";
 import { conditionOf, OperatorPlane, secretsGvr } from "../support/operator-plane.js";
@@ -189,34 +190,32 @@ describe("operator: AIModelBinding", () => {
     await plane.ready("bindings", "doomed");
     const route = `amb.${plane.namespace}.doomed.0`;
     assert.ok(await liveRoute(route));
-    await plane.kind("bindings").delete("doomed");
-    let sawDeleting = false;
-    await waitFor(
-      "the binding to be gone",
-      async () => {
-        let obj: KubeObject | undefined;
-        try {
-          obj = await plane.kind("bindings").get("doomed");
-        } catch {
-          obj = undefined;
-        }
-        // Read after the object: a route still live once the object is gone outlived the finalizer.
-        const routeLive = (await liveRoute(route)) !== undefined;
-        if (obj) {
-          sawDeleting ||= obj.metadata.deletionTimestamp !== undefined;
-          return false;
-        }
-        assert.equal(routeLive, false, "the route outlived the binding");
-        return true;
-      },
-      { intervalMs: 5 },
-    );
-    assert.ok(sawDeleting, "the finalizer held the binding while the route was removed");
+    const bindings = plane.kind("bindings");
+    // A second finalizer keeps the object once the operator released its own, to look at the gateway then.
+    const hold = "test.kindwatch.dev/hold";
+    await bindings.patch("doomed", [{ op: "add", path: "/metadata/finalizers/-", value: hold }], "json");
+    await bindings.delete("doomed");
+    const released = await waitFor("the operator to release its finalizer", async () => {
+      const obj = await bindings.get("doomed");
+      return obj.metadata.deletionTimestamp && !obj.metadata.finalizers?.includes(gatewayFinalizer) ? obj : undefined;
+    });
+    assert.equal(await liveRoute(route), undefined, "the route outlived the operator's finalizer");
     assert.equal(
       (await plane.state()).keysets.find((k) => k.name === `amb.${plane.namespace}.doomed`),
       undefined,
     );
     assert.equal((await chat("/doomed", alice)).status, 404);
+    await bindings.patch(
+      "doomed",
+      { metadata: { finalizers: [], resourceVersion: released.metadata.resourceVersion } },
+      "merge",
+    );
+    await waitFor("the binding to be gone", () =>
+      bindings.get("doomed").then(
+        () => false,
+        () => true,
+      ),
+    );
   });
 
   it("applies every route again when the gateway restarted", async () => {
