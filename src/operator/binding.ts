@@ -182,6 +182,14 @@ function restrictKeys(
   return { spec: { ...set, keys } };
 }
 
+/**
+ * Credentials that no longer hold (the Secret or a key it should hold is gone): `revoke`, the binding's key set holding
+ * no key, goes live before the binding is reported Degraded, so that its routes refuse every key (401).
+ */
+interface Revocation extends Problem {
+  readonly revoke: KeySetSpec;
+}
+
 /** What a binding makes live, or why it cannot. */
 interface Desired {
   readonly routes: RouteSpec[];
@@ -190,11 +198,25 @@ interface Desired {
   readonly fallback: Upstream | undefined;
 }
 
-function desired(binding: AIModelBinding, caches: Caches, deps: OperatorDeps): Desired | Problem | "waiting" {
+function desired(
+  binding: AIModelBinding,
+  caches: Caches,
+  deps: OperatorDeps,
+): Desired | Problem | Revocation | "waiting" {
   const namespace = binding.metadata.namespace ?? "";
   const name = binding.metadata.name ?? "";
   const spec = binding.spec;
   const source: Source = { uid: binding.metadata.uid ?? "", generation: binding.metadata.generation ?? 0 };
+  // Credentials first: removed ones stop working whatever else is wrong with the binding.
+  const keySetName = gatewayName("amb", namespace, name);
+  const auth = spec.authentication;
+  const built = auth
+    ? keySetFromSecret(keySetName, source, caches.secrets.getByName(namespace, auth.secretRef.name), auth)
+    : undefined;
+  const revoke: KeySetSpec = { name: keySetName, source, keys: [] };
+  if (built && "problem" in built) return { reason: built.reason, message: built.problem, revoke };
+  const keySet = built && restrictKeys(built.spec, spec.routes, namespace, name);
+  if (keySet && "problem" in keySet) return { ...keySet.problem, revoke };
   const target = resolveTarget(spec.target, namespace, caches, deps, "target");
   if (isProblem(target)) return target;
   const fallback = spec.fallback ? resolveTarget(spec.fallback, namespace, caches, deps, "fallback") : undefined;
@@ -230,14 +252,6 @@ function desired(binding: AIModelBinding, caches: Caches, deps: OperatorDeps): D
   }
   const kind = spec.provider ?? "openai";
   const upstreams: UpstreamSpec[] = [{ url: target.url, kind }, ...(fallback ? [{ url: fallback.url, kind }] : [])];
-  const keySetName = gatewayName("amb", namespace, name);
-  const auth = spec.authentication;
-  const built = auth
-    ? keySetFromSecret(keySetName, source, caches.secrets.getByName(namespace, auth.secretRef.name), auth)
-    : undefined;
-  if (built && "problem" in built) return { reason: built.reason, message: built.problem };
-  const keySet = built && restrictKeys(built.spec, spec.routes, namespace, name);
-  if (keySet && "problem" in keySet) return keySet.problem;
   const routes = spec.routes.map(
     (r, i): RouteSpec => ({
       name: bindingRouteName(namespace, name, i),
@@ -333,8 +347,25 @@ export function aiModelBindingController(cluster: ControllerCluster, deps: Opera
       await reportWaiting(ctx, binding, "WaitingForProfile", `LLMInvocationProfile ${profile} is not live yet`);
       return done();
     }
+    const gatewayFailed = async (err: unknown) => {
+      const problem = gatewayProblem(err);
+      await reportProblem(ctx, deps, binding, problem);
+      if (problem.retry) throw err;
+      return done();
+    };
     if (isProblem(want)) {
-      await reportProblem(ctx, deps, binding, want);
+      const revoked = "revoke" in want;
+      if (revoked) {
+        try {
+          await deps.driver.applyKeySet(want.revoke);
+        } catch (err) {
+          return gatewayFailed(err);
+        }
+      }
+      const noKeys = (status: Record<string, unknown>) => {
+        status.keyIds = [];
+      };
+      await reportProblem(ctx, deps, binding, want, revoked ? noKeys : undefined);
       // Retrying cannot help: the watches on what is missing queue the binding again.
       return done();
     }
@@ -350,10 +381,7 @@ export function aiModelBindingController(cluster: ControllerCluster, deps: Opera
         );
       }
     } catch (err) {
-      const problem = gatewayProblem(err);
-      await reportProblem(ctx, deps, binding, problem);
-      if (problem.retry) throw err;
-      return done();
+      return gatewayFailed(err);
     }
     const state = deps.monitor.latest();
     const keyIds = want.keySet && "spec" in want.keySet ? want.keySet.spec.keys.map((k) => k.id) : undefined;

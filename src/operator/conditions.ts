@@ -99,13 +99,15 @@ export function reportWaiting<T extends KubeObject>(
 
 /**
  * `obj` cannot go live: Degraded with the problem's reason, and a Warning Event when it was not Degraded for that
- * reason already (a repeat is no news). What was live before stays live.
+ * reason already (a repeat is no news). What was live before stays live, but for revoked credentials, which `edit`
+ * shows.
  */
 export async function reportProblem<T extends KubeObject>(
   ctx: ReconcileContext<T>,
   deps: OperatorDeps,
   obj: T,
   problem: Problem,
+  edit?: StatusEdit<T>,
 ): Promise<void> {
   const degraded = conditionOf(obj, "Degraded");
   const known =
@@ -125,7 +127,7 @@ export async function reportProblem<T extends KubeObject>(
       { type: "Reconciling", status: "False", reason: problem.reason, message: problem.message },
       { type: "Degraded", status: "True", reason: problem.reason, message: problem.message },
     ],
-    undefined,
+    edit,
     undefined,
   );
 }

@@ -230,7 +230,15 @@ export function aiModelDeploymentController(
       const secretNamespace = meta.namespace(amd) ?? "";
       const secret = ctx.cache(secretsGvr).getByName(secretNamespace, auth.secretRef.name);
       const built = keySetFromSecret(name, source, secret, auth);
-      if ("problem" in built) return { problem: { reason: built.reason, message: built.problem, retry: false } };
+      if ("problem" in built) {
+        // Credentials removed stop working at once: the route's key set goes live with no key (401 for every one).
+        try {
+          await deps.driver.applyKeySet({ name, source, keys: [] });
+        } catch (err) {
+          return { problem: gatewayProblem(err) };
+        }
+        return { problem: { reason: built.reason, message: built.problem, retry: false } };
+      }
       keySet = built.spec;
     }
     try {

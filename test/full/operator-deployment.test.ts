@@ -2,7 +2,7 @@
  * The AIModelDeployment controller on the full control plane, with a real gateway process: the Deployment and Service
  * it owns run as Pods on KWOK's fake nodes, Ready follows the Pods, the scale subresource reaches the Deployment, an
  * endpoint is a live gateway route in front of a stand-in model server, deleting removes the route before the
- * finalizer goes, and a missing Secret is Degraded until the Secret appears.
+ * finalizer goes, and a missing Secret is Degraded (its keys refused) until the Secret appears.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -442,11 +442,13 @@ describe("full control plane: the AIModelDeployment controller", () => {
       { spec: { endpoint: { path: "/models/secured", authentication: { secretRef: { name: "llama-keys" } } } } },
       "merge",
     );
-    const degraded = await waitFor("Degraded SecretNotFound", async () => {
-      const now = await amds().get("llama");
-      const condition = getCondition(now, "Degraded");
-      return condition?.status === "True" && condition.reason === "SecretNotFound" ? now : undefined;
-    });
+    const secretNotFound = () =>
+      waitFor("Degraded SecretNotFound", async () => {
+        const now = await amds().get("llama");
+        const condition = getCondition(now, "Degraded");
+        return condition?.status === "True" && condition.reason === "SecretNotFound" ? now : undefined;
+      });
+    const degraded = await secretNotFound();
     assert.equal(getCondition(degraded, "Ready")?.status, "False");
     assert.notEqual(degraded.status?.observedGeneration, amd.metadata.generation, "not live, not observed");
     assert.equal(await routeOf("llama"), undefined, "no route without its keys");
@@ -458,15 +460,17 @@ describe("full control plane: the AIModelDeployment controller", () => {
     assert.equal(event.type, "Warning");
     assert.match(String(event.note), /llama-keys/);
 
-    await env.client
-      .resource(secretsGvr)
-      .namespace(ns)
-      .create({
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "llama-keys" },
-        data: { alice: Buffer.from(key).toString("base64") },
-      });
+    const createSecret = () =>
+      env.client
+        .resource(secretsGvr)
+        .namespace(ns)
+        .create({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "llama-keys" },
+          data: { alice: Buffer.from(key).toString("base64") },
+        });
+    await createSecret();
     const ready = await readyAt("llama", amd.metadata.generation);
     assert.equal(getCondition(ready, "Degraded")?.status, "False");
     assert.deepEqual(ready.metadata.finalizers, [gatewayFinalizer]);
@@ -485,6 +489,15 @@ describe("full control plane: the AIModelDeployment controller", () => {
         body: JSON.stringify({ model: "meta/llama-3", messages: [{ role: "user", content: "hi" }] }),
       });
     assert.equal((await post({})).status, 401);
+    assert.equal((await post({ authorization: `Bearer ${key}` })).status, 200);
+
+    // Credentials removed stop working: the key is refused by the time the object is Degraded, and works again once
+    // the Secret is back.
+    await env.client.resource(secretsGvr).namespace(ns).delete("llama-keys");
+    await secretNotFound();
+    assert.equal((await post({ authorization: `Bearer ${key}` })).status, 401);
+    await createSecret();
+    await readyAt("llama", amd.metadata.generation);
     assert.equal((await post({ authorization: `Bearer ${key}` })).status, 200);
     const events = await env.client.resource(eventsGvr).namespace(ns).list();
     for (const text of [JSON.stringify(ready), JSON.stringify(events.items)]) {

@@ -4,6 +4,9 @@
  * lines kept so that tests can search them.
  */
 import { type Cluster, connect } from "../../src/connect.js";
+import type { GatewayStateView } from "../../src/gateway/admin.js";
+import { type GatewayDriver, HttpGatewayDriver } from "../../src/gateway/driver.js";
+import type { KeySetSpec, ProfileSpec, RouteSpec } from "../../src/gateway/state.js";
 import type { Condition, KubeObject } from "../../src/object/types.js";
 import { type OperatorController, type OperatorHandle, startOperator } from "../../src/operator/operator.js";
 import { aiApiVersion, aiResources } from "../../src/operator/types.js";
@@ -26,6 +29,71 @@ export interface RecordedEvent extends KubeObject {
   regarding?: { name?: string; kind?: string };
 }
 
+/**
+ * The operator's gateway driver, whose state reads (the monitor's polls) a test can hold: what goes live while they are
+ * held went live with no poll on its path.
+ */
+class PollHoldingDriver implements GatewayDriver {
+  readonly #driver: GatewayDriver;
+  /** Settles when the polls held are released; undefined while they are not held. */
+  #held: Promise<void> | undefined;
+  #reading: Promise<unknown> = Promise.resolve();
+
+  constructor(driver: GatewayDriver) {
+    this.#driver = driver;
+  }
+
+  get bootId(): string | undefined {
+    return this.#driver.bootId;
+  }
+
+  applyRoute(spec: RouteSpec) {
+    return this.#driver.applyRoute(spec);
+  }
+
+  applyKeySet(spec: KeySetSpec) {
+    return this.#driver.applyKeySet(spec);
+  }
+
+  applyProfile(spec: ProfileSpec) {
+    return this.#driver.applyProfile(spec);
+  }
+
+  deleteRoute(name: string) {
+    return this.#driver.deleteRoute(name);
+  }
+
+  deleteKeySet(name: string) {
+    return this.#driver.deleteKeySet(name);
+  }
+
+  deleteProfile(name: string) {
+    return this.#driver.deleteProfile(name);
+  }
+
+  async state(): Promise<GatewayStateView> {
+    while (this.#held) await this.#held;
+    const reading = this.#driver.state();
+    this.#reading = reading.catch(() => undefined);
+    return reading;
+  }
+
+  /** Holds every state read from now on, once the one in flight (if any) was answered and handled; returns the release. */
+  async hold(): Promise<() => void> {
+    let release = () => {};
+    this.#held = new Promise<void>((resolve) => {
+      release = () => {
+        this.#held = undefined;
+        resolve();
+      };
+    });
+    await this.#reading;
+    // The monitor handles an answer in the microtasks that follow it: all of them have run by the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    return release;
+  }
+}
+
 /** A test's operator and everything around it. */
 export class OperatorPlane {
   readonly env: ClientEnv;
@@ -33,6 +101,7 @@ export class OperatorPlane {
   gateway: GatewayProcess;
   readonly upstream: OpenAIUpstream;
   operator: OperatorHandle | undefined;
+  #driver: PollHoldingDriver | undefined;
   /** Every line the operator logged, as JSON text. */
   readonly logs: string[] = [];
 
@@ -58,9 +127,12 @@ export class OperatorPlane {
 
   /** Starts the operator on this plane's gateway; every Service URL is the stand-in model's (no Pod network here). */
   async start(controllers: readonly OperatorController[] = ["bindings", "profiles"]): Promise<OperatorHandle> {
+    this.#driver = new PollHoldingDriver(
+      new HttpGatewayDriver({ url: this.gateway.adminUrl, token: this.gateway.token }),
+    );
     this.operator = await startOperator({
       cluster: this.cluster,
-      gateway: { adminUrl: this.gateway.adminUrl, token: this.gateway.token },
+      gateway: { driver: this.#driver },
       namespace: this.namespace,
       controllers,
       serviceUrlTemplate: this.upstream.url,
@@ -68,6 +140,20 @@ export class OperatorPlane {
       logger: (level, message, fields = {}) => this.logs.push(JSON.stringify({ level, message, ...fields })),
     });
     return this.operator;
+  }
+
+  /**
+   * Runs `fn` while the operator's monitor cannot read the gateway's state (a read in flight has answered first): what
+   * `fn` sees go live went live with no poll on its path.
+   */
+  async withoutPolls<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.#driver) throw new Error("the operator is not started");
+    const release = await this.#driver.hold();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
   }
 
   /** A client for one of the operator's kinds in this plane's namespace. */
