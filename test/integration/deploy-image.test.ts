@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CliProcess, runCli } from "../support/cli.js";
@@ -42,12 +42,21 @@ describe("the image's runtime stage", () => {
   before(async () => {
     const stage = await runtimeStage();
     assert.equal(stage.install, "npm ci --omit=dev --ignore-scripts --no-audit --no-fund");
-    assert.deepEqual(stage.copies, [{ from: "dist/src/cli/kindwatch.js", to: "dist/src/cli/kindwatch.js" }]);
+    // The bundle: its entry point and the chunks each command loads, side by side.
+    assert.deepEqual(stage.copies, [{ from: "dist/src/cli/kindwatch*.js", to: "dist/src/cli/" }]);
     assert.equal(stage.entrypoint[0], "node");
     app = join(processTempDir("kindwatch-image"), "app");
     await mkdir(app, { recursive: true });
     for (const file of ["package.json", "package-lock.json"]) await cp(join(root, file), join(app, file));
-    for (const { from, to } of stage.copies) await cp(join(root, from), join(app, to));
+    for (const { from, to } of stage.copies) {
+      // COPY's one wildcard form used here: `dir/prefix*suffix` into a directory.
+      const [dir, pattern] = [dirname(from), basename(from)];
+      const [prefix = "", suffix = ""] = pattern.split("*");
+      const names = (await readdir(join(root, dir))).filter((n) => n.startsWith(prefix) && n.endsWith(suffix));
+      assert.ok(names.length > 1, `the build made ${pattern}: the entry point and its chunks`);
+      await mkdir(join(app, to), { recursive: true });
+      for (const name of names) await cp(join(root, dir, name), join(app, to, name));
+    }
     // What `npm ci --omit=dev` installs: every package of the lock file that is not dev-only, copied (a symlink would
     // resolve into this repository's node_modules, where the devDependencies are).
     const lock = JSON.parse(await readFile(join(root, "package-lock.json"), "utf8")) as {
