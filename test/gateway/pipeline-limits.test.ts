@@ -96,10 +96,10 @@ describe("gateway limits: request rate", () => {
     });
 
     it("hold one limit between them, not one each", { timeout: 60_000 }, async (t) => {
-      const [a, b] = await Promise.all([
-        GatewayProcess.start({ redis: redis.url }),
-        GatewayProcess.start({ redis: redis.url }),
-      ]);
+      const [a, b] = (await GatewayProcess.startAll([{ redis: redis.url }, { redis: redis.url }])) as [
+        GatewayProcess,
+        GatewayProcess,
+      ];
       try {
         const spec = route();
         await Promise.all([a.put("routes", spec), b.put("routes", spec)]);
@@ -112,10 +112,10 @@ describe("gateway limits: request rate", () => {
     });
 
     it("share session history: a conversation goes on at the other replica", { timeout: 60_000 }, async () => {
-      const [a, b] = await Promise.all([
-        GatewayProcess.start({ redis: redis.url }),
-        GatewayProcess.start({ redis: redis.url }),
-      ]);
+      const [a, b] = (await GatewayProcess.startAll([{ redis: redis.url }, { redis: redis.url }])) as [
+        GatewayProcess,
+        GatewayProcess,
+      ];
       try {
         const profile = { name: "talk", source: source("talk"), model: "m", history: { retention: "session" } };
         const llm = {
@@ -149,10 +149,10 @@ describe("gateway limits: request rate", () => {
 
     it("answer 503 while Redis is gone, or admit uncounted with --redis-fail-open", { timeout: 60_000 }, async () => {
       const other = await startRedis();
-      const [closed, open] = await Promise.all([
-        GatewayProcess.start({ redis: other.url }),
-        GatewayProcess.start({ redis: other.url, redisFailOpen: true }),
-      ]);
+      const [closed, open] = (await GatewayProcess.startAll([
+        { redis: other.url },
+        { redis: other.url, redisFailOpen: true },
+      ])) as [GatewayProcess, GatewayProcess];
       try {
         const spec = route();
         await Promise.all([closed.put("routes", spec), open.put("routes", spec)]);

@@ -123,6 +123,21 @@ export class GatewayProcess {
   }
 
   /**
+   * Starts gateways side by side. When one fails, the others are stopped before the error is thrown: a gateway left
+   * running would hold the test file's process open until its own timeout.
+   */
+  static async startAll(options: readonly GatewayAddresses[]): Promise<GatewayProcess[]> {
+    const started = await Promise.allSettled(options.map((o) => GatewayProcess.start(o)));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    const running = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+    if (failed) {
+      await Promise.all(running.map((g) => g.stop()));
+      throw failed.reason;
+    }
+    return running;
+  }
+
+  /**
    * Starts a gateway and waits until it is ready. Its admin token is `token`, in a token file (or, with `tokenSecret`,
    * what the test put in the Secret); with `tokenless`, it has none.
    */

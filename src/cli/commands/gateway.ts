@@ -1,5 +1,8 @@
 /** `kindwatch gateway`: runs the gateway until SIGTERM or SIGINT, then drains it. */
 import { readFile } from "node:fs/promises";
+// Static: this module loads only for `kindwatch gateway` (its own chunk of the split bundle), and a dynamic import of a
+// CommonJS package keeps only its default export there, not `Redis`.
+import { Redis } from "ioredis";
 import type { AdminTlsOptions } from "../../gateway/gateway.js";
 import { defaultMaxBodyBytes } from "../../gateway/server.js";
 import { jsonLogger } from "../../manager/json-logger.js";
@@ -135,8 +138,7 @@ function bodyCap(text: string | undefined): number {
   return n;
 }
 
-async function sessionRedis(url: string) {
-  const { Redis } = await import("ioredis");
+function sessionRedis(url: string) {
   const client = new Redis(url, { commandTimeout: 1000, maxRetriesPerRequest: 1 });
   // Connection errors are reported by the limits' client; a failed session read answers that request.
   client.on("error", () => {});
@@ -192,7 +194,7 @@ export async function gatewayCommand(ctx: CommandContext): Promise<number> {
       })
     : memoryLimits();
   // Sessions get a client of their own that gives up as soon as the limits' does, rather than queue requests.
-  const sessionClient = inv.redis ? await sessionRedis(inv.redis) : undefined;
+  const sessionClient = inv.redis ? sessionRedis(inv.redis) : undefined;
   const sessions = sessionClient ? redisSessions(sessionClient) : memorySessions();
   const closeStores = async () => {
     await secret?.stop();
