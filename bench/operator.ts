@@ -9,7 +9,9 @@
  *   of the gateway that carries the new limit (x-ratelimit-limit-requests), requests sent back to back from one loop;
  *   limit_live_ms: to the first `/admin/v1/state` that shows the route at the patched generation (polled back to back);
  *   median over R changes (9). rss_bytes: the operator's and the gateway's resident set (VmRSS) once M bindings
- *   (1,000) are Ready, and the same before the first was made (`idle_`); neither process exposes its heap, so RSS only.
+ *   (1,000) are Ready (median of 5 samples, a second apart), and the same before the first was made (`idle_`); neither
+ *   process exposes its heap, so RSS only. operator_cpu_ms_per_binding: the operator's user + system CPU from the first
+ *   of the M creates to the last Ready, over M.
  */
 
 import { writeFileSync } from "node:fs";
@@ -27,6 +29,7 @@ import { processTempDir } from "../test/support/tempdir.js";
 import { waitFor } from "../test/support/wait.js";
 import { benchCluster } from "./support/cluster.js";
 import { describeMachine, machineLines } from "./support/machine.js";
+import { cpuSeconds } from "./support/proc.js";
 import { type Results, resultLine, table } from "./support/report.js";
 import { median, percentile, range } from "./support/stats.js";
 
@@ -245,6 +248,7 @@ export async function operatorBench(argv: readonly string[]): Promise<void> {
     // (c) memory with M bindings Ready.
     log(`(c) ${many} AIModelBindings to Ready`);
     const made = performance.now();
+    const cpuBefore = await cpuSeconds([pids.operator]);
     for (let i = 0; i < many; i += 16) {
       await Promise.all(
         Array.from({ length: Math.min(16, many - i) }, (_, j) =>
@@ -261,8 +265,15 @@ export async function operatorBench(argv: readonly string[]): Promise<void> {
       { timeoutMs: 180_000, intervalMs: 1000 },
     );
     const allReadyS = (performance.now() - made) / 1000;
-    await new Promise((r) => setTimeout(r, 2000));
-    const loaded = { operator: await rss(pids.operator), gateway: await rss(pids.gateway) };
+    const cpuMsPerBinding = (((await cpuSeconds([pids.operator])) - cpuBefore) * 1000) / many;
+    // Sampled once a second for 5 s after the last Ready: the operator's status writes and the monitor's polls go on.
+    const samples = { operator: [] as number[], gateway: [] as number[] };
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      samples.operator.push(await rss(pids.operator));
+      samples.gateway.push(await rss(pids.gateway));
+    }
+    const loaded = { operator: median(samples.operator), gateway: median(samples.gateway) };
 
     const results: Results = {
       [ours]: {
@@ -277,10 +288,12 @@ export async function operatorBench(argv: readonly string[]): Promise<void> {
         gateway_rss_bytes: loaded.gateway,
         gateway_idle_rss_bytes: idle.gateway,
         bindings_ready_s: allReadyS,
+        operator_cpu_ms_per_binding: cpuMsPerBinding,
       },
     };
     const ms = (v: number) => v.toFixed(0);
     const mib = (v: number) => (v / 2 ** 20).toFixed(1);
+    const mibSpread = (v: number[]) => `${mib(range(v).min)}–${mib(range(v).max)}`;
     const spread = (v: number[]) => `${ms(range(v).min)}–${ms(range(v).max)}`;
     console.log(machineLines(machine).join("\n"));
     console.log(
@@ -292,9 +305,12 @@ export async function operatorBench(argv: readonly string[]): Promise<void> {
         ["kubectl exit → Ready, p99 (ms)", ms(percentile(fromExit, 99)), "", String(objects)],
         ["limit patch → enforced (ms)", ms(median(enforced)), spread(enforced), String(changes)],
         ["limit patch → admin state (ms)", ms(median(live)), spread(live), String(changes)],
-        [`operator RSS, ${many} Ready (MiB)`, mib(loaded.operator), `idle ${mib(idle.operator)}`, "1"],
-        [`gateway RSS, ${many} routes (MiB)`, mib(loaded.gateway), `idle ${mib(idle.gateway)}`, "1"],
+        [`operator RSS, ${many} Ready (MiB)`, mib(loaded.operator), mibSpread(samples.operator), "5"],
+        ["operator RSS, idle (MiB)", mib(idle.operator), "", "1"],
+        [`gateway RSS, ${many} bindings' routes (MiB)`, mib(loaded.gateway), mibSpread(samples.gateway), "5"],
+        ["gateway RSS, idle (MiB)", mib(idle.gateway), "", "1"],
         [`${many} bindings created → all Ready (s)`, allReadyS.toFixed(1), "", "1"],
+        ["operator CPU per binding to Ready (ms)", cpuMsPerBinding.toFixed(2), "", String(many)],
       ]),
     );
     console.log(resultLine("operator", results, ours, []));
