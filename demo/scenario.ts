@@ -79,7 +79,7 @@ const liveMessage = (generation: number) => `→"generation ${generation} is liv
  */
 async function confirmReady(p: Plane, kind: keyof typeof aiResources, name: string): Promise<void> {
   const found = await waitFor(
-    `${kind} ml-team/${name} to be Ready`,
+    `${kindNames[kind]} ml-team/${name} to be Ready`,
     async () => {
       const o = await ai(p.cluster, kind).get(name);
       const status = o.status as { observedGeneration?: number; conditions?: Condition[] } | undefined;
@@ -102,8 +102,8 @@ async function ask(p: Plane, path: string, content: string, quiet = false): Prom
     headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
     body,
   });
-  if (!quiet)
-    p.print(`  HTTP ${answer.status}  ${answer.text.length > 160 ? answer.text.slice(0, 159) + "…" : answer.text}`);
+  const text = answer.text.length > 160 ? `${answer.text.slice(0, 159)}…` : answer.text;
+  if (!quiet) p.print(`  HTTP ${answer.status}  ${text}`);
   return answer;
 }
 
@@ -279,7 +279,7 @@ const deploymentSteps: readonly Step[] = [
     },
     expect: [
       { event: "ADDED", kind: Deployment, ref: `ml-team/${model}` },
-      { event: "MODIFIED", kind: Deployment, ref: `ml-team/${model}`, shows: "status.readyReplicas" },
+      { event: "MODIFIED", kind: Deployment, ref: `ml-team/${model}`, shows: '→"2/2 replicas ready"' },
     ],
     confirm: (p) => confirmReady(p, "deployments", model),
   },
