@@ -8,6 +8,7 @@ import { cliBench } from "./cli.js";
 import { gatewayBench } from "./gateway.js";
 import { informerBench } from "./informer.js";
 import { listBench } from "./list.js";
+import { operatorBench } from "./operator.js";
 import { queueBench } from "./queue.js";
 import { storeBench } from "./store.js";
 import { watchallBench } from "./watchall.js";
@@ -17,6 +18,7 @@ const benchmarks: Record<string, (argv: readonly string[]) => Promise<void>> = {
   gateway: gatewayBench,
   informer: informerBench,
   list: listBench,
+  operator: operatorBench,
   queue: queueBench,
   store: storeBench,
   watchall: watchallBench,

@@ -1,10 +1,11 @@
 /**
- * The demo's CustomResourceDefinitions: read from the YAML files beside this folder (the same files a user can
- * `kubectl apply -f`), installed through kindwatch's own client, and waited for until the server serves them.
+ * The demo's CustomResourceDefinitions: the operator's (deploy/crds) and the demo's own (demo/crds, demo/later), read
+ * from the YAML files a user can `kubectl apply -f`, installed through kindwatch's own client, and waited for until
+ * the server serves them.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { type Cluster, isEstablished, isNotFound, type KubeObject } from "../src/index.js";
 import { waitFor } from "../test/support/wait.js";
 
@@ -13,6 +14,20 @@ export const crdApi = { group: "apiextensions.k8s.io", version: "v1", resource: 
 
 /** The folder of the YAML files (in the repository, not in `dist`). */
 const sources = fileURLToPath(new URL("../../demo/", import.meta.url));
+
+/** The operator's CRDs as shipped (in the repository, not in `dist`). */
+const operatorSources = fileURLToPath(new URL("../../deploy/crds/", import.meta.url));
+
+/** Reads the operator's CRDs from `deploy/crds/*.yaml` (multi-document files, as the chart ships them). */
+export async function readOperatorCrds(): Promise<KubeObject[]> {
+  const files = (await readdir(operatorSources)).filter((f) => f.endsWith(".yaml")).sort();
+  const texts = await Promise.all(files.map((f) => readFile(`${operatorSources}${f}`, "utf8")));
+  return texts.flatMap((t) =>
+    parseAllDocuments(t)
+      .map((d) => d.toJS() as KubeObject | null)
+      .filter((o): o is KubeObject => o?.kind === "CustomResourceDefinition"),
+  );
+}
 
 /** Reads every CRD in `demo/FOLDER/*.yaml`, sorted by file name. */
 export async function readCrds(folder: "crds" | "later"): Promise<KubeObject[]> {

@@ -1,22 +1,30 @@
 /**
- * What the demo does to the cluster, step by step, and what `kindwatch watch` must show for each step. The objects
- * are the AI-model kinds (bindings to a provider's model, in-cluster model deployments, invocation profiles) and two
- * kinds with nothing to do with AI, one of which does not exist when the watch starts.
+ * What the demo does, step by step, and what must show for each step: the lines `kindwatch watch` prints, and for the
+ * steps that send requests through `kindwatch gateway`, what the gateway answered and what the stand-in model got.
+ * The AI kinds are the operator's (deploy/crds); two kinds with nothing to do with AI show the watch following kinds
+ * that come, change version and go while it runs.
  */
-import { type Cluster, isAlreadyExists, type KubeObject, type ResourceClient } from "../src/index.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Cluster, type Condition, isAlreadyExists, type KubeObject, type ResourceClient } from "../src/index.js";
+import { aiApiVersion, aiResources } from "../src/operator/types.js";
+import type { Answer, GatewayProcess } from "../test/support/gateway.js";
+import type { OpenAIUpstream, RecordedRequest } from "../test/support/openai-upstream.js";
+import { waitFor } from "../test/support/wait.js";
 import { crdApi, installCrd, readCrds, removeCrd } from "./crds.js";
 import type { Expect } from "./follow.js";
 
-const ai = "ai.kindwatch.dev";
-const bindings = { group: ai, version: "v1alpha1", resource: "aimodelbindings" };
-const deployments = { group: ai, version: "v1alpha1", resource: "aimodeldeployments" };
-const profiles = { group: ai, version: "v1alpha1", resource: "llminvocationprofiles" };
 const backups = { group: "ops.example.com", version: "v1", resource: "backupschedules" };
 const flagsCrd = "featureflags.flags.example.com";
 const flags = (version: string) => ({ group: "flags.example.com", version, resource: "featureflags" });
 
 /** The namespaces the demo works in. */
 export const namespaces = ["ml-team", "search-team"];
+
+const kindNames = {
+  bindings: "AIModelBinding",
+  deployments: "AIModelDeployment",
+  profiles: "LLMInvocationProfile",
+} as const;
 
 /** The kinds as `kindwatch watch` labels them. */
 const Binding = "AIModelBinding.ai.kindwatch.dev";
@@ -25,11 +33,31 @@ const Profile = "LLMInvocationProfile.ai.kindwatch.dev";
 const Backup = "BackupSchedule.ops.example.com";
 const Flag = "FeatureFlag.flags.example.com";
 
-/** One step: what the narration says, what it does, and what the watch must show for it. */
+/** The model the stand-in serves, as the binding and the profile name it. */
+const model = "llama-3-8b";
+/** The demo's API key (in the Secret ml-team/api-keys as key id `alice`). */
+export const apiKey = "sk-demo-alice-0123456789";
+const firstPrompt = "You are a helpful assistant. Answer in one line.";
+const secondPrompt = "You are a pirate. Answer in one line.";
+
+/** What a step acts on: the cluster, the gateway the operator configures, and the stand-in model behind it. */
+export interface Plane {
+  readonly cluster: Cluster;
+  readonly gateway: GatewayProcess;
+  readonly model: OpenAIUpstream;
+  /** Prints a line of the demo's own (requests and answers). */
+  readonly print: (line: string) => void;
+  /** How long a step may take to show (ms). */
+  readonly timeout: number;
+}
+
+/** One step: what the narration says, what it does (throwing when an answer is not what it must be), what the watch must show. */
 export interface Step {
   readonly say: string;
-  readonly run: (cluster: Cluster) => Promise<void>;
+  readonly run: (plane: Plane) => Promise<void>;
   readonly expect: readonly Expect[];
+  /** Run once the watch has shown the step: confirms (and prints) what the watch's one-line summary cannot say. */
+  readonly confirm?: (plane: Plane) => Promise<void>;
 }
 
 function obj(apiVersion: string, kind: string, name: string, namespace: string | undefined, spec: object) {
@@ -37,52 +65,82 @@ function obj(apiVersion: string, kind: string, name: string, namespace: string |
   return { apiVersion, kind, metadata: { name, labels, ...(namespace ? { namespace } : {}) }, spec } as KubeObject;
 }
 
-function ns(cluster: Cluster, gvr: typeof bindings, namespace: string): ResourceClient {
-  return cluster.resource(gvr).namespace(namespace);
+function ai(c: Cluster, kind: keyof typeof aiResources, namespace = "ml-team"): ResourceClient {
+  return c.resource(aiResources[kind]).namespace(namespace);
 }
 
-const readyCondition = (status: "True" | "False", reason: string, message: string) => ({
-  type: "Ready",
-  status,
-  reason,
-  message,
-  lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
-});
+/**
+ * Waits until `name` of `kind` is Ready for its current generation and prints its condition: the watch's summary of
+ * a status change lists the changed fields (`status.conditions[0].lastTransitionTime ... +12 more`), not which
+ * condition turned True, and which of them fit on the line depends on the clock (a new lastTransitionTime comes first).
+ */
+async function confirmReady(p: Plane, kind: keyof typeof aiResources, name: string): Promise<void> {
+  const found = await waitFor(
+    `${kindNames[kind]} ml-team/${name} to be Ready`,
+    async () => {
+      const o = await ai(p.cluster, kind).get(name);
+      const status = o.status as { observedGeneration?: number; conditions?: Condition[] } | undefined;
+      const ready = status?.conditions?.find((c) => c.type === "Ready");
+      return ready?.status === "True" && status?.observedGeneration === o.metadata.generation ? ready : undefined;
+    },
+    { timeoutMs: p.timeout },
+  );
+  p.print(`  ${kindNames[kind]} ml-team/${name}: Ready=True (${found.reason}: ${found.message})`);
+}
+
+/** Sends a chat request through the gateway as `curl` would, printing the command and the answer. */
+async function ask(p: Plane, path: string, content: string, quiet = false): Promise<Answer> {
+  const body = JSON.stringify({ model, messages: [{ role: "user", content }] });
+  if (!quiet) {
+    p.print(`$ curl -s ${p.gateway.url}${path} -H 'authorization: Bearer ${apiKey}' -d '${body}'`);
+  }
+  const answer = await p.gateway.call(path, {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+    body,
+  });
+  const text = answer.text.length > 160 ? `${answer.text.slice(0, 159)}…` : answer.text;
+  if (!quiet) p.print(`  HTTP ${answer.status}  ${text}`);
+  return answer;
+}
+
+/** Asks until the limit lets the request through, waiting as each 429's Retry-After says (as a polite client does). */
+async function askWithin(p: Plane, path: string, content: string): Promise<Answer> {
+  for (let tries = 0; ; tries++) {
+    const answer = await ask(p, path, content, tries > 0);
+    const retry = Number(answer.headers["retry-after"]);
+    if (answer.status !== 429 || tries >= 5 || !Number.isFinite(retry)) return answer;
+    p.print(`  (429: waiting the ${retry} s Retry-After says)`);
+    await sleep(retry * 1000);
+  }
+}
+
+/** The chat request the model got last; throws unless it is one since `before`. */
+function lastRequest(p: Plane, before: number): RecordedRequest {
+  const got = p.model.requests.slice(before).at(-1);
+  if (!got) throw new Error("the stand-in model got no request");
+  return got;
+}
+
+/** Shows what the model got: the messages (with the system prompt the profile added) and max_tokens. */
+function showModelGot(p: Plane, got: RecordedRequest): { system: unknown; maxTokens: unknown } {
+  const messages = (got.json?.messages ?? []) as { role: string; content: string }[];
+  p.print(`  the stand-in model got ${got.method} ${got.path}:`);
+  for (const m of messages) p.print(`    ${m.role}: ${JSON.stringify(m.content)}`);
+  p.print(`    max_tokens: ${String(got.json?.max_tokens)}, temperature: ${String(got.json?.temperature)}`);
+  return { system: messages.find((m) => m.role === "system")?.content, maxTokens: got.json?.max_tokens };
+}
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(what);
+}
 
 /** What exists before the watch starts: it shows as the initial list. */
 export const initial: readonly Step[] = [
   {
-    say: "create AIModelBinding ml-team/gpt-summarizer (openai, gpt-4o-mini, 10 requests/s)",
-    run: async (c) => {
-      await ns(c, bindings, "ml-team").create(
-        obj(`${ai}/v1alpha1`, "AIModelBinding", "gpt-summarizer", "ml-team", {
-          provider: "openai",
-          model: "gpt-4o-mini",
-          credentialsSecret: "openai-key",
-          rateLimit: { requestsPerSecond: 10 },
-        }),
-      );
-    },
-    expect: [{ event: "ADDED", kind: Binding, ref: "ml-team/gpt-summarizer", shows: "(initial)" }],
-  },
-  {
-    say: "create AIModelDeployment ml-team/llama-3-8b (vllm, 1 replica)",
-    run: async (c) => {
-      await ns(c, deployments, "ml-team").create(
-        obj(`${ai}/v1alpha1`, "AIModelDeployment", "llama-3-8b", "ml-team", {
-          model: "meta-llama/Llama-3.1-8B-Instruct",
-          runtime: "vllm",
-          replicas: 1,
-          gpu: { type: "nvidia-l4", count: 1 },
-        }),
-      );
-    },
-    expect: [{ event: "ADDED", kind: Deployment, ref: "ml-team/llama-3-8b", shows: "(initial)" }],
-  },
-  {
     say: "create BackupSchedule nightly (cluster-scoped)",
-    run: async (c) => {
-      await c.resource(backups).create(
+    run: async ({ cluster }) => {
+      await cluster.resource(backups).create(
         obj("ops.example.com/v1", "BackupSchedule", "nightly", undefined, {
           schedule: "0 2 * * *",
           namespaces: ["ml-team"],
@@ -94,149 +152,189 @@ export const initial: readonly Step[] = [
   },
 ];
 
-/** What happens while the watch runs. */
-export const live: readonly Step[] = [
+/** The steps of the operator at work: a profile and a binding made Ready, requests through the gateway, a change. */
+const operatorSteps: readonly Step[] = [
   {
-    say: "create AIModelBinding search-team/claude-reranker (anthropic)",
-    run: async (c) => {
-      await ns(c, bindings, "search-team").create(
-        obj(`${ai}/v1alpha1`, "AIModelBinding", "claude-reranker", "search-team", {
-          provider: "anthropic",
-          model: "claude-sonnet-4-5",
-          credentialsSecret: "anthropic-key",
+    say: `create Secret ml-team/api-keys (key id alice) and LLMInvocationProfile ml-team/assistant (model ${model}, max_tokens 64, a system prompt): no binding serves ${model} yet, so the operator reports the profile Degraded (UnknownModel)`,
+    run: async ({ cluster }) => {
+      await cluster
+        .resource({ group: "", version: "v1", resource: "secrets" })
+        .namespace("ml-team")
+        .create({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "api-keys" },
+          data: { alice: Buffer.from(apiKey).toString("base64") },
+        } as KubeObject);
+      await ai(cluster, "profiles").create(
+        obj(aiApiVersion, "LLMInvocationProfile", "assistant", "ml-team", {
+          model,
+          parameters: { temperature: 0.2, maxTokens: 64 },
+          context: { protocol: "chat", systemPrompt: firstPrompt },
         }),
       );
     },
-    expect: [{ event: "ADDED", kind: Binding, ref: "search-team/claude-reranker" }],
+    expect: [
+      { event: "ADDED", kind: Profile, ref: "ml-team/assistant" },
+      { event: "MODIFIED", kind: Profile, ref: "ml-team/assistant", shows: "+status" },
+    ],
   },
   {
-    say: "create LLMInvocationProfile search-team/rerank-strict (temperature 0.2, 512 tokens)",
-    run: async (c) => {
-      await ns(c, profiles, "search-team").create(
-        obj(`${ai}/v1alpha1`, "LLMInvocationProfile", "rerank-strict", "search-team", {
-          bindingRef: "claude-reranker",
-          temperature: 0.2,
-          maxTokens: 512,
-          systemPrompt: "Rank the passages by relevance. Answer with their ids only.",
+    say: `create AIModelBinding ml-team/chat (route /chat to Service llama:8000 serving ${model}, API keys from Secret api-keys, 2 requests/s, profile assistant): the operator puts the route, its keys and the profile into the gateway, and both turn Ready`,
+    run: async ({ cluster }) => {
+      await ai(cluster, "bindings").create(
+        obj(aiApiVersion, "AIModelBinding", "chat", "ml-team", {
+          target: { serviceRef: { name: "llama", port: 8000 } },
+          provider: "openai",
+          model,
+          routes: [{ path: "/chat" }],
+          rateLimit: { requestsPerSecond: 2, burst: 2 },
+          authentication: { secretRef: { name: "api-keys" } },
+          profileRef: { name: "assistant" },
         }),
       );
     },
-    expect: [{ event: "ADDED", kind: Profile, ref: "search-team/rerank-strict" }],
+    expect: [
+      { event: "ADDED", kind: Binding, ref: "ml-team/chat" },
+      { event: "MODIFIED", kind: Binding, ref: "ml-team/chat", shows: "status" },
+      { event: "MODIFIED", kind: Profile, ref: "ml-team/assistant", shows: "status.conditions[0]" },
+    ],
+    confirm: async (p) => {
+      await confirmReady(p, "profiles", "assistant");
+      await confirmReady(p, "bindings", "chat");
+    },
   },
   {
-    say: "a controller marks search-team/claude-reranker Ready (status subresource)",
-    run: async (c) => {
-      await ns(c, bindings, "search-team").patchStatus(
-        "claude-reranker",
-        { status: { observedGeneration: 1, conditions: [readyCondition("True", "Reachable", "model answered")] } },
-        "merge",
+    say: "ask the model through the gateway: the stand-in answers, and it got the profile's system prompt and max_tokens",
+    run: async (p) => {
+      const before = p.model.requests.length;
+      const answer = await askWithin(p, "/chat/v1/chat/completions", "What does kindwatch do?");
+      check(answer.status === 200, `the gateway answered ${answer.status}, not 200: ${answer.text}`);
+      const got = showModelGot(p, lastRequest(p, before));
+      check(got.system === firstPrompt, `the model got system prompt ${JSON.stringify(got.system)}`);
+      check(got.maxTokens === 64, `the model got max_tokens ${String(got.maxTokens)}, not 64`);
+    },
+    expect: [],
+  },
+  {
+    say: "send 4 requests at once: the binding allows 2 a second, so the gateway answers 429 with Retry-After",
+    run: async (p) => {
+      const answers = await Promise.all(
+        [1, 2, 3, 4].map(() => ask(p, "/chat/v1/chat/completions", "Are we there yet?", true)),
       );
+      p.print(`  HTTP ${answers.map((a) => a.status).join(", ")}`);
+      const limited = answers.find((a) => a.status === 429);
+      check(limited !== undefined, `no 429 among ${answers.map((a) => a.status).join(", ")}`);
+      const retry = limited?.headers["retry-after"];
+      p.print(`  429: Retry-After: ${String(retry)}  ${limited?.text ?? ""}`);
+      check(typeof retry === "string" && Number(retry) > 0, "the 429 carries no Retry-After");
     },
-    expect: [{ event: "MODIFIED", kind: Binding, ref: "search-team/claude-reranker", shows: "+status" }],
+    expect: [],
   },
   {
-    say: "scale AIModelDeployment ml-team/llama-3-8b to 3 replicas (scale subresource)",
-    run: async (c) => {
-      await ns(c, deployments, "ml-team").patchScale("llama-3-8b", { spec: { replicas: 3 } }, "merge");
-    },
-    expect: [{ event: "MODIFIED", kind: Deployment, ref: "ml-team/llama-3-8b", shows: "spec.replicas: 1→3" }],
-  },
-  {
-    say: "its pods come up: status.readyReplicas 3",
-    run: async (c) => {
-      await ns(c, deployments, "ml-team").patchStatus(
-        "llama-3-8b",
-        { status: { replicas: 3, readyReplicas: 3, endpoint: "http://llama-3-8b.ml-team:8000/v1" } },
-        "merge",
-      );
-    },
-    expect: [{ event: "MODIFIED", kind: Deployment, ref: "ml-team/llama-3-8b", shows: "+status" }],
-  },
-  {
-    say: "loosen search-team/rerank-strict: temperature 0.7, 1024 tokens",
-    run: async (c) => {
-      await ns(c, profiles, "search-team").patch(
-        "rerank-strict",
-        { spec: { temperature: 0.7, maxTokens: 1024 } },
+    say: "change the profile: a pirate's system prompt, max_tokens 32; the operator makes generation 2 live",
+    run: async ({ cluster }) => {
+      await ai(cluster, "profiles").patch(
+        "assistant",
+        { spec: { parameters: { maxTokens: 32 }, context: { systemPrompt: secondPrompt } } },
         "merge",
       );
     },
     expect: [
-      {
-        event: "MODIFIED",
-        kind: Profile,
-        ref: "search-team/rerank-strict",
-        shows: "spec.maxTokens: 512→1024, spec.temperature: 0.2→0.7",
-      },
+      { event: "MODIFIED", kind: Profile, ref: "ml-team/assistant", shows: "spec.parameters.maxTokens: 64→32" },
+      { event: "MODIFIED", kind: Profile, ref: "ml-team/assistant", shows: "status.conditions[0]" },
     ],
+    confirm: (p) => confirmReady(p, "profiles", "assistant"),
   },
   {
-    say: "label ml-team/gpt-summarizer tier=gold and raise its limit to 50 requests/s",
-    run: async (c) => {
-      await ns(c, bindings, "ml-team").patch(
-        "gpt-summarizer",
-        { metadata: { labels: { tier: "gold" } }, spec: { rateLimit: { requestsPerSecond: 50 } } },
-        "merge",
+    say: "ask again: the next request carries the new system prompt and max_tokens",
+    run: async (p) => {
+      const before = p.model.requests.length;
+      const answer = await askWithin(p, "/chat/v1/chat/completions", "What does kindwatch do?");
+      check(answer.status === 200, `the gateway answered ${answer.status}, not 200: ${answer.text}`);
+      const got = showModelGot(p, lastRequest(p, before));
+      check(got.system === secondPrompt, `the model got system prompt ${JSON.stringify(got.system)}`);
+      check(got.maxTokens === 32, `the model got max_tokens ${String(got.maxTokens)}, not 32`);
+    },
+    expect: [],
+  },
+];
+
+/** With --full: a model deployment whose (KWOK-simulated) Pods come up. */
+const deploymentSteps: readonly Step[] = [
+  {
+    say: `create AIModelDeployment ml-team/${model} (vllm, 2 replicas): the operator applies a Deployment and a Service, and it turns Ready once both Pods are`,
+    run: async ({ cluster }) => {
+      await ai(cluster, "deployments").create(
+        obj(aiApiVersion, "AIModelDeployment", model, "ml-team", {
+          model: { name: "meta-llama/Llama-3.1-8B-Instruct" },
+          framework: "vllm",
+          image: "vllm/vllm-openai:v0.6.3",
+          replicas: 2,
+        }),
       );
     },
     expect: [
-      {
-        event: "MODIFIED",
-        kind: Binding,
-        ref: "ml-team/gpt-summarizer",
-        shows: "+labels.tier, spec.rateLimit.requestsPerSecond: 10→50",
-      },
+      { event: "ADDED", kind: Deployment, ref: `ml-team/${model}` },
+      { event: "MODIFIED", kind: Deployment, ref: `ml-team/${model}`, shows: "status.conditions[0]" },
     ],
+    confirm: (p) => confirmReady(p, "deployments", model),
   },
+];
+
+/** The steps with nothing to do with AI: the watch follows kinds that come, change version and go. */
+const kindSteps: readonly Step[] = [
   {
     say: "pause BackupSchedule nightly",
-    run: async (c) => {
-      await c.resource(backups).patch("nightly", { spec: { paused: true } }, "merge");
+    run: async ({ cluster }) => {
+      await cluster.resource(backups).patch("nightly", { spec: { paused: true } }, "merge");
     },
     expect: [{ event: "MODIFIED", kind: Backup, ref: "nightly", shows: "+spec.paused" }],
   },
   {
     say: `install a new CRD, ${flagsCrd}: kindwatch starts watching it by itself`,
-    run: async (c) => {
+    run: async ({ cluster }) => {
       const [crd] = await readCrds("later");
-      if (crd) await installCrd(c, crd);
+      if (crd) await installCrd(cluster, crd);
     },
     expect: [{ notice: `watching ${Flag}`, shows: "(new kind)" }],
   },
   {
-    say: "create FeatureFlag ml-team/streaming-responses (off)",
-    run: async (c) => {
-      await ns(c, flags("v1alpha1"), "ml-team").create(
-        obj("flags.example.com/v1alpha1", "FeatureFlag", "streaming-responses", "ml-team", {
-          enabled: false,
-          rolloutPercent: 0,
-        }),
-      );
+    say: "create FeatureFlag search-team/streaming-responses (off)",
+    run: async ({ cluster }) => {
+      await cluster
+        .resource(flags("v1alpha1"))
+        .namespace("search-team")
+        .create(
+          obj("flags.example.com/v1alpha1", "FeatureFlag", "streaming-responses", "search-team", {
+            enabled: false,
+            rolloutPercent: 0,
+          }),
+        );
     },
-    expect: [{ event: "ADDED", kind: Flag, ref: "ml-team/streaming-responses" }],
+    expect: [{ event: "ADDED", kind: Flag, ref: "search-team/streaming-responses" }],
   },
   {
     say: "turn it on for 25%",
-    run: async (c) => {
-      await ns(c, flags("v1alpha1"), "ml-team").patch(
-        "streaming-responses",
-        { spec: { enabled: true, rolloutPercent: 25 } },
-        "merge",
-      );
+    run: async ({ cluster }) => {
+      await cluster
+        .resource(flags("v1alpha1"))
+        .namespace("search-team")
+        .patch("streaming-responses", { spec: { enabled: true, rolloutPercent: 25 } }, "merge");
     },
     expect: [
       {
         event: "MODIFIED",
         kind: Flag,
-        ref: "ml-team/streaming-responses",
+        ref: "search-team/streaming-responses",
         shows: "spec.enabled: false→true, spec.rolloutPercent: 0→25",
       },
     ],
   },
   {
     say: `serve ${flagsCrd} as v1 too, and prefer it: kindwatch moves its watch to v1`,
-    run: async (c) => {
-      const crds = c.resource(crdApi);
+    run: async ({ cluster }) => {
+      const crds = cluster.resource(crdApi);
       const crd = await crds.get(flagsCrd);
       const spec = crd.spec as { versions: Record<string, unknown>[] };
       const v1alpha1 = { ...spec.versions[0], storage: false };
@@ -249,63 +347,62 @@ export const live: readonly Step[] = [
   },
   {
     say: "roll it out to everyone (through v1)",
-    run: async (c) => {
-      await ns(c, flags("v1"), "ml-team").patch("streaming-responses", { spec: { rolloutPercent: 100 } }, "merge");
+    run: async ({ cluster }) => {
+      await cluster
+        .resource(flags("v1"))
+        .namespace("search-team")
+        .patch("streaming-responses", { spec: { rolloutPercent: 100 } }, "merge");
     },
     expect: [
-      { event: "MODIFIED", kind: Flag, ref: "ml-team/streaming-responses", shows: "spec.rolloutPercent: 25→100" },
+      { event: "MODIFIED", kind: Flag, ref: "search-team/streaming-responses", shows: "spec.rolloutPercent: 25→100" },
     ],
-  },
-  {
-    say: "switch ml-team/gpt-summarizer to gpt-4.1-mini",
-    run: async (c) => {
-      await ns(c, bindings, "ml-team").patch("gpt-summarizer", { spec: { model: "gpt-4.1-mini" } }, "merge");
-    },
-    expect: [
-      {
-        event: "MODIFIED",
-        kind: Binding,
-        ref: "ml-team/gpt-summarizer",
-        shows: 'spec.model: "gpt-4o-mini"→"gpt-4.1-mini"',
-      },
-    ],
-  },
-  {
-    say: "delete LLMInvocationProfile search-team/rerank-strict and its AIModelBinding",
-    run: async (c) => {
-      await ns(c, profiles, "search-team").delete("rerank-strict");
-      await ns(c, bindings, "search-team").delete("claude-reranker");
-    },
-    expect: [
-      { event: "DELETED", kind: Profile, ref: "search-team/rerank-strict" },
-      { event: "DELETED", kind: Binding, ref: "search-team/claude-reranker" },
-    ],
-  },
-  {
-    say: "scale ml-team/llama-3-8b down to 0",
-    run: async (c) => {
-      await ns(c, deployments, "ml-team").patchScale("llama-3-8b", { spec: { replicas: 0 } }, "merge");
-    },
-    expect: [{ event: "MODIFIED", kind: Deployment, ref: "ml-team/llama-3-8b", shows: "spec.replicas: 3→0" }],
   },
   {
     say: `delete the CRD ${flagsCrd}: its objects go with it, and so does the kind`,
-    run: async (c) => {
-      await removeCrd(c, flagsCrd);
+    run: async ({ cluster }) => {
+      await removeCrd(cluster, flagsCrd);
     },
-    expect: [{ event: "DELETED", kind: Flag, ref: "ml-team/streaming-responses" }, { notice: `removed ${Flag}` }],
-  },
-  {
-    say: "delete BackupSchedule nightly",
-    run: async (c) => {
-      await c.resource(backups).delete("nightly");
-    },
-    expect: [{ event: "DELETED", kind: Backup, ref: "nightly" }],
+    expect: [{ event: "DELETED", kind: Flag, ref: "search-team/streaming-responses" }, { notice: `removed ${Flag}` }],
   },
 ];
 
-/** Creates the demo's namespaces (kept if they exist). */
-export async function createNamespaces(cluster: Cluster): Promise<void> {
+/** The end: the binding deleted (its route removed before its finalizer is released), then the backup schedule. */
+const endSteps: readonly Step[] = [
+  {
+    say: "delete AIModelBinding ml-team/chat: the operator removes its route from the gateway, then releases its finalizer",
+    run: async (p) => {
+      await ai(p.cluster, "bindings").delete("chat");
+    },
+    expect: [{ event: "DELETED", kind: Binding, ref: "ml-team/chat" }],
+  },
+  {
+    say: "ask once more: the route is gone (404)",
+    run: async (p) => {
+      const answer = await ask(p, "/chat/v1/chat/completions", "Still there?");
+      check(answer.status === 404, `the gateway answered ${answer.status}, not 404: ${answer.text}`);
+    },
+    expect: [],
+  },
+  {
+    say: "delete LLMInvocationProfile ml-team/assistant and BackupSchedule nightly",
+    run: async ({ cluster }) => {
+      await ai(cluster, "profiles").delete("assistant");
+      await cluster.resource(backups).delete("nightly");
+    },
+    expect: [
+      { event: "DELETED", kind: Profile, ref: "ml-team/assistant" },
+      { event: "DELETED", kind: Backup, ref: "nightly" },
+    ],
+  },
+];
+
+/** What happens while the watch runs; `full` adds a model deployment whose Pods come up. */
+export function live(full: boolean): readonly Step[] {
+  return [...operatorSteps, ...(full ? deploymentSteps : []), ...kindSteps, ...endSteps];
+}
+
+/** Creates the demo's namespaces (kept if they exist) and the Service the binding routes to. */
+export async function prepare(cluster: Cluster): Promise<void> {
   const api = cluster.resource({ group: "", version: "v1", resource: "namespaces" });
   for (const name of namespaces) {
     try {
@@ -313,5 +410,19 @@ export async function createNamespaces(cluster: Cluster): Promise<void> {
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
     }
+  }
+  // A Service with no Pods behind it: --service-url-template sends its traffic to the stand-in model instead.
+  try {
+    await cluster
+      .resource({ group: "", version: "v1", resource: "services" })
+      .namespace("ml-team")
+      .create({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "llama" },
+        spec: { ports: [{ port: 8000, targetPort: 8000 }], selector: { app: "llama" } },
+      } as KubeObject);
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
   }
 }
