@@ -23,6 +23,7 @@ import type { KeySetSpec, RouteSpec, Source } from "../gateway/state.js";
 import type { ConditionInput } from "../object/conditions.js";
 import * as meta from "../object/meta.js";
 import type { KubeObject } from "../object/types.js";
+import { limitSpec } from "./binding.js";
 import type { OperatorDeps } from "./deps.js";
 import { keySetFromSecret } from "./keys.js";
 import { gatewayFinalizer, gatewayName, hardwareClassLabel, operatorFieldManager, workloadLabels } from "./names.js";
@@ -147,19 +148,12 @@ function routeOf(amd: AIModelDeployment, name: string, source: Source, upstream:
     source,
     match: { pathPrefix: endpoint.path, methods: endpoint.methods ?? ["POST"] },
     upstreams: [{ url: upstream, kind: "openai" }],
-    ...(limit
-      ? {
-          limit: {
-            requestsPerSecond: limit.requestsPerSecond,
-            burst: limit.burst ?? Math.ceil(limit.requestsPerSecond),
-          },
-        }
-      : {}),
+    ...(limit ? { limit: limitSpec(limit) } : {}),
     ...(auth ? { auth: { keySet: name, ...(auth.header ? { header: auth.header } : {}) } } : {}),
   };
 }
 
-/** The primary cache the controller holds (shared through the factory), for mapping Secrets and gateway changes. */
+/** The primary cache the controller holds (shared through the factory), for the gateway's changes (a trigger has none). */
 function primaryStore(cluster: ControllerCluster, namespace: string | undefined): Store<AIModelDeployment> | undefined {
   const key = informerKey({ gvr: aiResources.deployments, namespace });
   const held = cluster.informers.held().find((h) => informerKey(h.request) === key);
@@ -345,7 +339,7 @@ export function aiModelDeploymentController(
     .for<AIModelDeployment>(aiResources.deployments)
     .owns(deploymentsGvr)
     .owns(servicesGvr)
-    .watches(secretsGvr, (secret) => usersOf(primaryStore(cluster, namespace), secret))
+    .watches(secretsGvr, (secret, primary) => usersOf(primary, secret))
     .triggers((emit) =>
       deps.monitor.subscribe((change) => {
         if (change === "restart") {
