@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { gatewayFinalizer } from "../../src/operator/names.js";
 import type { LLMInvocationProfile } from "../../src/operator/types.js";
 import { conditionOf, OperatorPlane } from "../support/operator-plane.js";
 import { waitFor } from "../support/wait.js";
@@ -190,26 +191,31 @@ describe("operator: LLMInvocationProfile", () => {
     await plane.ready("profiles", "short-lived");
     const name = `llmp.${plane.namespace}.short-lived`;
     assert.ok((await plane.state()).profiles.some((p) => p.name === name));
-    await plane.kind("profiles").delete("short-lived");
-    let sawDeleting = false;
-    await waitFor(
-      "the profile to be gone",
-      async () => {
-        const obj = await plane
-          .kind("profiles")
-          .get("short-lived")
-          .catch(() => undefined);
-        const live = (await plane.state()).profiles.some((p) => p.name === name);
-        if (obj) {
-          sawDeleting ||= obj.metadata.deletionTimestamp !== undefined;
-          return false;
-        }
-        assert.equal(live, false, "the gateway profile outlived the object");
-        return true;
-      },
-      { intervalMs: 5 },
+    const profiles = plane.kind("profiles");
+    // A second finalizer keeps the object once the operator released its own, to look at the gateway then.
+    const hold = "test.kindwatch.dev/hold";
+    await profiles.patch("short-lived", [{ op: "add", path: "/metadata/finalizers/-", value: hold }], "json");
+    await profiles.delete("short-lived");
+    const released = await waitFor("the operator to release its finalizer", async () => {
+      const obj = await profiles.get("short-lived");
+      return obj.metadata.deletionTimestamp && !obj.metadata.finalizers?.includes(gatewayFinalizer) ? obj : undefined;
+    });
+    assert.equal(
+      (await plane.state()).profiles.find((p) => p.name === name),
+      undefined,
+      "the gateway profile outlived the operator's finalizer",
     );
-    assert.ok(sawDeleting);
+    await profiles.patch(
+      "short-lived",
+      { metadata: { finalizers: [], resourceVersion: released.metadata.resourceVersion } },
+      "merge",
+    );
+    await waitFor("the profile to be gone", () =>
+      profiles.get("short-lived").then(
+        () => false,
+        () => true,
+      ),
+    );
   });
 
   it("applies the profiles again when the gateway restarted", async () => {
