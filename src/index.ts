@@ -271,6 +271,7 @@ export {
   type StatusCause,
   type StatusDetails,
   type StreamResponse,
+  type StreamSink,
   Transport,
   type TransportObserver,
   type TransportOptions,

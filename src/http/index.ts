@@ -12,6 +12,7 @@ export {
   type Response,
   type RetryEvent,
   type StreamResponse,
+  type StreamSink,
   Transport,
   type TransportObserver,
   type TransportOptions,

@@ -69,8 +69,30 @@ export interface StreamResponse {
    * (`Aborted`).
    */
   readonly body: AsyncIterable<Buffer>;
+  /**
+   * Hands each network read to `sink` as it arrives, instead of iterating {@link StreamResponse.body}: no promise or
+   * async step per read. Use one of the two, once. After {@link StreamResponse.close} the sink hears nothing more.
+   */
+  subscribe(sink: StreamSink): void;
+  /** Stops reading from the network until {@link StreamResponse.resume} (backpressure: the consumer is behind). */
+  pause(): void;
+  /** Reads again after {@link StreamResponse.pause}. */
+  resume(): void;
   /** Ends the stream and releases its connection; iteration then ends without an error. */
   close(): void;
+}
+
+/** Receives a stream's body as it arrives ({@link StreamResponse.subscribe}). Exactly one of `end` and `error` ends it. */
+export interface StreamSink {
+  /** One network read, in order. */
+  data(chunk: Buffer): void;
+  /** The server ended the stream. */
+  end(): void;
+  /**
+   * The stream broke: a `Network` {@link ApiError} when the connection did, `Aborted` when the caller's signal fired or
+   * the transport closed.
+   */
+  error(error: ApiError): void;
 }
 
 /** A retry the transport is about to make: for logs and metrics (client-go's `rest_client_request_retries_total`). */
@@ -159,6 +181,19 @@ export interface TransportOptions {
   readonly timeoutMs?: number | undefined;
   /** How many times a `429` or a `5xx` with `Retry-After` (any verb), or a network error (reads only), is retried; default 5. */
   readonly maxRetries?: number | undefined;
+  /**
+   * Whether to offer HTTP/2 (ALPN `h2`) and, when the server takes it, multiplex every request and watch of the cluster
+   * over one connection (or a few, as the server's `SETTINGS_MAX_CONCURRENT_STREAMS` allows); default true. false, or
+   * a server that does not offer h2 (or a plain `http:` URL): HTTP/1.1, a pool for requests and a connection per stream.
+   */
+  readonly http2?: boolean | undefined;
+  /**
+   * HTTP/2 only: a connection that has read nothing for this long is sent a PING (client-go's `ReadIdleTimeout`);
+   * default 30 s.
+   */
+  readonly pingIntervalMs?: number | undefined;
+  /** HTTP/2 only: a PING unanswered for this long fails the connection and every stream on it; default 15 s. */
+  readonly pingTimeoutMs?: number | undefined;
   /** Most connections for ordinary requests; default 32. Each stream has a connection of its own besides. */
   readonly connections?: number | undefined;
   /** Called before each retry. */
@@ -689,10 +724,35 @@ export class Transport {
           end();
         }
       }
+      let subscribed = false;
+      const subscribe = (sink: StreamSink) => {
+        if (subscribed) throw new Error(`${scope.request}: a stream has one subscriber`);
+        subscribed = true;
+        let settled = false;
+        const settle = (error: ApiError | undefined) => {
+          if (settled) return;
+          settled = true;
+          raw.destroy();
+          end();
+          if (closed) return;
+          if (error) sink.error(error);
+          else sink.end();
+        };
+        raw.on("data", (chunk: Buffer) => {
+          if (!closed) sink.data(chunk);
+        });
+        raw.on("end", () => settle(undefined));
+        raw.on("error", (err: unknown) => settle(failure(err)));
+        // Destroyed without an error (the caller's signal ended the connection): the scope tells why.
+        raw.on("close", () => settle(failure(new Error("the stream closed before its end"))));
+      };
       return {
         status: res.statusCode,
         headers: res.headers,
         body: chunks(),
+        subscribe,
+        pause: () => raw.pause(),
+        resume: () => raw.resume(),
         close: () => {
           closed = true;
           raw.destroy();

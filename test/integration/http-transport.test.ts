@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ClusterConfig } from "../../src/config/index.js";
 import { jsonLines, Transport } from "../../src/http/index.js";
+import { JsonLineSplitter } from "../../src/http/ndjson.js";
 import { attachCluster } from "../../src/testing/index.js";
 import { adminConfig, createNamespace, deletePath, throughProxy } from "../support/http.js";
 import { TcpProxy } from "../support/proxy.js";
@@ -128,6 +129,60 @@ describe("transport against the real API server", () => {
     } finally {
       await transport.close();
       await proxy.close();
+    }
+  });
+
+  it("pushes a stream's reads to a subscriber, pauses and resumes it, and tells how it ended", async () => {
+    const transport = new Transport(config);
+    const list = (await admin.json({ path: configmaps })) as { metadata: { resourceVersion: string } };
+    const watch = () =>
+      transport.stream({ path: configmaps, query: { watch: 1, resourceVersion: list.metadata.resourceVersion } });
+    const heard = (stream: Awaited<ReturnType<typeof watch>>) => {
+      const splitter = new JsonLineSplitter();
+      const events: WatchEvent[] = [];
+      const ends: string[] = [];
+      stream.subscribe({
+        data: (chunk) => {
+          const lines: unknown[] = [];
+          splitter.push(chunk, lines);
+          events.push(...(lines as WatchEvent[]));
+        },
+        end: () => ends.push("end"),
+        error: (err) => ends.push(err.kind),
+      });
+      return { events, ends };
+    };
+    try {
+      const first = await watch();
+      const one = heard(first);
+      await admin.request({ method: "POST", path: configmaps, body: { metadata: { name: "pushed-1" } } });
+      await waitFor("the first push", () => one.events.some((e) => e.object.metadata.name === "pushed-1"));
+      first.pause();
+      await admin.request({ method: "POST", path: configmaps, body: { metadata: { name: "pushed-2" } } });
+      // A paused stream reads nothing: the server's event waits. A second watch shows the event was sent meanwhile.
+      const witness = heard(await watch());
+      await waitFor("the event to be sent", () => witness.events.some((e) => e.object.metadata.name === "pushed-2"));
+      assert.equal(
+        one.events.some((e) => e.object.metadata.name === "pushed-2"),
+        false,
+        "paused, yet it read",
+      );
+      first.resume();
+      await waitFor("the resumed push", () => one.events.some((e) => e.object.metadata.name === "pushed-2"));
+      first.close();
+      await admin.request({ method: "POST", path: configmaps, body: { metadata: { name: "pushed-3" } } });
+      await waitFor("the witness to see it", () => witness.events.some((e) => e.object.metadata.name === "pushed-3"));
+      assert.equal(
+        one.events.some((e) => e.object.metadata.name === "pushed-3"),
+        false,
+        "closed, yet it heard",
+      );
+      assert.deepEqual(one.ends, [], "close() ends quietly");
+      await transport.close();
+      await waitFor("the transport's close to end the witness", () => witness.ends.length > 0);
+      assert.deepEqual(witness.ends, ["Aborted"]);
+    } finally {
+      await transport.close();
     }
   });
 
