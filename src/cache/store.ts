@@ -61,42 +61,60 @@ function each(filed: Filed, fn: (value: string) => void): void {
   else for (const value of filed) fn(value);
 }
 
-/** A keyed set of objects with indexes. */
+/** Cluster-scoped objects are filed under "", as client-go's MetaNamespaceIndexFunc does. */
+function namespaceOf(obj: KubeObject): readonly string[] {
+  return [typeof obj.metadata?.namespace === "string" ? obj.metadata.namespace : ""];
+}
+
+/**
+ * A keyed set of objects with indexes. Its maps are made with its first object, and the namespace index the first
+ * time it is read: a watch-all engine holds an empty store per kind, and most stores are never read by namespace.
+ */
 export class Store<T extends KubeObject = KubeObject> {
-  readonly #items = new Map<string, T>();
-  readonly #indexes = new Map<string, Index<T>>();
+  #items: Map<string, T> | undefined;
+  /** The indexes kept up to date: every user-defined one, and the namespace index once it has been read. */
+  #indexes: Map<string, Index<T>> | undefined;
   /**
    * Per key: its object's size, or {@link unmeasured} until `stats()` is next called. Measuring there rather than in
    * `set` costs nothing when no one asks, and once per version read rather than per change: the walk costs a fifth to
    * a quarter of what parsing the object did. A delete subtracts the size measured, even if the object was changed
    * in place since.
    */
-  readonly #sizes = new Map<string, number>();
+  #sizes: Map<string, number> | undefined;
   /** The sum of the measured sizes. */
   #bytes = 0;
   #unmeasured = 0;
 
   constructor(indexers: Readonly<Record<string, IndexFunc<T>>> = {}) {
-    // Cluster-scoped objects are filed under "", as client-go's MetaNamespaceIndexFunc does.
-    this.addIndexer(namespaceIndex, (obj) => [
-      typeof obj.metadata?.namespace === "string" ? obj.metadata.namespace : "",
-    ]);
     for (const [name, fn] of Object.entries(indexers)) this.addIndexer(name, fn);
   }
 
   /** The function of index `name`, if there is one. */
   indexer(name: string): IndexFunc<T> | undefined {
-    return this.#indexes.get(name)?.fn;
+    return name === namespaceIndex ? namespaceOf : this.#indexes?.get(name)?.fn;
   }
 
   /** Adds an index, computed at once for the objects already stored; a throwing `fn` leaves the store unchanged. */
   addIndexer(name: string, fn: IndexFunc<T>): void {
-    if (this.#indexes.has(name)) throw new Error(`index ${name} exists already`);
+    if (this.indexer(name)) throw new Error(`index ${name} exists already`);
+    this.#build(name, fn);
+  }
+
+  #build(name: string, fn: IndexFunc<T>): Index<T> {
     const computed = new Map<string, Filed>();
-    for (const [key, obj] of this.#items) computed.set(key, filedOf(fn(obj)));
+    for (const [key, obj] of this.#items ?? []) computed.set(key, filedOf(fn(obj)));
     const index: Index<T> = { fn, byValue: new Map(), filed: new Map() };
+    this.#indexes ??= new Map();
     this.#indexes.set(name, index);
     for (const [key, values] of computed) this.#file(index, key, values);
+    return index;
+  }
+
+  /** Index `name`; the namespace index is built on its first read, and kept up to date from then on. */
+  #index(name: string): Index<T> | undefined {
+    const index = this.#indexes?.get(name);
+    if (index || name !== namespaceIndex) return index;
+    return this.#build(name, namespaceOf);
   }
 
   #file(index: Index<T>, key: string, values: Filed): void {
@@ -120,62 +138,62 @@ export class Store<T extends KubeObject = KubeObject> {
   }
 
   #forget(key: string): void {
-    const size = this.#sizes.get(key);
+    const size = this.#sizes?.get(key);
     if (size === undefined) return;
     if (size === unmeasured) this.#unmeasured--;
     else this.#bytes -= size;
-    this.#sizes.delete(key);
+    this.#sizes?.delete(key);
   }
 
   /** How many objects are stored. */
   get size(): number {
-    return this.#items.size;
+    return this.#items?.size ?? 0;
   }
 
   /** How many objects are stored and their estimated JSON size; measures the objects stored since the last call. */
   stats(): StoreStats {
-    if (this.#unmeasured > 0) {
+    if (this.#unmeasured > 0 && this.#sizes) {
       for (const [key, size] of this.#sizes) {
         if (size !== unmeasured) continue;
-        const measured = jsonSize(this.#items.get(key));
+        const measured = jsonSize(this.#items?.get(key));
         this.#sizes.set(key, measured);
         this.#bytes += measured;
       }
       this.#unmeasured = 0;
     }
-    return { objects: this.#items.size, bytes: this.#bytes };
+    return { objects: this.size, bytes: this.#bytes };
   }
 
   /** The object with this key (`namespace/name` or `name`). */
   get(key: string): T | undefined {
-    return this.#items.get(key);
+    return this.#items?.get(key);
   }
 
   /** The object with this namespace and name (namespace "" for cluster-scoped). */
   getByName(namespace: string, name: string): T | undefined {
-    return this.#items.get(namespace ? `${namespace}/${name}` : name);
+    return this.get(namespace ? `${namespace}/${name}` : name);
   }
 
   /** Every key. */
   keys(): string[] {
-    return [...this.#items.keys()];
+    return this.#items ? [...this.#items.keys()] : [];
   }
 
   /** Every object. */
   list(): T[] {
-    return [...this.#items.values()];
+    return this.#items ? [...this.#items.values()] : [];
   }
 
   /** The objects whose index `name` has `value`. */
   byIndex(name: string, value: string): T[] {
-    const index = this.#indexes.get(name);
+    const index = this.#index(name);
     if (!index) throw new Error(`no index named ${name}`);
-    return [...(index.byValue.get(value) ?? [])].flatMap((key) => this.#items.get(key) ?? []);
+    return [...(index.byValue.get(value) ?? [])].flatMap((key) => this.get(key) ?? []);
   }
 
   /** The index values in use of index `name`. */
   indexValues(name: string): string[] {
-    return [...(this.#indexes.get(name)?.byValue.keys() ?? [])];
+    return [...(this.#index(name)?.byValue.keys() ?? [])];
   }
 
   /** The objects of one namespace; "" gives the cluster-scoped ones. */
@@ -186,7 +204,7 @@ export class Store<T extends KubeObject = KubeObject> {
   /** The objects matching a label selector (a string like `app=web,tier in (a,b)`), optionally in one namespace. */
   select(selector: string | LabelSelector, namespace?: string): T[] {
     const parsed = typeof selector === "string" ? parseLabelSelector(selector) : selector;
-    const pool = namespace === undefined ? this.#items.values() : this.listNamespace(namespace);
+    const pool = namespace === undefined ? (this.#items?.values() ?? []) : this.listNamespace(namespace);
     const out: T[] = [];
     for (const obj of pool) if (matchesLabels(parsed, obj.metadata?.labels)) out.push(obj);
     return out;
@@ -195,11 +213,12 @@ export class Store<T extends KubeObject = KubeObject> {
   /** Stores `obj` under `key`, returning what it replaced; a throwing index function leaves the store unchanged. */
   set(key: string, obj: T): T | undefined {
     const computed: Filed[] = [];
-    for (const index of this.#indexes.values()) computed.push(filedOf(index.fn(obj)));
+    for (const index of this.#indexes?.values() ?? []) computed.push(filedOf(index.fn(obj)));
+    this.#items ??= new Map();
     const old = this.#items.get(key);
     this.#items.set(key, obj);
     let i = 0;
-    for (const index of this.#indexes.values()) {
+    for (const index of this.#indexes?.values() ?? []) {
       const values = computed[i++] as Filed;
       const before = index.filed.get(key);
       // An update rarely moves an object between index values (its namespace never): nothing to refile then.
@@ -207,6 +226,7 @@ export class Store<T extends KubeObject = KubeObject> {
       this.#unfile(index, key);
       this.#file(index, key, values);
     }
+    this.#sizes ??= new Map();
     const size = this.#sizes.get(key);
     if (size !== unmeasured) {
       if (size !== undefined) this.#bytes -= size;
@@ -218,9 +238,9 @@ export class Store<T extends KubeObject = KubeObject> {
 
   /** Removes the object under `key`, returning it. */
   delete(key: string): T | undefined {
-    const old = this.#items.get(key);
-    for (const index of this.#indexes.values()) this.#unfile(index, key);
-    this.#items.delete(key);
+    const old = this.#items?.get(key);
+    for (const index of this.#indexes?.values() ?? []) this.#unfile(index, key);
+    this.#items?.delete(key);
     this.#forget(key);
     return old;
   }
