@@ -55,13 +55,14 @@ function isThenable(value: unknown): value is PromiseLike<void> {
  * {@link pause}d it delivers nothing and keeps what arrives, merged as ever, for {@link resume}.
  */
 export class HandlerQueue<T> {
-  readonly #pending = new Map<string, Notification<T>[]>();
+  /** Made when a notification first has to wait: a handler that keeps up never needs one. */
+  #pending: Map<string, Notification<T>[]> | undefined;
   readonly #handle: (n: Notification<T>) => void | Promise<void>;
   readonly #onError: (err: unknown, n: Notification<T>) => void;
   #running = false;
   #closed = false;
   #paused = false;
-  #idle: (() => void)[] = [];
+  #idle: (() => void)[] | undefined;
 
   constructor(
     handle: (n: Notification<T>) => void | Promise<void>,
@@ -73,7 +74,7 @@ export class HandlerQueue<T> {
 
   /** How many keys have notifications waiting. */
   get backlog(): number {
-    return this.#pending.size;
+    return this.#pending?.size ?? 0;
   }
 
   /** Queues a notification for `key`. */
@@ -84,6 +85,7 @@ export class HandlerQueue<T> {
       this.#drain(n);
       return;
     }
+    this.#pending ??= new Map();
     const pending = this.#pending.get(key);
     const merged = pending ? coalesce(pending, n) : [n];
     // A merged key keeps its place in line, so that one busy object cannot starve the others.
@@ -113,7 +115,9 @@ export class HandlerQueue<T> {
       n = undefined;
     }
     this.#running = false;
-    for (const resolve of this.#idle.splice(0)) resolve();
+    const idle = this.#idle;
+    this.#idle = undefined;
+    for (const resolve of idle ?? []) resolve();
   }
 
   async #await(result: PromiseLike<void>, n: Notification<T>): Promise<void> {
@@ -127,11 +131,14 @@ export class HandlerQueue<T> {
 
   /** The next pending notification: the first key's first. */
   #take(): Notification<T> | undefined {
-    for (const [key, list] of this.#pending) {
+    const pending = this.#pending;
+    for (const [key, list] of pending ?? []) {
       const n = list.shift();
-      if (list.length === 0) this.#pending.delete(key);
+      if (list.length === 0) pending?.delete(key);
       if (n) return n;
     }
+    // Once drained the map goes too: a kind whose handler fell behind once would otherwise keep it for good.
+    this.#pending = undefined;
     return undefined;
   }
 
@@ -145,8 +152,11 @@ export class HandlerQueue<T> {
 
   /** Resolves once everything queued so far has been handled, or, while paused, once no handler call is in flight. */
   idle(): Promise<void> {
-    if (!this.#running && (this.#pending.size === 0 || this.#paused)) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
+    if (!this.#running && (this.backlog === 0 || this.#paused)) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idle ??= [];
+      this.#idle.push(resolve);
+    });
   }
 
   /** Stops delivering after the notification in flight; what is pending, and what arrives meanwhile, is kept. */
@@ -165,6 +175,6 @@ export class HandlerQueue<T> {
   /** Drops what is pending and stops delivering. */
   close(): void {
     this.#closed = true;
-    this.#pending.clear();
+    this.#pending = undefined;
   }
 }
