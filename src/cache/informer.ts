@@ -64,6 +64,13 @@ function replaced(a: KubeObject, b: KubeObject): boolean {
   return before !== undefined && after !== undefined && before !== after;
 }
 
+/**
+ * Stands for the sync waiters or error listeners of an informer that has none: an informer holds a set of its own only
+ * while it has members (a watch-all engine holds an informer per kind, nearly all of them synced and without either).
+ * Never added to: the first member gets a set made for it.
+ */
+const noMembers = new Set<never>();
+
 /** Why {@link Informer.synced} gave up: the informer stopped before its initial list was stored. */
 export class InformerStoppedError extends Error {
   override readonly name = "InformerStoppedError";
@@ -117,8 +124,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly #transform: (object: T) => T;
   readonly #queues = new Set<HandlerQueue<T>>();
   /** Called with nothing once synced, or with the reason the wait is over without it. */
-  readonly #syncWaiters = new Set<(stopped?: InformerStoppedError) => void>();
-  readonly #errorListeners = new Set<(error: ApiError, retryInMs: number) => void>();
+  #syncWaiters: Set<(stopped?: InformerStoppedError) => void> = noMembers;
+  #errorListeners: Set<(error: ApiError, retryInMs: number) => void> = noMembers;
   /** The current run's; aborted once it is stopping. */
   #controller: AbortController | undefined;
   /** The current run, teardown included; undefined once stopped. */
@@ -200,8 +207,12 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Calls `listener` on every error the watcher reports (it retries by itself). Returns a function that removes it. */
   onError(listener: (error: ApiError, retryInMs: number) => void): () => void {
+    if (this.#errorListeners === noMembers) this.#errorListeners = new Set();
     this.#errorListeners.add(listener);
-    return () => this.#errorListeners.delete(listener);
+    return () => {
+      this.#errorListeners.delete(listener);
+      if (this.#errorListeners.size === 0) this.#errorListeners = noMembers;
+    };
   }
 
   /**
@@ -216,17 +227,24 @@ export class Informer<T extends KubeObject = KubeObject> {
     return new Promise((resolve, reject) => {
       const done = (stopped?: InformerStoppedError) => {
         signal?.removeEventListener("abort", onAbort);
+        this.#forgetWaiter(done);
         if (stopped) reject(stopped);
         else resolve();
       };
       const onAbort = () => {
-        this.#syncWaiters.delete(done);
+        this.#forgetWaiter(done);
         reject(signal?.reason ?? new Error("aborted"));
       };
       if (signal?.aborted) return onAbort();
+      if (this.#syncWaiters === noMembers) this.#syncWaiters = new Set();
       this.#syncWaiters.add(done);
       signal?.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  #forgetWaiter(waiter: (stopped?: InformerStoppedError) => void): void {
+    this.#syncWaiters.delete(waiter);
+    if (this.#syncWaiters.size === 0) this.#syncWaiters = noMembers;
   }
 
   /**
@@ -249,11 +267,16 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#controller = controller;
     this.#started = true;
     this.#synced = false;
-    const onAbort = () => controller.abort(signal?.reason);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
+    if (!signal) {
+      // Nothing to follow: no listener to remove when the run ends, and no closure held for it while it runs.
+      this.#running = this.#lifetime(controller, this.#running);
+      return;
+    }
+    const onAbort = () => controller.abort(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
     this.#running = this.#lifetime(controller, this.#running).finally(() =>
-      signal?.removeEventListener("abort", onAbort),
+      signal.removeEventListener("abort", onAbort),
     );
   }
 
