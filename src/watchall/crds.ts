@@ -87,3 +87,28 @@ export function crdResource(crd: KubeObject): ApiResource | undefined {
     preferred: true,
   };
 }
+
+/**
+ * What {@link crdResource} and {@link isEstablished} read of a CRD, and what an informer needs to follow it (name, uid,
+ * resourceVersion): the engine's CRD informer keeps this instead of the whole CRD, whose schemas are most of its size
+ * (tens of KB for many operators' kinds, and one per watched kind).
+ */
+export function crdEssentials(crd: KubeObject): KubeObject {
+  const spec = asMap(crd.spec) ?? {};
+  const versions = (Array.isArray(spec.versions) ? spec.versions : [])
+    .filter(isMap)
+    .map((v) => ({ name: v.name, served: v.served, subresources: v.subresources }));
+  const conditions = asMap(crd.status)?.conditions;
+  const established = (Array.isArray(conditions) ? conditions : [])
+    .filter(isMap)
+    .filter((c) => c.type === "Established")
+    .map((c) => ({ type: c.type, status: c.status }));
+  const { name, uid, resourceVersion } = crd.metadata ?? {};
+  return {
+    apiVersion: crd.apiVersion,
+    kind: crd.kind,
+    metadata: { name, uid, resourceVersion },
+    spec: { group: spec.group, names: spec.names, scope: spec.scope, versions },
+    status: { conditions: established },
+  };
+}

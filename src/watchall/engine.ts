@@ -19,7 +19,7 @@ import { definedProps } from "../util/defined.js";
 import { accessDenied } from "./access.js";
 import { Channel } from "./channel.js";
 import { type CheckpointKind, ghost, Ledger, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
-import { crdResource } from "./crds.js";
+import { crdEssentials, crdResource } from "./crds.js";
 import { filtered, isUnavailable, isWatchable, namesKind, objectScope, selected } from "./filter.js";
 import { type KindHost, KindWatch } from "./kind.js";
 import { Slots } from "./slots.js";
@@ -96,6 +96,12 @@ interface Delivery {
 const crdsGvr = { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" };
 const apiServicesGvr = { group: "apiregistration.k8s.io", version: "v1", resource: "apiservices" };
 
+/** What an informer needs to follow an object, and all the APIService informer keeps: it only tells of changes. */
+function identity(o: KubeObject): KubeObject {
+  const { name, uid, resourceVersion } = o.metadata ?? {};
+  return { apiVersion: o.apiVersion, kind: o.kind, metadata: { name, uid, resourceVersion } };
+}
+
 /**
  * Watches every kind; iterate it (once) for the merged stream: `for await (const e of engine)`. Per kind: KIND_ADDED,
  * its objects (origin "initial"), KIND_SYNCED, then changes; a kind that goes away delivers every object it still has
@@ -134,6 +140,8 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   #stopping: Promise<void> | undefined;
   #iterated = false;
   readonly #logger: Logger | undefined;
+  /** The options of every kind's informer: one object for them all. */
+  readonly #informerOptions: InformerOptions<KubeObject>;
   /**
    * The kinds of the first discovery whose KIND_SYNCED (or KIND_QUARANTINED, KIND_REMOVED) the consumer has not taken
    * yet; undefined until discovery has answered once.
@@ -155,6 +163,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     // Nobody may ever wait for it; a stop before the sync must not be an unhandled rejection.
     this.#initialSync.catch(() => {});
     this.#logger = loggerOf(options.logger);
+    this.#informerOptions = { ...options.informer, ...definedProps({ logger: options.logger }) };
     this.#channel = new Channel(options.bufferSize ?? 1024);
     this.#slots = new Slots(options.concurrency ?? 8);
     this.#host = {
@@ -208,23 +217,31 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
       }
     }
     if (this.#signal.aborted) return;
-    this.#crdInformer = this.#metaInformer(crdsGvr, () => {
+    this.#crdInformer = this.#metaInformer(crdsGvr, crdEssentials, () => {
       this.#crdsChanged = true;
       this.#schedule();
     });
-    this.#apiServiceInformer = this.#metaInformer(apiServicesGvr, (origin) => {
+    this.#apiServiceInformer = this.#metaInformer(apiServicesGvr, identity, (origin) => {
       if (origin === "live") this.#refreshSoon();
     });
     this.#tasks.push(this.#discoveryLoop());
     if (path) this.#tasks.push(this.#checkpointLoop());
   }
 
-  /** An informer on the kinds that define kinds; a forbidden one only costs the fast path, discovery still works. */
-  #metaInformer(gvr: typeof crdsGvr, onChange: (origin: string) => void): Informer<KubeObject> {
+  /**
+   * An informer on the kinds that define kinds; a forbidden one only costs the fast path, discovery still works. It
+   * stores what `keep` leaves of each object: one of each is held per watched kind.
+   */
+  #metaInformer(
+    gvr: typeof crdsGvr,
+    keep: (object: KubeObject) => KubeObject,
+    onChange: (origin: string) => void,
+  ): Informer<KubeObject> {
     // The watcher's tuning applies here too; the user's transform, indexes and resync are for their kinds only.
     const { transform: _t, indexers: _i, resyncMs: _r, ...watching } = this.#options.informer ?? {};
     const informer = new Informer<KubeObject>(listWatchOf(this.#cluster.client.resource(gvr)), {
       ...watching,
+      transform: keep,
       ...definedProps({ logger: this.#options.logger }),
     });
     informer.addHandlers({
@@ -401,10 +418,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     const scope = this.#scope(r);
     const all = this.#cluster.client.resource(r);
     const source = listWatchOf(scope.namespace ? all.namespace(scope.namespace) : all, scope.selection);
-    return new Informer(scope.keep ? filtered(source, scope.keep) : source, {
-      ...this.#options.informer,
-      ...definedProps({ logger: this.#options.logger }),
-    });
+    return new Informer(scope.keep ? filtered(source, scope.keep) : source, this.#informerOptions);
   }
 
   #denied(r: ApiResource, signal: AbortSignal): Promise<string | undefined> {

@@ -56,14 +56,6 @@ function reached(rv: string | undefined, told: string | undefined): boolean {
   return BigInt(rv) >= BigInt(told);
 }
 
-/** Resolves when `signal` aborts. */
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-}
-
 function uidOf(o: KubeObject): string | undefined {
   return typeof o.metadata?.uid === "string" ? o.metadata.uid : undefined;
 }
@@ -81,8 +73,16 @@ export class KindWatch {
   readonly #host: KindHost;
   #desired: ApiResource | undefined;
   #removal = "no longer served";
-  /** Aborted whenever the desired version changes or the loop is halted: whatever step runs then is abandoned. */
-  #epoch = new AbortController();
+  /**
+   * Aborted whenever the desired version changes or the loop is halted: whatever step runs then is abandoned. Made
+   * for a step: a kind waiting for a change holds no signal (an AbortController with its listener maps is a good part
+   * of what an idle kind costs).
+   */
+  #epoch: AbortController | undefined;
+  /** Counts {@link want}, {@link remove} and {@link halt} calls that the loop must look at. */
+  #wakes = 0;
+  /** Resolves the loop's wait for a change. */
+  #wakeUp: (() => void) | undefined;
   #halted = false;
   /** The version watched (or being started). */
   #resource: ApiResource;
@@ -137,10 +137,32 @@ export class KindWatch {
   }
 
   #wake(): void {
+    this.#wakes++;
     const epoch = this.#epoch;
-    this.#epoch = new AbortController();
-    if (this.#halted) this.#epoch.abort();
-    epoch.abort();
+    const wakeUp = this.#wakeUp;
+    this.#epoch = undefined;
+    this.#wakeUp = undefined;
+    epoch?.abort();
+    wakeUp?.();
+  }
+
+  /** Runs one step with a signal that the next wake aborts. */
+  async #step(step: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const epoch = new AbortController();
+    this.#epoch = epoch;
+    try {
+      await step(epoch.signal);
+    } finally {
+      if (this.#epoch === epoch) this.#epoch = undefined;
+    }
+  }
+
+  /** Resolves at the first wake after the loop had seen `wakes`: at once if there has been one since. */
+  #changed(wakes: number): Promise<void> {
+    if (this.#wakes !== wakes) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#wakeUp = resolve;
+    });
   }
 
   /** The version watched now (or being started). */
@@ -194,11 +216,11 @@ export class KindWatch {
         if (this.#halted) return;
         const want = this.#desired;
         if (!want) break;
-        const signal = this.#epoch.signal;
+        const wakes = this.#wakes;
         try {
-          if (!this.#informer) await this.#start(want, signal);
-          else if (this.#resource.version !== want.version) await this.#move(want, signal);
-          else await aborted(signal);
+          if (!this.#informer) await this.#step((signal) => this.#start(want, signal));
+          else if (this.#resource.version !== want.version) await this.#step((signal) => this.#move(want, signal));
+          else await this.#changed(wakes);
         } catch (err) {
           // A bug or a resource the client cannot address: reported, then nothing is retried until the kind changes.
           const failure = failureFields(err);
@@ -210,7 +232,7 @@ export class KindWatch {
             };
             this.#quarantine("Unknown", `Unknown: ${failure.error}`);
           }
-          await aborted(signal);
+          await this.#changed(wakes);
         }
       }
       await this.#remove();
