@@ -87,6 +87,32 @@ describe("Store", () => {
     assert.deepEqual(store.indexValues(namespaceIndex), ["a"]);
   });
 
+  it("builds the namespace index on its first read from what is stored then, and keeps it from there", () => {
+    const store = new Store();
+    put(store, pod("a", "p1"));
+    put(store, pod("a", "p2"));
+    put(store, pod(undefined, "node-1"));
+    put(store, pod("b", "p3"));
+    store.delete("a/p2");
+    put(store, pod("a", "p1", { labels: { v: "2" } }));
+    assert.deepEqual(store.indexValues(namespaceIndex).sort(), ["", "a", "b"]);
+    assert.deepEqual(names(store.listNamespace("a")), ["a/p1"]);
+    put(store, pod("c", "p4"));
+    store.delete("b/p3");
+    assert.deepEqual(store.indexValues(namespaceIndex).sort(), ["", "a", "c"]);
+    assert.deepEqual(names(store.listNamespace("c")), ["c/p4"]);
+    assert.deepEqual(names(store.select("", "a")), ["a/p1"]);
+  });
+
+  it("answers every read while empty, before any object has been stored", () => {
+    const store = new Store({ node: byNode });
+    assert.deepEqual([store.size, store.keys(), store.list(), store.get("a/p1")], [0, [], [], undefined]);
+    assert.deepEqual(store.stats(), { objects: 0, bytes: 0 });
+    assert.deepEqual([store.listNamespace("a"), store.byIndex("node", "n1"), store.select("app=web")], [[], [], []]);
+    assert.equal(store.delete("a/p1"), undefined);
+    assert.equal(store.indexer(namespaceIndex)?.(pod(undefined, "n"))[0], "");
+  });
+
   it("files an object under every value an index function gives, once even if repeated", () => {
     const store = new Store({ values: byLabelValues });
     put(store, pod("ns", "a", { labels: { x: "red", y: "blue", z: "red" } }));
