@@ -156,6 +156,36 @@ describe("Informer: sync", () => {
   });
 });
 
+describe("Informer: waiters and listeners", () => {
+  it("tells each informer's sync waiters and error listeners only of its own, before and after they come and go", async () => {
+    const failing = new ScriptedListWatch().replyToList(apiError("ServiceUnavailable", 503));
+    const listing = new ScriptedListWatch().replyToList(page("5", [obj("a", "1")]));
+    const a = informer(failing, { logger: "none" });
+    const b = informer(listing, { logger: "none" });
+    const heardByB: string[] = [];
+    const gone = b.onError(() => void heardByB.push("removed listener"));
+    gone();
+    const heardByA: string[] = [];
+    a.onError((error) => void heardByA.push(error.kind));
+    b.onError(() => void heardByB.push("B's listener"));
+    const aSynced = outcome(a.synced());
+    const first = outcome(b.synced());
+    b.start();
+    await waitFor("B synced", first, { timeoutMs: 2000 });
+    a.start();
+    await waitFor("A's list to fail", () => heardByA.length > 0, { timeoutMs: 2000 });
+    assert.deepEqual(heardByB, [], "B heard neither A's failure nor anything through a removed listener");
+    assert.equal(aSynced(), undefined, "B's sync did not release A's waiter");
+    await a.stop();
+    assert.ok((await waitFor("A's waiter", aSynced, { timeoutMs: 2000 })) instanceof InformerStoppedError);
+    // Once every waiter and listener has gone, new ones still work.
+    listing.replyToList(page("6", [obj("a", "2")]));
+    await b.stop();
+    b.start();
+    await b.synced(soon());
+  });
+});
+
 describe("Informer: changes", () => {
   it("delivers live adds, updates and deletes, and follows bookmarks", async () => {
     const src = new ScriptedListWatch()
