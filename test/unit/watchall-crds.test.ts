@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KubeObject } from "../../src/object/types.js";
-import { compareKubeVersions, crdResource, isEstablished } from "../../src/watchall/crds.js";
+import { compareKubeVersions, crdEssentials, crdResource, isEstablished } from "../../src/watchall/crds.js";
 import { type CrdVersion, crdManifest } from "../support/crd-manifest.js";
 
 describe("compareKubeVersions", () => {
@@ -93,5 +93,36 @@ describe("crdResource", () => {
     assert.equal(crdResource(crd([{ name: "v1", served: true }], false)), undefined);
     assert.equal(crdResource(crd([{ name: "v1", served: false }])), undefined);
     assert.equal(crdResource({ apiVersion: "x", kind: "y", metadata: {} }), undefined);
+  });
+});
+
+describe("crdEssentials", () => {
+  it("keeps what crdResource and isEstablished read, and an informer's key and versions, without the schemas", () => {
+    const full: KubeObject = {
+      ...crd([
+        { name: "v1beta1", served: true },
+        { name: "v1", served: true, subresources: { status: {}, scale: { specReplicasPath: ".spec.replicas" } } },
+        { name: "v2", served: false },
+      ]),
+      status: {
+        conditions: [
+          { type: "NamesAccepted", status: "True", message: "no conflicts found" },
+          { type: "Established", status: "True", message: "the initial names have been accepted" },
+        ],
+        acceptedNames: { kind: "Widget", plural: "widgets" },
+        storedVersions: ["v1"],
+      },
+    };
+    full.metadata = { ...full.metadata, uid: "u-1", resourceVersion: "42", managedFields: [{ manager: "kubectl" }] };
+    const kept = crdEssentials(full);
+    assert.deepEqual(crdResource(kept), crdResource(full));
+    assert.ok(crdResource(kept));
+    assert.equal(isEstablished(kept), true);
+    assert.deepEqual(kept.metadata, { name: "widgets.example.com", uid: "u-1", resourceVersion: "42" });
+    assert.ok(!JSON.stringify(kept).includes("openAPIV3Schema"), "no schema is kept");
+    assert.ok(JSON.stringify(kept).length < JSON.stringify(full).length / 2);
+    const unestablished = crdEssentials(crd([{ name: "v1", served: true }], false));
+    assert.equal(isEstablished(unestablished), false);
+    assert.equal(crdResource(unestablished), undefined);
   });
 });

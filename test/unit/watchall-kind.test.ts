@@ -200,6 +200,37 @@ describe("KindWatch", () => {
     assert.ok(await host.slots.acquire(AbortSignal.timeout(100)), "the slot is free again");
   });
 
+  it("a removal or a new version that comes while a start fails is acted on, not lost", async () => {
+    for (const change of ["remove", "want v2"] as const) {
+      const host = new Host();
+      host.source("v2").replyToList(page("5", [obj("a", "3")]));
+      let kind: KindWatch | undefined;
+      const informer = host.informer.bind(host);
+      host.informer = (r) => {
+        if (r.version !== "v1") return informer(r);
+        // The change arrives during the step, which then fails on its own account.
+        if (change === "remove") kind?.remove("gone");
+        else kind?.want(res("v2"));
+        throw new Error("cannot address v1");
+      };
+      kind = new KindWatch(gr, res("v1"), host);
+      if (change === "remove") {
+        await kind.done;
+        assert.deepEqual(host.shown(), ["KIND_ADDED v1", "KIND_QUARANTINED v1", "KIND_REMOVED v1"]);
+      } else {
+        await soon("synced at v2", () => host.shown().includes("KIND_SYNCED v2"));
+        assert.deepEqual(host.shown(), [
+          "KIND_ADDED v1",
+          "KIND_QUARANTINED v1",
+          "ADDED a@v2 initial",
+          "KIND_SYNCED v2",
+        ]);
+        kind.halt();
+        await kind.done;
+      }
+    }
+  });
+
   it("a new version while still listing: abandons the old list and starts at the new version", async () => {
     const host = new Host();
     host.source("v1").replyToList(hangs);
