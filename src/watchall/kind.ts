@@ -64,6 +64,59 @@ function rvOf(o: KubeObject): string | undefined {
   return typeof o.metadata?.resourceVersion === "string" ? o.metadata.resourceVersion : undefined;
 }
 
+/**
+ * Puts the object events of one version of a kind on the stream. It is also the handlers of the kind's informer:
+ * methods rather than a closure each, since one is held per watched kind.
+ */
+class Emitter implements EventHandlers<KubeObject> {
+  readonly #host: KindHost;
+  readonly #r: ApiResource;
+
+  constructor(host: KindHost, r: ApiResource) {
+    this.#host = host;
+    this.#r = r;
+  }
+
+  add(object: KubeObject, { origin }: { origin: Origin }): Promise<void> {
+    return this.object("ADDED", object, origin);
+  }
+
+  update(old: KubeObject, object: KubeObject, { origin }: { origin: Origin }): Promise<void> {
+    const paths = changedPaths(old, object);
+    // A resync is asked for: it is delivered even though nothing changed.
+    const noise = origin !== "resync" && (paths.length === 0 || isNoise(paths));
+    return this.object("MODIFIED", object, origin, { old, changedPaths: paths }, noise && this.#host.dropNoise);
+  }
+
+  delete(
+    object: KubeObject,
+    { origin, finalStateUnknown }: { origin: Origin; finalStateUnknown: boolean },
+  ): Promise<void> {
+    return this.object("DELETED", object, origin, finalStateUnknown ? { finalStateUnknown } : {});
+  }
+
+  object(
+    type: ObjectEvent["type"],
+    object: KubeObject,
+    origin: Origin,
+    extra: Extra = {},
+    silent = false,
+  ): Promise<void> {
+    const meta = object.metadata ?? {};
+    const event: ObjectEvent = {
+      type,
+      origin,
+      ...kindInfo(this.#r),
+      namespace: typeof meta.namespace === "string" ? meta.namespace : "",
+      name: typeof meta.name === "string" ? meta.name : "",
+      resourceVersion: rvOf(object) ?? "",
+      object,
+      ...extra,
+    };
+    return this.#host.emit(event, silent);
+  }
+}
+
 /** One kind's loop; see the module comment. Create it, then steer it with {@link want}, {@link remove}, {@link halt}. */
 export class KindWatch {
   /** `resource.group`. */
@@ -343,6 +396,7 @@ export class KindWatch {
    */
   #attach(informer: Informer<KubeObject>): void {
     const r = this.#resource;
+    const emit = new Emitter(this.#host, r);
     const resume = this.#resume;
     const moved = this.#moved;
     const recovered = this.#state === "quarantined";
@@ -352,16 +406,16 @@ export class KindWatch {
       if (moved.from.version !== r.version) {
         this.#emitKind("KIND_VERSION_CHANGED", { previousVersion: moved.from.version });
       }
-      this.#emitDiff(r, moved.told, informer, true);
+      this.#emitDiff(emit, moved.told, informer, true);
     } else if (resume) {
       const told = new Map<string, KubeObject>();
       for (const [key, value] of resume) told.set(key, ghost(r, key, value));
-      this.#emitDiff(r, told, informer, false);
+      this.#emitDiff(emit, told, informer, false);
     } else {
-      for (const object of informer.store.list()) void this.#emitObject(r, "ADDED", object, "initial");
+      for (const object of informer.store.list()) void emit.object("ADDED", object, "initial");
     }
     // Read and subscribed in one synchronous step: no change can fall between the two.
-    this.#detach = informer.addHandlers(this.#handlers(r), { replay: false });
+    this.#detach = informer.addHandlers(emit, { replay: false });
     this.#informer = informer;
     this.#pending = undefined;
     this.#state = "synced";
@@ -413,25 +467,27 @@ export class KindWatch {
   async #remove(): Promise<void> {
     this.#state = "removing";
     const r = this.#resource;
+    const emit = new Emitter(this.#host, r);
     const informer = this.#informer;
     if (informer) {
       await informer.stop({ drain: true });
       this.#detach?.();
       this.#detach = undefined;
       for (const object of informer.store.list()) {
-        void this.#emitObject(r, "DELETED", object, "live", { finalStateUnknown: true });
+        void emit.object("DELETED", object, "live", { finalStateUnknown: true });
       }
     } else if (this.#moved) {
       // Told in the version the move left: the consumer has not heard of another.
       const { from, told } = this.#moved;
       this.#moved = undefined;
       this.#resource = from;
+      const emitFrom = new Emitter(this.#host, from);
       for (const object of told.values()) {
-        void this.#emitObject(from, "DELETED", object, "live", { finalStateUnknown: true });
+        void emitFrom.object("DELETED", object, "live", { finalStateUnknown: true });
       }
     } else if (this.#resume) {
       for (const [key, value] of this.#resume) {
-        void this.#emitObject(r, "DELETED", ghost(r, key, value), "relist", { finalStateUnknown: true });
+        void emit.object("DELETED", ghost(r, key, value), "relist", { finalStateUnknown: true });
       }
       this.#resume = undefined;
     }
@@ -442,66 +498,28 @@ export class KindWatch {
    * Delivers, as origin "relist", what differs between `told` (what the consumer was given, by key) and `informer`'s
    * store. `knowsOld`: `told` holds whole objects (a version move), so updates say what changed.
    */
-  #emitDiff(r: ApiResource, told: Map<string, KubeObject>, informer: Informer<KubeObject>, knowsOld: boolean): void {
+  #emitDiff(emit: Emitter, told: Map<string, KubeObject>, informer: Informer<KubeObject>, knowsOld: boolean): void {
     for (const object of informer.store.list()) {
       const key = objectKey(object);
       const was = told.get(key);
       told.delete(key);
       if (!was) {
-        void this.#emitObject(r, "ADDED", object, "relist");
+        void emit.object("ADDED", object, "relist");
         continue;
       }
       const before = uidOf(was);
       const after = uidOf(object);
       if (before && after && before !== after) {
-        void this.#emitObject(r, "DELETED", was, "relist", { finalStateUnknown: true });
-        void this.#emitObject(r, "ADDED", object, "relist");
+        void emit.object("DELETED", was, "relist", { finalStateUnknown: true });
+        void emit.object("ADDED", object, "relist");
       } else if (rvOf(was) !== rvOf(object)) {
-        if (!knowsOld) void this.#emitObject(r, "MODIFIED", object, "relist");
-        else void this.#emitUpdate(r, was, object, "relist");
+        if (!knowsOld) void emit.object("MODIFIED", object, "relist");
+        else void emit.update(was, object, { origin: "relist" });
       }
     }
     for (const was of told.values()) {
-      void this.#emitObject(r, "DELETED", was, "relist", { finalStateUnknown: true });
+      void emit.object("DELETED", was, "relist", { finalStateUnknown: true });
     }
-  }
-
-  #handlers(r: ApiResource): EventHandlers<KubeObject> {
-    return {
-      add: (object, { origin }) => this.#emitObject(r, "ADDED", object, origin),
-      update: (old, object, { origin }) => this.#emitUpdate(r, old, object, origin),
-      delete: (object, { origin, finalStateUnknown }) =>
-        this.#emitObject(r, "DELETED", object, origin, finalStateUnknown ? { finalStateUnknown } : {}),
-    };
-  }
-
-  #emitUpdate(r: ApiResource, old: KubeObject, object: KubeObject, origin: Origin): Promise<void> {
-    const paths = changedPaths(old, object);
-    // A resync is asked for: it is delivered even though nothing changed.
-    const noise = origin !== "resync" && (paths.length === 0 || isNoise(paths));
-    return this.#emitObject(r, "MODIFIED", object, origin, { old, changedPaths: paths }, noise && this.#host.dropNoise);
-  }
-
-  #emitObject(
-    r: ApiResource,
-    type: ObjectEvent["type"],
-    object: KubeObject,
-    origin: Origin,
-    extra: Extra = {},
-    silent = false,
-  ): Promise<void> {
-    const meta = object.metadata ?? {};
-    const event: ObjectEvent = {
-      type,
-      origin,
-      ...kindInfo(r),
-      namespace: typeof meta.namespace === "string" ? meta.namespace : "",
-      name: typeof meta.name === "string" ? meta.name : "",
-      resourceVersion: rvOf(object) ?? "",
-      object,
-      ...extra,
-    };
-    return this.#host.emit(event, silent);
   }
 
   #emitKind(type: KindEvent["type"], extra: Pick<KindEvent, "reason" | "previousVersion"> = {}): void {
