@@ -174,6 +174,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
       dropNoise: options.dropNoise !== false,
       backoff: options.informer?.backoff,
       log: (level, message, fields) => this.#log(level, message, fields),
+      ended: (kind) => this.#ended(kind),
     };
   }
 
@@ -363,12 +364,13 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     this.#resumable.delete(gr);
     const kind = new KindWatch(gr, r, this.#host, resumed ? new Map(Object.entries(resumed.objects)) : undefined);
     this.#kinds.set(gr, kind);
-    void kind.done.then(() => {
-      if (this.#kinds.get(gr) !== kind) return;
-      this.#kinds.delete(gr);
-      // The kind may be wanted again already (a CRD deleted and created anew): a new loop starts from scratch.
-      this.#schedule();
-    });
+  }
+
+  #ended(kind: KindWatch): void {
+    if (this.#kinds.get(kind.gr) !== kind) return;
+    this.#kinds.delete(kind.gr);
+    // The kind may be wanted again already (a CRD deleted and created anew): a new loop starts from scratch.
+    this.#schedule();
   }
 
   /**

@@ -33,6 +33,8 @@ export interface KindHost {
   /** Backoff between access reviews of a forbidden kind. */
   readonly backoff: BackoffOptions | undefined;
   readonly log: InformerLogger;
+  /** Told once the loop has ended (removed or halted), its informers stopped: the host holds no callback per kind. */
+  ended(kind: KindWatch): void;
 }
 
 type Extra = Pick<ObjectEvent, "old" | "changedPaths" | "finalStateUnknown">;
@@ -292,6 +294,7 @@ export class KindWatch {
     } finally {
       this.#detach?.();
       await Promise.all([this.#pending?.stop(), this.#informer?.stop()]);
+      this.#host.ended(this);
     }
   }
 

@@ -81,6 +81,8 @@ class Host implements KindHost {
 
   log(): void {}
 
+  ended(): void {}
+
   /** Short forms of what was emitted. */
   shown(): string[] {
     return this.events.map((e) =>
