@@ -287,7 +287,15 @@ export class H2Connections {
     let socket: TLSSocket | undefined;
     let session: ClientHttp2Session | undefined;
     try {
-      return await Promise.race([this.#handshake(url, target, (s) => (socket = s), (s) => (session = s)), timedOut]);
+      return await Promise.race([
+        this.#handshake(
+          url,
+          target,
+          (s) => (socket = s),
+          (s) => (session = s),
+        ),
+        timedOut,
+      ]);
     } catch (err) {
       session?.destroy();
       socket?.destroy();

@@ -14,7 +14,7 @@ import type { Dispatcher } from "undici";
 import { type AuthCredentials, type ClusterConfig, sameCredentials } from "../config/types.js";
 import { definedProps } from "../util/defined.js";
 import { ApiError, errorFromStatus } from "./errors.js";
-import { H2Connections, type H2Response, http1Only } from "./h2.js";
+import { H2Connections, http1Only } from "./h2.js";
 import { networkError } from "./network.js";
 import { TokenBucket } from "./ratelimit.js";
 import { Recovery, type RecoveryOptions } from "./recovery.js";
