@@ -55,6 +55,8 @@ export interface H2Response {
   readonly statusCode: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: Readable;
+  /** Ends the stream (a reset if the server has not ended it) and frees its place on the connection at once. */
+  close(): void;
 }
 
 /** The error a dead connection fails its streams with; `code` is one that {@link networkError} counts as transient. */
@@ -372,12 +374,12 @@ export class H2Connections {
     // Whoever reads the body hears its failure through it; a stream nobody reads any more must not throw uncaught.
     stream.on("error", () => {});
     let given = false;
-    stream.once("close", () => {
-      if (!given) {
-        given = true;
-        connection.give();
-      }
-    });
+    const giveBack = () => {
+      if (given) return;
+      given = true;
+      connection.give();
+    };
+    stream.once("close", giveBack);
     if (hasBody) stream.end(req.body);
     return new Promise<H2Response>((resolve, reject) => {
       // Closed before any response: refused by the server (REFUSED_STREAM, or past a GOAWAY's last stream), nothing
@@ -396,7 +398,16 @@ export class H2Connections {
       const onResponse = (raw: IncomingHttpHeaders) => {
         stream.removeListener("error", onError);
         stream.removeListener("close", onClose);
-        resolve({ statusCode: Number(raw[":status"]), headers: responseHeaders(raw), body: stream });
+        resolve({
+          statusCode: Number(raw[":status"]),
+          headers: responseHeaders(raw),
+          body: stream,
+          close: () => {
+            stream.destroy();
+            // Its place is free at once: the reset goes out before any stream opened after it.
+            giveBack();
+          },
+        });
       };
       stream.once("response", onResponse);
       stream.once("error", onError);

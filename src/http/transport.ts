@@ -505,7 +505,7 @@ export class Transport {
           return http1(req);
         }
         this.#negotiated = true;
-        if (stream) dispose = () => res.body.destroy();
+        if (stream) dispose = () => res.close();
         return res;
       },
       dispose: () => dispose(),
