@@ -1,10 +1,11 @@
 /**
  * The informer benchmark: N custom objects (default 100,000) spread over 10 CRDs, watched by an informer per CRD in
  * each implementation. Per run and implementation, a fresh child process measures how long its informers take to sync
- * (`sync_s`), the memory each cached object costs once settled (`bytes_per_object`), and, under a churn of merge
- * patches made by another process as fast as the server takes them, the CPU it spends per event (`us_per_event`).
- * curl listing the same objects into /dev/null (`raw-list`) and the objects' own JSON size (`json`) are the physical
- * references.
+ * (`sync_s`) and the CPU it spends doing so (`sync_cpu_s`), the memory each cached object costs once settled
+ * (`bytes_per_object`), and, under a churn of merge patches made by another process as fast as the server takes
+ * them, the CPU it spends per event (`us_per_event`). curl listing the same objects into /dev/null (`raw-list`) and
+ * the objects' own JSON size (`json`) are the physical references. kindwatch runs twice: on the transport's default
+ * (HTTP/2 when the server offers it) and on HTTP/1.1 (`kindwatch-http1`), whose ratios are the `variant_ratios`.
  */
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
