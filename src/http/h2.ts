@@ -158,6 +158,11 @@ class Connection {
     this.#idle.unref();
   }
 
+  /** Asks the server for a PING now, unless one is out: a request that got no answer may mean a dead connection. */
+  probe(): void {
+    if (this.streams > 0 && this.#timing.pingTimeoutMs > 0) this.#sendPing();
+  }
+
   #sendPing(): void {
     if (this.#pingDeadline || this.session.destroyed) return;
     const timeoutMs = this.#timing.pingTimeoutMs;
@@ -220,6 +225,8 @@ export class H2Connections {
   /** A connection being made, with the streams promised to it. */
   #pending: { readonly made: Promise<Connection | typeof http1Only>; promised: number } | undefined;
   #closed = false;
+  /** The server's stream limit as its last connection told: how many streams a connection being made will take. */
+  #knownMax = assumedStreams;
 
   constructor(target: H2Target, timing: H2Timing) {
     this.#target = target;
@@ -255,7 +262,7 @@ export class H2Connections {
     }
     if (this.#closed) throw new ConnectionError("the transport is closed", "UND_ERR_CLOSED");
     let pending = this.#pending;
-    if (!pending || pending.promised >= assumedStreams) {
+    if (!pending || pending.promised >= this.#knownMax) {
       const made = this.#connect();
       const fresh = { made, promised: 0 };
       pending = fresh;
@@ -351,6 +358,7 @@ export class H2Connections {
       session.once("error", reject);
     });
     const connection = new Connection(session, this.#timing, (c) => this.#live.delete(c));
+    this.#knownMax = connection.maxStreams;
     if (this.#closed) {
       session.destroy();
       throw new ConnectionError("the transport is closed", "UND_ERR_CLOSED");
@@ -388,6 +396,8 @@ export class H2Connections {
         stream.rstCode === constants.NGHTTP2_REFUSED_STREAM ? new RefusedError("the server refused the stream") : err;
       const onError = (err: unknown) => {
         stream.removeListener("response", onResponse);
+        // Given up before any answer (the caller's deadline): the connection may be half-open; a PING tells soon.
+        if (req.signal.aborted) connection.probe();
         reject(failed(err));
       };
       const onClose = () => {

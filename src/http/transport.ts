@@ -840,7 +840,13 @@ export class Transport {
         raw.on("end", () => settle(undefined));
         raw.on("error", (err: unknown) => settle(failure(err)));
         // Destroyed without an error (the caller's signal ended the connection): the scope tells why.
-        raw.on("close", () => settle(failure(new Error("the stream closed before its end"))));
+        raw.on("close", () =>
+          settle(
+            failure(
+              Object.assign(new Error("the stream closed before its end"), { code: "ERR_STREAM_PREMATURE_CLOSE" }),
+            ),
+          ),
+        );
       };
       return {
         status: res.statusCode,
