@@ -195,7 +195,7 @@ export interface TransportOptions {
   readonly pingIntervalMs?: number | undefined;
   /** HTTP/2 only: a PING unanswered for this long fails the connection and every stream on it; default 15 s. */
   readonly pingTimeoutMs?: number | undefined;
-  /** Most connections for ordinary requests; default 32. Each stream has a connection of its own besides. */
+  /** HTTP/1.1 only: most connections for ordinary requests; default 32. Each stream has a connection of its own besides. */
   readonly connections?: number | undefined;
   /** Called before each retry. */
   readonly onRetry?: ((event: RetryEvent) => void) | undefined;
