@@ -186,6 +186,7 @@ export interface TransportOptions {
    * Whether to offer HTTP/2 (ALPN `h2`) and, when the server takes it, multiplex every request and watch of the cluster
    * over one connection (or a few, as the server's `SETTINGS_MAX_CONCURRENT_STREAMS` allows); default true. false, or
    * a server that does not offer h2 (or a plain `http:` URL): HTTP/1.1, a pool for requests and a connection per stream.
+   * When not given, a non-empty `DISABLE_HTTP2` environment variable turns it off, as it does for client-go and kubectl.
    */
   readonly http2?: boolean | undefined;
   /**
@@ -371,7 +372,9 @@ export class Transport {
     } else {
       this.#limiterMode = "off";
     }
-    this.#http1 = options.http2 === false || url.protocol !== "https:";
+    // As client-go, DISABLE_HTTP2 in the environment turns HTTP/2 off unless the options say otherwise.
+    const http2 = options.http2 ?? !process.env.DISABLE_HTTP2;
+    this.#http1 = !http2 || url.protocol !== "https:";
     this.#pool = this.#newPool(config.tls.cert, config.tls.key);
     this.#poolCert = config.tls.cert;
     // /readyz rather than /version: it fails until the server can serve (storage, informers, post-start hooks), and RBAC's
