@@ -223,7 +223,9 @@ export class H2Connections {
   readonly #url: URL;
   readonly #live = new Set<Connection>();
   /** A connection being made, with the streams promised to it. */
-  #pending: { readonly made: Promise<Connection | typeof http1Only>; promised: number } | undefined;
+  #pending:
+    | { readonly made: Promise<Connection | typeof http1Only>; promised: number; readonly abandon: AbortController }
+    | undefined;
   #closed = false;
   /** The server's stream limit as its last connection told: how many streams a connection being made will take. */
   #knownMax = assumedStreams;
@@ -263,8 +265,9 @@ export class H2Connections {
     if (this.#closed) throw new ConnectionError("the transport is closed", "UND_ERR_CLOSED");
     let pending = this.#pending;
     if (!pending || pending.promised >= this.#knownMax) {
-      const made = this.#connect();
-      const fresh = { made, promised: 0 };
+      const abandon = new AbortController();
+      const made = this.#connect(abandon.signal);
+      const fresh = { made, promised: 0, abandon };
       pending = fresh;
       this.#pending = fresh;
       const forget = () => {
@@ -273,7 +276,18 @@ export class H2Connections {
       made.then(forget, forget);
     }
     pending.promised++;
-    const made = await abortable(pending.made, signal);
+    const waited = pending;
+    let made: Connection | typeof http1Only;
+    try {
+      made = await abortable(waited.made, signal);
+    } catch (err) {
+      // Every caller gave up on a handshake that hangs: the next one must not wait on it too.
+      if (signal.aborted && --waited.promised === 0 && this.#pending === waited) {
+        this.#pending = undefined;
+        waited.abandon.abort();
+      }
+      throw err;
+    }
     if (made === http1Only) return made;
     if (!made.usable) return this.#connection(signal);
     if (made.full) return this.#connection(signal);
@@ -281,7 +295,7 @@ export class H2Connections {
     return made;
   }
 
-  async #connect(): Promise<Connection | typeof http1Only> {
+  async #connect(abandon: AbortSignal): Promise<Connection | typeof http1Only> {
     const url = this.#url;
     const target = this.#target;
     let timer: NodeJS.Timeout | undefined;
@@ -292,6 +306,9 @@ export class H2Connections {
         connectTimeoutMs,
       );
       timer.unref();
+      abandon.addEventListener("abort", () => reject(new ConnectionError("abandoned", "UND_ERR_ABORTED")), {
+        once: true,
+      });
     });
     let socket: TLSSocket | undefined;
     let session: ClientHttp2Session | undefined;

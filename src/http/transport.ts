@@ -813,9 +813,17 @@ export class Transport {
       const raw = res.body as Readable & AsyncIterable<Buffer>;
       let closed = false;
       const failure = (err: unknown) => this.#failure(err, scope, scope.request);
+      const cut = () => {
+        const code = (raw as { rstCode?: number }).rstCode;
+        return code !== undefined && code !== 0
+          ? Object.assign(new Error(`the stream was cut off (RST ${code})`), { code: "ECONNRESET" })
+          : undefined;
+      };
       async function* chunks(): AsyncGenerator<Buffer, void, undefined> {
         try {
           for await (const chunk of raw) yield chunk;
+          const err = cut();
+          if (err) throw err;
         } catch (err) {
           if (!closed) throw failure(err);
         } finally {
@@ -840,7 +848,10 @@ export class Transport {
         raw.on("data", (chunk: Buffer) => {
           if (!closed) sink.data(chunk);
         });
-        raw.on("end", () => settle(undefined));
+        raw.on("end", () => {
+          const err = cut();
+          settle(err ? failure(err) : undefined);
+        });
         raw.on("error", (err: unknown) => settle(failure(err)));
         // Destroyed without an error (the caller's signal ended the connection): the scope tells why.
         raw.on("close", () =>
