@@ -104,6 +104,8 @@ export async function sharedWatches(opts: SharedWatchesOptions) {
   return {
     ns,
     transport: conn.transport,
+    /** The watches' client, for requests that go on the same connections. */
+    client: conn.client,
     informers,
     engine,
     errors,
