@@ -49,7 +49,7 @@ describe("the watch connection cut mid-stream", () => {
    * PINGs so prompt that a half-open HTTP/2 connection is found dead within a second or so, before any watch's idle
    * timeout (HTTP/1.1 has no PING: there, only the idle timeout can notice).
    */
-  const pings = { pingIntervalMs: 500, pingTimeoutMs: 500 };
+  const pings = { pingIntervalMs: 500, pingTimeoutMs: 1000 };
 
   /** An informer through the proxy on a fresh namespace holding `count` ConfigMaps, synced. */
   async function setup(protocol: Protocol, count: number, idleTimeoutMs?: number) {
