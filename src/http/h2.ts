@@ -55,6 +55,8 @@ export interface H2Response {
   readonly statusCode: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: Readable;
+  /** Ends the stream (a reset if the server has not ended it) and frees its place on the connection at once. */
+  close(): void;
 }
 
 /** The error a dead connection fails its streams with; `code` is one that {@link networkError} counts as transient. */
@@ -156,6 +158,11 @@ class Connection {
     this.#idle.unref();
   }
 
+  /** Asks the server for a PING now, unless one is out: a request that got no answer may mean a dead connection. */
+  probe(): void {
+    if (this.streams > 0 && this.#timing.pingTimeoutMs > 0) this.#sendPing();
+  }
+
   #sendPing(): void {
     if (this.#pingDeadline || this.session.destroyed) return;
     const timeoutMs = this.#timing.pingTimeoutMs;
@@ -218,6 +225,8 @@ export class H2Connections {
   /** A connection being made, with the streams promised to it. */
   #pending: { readonly made: Promise<Connection | typeof http1Only>; promised: number } | undefined;
   #closed = false;
+  /** The server's stream limit as its last connection told: how many streams a connection being made will take. */
+  #knownMax = assumedStreams;
 
   constructor(target: H2Target, timing: H2Timing) {
     this.#target = target;
@@ -253,7 +262,7 @@ export class H2Connections {
     }
     if (this.#closed) throw new ConnectionError("the transport is closed", "UND_ERR_CLOSED");
     let pending = this.#pending;
-    if (!pending || pending.promised >= assumedStreams) {
+    if (!pending || pending.promised >= this.#knownMax) {
       const made = this.#connect();
       const fresh = { made, promised: 0 };
       pending = fresh;
@@ -349,6 +358,7 @@ export class H2Connections {
       session.once("error", reject);
     });
     const connection = new Connection(session, this.#timing, (c) => this.#live.delete(c));
+    this.#knownMax = connection.maxStreams;
     if (this.#closed) {
       session.destroy();
       throw new ConnectionError("the transport is closed", "UND_ERR_CLOSED");
@@ -372,12 +382,12 @@ export class H2Connections {
     // Whoever reads the body hears its failure through it; a stream nobody reads any more must not throw uncaught.
     stream.on("error", () => {});
     let given = false;
-    stream.once("close", () => {
-      if (!given) {
-        given = true;
-        connection.give();
-      }
-    });
+    const giveBack = () => {
+      if (given) return;
+      given = true;
+      connection.give();
+    };
+    stream.once("close", giveBack);
     if (hasBody) stream.end(req.body);
     return new Promise<H2Response>((resolve, reject) => {
       // Closed before any response: refused by the server (REFUSED_STREAM, or past a GOAWAY's last stream), nothing
@@ -386,6 +396,8 @@ export class H2Connections {
         stream.rstCode === constants.NGHTTP2_REFUSED_STREAM ? new RefusedError("the server refused the stream") : err;
       const onError = (err: unknown) => {
         stream.removeListener("response", onResponse);
+        // Given up before any answer (the caller's deadline): the connection may be half-open; a PING tells soon.
+        if (req.signal.aborted) connection.probe();
         reject(failed(err));
       };
       const onClose = () => {
@@ -396,7 +408,16 @@ export class H2Connections {
       const onResponse = (raw: IncomingHttpHeaders) => {
         stream.removeListener("error", onError);
         stream.removeListener("close", onClose);
-        resolve({ statusCode: Number(raw[":status"]), headers: responseHeaders(raw), body: stream });
+        resolve({
+          statusCode: Number(raw[":status"]),
+          headers: responseHeaders(raw),
+          body: stream,
+          close: () => {
+            stream.destroy();
+            // Its place is free at once: the reset goes out before any stream opened after it.
+            giveBack();
+          },
+        });
       };
       stream.once("response", onResponse);
       stream.once("error", onError);

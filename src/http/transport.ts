@@ -186,6 +186,7 @@ export interface TransportOptions {
    * Whether to offer HTTP/2 (ALPN `h2`) and, when the server takes it, multiplex every request and watch of the cluster
    * over one connection (or a few, as the server's `SETTINGS_MAX_CONCURRENT_STREAMS` allows); default true. false, or
    * a server that does not offer h2 (or a plain `http:` URL): HTTP/1.1, a pool for requests and a connection per stream.
+   * When not given, a non-empty `DISABLE_HTTP2` environment variable turns it off, as it does for client-go and kubectl.
    */
   readonly http2?: boolean | undefined;
   /**
@@ -195,7 +196,7 @@ export interface TransportOptions {
   readonly pingIntervalMs?: number | undefined;
   /** HTTP/2 only: a PING unanswered for this long fails the connection and every stream on it; default 15 s. */
   readonly pingTimeoutMs?: number | undefined;
-  /** Most connections for ordinary requests; default 32. Each stream has a connection of its own besides. */
+  /** HTTP/1.1 only: most connections for ordinary requests; default 32. Each stream has a connection of its own besides. */
   readonly connections?: number | undefined;
   /** Called before each retry. */
   readonly onRetry?: ((event: RetryEvent) => void) | undefined;
@@ -371,7 +372,9 @@ export class Transport {
     } else {
       this.#limiterMode = "off";
     }
-    this.#http1 = options.http2 === false || url.protocol !== "https:";
+    // As client-go, DISABLE_HTTP2 in the environment turns HTTP/2 off unless the options say otherwise.
+    const http2 = options.http2 ?? !process.env.DISABLE_HTTP2;
+    this.#http1 = !http2 || url.protocol !== "https:";
     this.#pool = this.#newPool(config.tls.cert, config.tls.key);
     this.#poolCert = config.tls.cert;
     // /readyz rather than /version: it fails until the server can serve (storage, informers, post-start hooks), and RBAC's
@@ -505,7 +508,7 @@ export class Transport {
           return http1(req);
         }
         this.#negotiated = true;
-        if (stream) dispose = () => res.body.destroy();
+        if (stream) dispose = () => res.close();
         return res;
       },
       dispose: () => dispose(),
@@ -840,7 +843,13 @@ export class Transport {
         raw.on("end", () => settle(undefined));
         raw.on("error", (err: unknown) => settle(failure(err)));
         // Destroyed without an error (the caller's signal ended the connection): the scope tells why.
-        raw.on("close", () => settle(failure(new Error("the stream closed before its end"))));
+        raw.on("close", () =>
+          settle(
+            failure(
+              Object.assign(new Error("the stream closed before its end"), { code: "ERR_STREAM_PREMATURE_CLOSE" }),
+            ),
+          ),
+        );
       };
       return {
         status: res.statusCode,

@@ -169,14 +169,22 @@ describe("transport against the real API server", () => {
     }
   });
 
-  it("speaks HTTP/1.1 when told to", async () => {
+  it("speaks HTTP/1.1 when told to, by its options or by DISABLE_HTTP2 as client-go is", async () => {
     const off = new Transport(config, { http2: false });
+    process.env.DISABLE_HTTP2 = "true";
+    const byEnv = new Transport(config);
+    const optionsWin = new Transport(config, { http2: true });
+    delete process.env.DISABLE_HTTP2;
     try {
-      assert.equal(off.protocol, "http/1.1");
-      assert.equal((await off.request({ path: "/api" })).status, 200);
-      assert.equal(off.protocol, "http/1.1");
+      for (const t of [off, byEnv]) {
+        assert.equal(t.protocol, "http/1.1");
+        assert.equal((await t.request({ path: "/api" })).status, 200);
+        assert.equal(t.protocol, "http/1.1");
+      }
+      assert.equal((await optionsWin.request({ path: "/api" })).status, 200);
+      assert.equal(optionsWin.protocol, "h2");
     } finally {
-      await off.close();
+      await Promise.all([off.close(), byEnv.close(), optionsWin.close()]);
     }
   });
 
