@@ -2,7 +2,8 @@
  * No growth across 1,000 watch reconnects. A proxy resets the informer's watch connection as soon as each change has
  * come through it, 1,000 times; the heap (after full collections, sampled every 100 reconnects, its growth per
  * reconnect taken as the least-squares slope of the samples), the live abort listeners, the process's active handles
- * and the open connections must end where they started, give or take a bound a leak would exceed.
+ * and the open connections must end where they started, give or take a bound a leak would exceed. On HTTP/2 (where each
+ * reset kills the connection's session and a new one is made) and on HTTP/1.1.
  */
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
@@ -15,7 +16,7 @@ import type { ApiError } from "../../src/http/errors.js";
 import type { KubeObject } from "../../src/object/types.js";
 import { clientFor, configMapsGvr as configmaps } from "../support/client.js";
 import { assertConverged, HandlerLog } from "../support/convergence.js";
-import { cleanups, counting, createNamespace, faultCluster, kubeconfigVia } from "../support/faults.js";
+import { cleanups, counting, createNamespace, faultCluster, kubeconfigVia, protocols } from "../support/faults.js";
 import { TcpProxy } from "../support/proxy.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
@@ -106,89 +107,100 @@ describe("1,000 watch reconnects", () => {
     EventTarget.prototype.addEventListener = addEventListener;
   });
 
-  it("leave heap, abort listeners, handles and connections where they were", { timeout: 150_000 }, async () => {
-    const cms = env.admin.client.resource(configmaps).namespace(ns);
-    await cms.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "probe" }, data: { i: "0", payload } });
-    const conn = clientFor(await kubeconfigVia(env.cluster, proxy.url));
-    cleanup.defer(() => conn.transport.close());
-    const { source, calls } = counting(listWatchOf(conn.client.resource(configmaps).namespace(ns)));
-    const informer = new Informer<KubeObject>(source, { backoff: { initialMs: 1, maxMs: 5 } });
-    const log = new HandlerLog("only");
-    informer.addHandlers(log.handlers());
-    const errors: ApiError[] = [];
-    informer.onError((err) => {
-      // Keep the kinds only: keeping 1,000 errors with their causes would itself look like growth.
-      if (errors.length < 10) errors.push(err);
-    });
-    let errorCount = 0;
-    informer.onError(() => errorCount++);
-    const stopper = new AbortController();
-    informer.start(stopper.signal);
-    cleanup.defer(() => informer.stop());
-    await informer.synced(AbortSignal.timeout(20_000));
-
-    const key = `${ns}/probe`;
-    /** One change through the watch, then the watch's connection reset. */
-    const reconnect = async (i: number) => {
-      const changed = await cms.patch("probe", { data: { i: `${i}` } }, "merge");
-      const rv = changed.metadata.resourceVersion;
-      await waitFor(`change ${i} through the watch`, () => informer.store.get(key)?.metadata.resourceVersion === rv, {
-        timeoutMs: 10_000,
-        intervalMs: 1,
+  for (const protocol of protocols)
+    it(`leave heap, abort listeners, handles and connections where they were, on ${protocol.name}`, {
+      timeout: 150_000,
+    }, async () => {
+      const cms = env.admin.client.resource(configmaps).namespace(ns);
+      const probe = uniqueName("probe");
+      await cms.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: probe }, data: { i: "0", payload } });
+      const conn = clientFor(await kubeconfigVia(env.cluster, proxy.url), { http2: protocol.http2 });
+      cleanup.defer(() => conn.transport.close());
+      const { source, calls } = counting(listWatchOf(conn.client.resource(configmaps).namespace(ns)));
+      const informer = new Informer<KubeObject>(source, { backoff: { initialMs: 1, maxMs: 5 } });
+      const log = new HandlerLog("only");
+      informer.addHandlers(log.handlers());
+      const errors: ApiError[] = [];
+      informer.onError((err) => {
+        // Keep the kinds only: keeping 1,000 errors with their causes would itself look like growth.
+        if (errors.length < 10) errors.push(err);
       });
-      proxy.cut();
-    };
+      let errorCount = 0;
+      informer.onError(() => errorCount++);
+      const stopper = new AbortController();
+      informer.start(stopper.signal);
+      cleanup.defer(() => informer.stop());
+      await informer.synced(AbortSignal.timeout(20_000));
 
-    for (let i = 0; i < 100; i++) await reconnect(i); // warm-up: caches, JIT, pools reach their steady size
-    const heap: number[] = [await settledHeap()];
-    const at: number[] = [0];
-    const listenersBefore = liveAbortListeners();
-    const handlesBefore = activeHandles();
-    const watchesBefore = calls.watches;
-    const started = Date.now();
-    for (let i = 1; i <= rounds; i++) {
-      await reconnect(100 + i);
-      if (i % sampleEvery === 0) {
-        liveAbortListeners(); // forgets the signals collected since: the test's own bookkeeping must not grow
-        at.push(calls.watches - watchesBefore);
-        heap.push(await settledHeap());
+      const key = `${ns}/${probe}`;
+      /** One change through the watch, then the watch's connection reset. */
+      const reconnect = async (i: number) => {
+        const changed = await cms.patch(probe, { data: { i: `${i}` } }, "merge");
+        const rv = changed.metadata.resourceVersion;
+        await waitFor(`change ${i} through the watch`, () => informer.store.get(key)?.metadata.resourceVersion === rv, {
+          timeoutMs: 10_000,
+          intervalMs: 1,
+        });
+        proxy.cut();
+      };
+
+      for (let i = 0; i < 100; i++) await reconnect(i); // warm-up: caches, JIT, pools reach their steady size
+      const heap: number[] = [await settledHeap()];
+      const at: number[] = [0];
+      const listenersBefore = liveAbortListeners();
+      const handlesBefore = activeHandles();
+      const watchesBefore = calls.watches;
+      const started = Date.now();
+      for (let i = 1; i <= rounds; i++) {
+        await reconnect(100 + i);
+        if (i % sampleEvery === 0) {
+          liveAbortListeners(); // forgets the signals collected since: the test's own bookkeeping must not grow
+          at.push(calls.watches - watchesBefore);
+          heap.push(await settledHeap());
+        }
       }
-    }
-    const seconds = (Date.now() - started) / 1000;
-    await waitFor("the watch to be back", () => proxy.open > 0);
-    const heapBefore = heap[0] ?? 0;
-    const heapAfter = heap[heap.length - 1] ?? 0;
-    const listenersAfter = liveAbortListeners();
-    const handlesAfter = activeHandles();
-    const reconnects = calls.watches - watchesBefore;
+      const seconds = (Date.now() - started) / 1000;
+      await waitFor("the watch to be back", () => proxy.open > 0);
+      const heapBefore = heap[0] ?? 0;
+      const heapAfter = heap[heap.length - 1] ?? 0;
+      const listenersAfter = liveAbortListeners();
+      const handlesAfter = activeHandles();
+      const reconnects = calls.watches - watchesBefore;
 
-    await assertConverged(informer, cms, [log]);
-    assert.ok(reconnects >= 1000, `1,000 reconnects made (${reconnects})`);
-    assert.equal(informer.status().relists, 0, "each reconnect re-watched from its version");
-    assert.deepEqual([...new Set(errors.map((e) => e.kind))], ["Network"]);
-    assert.equal(getEventListeners(stopper.signal, "abort").length, 1, "the informer holds one listener on our signal");
-    // A leaked listener per reconnect would add 1,000; a few are in flight at any moment.
-    assert.ok(listenersAfter <= listenersBefore + 3, `abort listeners: ${listenersBefore} -> ${listenersAfter}`);
-    for (const kind of new Set([...Object.keys(handlesBefore), ...Object.keys(handlesAfter)])) {
-      const [was, is] = [handlesBefore[kind] ?? 0, handlesAfter[kind] ?? 0];
-      assert.ok(is <= was + 3, `active ${kind}: ${was} -> ${is}`);
-    }
-    assert.ok(proxy.open <= 3, `connections open through the proxy: ${proxy.open}`);
-    // A healthy run grows by about 0.6-0.9 KB a reconnect, and that is V8's, not ours: heap snapshots before and after
-    // 2,000 reconnects differed by +453 KB of optimised code, +300 KB of its deoptimisation data and +127 KB of
-    // relocation info, against +23 plain objects and +26 contexts (no constructor of ours grew). The
-    // smallest per-watch leak, one WatchStream kept alive by its abort listener on the informer's signal (with its
-    // controller and iterator), measured 3.1 KB a reconnect; an informer keeping each superseded version of the 4 KB
-    // probe, 5.2 KB. A slope over 11 samples is not thrown by one noisy sample, as a difference of two would be.
-    const growth = heapAfter - heapBefore;
-    const perReconnect = slope(at, heap);
-    console.log(
-      `memory: ${reconnects} reconnects in ${seconds.toFixed(1)} s (${Math.round((seconds * 1000) / reconnects)} ms each), ` +
-        `${errorCount} errors; heap ${mb(heapBefore)} -> ${mb(heapAfter)} (${growth >= 0 ? "+" : ""}${mb(growth)}), ` +
-        `${Math.round(perReconnect)} B a reconnect (samples ${heap.map((h) => mb(h - heapBefore)).join(" ")}); ` +
-        `abort listeners ${listenersBefore} -> ${listenersAfter}; handles ${JSON.stringify(handlesBefore)} -> ` +
-        `${JSON.stringify(handlesAfter)}; proxy open ${proxy.open}, accepted ${proxy.accepted}`,
-    );
-    assert.ok(perReconnect < 2048, `heap grew ${Math.round(perReconnect)} B a reconnect over ${reconnects} reconnects`);
-  });
+      await assertConverged(informer, cms, [log]);
+      assert.ok(reconnects >= 1000, `1,000 reconnects made (${reconnects})`);
+      assert.equal(informer.status().relists, 0, "each reconnect re-watched from its version");
+      assert.deepEqual([...new Set(errors.map((e) => e.kind))], ["Network"]);
+      assert.equal(
+        getEventListeners(stopper.signal, "abort").length,
+        1,
+        "the informer holds one listener on our signal",
+      );
+      // A leaked listener per reconnect would add 1,000; a few are in flight at any moment.
+      assert.ok(listenersAfter <= listenersBefore + 3, `abort listeners: ${listenersBefore} -> ${listenersAfter}`);
+      for (const kind of new Set([...Object.keys(handlesBefore), ...Object.keys(handlesAfter)])) {
+        const [was, is] = [handlesBefore[kind] ?? 0, handlesAfter[kind] ?? 0];
+        assert.ok(is <= was + 3, `active ${kind}: ${was} -> ${is}`);
+      }
+      assert.ok(proxy.open <= 3, `connections open through the proxy: ${proxy.open}`);
+      // A healthy run grows by about 0.6-0.9 KB a reconnect, and that is V8's, not ours: heap snapshots before and after
+      // 2,000 reconnects differed by +453 KB of optimised code, +300 KB of its deoptimisation data and +127 KB of
+      // relocation info, against +23 plain objects and +26 contexts (no constructor of ours grew). The
+      // smallest per-watch leak, one WatchStream kept alive by its abort listener on the informer's signal (with its
+      // controller and iterator), measured 3.1 KB a reconnect; an informer keeping each superseded version of the 4 KB
+      // probe, 5.2 KB. A slope over 11 samples is not thrown by one noisy sample, as a difference of two would be.
+      const growth = heapAfter - heapBefore;
+      const perReconnect = slope(at, heap);
+      console.log(
+        `memory on ${protocol.name}: ${reconnects} reconnects in ${seconds.toFixed(1)} s (${Math.round((seconds * 1000) / reconnects)} ms each), ` +
+          `${errorCount} errors; heap ${mb(heapBefore)} -> ${mb(heapAfter)} (${growth >= 0 ? "+" : ""}${mb(growth)}), ` +
+          `${Math.round(perReconnect)} B a reconnect (samples ${heap.map((h) => mb(h - heapBefore)).join(" ")}); ` +
+          `abort listeners ${listenersBefore} -> ${listenersAfter}; handles ${JSON.stringify(handlesBefore)} -> ` +
+          `${JSON.stringify(handlesAfter)}; proxy open ${proxy.open}, accepted ${proxy.accepted}`,
+      );
+      assert.ok(
+        perReconnect < 2048,
+        `heap grew ${Math.round(perReconnect)} B a reconnect over ${reconnects} reconnects`,
+      );
+    });
 });

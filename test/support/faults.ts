@@ -41,6 +41,18 @@ export function cleanups() {
   };
 }
 
+/**
+ * The wires a transport-level fault test runs on, each as the transport options that choose it: HTTP/2 (the default,
+ * every watch of the cluster multiplexed over one connection) and HTTP/1.1 (a connection per watch).
+ */
+export const protocols = [
+  { name: "HTTP/2", http2: true },
+  { name: "HTTP/1.1", http2: false },
+] as const;
+
+/** One of {@link protocols}. */
+export type Protocol = (typeof protocols)[number];
+
 /** A fault test file's cluster (see {@link faultCluster}). */
 export type FaultCluster = Awaited<ReturnType<typeof faultCluster>>;
 

@@ -25,6 +25,8 @@ export type ProxyMode = "forward" | "reset" | "stall";
 interface Link {
   readonly client: Socket;
   upstream?: Socket;
+  /** Relays nothing any more (see {@link TcpProxy.freeze}). */
+  frozen?: boolean;
 }
 
 /** A TCP proxy on 127.0.0.1 with a free port. Start with {@link TcpProxy.start}; {@link close} when done. */
@@ -116,10 +118,13 @@ export class TcpProxy {
    */
   freeze(): void {
     for (const link of this.#links) {
+      link.frozen = true;
       link.client.unpipe();
       link.upstream?.unpipe();
-      link.client.pause();
-      link.upstream?.pause();
+      // What either end sends from now on is read and dropped, not left unread: a paused socket holding unread bytes
+      // (an HTTP/2 client's PINGs) would never see its end close, and the link would count as open for ever.
+      link.client.resume();
+      link.upstream?.resume();
     }
   }
 
@@ -153,16 +158,24 @@ export class TcpProxy {
     link.upstream = upstream;
     const latencyMs = this.latencyMs;
     upstream.on("error", () => {});
-    // Timers of one delay fire in the order they were set: bytes held back still arrive in order, then the close.
-    upstream.once("close", () => (latencyMs > 0 ? setTimeout(() => client.destroy(), latencyMs) : client.destroy()));
+    // Timers of one delay fire in the order they were set: bytes held back still arrive in order, then the close. A
+    // frozen link tells its client nothing, not even that the server closed.
+    const closeClient = () => {
+      if (!link.frozen) client.destroy();
+    };
+    upstream.once("close", () => (latencyMs > 0 ? setTimeout(closeClient, latencyMs) : closeClient()));
     client.on("data", (chunk: Buffer) => {
-      this.#bytesToServer += chunk.length;
+      if (!link.frozen) this.#bytesToServer += chunk.length;
     });
     upstream.on("data", (chunk: Buffer) => {
+      if (link.frozen) return;
       this.#bytesFromServer += chunk.length;
+      if (latencyMs > 0)
+        setTimeout(() => {
+          if (!link.frozen) client.write(chunk);
+        }, latencyMs);
     });
     client.pipe(upstream);
-    if (latencyMs > 0) upstream.on("data", (chunk: Buffer) => setTimeout(() => client.write(chunk), latencyMs));
-    else upstream.pipe(client);
+    if (latencyMs === 0) upstream.pipe(client);
   }
 }
