@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { asMap } from "../object/narrow.js";
+import { untilAborted } from "../util/abort.js";
 import { definedProps } from "../util/defined.js";
 import { ConfigError } from "./errors.js";
 import type { ExecConfig } from "./kubeconfig.js";
@@ -273,27 +274,13 @@ export function execAuth(
     }
     if (signal.aborted) return Promise.reject(signal.reason);
     run.waiters++;
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        run.waiters--;
-        if (run.waiters === 0) {
-          // Nobody wants this run any more: stop the plugin, and let the next caller start afresh.
-          if (inflight === run) inflight = undefined;
-          run.controller.abort(signal.reason);
-        }
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      run.promise.then(
-        (value) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(value);
-        },
-        (err: unknown) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(err);
-        },
-      );
+    return untilAborted(run.promise, signal, () => {
+      run.waiters--;
+      if (run.waiters === 0) {
+        // Nobody wants this run any more: stop the plugin, and let the next caller start afresh.
+        if (inflight === run) inflight = undefined;
+        run.controller.abort(signal.reason);
+      }
     });
   };
 

@@ -18,6 +18,7 @@ import {
 } from "node:http2";
 import type { Readable } from "node:stream";
 import { connect as connectTls, type SecureContext, type TLSSocket } from "node:tls";
+import { untilAborted } from "../util/abort.js";
 
 /** What the connection offers when the server did not take `h2` over ALPN. */
 export const http1Only = Symbol("http1Only");
@@ -279,7 +280,7 @@ export class H2Connections {
     const waited = pending;
     let made: Connection | typeof http1Only;
     try {
-      made = await abortable(waited.made, signal);
+      made = await untilAborted(waited.made, signal);
     } catch (err) {
       // Every caller gave up on a handshake that hangs: the next one must not wait on it too.
       if (signal.aborted && --waited.promised === 0 && this.#pending === waited) {
@@ -466,22 +467,3 @@ const connectTimeoutMs = 10_000;
 const streamWindow = 4 * 1024 * 1024;
 /** The connection's receive window, over all its streams (Go's transport: 1 GiB). */
 const connectionWindow = 1024 * 1024 * 1024;
-
-/** `p`, or a rejection as soon as `signal` aborts (its reason). */
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}

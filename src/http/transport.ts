@@ -12,6 +12,7 @@ import { createSecureContext } from "node:tls";
 import { context, type TracerProvider } from "@opentelemetry/api";
 import type { Dispatcher } from "undici";
 import { type AuthCredentials, type ClusterConfig, sameCredentials } from "../config/types.js";
+import { untilAborted } from "../util/abort.js";
 import { definedProps } from "../util/defined.js";
 import { ApiError, errorFromStatus } from "./errors.js";
 import { H2Connections, http1Only } from "./h2.js";
@@ -276,34 +277,16 @@ async function readAll(body: Readable): Promise<Buffer> {
 }
 
 function abortable(sent: Promise<Exchange>, scope: CallScope): Promise<Exchange> {
-  const signal = scope.signal;
-  if (signal.aborted) {
-    sent.then(
+  const letGo = () =>
+    void sent.then(
       (res) => res.body.destroy(),
       () => {},
     );
+  if (scope.signal.aborted) {
+    letGo();
     return Promise.reject(scope.reason);
   }
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      sent.then(
-        (res) => res.body.destroy(),
-        () => {},
-      );
-      reject(scope.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    sent.then(
-      (res) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(res);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
+  return untilAborted(sent, scope.signal, letGo);
 }
 
 /** One attempt's request, as either wire takes it. */
