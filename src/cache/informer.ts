@@ -43,9 +43,18 @@ export interface InformerOptions<T> extends WatcherOptions {
   readonly logger?: LoggerOption | undefined;
 }
 
-/** Drops `metadata.managedFields`: the default transform. */
+/**
+ * Drops `metadata.managedFields`: the default transform. It gives the object a new `metadata` without the field rather
+ * than deleting it: V8 turns an object into a hash table (dictionary mode) when a property other than its last is
+ * deleted, and a custom resource's metadata is served with its keys sorted, `managedFields` among them, which made
+ * its metadata cost some 370 bytes more than the copy does.
+ */
 export function dropManagedFields<T extends KubeObject>(object: T): T {
-  if (object.metadata && "managedFields" in object.metadata) delete object.metadata.managedFields;
+  const metadata = object.metadata;
+  if (metadata && "managedFields" in metadata) {
+    const { managedFields: _, ...rest } = metadata;
+    object.metadata = rest;
+  }
   return object;
 }
 
