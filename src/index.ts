@@ -19,6 +19,7 @@
 // Informers: the list-watch state machine, stores and indexes, handlers, shared informers, selectors, logging.
 export {
   type BackoffOptions,
+  defaultTransform,
   dropManagedFields,
   type EventHandlers,
   type FieldPath,

@@ -8,6 +8,7 @@ export {
   SharedInformerFactory,
 } from "./factory.js";
 export {
+  defaultTransform,
   dropManagedFields,
   type EventHandlers,
   Informer,

@@ -11,6 +11,11 @@ export interface InternOptions {
   readonly maxLength?: number | undefined;
   /** The table is emptied when it holds this many strings, so that unique values cannot grow it forever (50,000). */
   readonly maxStrings?: number | undefined;
+  /**
+   * Whether to walk the whole object (default) or only its type and metadata (`false`), whose values repeat in any
+   * kind (apiVersion, namespace, labels, owners, timestamps of objects made together) and cost a few lookups.
+   */
+  readonly bodies?: boolean | undefined;
 }
 
 /** An object's own name, uid and resourceVersion are its alone: interning them would only fill the table. */
@@ -62,7 +67,12 @@ export function internStrings<T extends KubeObject>(options: InternOptions = {})
     }
   };
   return (object) => {
-    walk(object, metadataOnly);
+    if (options.bodies !== false) walk(object, metadataOnly);
+    else {
+      const { apiVersion, kind } = object;
+      if (typeof apiVersion === "string") object.apiVersion = earlier(apiVersion) ?? apiVersion;
+      if (typeof kind === "string") object.kind = earlier(kind) ?? kind;
+    }
     walk(object.metadata, unique);
     return object;
   };

@@ -1,8 +1,18 @@
-/** internStrings: equal string values in different objects end up as one copy; values never change. */
+/**
+ * internStrings: equal string values in different objects end up as one copy; values never change. The informer's
+ * default transform does so for the type and metadata, which only memory shows.
+ */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { defaultTransform, dropManagedFields, Informer, type InformerOptions } from "../../src/cache/informer.js";
 import { internStrings } from "../../src/cache/intern.js";
 import type { KubeObject } from "../../src/object/types.js";
+import { page, ScriptedListWatch } from "../support/listwatch.js";
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
 
 function pod(name: string): KubeObject {
   return JSON.parse(
@@ -61,5 +71,76 @@ describe("internStrings", () => {
     };
     const copy = structuredClone(o);
     assert.deepEqual(intern(o), copy);
+  });
+});
+
+describe("internStrings({ bodies: false })", () => {
+  it("interns the type and metadata, and leaves the body's strings as they were", () => {
+    const intern = internStrings({ bodies: false });
+    const a = pod("web-frontend-6f9c-aaaaa");
+    intern(pod("web-frontend-6f9c-bbbbb"));
+    assert.deepEqual(intern(a), pod("web-frontend-6f9c-aaaaa"));
+  });
+});
+
+/** 4,000 objects, each parsed on its own, with 60-character apiVersion, namespace, label value and spec value. */
+function parsedApart(): KubeObject[] {
+  const long = (what: string) => `${what}-`.padEnd(60, "x");
+  return Array.from(
+    { length: 4000 },
+    (_, i) =>
+      JSON.parse(
+        JSON.stringify({
+          apiVersion: `${long("group")}/v1`,
+          kind: "Widget",
+          metadata: {
+            labels: { app: long("app") },
+            managedFields: [{ manager: "kubectl" }],
+            name: `w-${i}`,
+            namespace: long("namespace"),
+            resourceVersion: String(i),
+            uid: `uid-${i}`,
+          },
+          spec: { image: long("image") },
+        }),
+      ) as KubeObject,
+  );
+}
+
+/** The heap an informer's store of {@link parsedApart} objects takes, with `options`. */
+async function storeBytes(options: InformerOptions<KubeObject>): Promise<number> {
+  const items = parsedApart();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const inf = new Informer(new ScriptedListWatch().replyToList(page("7", items)), { streamingList: false, ...options });
+  inf.start();
+  try {
+    await inf.synced(AbortSignal.timeout(5000));
+    items.length = 0;
+    gc();
+    return process.memoryUsage().heapUsed - before;
+  } finally {
+    await inf.stop();
+  }
+}
+
+describe("defaultTransform", () => {
+  it("drops managedFields and changes no other value", () => {
+    for (const [i, o] of parsedApart().entries()) {
+      const { managedFields: _, ...metadata } = o.metadata;
+      const expected = { ...o, metadata };
+      assert.deepEqual(defaultTransform(o), expected);
+      if (i === 2) break;
+    }
+  });
+
+  it("is the informer's default: the type's and metadata's strings stored once, the body's not", async () => {
+    const dropped = await storeBytes({ transform: dropManagedFields });
+    const interned = await storeBytes({});
+    // Three 60-character strings an object (80 bytes each on the heap) shared: up to 960 KB less for 4,000 objects,
+    // 540 to 660 KB measured (without interning: -50 to +50 KB); the spec's own stays (the default walks no body).
+    const saved = dropped - interned;
+    assert.ok(saved > 300_000, `the default saved ${saved} bytes over dropManagedFields alone`);
+    assert.ok(saved < 1_280_000, `the default saved ${saved} bytes: more than the type and metadata hold`);
   });
 });

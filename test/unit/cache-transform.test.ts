@@ -1,8 +1,14 @@
-/** keepFields: a per-kind allow-list that keeps listed paths and the object's identity, and drops managedFields. */
+/**
+ * keepFields: a per-kind allow-list that keeps listed paths and the object's identity, and drops managedFields. The
+ * default transform, dropManagedFields: drops the field without costing the object its compact representation.
+ */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { dropManagedFields, Informer } from "../../src/cache/informer.js";
 import { keepFields } from "../../src/cache/transform.js";
 import type { KubeObject } from "../../src/object/types.js";
+import { page, ScriptedListWatch } from "../support/listwatch.js";
 
 function deployment(): KubeObject {
   return {
@@ -97,5 +103,69 @@ describe("keepFields", () => {
     const out = keepFields(["spec.replicas"])(d);
     (out.spec as { replicas: number }).replicas = 9;
     assert.equal((d.spec as { replicas: number }).replicas, 3);
+  });
+});
+
+setFlagsFromString("--allow-natives-syntax");
+/** Whether V8 keeps `o` with fast properties (a hidden class) rather than as a hash table (dictionary mode). */
+const hasFastProperties = new Function("o", "return %HasFastProperties(o)") as (o: object) => boolean;
+
+/** A widget as the API server serves a custom resource: its metadata's keys sorted, `managedFields` among them. */
+function servedWidget(name: string): KubeObject {
+  return JSON.parse(
+    JSON.stringify({
+      apiVersion: "example.com/v1",
+      kind: "Widget",
+      metadata: {
+        annotations: { note: "kept" },
+        creationTimestamp: "2026-12-02T11:39:12Z",
+        generation: 1,
+        labels: { app: "bench" },
+        managedFields: [{ manager: "kubectl", operation: "Update", time: "2026-12-02T11:39:12Z" }],
+        name,
+        namespace: "ns",
+        resourceVersion: "7",
+        uid: `uid-of-${name}`,
+      },
+      spec: { replicas: 1 },
+    }),
+  ) as KubeObject;
+}
+
+describe("dropManagedFields", () => {
+  it("drops managedFields and keeps every other field, in order", () => {
+    const out = dropManagedFields(servedWidget("a"));
+    const { managedFields: _, ...expected } = servedWidget("a").metadata;
+    assert.deepEqual(out, { ...servedWidget("a"), metadata: expected });
+    assert.deepEqual(Object.keys(out.metadata), Object.keys(expected));
+    assert.equal("managedFields" in out.metadata, false);
+  });
+
+  it("leaves metadata compact when managedFields is not its last key, as in a custom resource", () => {
+    assert.equal(hasFastProperties(servedWidget("a").metadata), true, "JSON.parse gives fast properties");
+    assert.equal(hasFastProperties(dropManagedFields(servedWidget("a")).metadata), true);
+  });
+
+  it("leaves an object without managedFields as it is", () => {
+    const o = servedWidget("a");
+    const { managedFields: _, ...metadata } = o.metadata;
+    o.metadata = metadata;
+    assert.equal(dropManagedFields(o).metadata, metadata);
+  });
+
+  it("is what an informer stores by default: compact metadata without managedFields", async () => {
+    const inf = new Informer(new ScriptedListWatch().replyToList(page("7", [servedWidget("a")])), {
+      streamingList: false,
+    });
+    inf.start();
+    try {
+      await inf.synced(AbortSignal.timeout(3000));
+      const stored = inf.store.get("ns/a");
+      assert.equal(stored?.metadata.managedFields, undefined);
+      assert.equal(stored?.metadata.annotations?.note, "kept");
+      assert.equal(hasFastProperties(stored.metadata), true);
+    } finally {
+      await inf.stop();
+    }
   });
 });
