@@ -8,7 +8,7 @@
  *     --resources GROUP/VERSION/RESOURCE,... --objects N
  */
 import { parseArgs } from "node:util";
-import { dropManagedFields, Informer } from "../src/cache/informer.js";
+import { defaultTransform, dropManagedFields, Informer } from "../src/cache/informer.js";
 import { internStrings } from "../src/cache/intern.js";
 import { jsonSize } from "../src/cache/size.js";
 import { keepFields } from "../src/cache/transform.js";
@@ -92,7 +92,7 @@ function internMetadata(): (object: KubeObject) => KubeObject {
 function transformOf(name: string): (object: KubeObject) => KubeObject {
   switch (name) {
     case "kindwatch":
-      return dropManagedFields;
+      return defaultTransform;
     case "lazy-json":
       return lazyJson;
     case "intern-all": {
