@@ -315,7 +315,12 @@ export class Informer<T extends KubeObject = KubeObject> {
       : undefined;
     let buffer: Map<string, T> | undefined;
     // A restarted informer's first list is a relist of its store: it must not read older than what the store holds.
-    const options = this.#listed ? { ...this.#options, initialListResourceVersion: "" as const } : this.#options;
+    const options: WatcherOptions = {
+      ...this.#options,
+      ...(this.#listed ? { initialListResourceVersion: "" as const } : {}),
+      // The default transform drops managedFields: they need not be parsed at all.
+      ...(this.#options.transform === undefined ? { dropManagedFields: true } : {}),
+    };
     const limit = this.#options.maxHandlerBacklog ?? defaultHandlerBacklog;
     const queues = this.#queues;
     const keepingUp = () => {

@@ -160,6 +160,11 @@ export interface WatcherOptions {
    * Relists always read consistently: they must not go back before what was already seen.
    */
   readonly initialListResourceVersion?: "" | "0" | undefined;
+  /**
+   * Leave `metadata.managedFields` out of the objects a watch (or a streaming list) brings, cut before they are parsed;
+   * the informer asks for it when its transform is the default, which drops them anyway.
+   */
+  readonly dropManagedFields?: boolean | undefined;
 }
 
 function resourceVersionOf(obj: unknown): string | undefined {
@@ -314,7 +319,12 @@ export async function runWatcher<T extends KubeObject>(
   const openWatch = (opts: WatchOptions): WatchStream<T> =>
     new WatchStream(
       source,
-      { allowWatchBookmarks: true, timeoutSeconds: Math.floor(minTimeout * (1 + Math.random())), ...opts },
+      {
+        allowWatchBookmarks: true,
+        timeoutSeconds: Math.floor(minTimeout * (1 + Math.random())),
+        ...definedProps({ dropManagedFields: options.dropManagedFields || undefined }),
+        ...opts,
+      },
       idleTimeoutMs,
       signal,
     );

@@ -434,7 +434,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       close();
       sink.error(failed(err));
     };
-    const splitter = new JsonLineSplitter(request);
+    const splitter = new JsonLineSplitter(request, { dropManagedFields: opts.dropManagedFields });
     const lines: unknown[] = [];
     /** The lines of one read (or of the stream's end) decoded and handed over; false once the watch has failed. */
     const deliver = (failure: ApiError | undefined): boolean => {
