@@ -5,8 +5,10 @@
  * is over) and prints the final line once its handlers have seen that many events, or nothing more arrives for 2 s:
  * `{"phase": "done", ..., "events", "cpu_s", "us_per_event"}`.
  *
- *   node --expose-gc dist/bench/informer-child.js --impl kindwatch|kindwatch-metadata|client-node --kubeconfig PATH
- *     --groups G1,G2,... --objects N
+ *   node --expose-gc dist/bench/informer-child.js --impl kindwatch|kindwatch-http1|kindwatch-metadata|client-node
+ *     --kubeconfig PATH --groups G1,G2,... --objects N
+ *
+ * kindwatch-http1 is kindwatch with its transport on HTTP/1.1 (`http2: false`), a connection per watch.
  */
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -72,12 +74,12 @@ interface Subject {
   stored(): number;
 }
 
-async function kindwatch(metadataOnly: boolean): Promise<Subject> {
+async function kindwatch(metadataOnly: boolean, http2 = true): Promise<Subject> {
   const { loadConfig } = await import("../src/config/index.js");
   const { Transport } = await import("../src/http/transport.js");
   const { DynamicClient } = await import("../src/client/resource.js");
   const { Informer, listWatchOf } = await import("../src/cache/index.js");
-  const client = new DynamicClient(new Transport(loadConfig({ kubeconfig })));
+  const client = new DynamicClient(new Transport(loadConfig({ kubeconfig }), { http2 }));
   const informers = groups.map(
     (group) => new Informer(listWatchOf(client.resource({ group, version, resource }), { metadataOnly })),
   );
@@ -129,6 +131,7 @@ async function clientNode(): Promise<Subject> {
 
 const implementations: Record<string, () => Promise<Subject>> = {
   kindwatch: () => kindwatch(false),
+  "kindwatch-http1": () => kindwatch(false, false),
   "kindwatch-metadata": () => kindwatch(true),
   "client-node": clientNode,
 };

@@ -1,10 +1,11 @@
 /**
  * The informer benchmark: N custom objects (default 100,000) spread over 10 CRDs, watched by an informer per CRD in
  * each implementation. Per run and implementation, a fresh child process measures how long its informers take to sync
- * (`sync_s`), the memory each cached object costs once settled (`bytes_per_object`), and, under a churn of merge
- * patches made by another process as fast as the server takes them, the CPU it spends per event (`us_per_event`).
- * curl listing the same objects into /dev/null (`raw-list`) and the objects' own JSON size (`json`) are the physical
- * references.
+ * (`sync_s`) and the CPU it spends doing so (`sync_cpu_s`), the memory each cached object costs once settled
+ * (`bytes_per_object`), and, under a churn of merge patches made by another process as fast as the server takes
+ * them, the CPU it spends per event (`us_per_event`). curl listing the same objects into /dev/null (`raw-list`) and
+ * the objects' own JSON size (`json`) are the physical references. kindwatch runs twice: on the transport's default
+ * (HTTP/2 when the server offers it) and on HTTP/1.1 (`kindwatch-http1`), whose ratios are the `variant_ratios`.
  */
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -25,8 +26,10 @@ import { median, range } from "./support/stats.js";
 import { clientNodeVersion } from "./support/versions.js";
 
 const ours = "kindwatch";
-const informerImpls = [ours, "kindwatch-metadata", "client-node", "client-go"] as const;
-/** Who kindwatch is compared with in the ratios; kindwatch-metadata is reported, not compared. */
+/** kindwatch-http1: the same informers with the transport on HTTP/1.1, a connection per watch. */
+const http1 = "kindwatch-http1";
+const informerImpls = [ours, http1, "kindwatch-metadata", "client-node", "client-go"] as const;
+/** Who kindwatch (and, under variant_ratios, kindwatch-http1) is compared with; kindwatch-metadata is not compared. */
 const peers = ["client-node", "client-go", "raw-list", "json"];
 const kinds = 10;
 const childScript = fileURLToPath(new URL("./informer-child.js", import.meta.url));
@@ -223,7 +226,8 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
       `setup:      created in ${createSeconds.toFixed(1)} s (${Math.round(count / createSeconds)}/s, ${opts.concurrency} at a time through kindwatch);` +
         ` churn at a median ${Math.round(median(churnRates))} patches/s (${opts["churn-concurrency"]} in flight, client-go, another process)`,
       "subjects:   kindwatch: an Informer per CRD (listWatchOf(client.resource(gvr))), defaults (streaming list when the",
-      "            server offers it, managedFields dropped); kindwatch-metadata: the same with metadataOnly;",
+      "            server offers it, managedFields dropped, HTTP/2 when the server offers it); kindwatch-http1: the same",
+      "            on HTTP/1.1 (http2: false, a connection per watch); kindwatch-metadata: the same with metadataOnly;",
       `            client-node ${clientNodeVersion()}: makeInformer over CustomObjectsApi.listClusterCustomObject (one unpaginated list);`,
       `            client-go ${clientGoVersion()}: one dynamicinformer factory, an informer per GVR, defaults (WatchListClient on),`,
       "            client-side rate limit lifted; raw-list: curl, the 10 unpaginated lists in parallel into /dev/null;",
@@ -233,10 +237,10 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
       "            bytes_per_object: live heap after a full GC (Node: V8 heap used + external; Go: HeapAlloc) minus the",
       "            same process's before the informers started, over N; us_per_event: the informer process's user+system",
       "            CPU from sync until its handlers have seen the churn's events, over the events they saw;",
-      "            sync CPU s (table only): the informer process's user+system CPU while syncing",
+      "            sync_cpu_s: the informer process's user+system CPU while syncing (the time of sync_s)",
       "",
       table(rows),
-      resultLine("informer", results, ours, peers),
+      resultLine("informer", results, ours, peers, [http1]),
     ];
   } finally {
     await curl.close();
@@ -246,15 +250,19 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
 }
 
 /** The metrics of the JSON line, with their table format. */
-const metrics: readonly { key: "sync_s" | "bytes_per_object" | "us_per_event"; show: (v: number) => string }[] = [
+const metrics: readonly {
+  key: "sync_s" | "sync_cpu_s" | "bytes_per_object" | "us_per_event";
+  show: (v: number) => string;
+}[] = [
   { key: "sync_s", show: (v) => v.toFixed(3) },
+  { key: "sync_cpu_s", show: (v) => v.toFixed(2) },
   { key: "bytes_per_object", show: (v) => String(Math.round(v)) },
   { key: "us_per_event", show: (v) => v.toFixed(1) },
 ];
 
 /**
- * Medians for the JSON line; for the table, a row per implementation (median and min..max of each metric, and medians
- * of the informer process's CPU while syncing and of the events it saw) and a row of ratios per peer.
+ * Medians for the JSON line; for the table, a row per implementation (median and min..max of each metric, and the
+ * median of the events it saw) and a row of ratios per peer, for kindwatch and for kindwatch-http1.
  */
 function summarize(
   samples: Record<string, Sample[]>,
@@ -263,7 +271,7 @@ function summarize(
   labels: Record<string, string>,
 ) {
   const results: Results = {};
-  const head = ["implementation", ...metrics.flatMap((m) => [m.key, "min..max"]), "sync CPU s", "events"];
+  const head = ["implementation", ...metrics.flatMap((m) => [m.key, "min..max"]), "events"];
   const rows: string[][] = [head];
   const blank = (cells: string[]) => [...cells, ...Array<string>(head.length - cells.length).fill("")];
   const cells = (values: readonly number[], show: (v: number) => string) => {
@@ -276,7 +284,6 @@ function summarize(
     rows.push([
       labels[impl] ?? impl,
       ...metrics.flatMap((m) => cells(of(m.key), m.show)),
-      median(of("sync_cpu_s")).toFixed(2),
       String(median(of("events"))),
     ]);
   }
@@ -284,13 +291,15 @@ function summarize(
   rows.push(blank(["raw-list (curl)", ...cells(raw, (v) => v.toFixed(3))]));
   results.json = { bytes_per_object: Math.round(jsonBytes) };
   rows.push(blank(["json (as served)", "", "", String(Math.round(jsonBytes))]));
-  const ratio = ratios(results, ours, peers);
-  for (const peer of peers) {
-    const shown = metrics.flatMap((m) => {
-      const r = ratio[`${m.key}/${peer}`];
-      return [r === undefined ? "" : `${r.toFixed(2)}x`, ""];
-    });
-    rows.push(blank([`${ours} / ${peer}`, ...shown]));
+  for (const who of [ours, http1]) {
+    const ratio = ratios(results, who, peers);
+    for (const peer of peers) {
+      const shown = metrics.flatMap((m) => {
+        const r = ratio[`${m.key}/${peer}`];
+        return [r === undefined ? "" : `${r.toFixed(2)}x`, ""];
+      });
+      rows.push(blank([`${who} / ${peer}`, ...shown]));
+    }
   }
   return { results, rows };
 }

@@ -3,12 +3,15 @@ package main
 // client-go's side of `npm run bench -- watchall`: the watch-all design written with client-go, for comparison with
 // kindwatch's engine.
 //
-//	kindwatch-bench-client-go watchall --mode sync --kubeconfig P --groups G1,G2,... --objects N
+//	kindwatch-bench-client-go watchall --mode sync --kubeconfig P --groups G1,G2,... --objects N [--new-groups N1,...]
 //	kindwatch-bench-client-go watchall --mode memory --kubeconfig P --groups G1,G2,...
 //	kindwatch-bench-client-go watchall --mode newkinds --kubeconfig P --groups G1,G2,...
 //
 // sync: time until every kind is synced and its handlers have had every object, the process's CPU in that time and
-// its peak RSS: {"sync_s", "cpu_s", "peak_rss_bytes", "events"}.
+// its peak RSS, then its RSS after runtime.GC(): {"sync_s", "cpu_s", "peak_rss_bytes", "events", "rss_bytes"}. It then
+// keeps watching (the parent counts its connections) and takes commands on stdin: "newkinds" reports the new kinds of
+// the groups N1,... (included from the start, made by the parent only now) as newkinds does, from {"ready"} on, while
+// every kind of G1,... is still watched; "done" ends it with {"done"}.
 // memory: RSS (and Go heap) after a full collection with every kind watched, minus with the first only, per added
 // kind: {"bytes_per_kind", "heap_per_kind", ...}.
 // newkinds: prints {"ready"} once the CRD informer has synced, then, as it happens, {"group", "established"} (the CRD
@@ -231,6 +234,11 @@ func counting(adds, events *atomic.Int64) func(string) cache.ResourceEventHandle
 // rss is the process's resident set after a full collection with the freed memory given back to the system.
 func rss() (uint64, error) {
 	debug.FreeOSMemory()
+	return vmRSS()
+}
+
+// vmRSS is the process's resident set now.
+func vmRSS() (uint64, error) {
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0, err
@@ -249,6 +257,7 @@ func watchall(args []string) error {
 	fs := flag.NewFlagSet("watchall", flag.ContinueOnError)
 	groups := c.register(fs)
 	mode := fs.String("mode", "", "sync, memory or newkinds")
+	newGroups := fs.String("new-groups", "", "sync: comma-separated groups of the new kinds to follow once told")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -268,7 +277,7 @@ func watchall(args []string) error {
 	defer cancel()
 	switch *mode {
 	case "sync":
-		return watchallSync(ctx, client, c)
+		return watchallSync(ctx, client, c, strings.FieldsFunc(*newGroups, func(r rune) bool { return r == ',' }))
 	case "memory":
 		return watchallMemory(ctx, client, c.groups)
 	case "newkinds":
@@ -277,11 +286,70 @@ func watchall(args []string) error {
 	return fmt.Errorf("unknown mode %q: expected sync, memory or newkinds", *mode)
 }
 
-func watchallSync(ctx context.Context, client dynamic.Interface, c common) error {
+// newKindReports reports, for the groups of `fresh` only, when each kind's CRD is seen Established and its first object
+// event; emits are serialised with every other line of the process through mu.
+type newKindReports struct {
+	mu    *sync.Mutex
+	fresh map[string]bool
+	seen  sync.Map
+}
+
+func (r *newKindReports) report(group, what string) {
+	at := monotonicMs()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := emit(map[string]any{"group": group, what: at}); err != nil {
+		panic(err)
+	}
+}
+
+func (r *newKindReports) established(group string) {
+	if r.fresh[group] {
+		r.report(group, "established")
+	}
+}
+
+func (r *newKindReports) first(group string) {
+	if _, dup := r.seen.LoadOrStore(group, true); !dup {
+		r.report(group, "event")
+	}
+}
+
+// handlers are a fresh group's first-event reporters, else `others`.
+func (r *newKindReports) handlers(others func(string) cache.ResourceEventHandler) func(string) cache.ResourceEventHandler {
+	return func(group string) cache.ResourceEventHandler {
+		if !r.fresh[group] {
+			return others(group)
+		}
+		return cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { r.first(group) },
+			UpdateFunc: func(any, any) { r.first(group) },
+		}
+	}
+}
+
+// follow reports each fresh kind as its informer syncs, polling every millisecond, until ctx ends.
+func (r *newKindReports) follow(ctx context.Context, w *watchAll) {
+	for ctx.Err() == nil {
+		for _, group := range w.newlySynced() {
+			if r.fresh[group] {
+				r.report(group, "synced")
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func watchallSync(ctx context.Context, client dynamic.Interface, c common, newGroups []string) error {
 	var adds, events atomic.Int64
+	var mu sync.Mutex
+	news := &newKindReports{mu: &mu, fresh: map[string]bool{}}
+	for _, g := range newGroups {
+		news.fresh[g] = true
+	}
 	started := time.Now()
 	cpuAtStart := cpuSeconds()
-	w, err := newWatchAll(ctx, client, c.groups, counting(&adds, &events), nil)
+	w, err := newWatchAll(ctx, client, append(append([]string{}, c.groups...), newGroups...), news.handlers(counting(&adds, &events)), news.established)
 	if err != nil {
 		return err
 	}
@@ -292,8 +360,40 @@ func watchallSync(ctx context.Context, client dynamic.Interface, c common) error
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
 		return err
 	}
+	runtime.GC()
+	settled, err := vmRSS()
+	if err != nil {
+		return err
+	}
+	mu.Lock()
 	// Linux counts ru_maxrss in KiB.
-	return emit(map[string]any{"sync_s": seconds, "cpu_s": cpu, "peak_rss_bytes": ru.Maxrss * 1024, "events": adds.Load()})
+	err = emit(map[string]any{"sync_s": seconds, "cpu_s": cpu, "peak_rss_bytes": ru.Maxrss * 1024, "events": adds.Load(), "rss_bytes": settled})
+	mu.Unlock()
+	if err != nil {
+		return err
+	}
+	following := false
+	scanner := bufio.NewScanner(os.Stdin)
+	for scanner.Scan() {
+		switch strings.TrimSpace(scanner.Text()) {
+		case "newkinds":
+			if !following {
+				following = true
+				go news.follow(ctx, w)
+				mu.Lock()
+				err = emit(map[string]any{"ready": true})
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+		case "done":
+			mu.Lock()
+			defer mu.Unlock()
+			return emit(map[string]any{"done": true})
+		}
+	}
+	return fmt.Errorf("stdin closed before \"done\"")
 }
 
 func watchallMemory(ctx context.Context, client dynamic.Interface, groups []string) error {
@@ -332,41 +432,19 @@ func watchallMemory(ctx context.Context, client dynamic.Interface, groups []stri
 
 func watchallNewKinds(ctx context.Context, client dynamic.Interface, groups []string) error {
 	var mu sync.Mutex
-	report := func(group, what string) {
-		at := monotonicMs()
-		mu.Lock()
-		defer mu.Unlock()
-		if err := emit(map[string]any{"group": group, what: at}); err != nil {
-			panic(err)
-		}
+	news := &newKindReports{mu: &mu, fresh: map[string]bool{}}
+	for _, g := range groups {
+		news.fresh[g] = true
 	}
-	var seen sync.Map
-	objects := func(group string) cache.ResourceEventHandler {
-		first := func() {
-			if _, dup := seen.LoadOrStore(group, true); !dup {
-				report(group, "event")
-			}
-		}
-		return cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { first() },
-			UpdateFunc: func(any, any) { first() },
-		}
-	}
-	w, err := newWatchAll(ctx, client, groups, objects, func(group string) { report(group, "established") })
+	none := func(string) cache.ResourceEventHandler { return cache.ResourceEventHandlerFuncs{} }
+	w, err := newWatchAll(ctx, client, groups, news.handlers(none), news.established)
 	if err != nil {
 		return err
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), w.crds.HasSynced) {
 		return fmt.Errorf("the CRD informer did not sync")
 	}
-	go func() {
-		for ctx.Err() == nil {
-			for _, group := range w.newlySynced() {
-				report(group, "synced")
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	go news.follow(ctx, w)
 	mu.Lock()
 	err = emit(map[string]any{"ready": true})
 	mu.Unlock()

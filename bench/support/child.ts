@@ -122,6 +122,13 @@ export class ChildSession {
     }
   }
 
+  /** The child's process id (for what is read from /proc/PID). */
+  get pid(): number {
+    const pid = this.#child.pid;
+    if (pid === undefined) throw new Error(`${this.#what} did not start`);
+    return pid;
+  }
+
   /** Writes one line to the child's stdin. */
   send(line: string): void {
     this.#child.stdin?.write(`${line}\n`);

@@ -36,7 +36,21 @@ export function ratios(results: Results, ours: string, peers?: readonly string[]
   return out;
 }
 
-/** The machine-readable line that must end a benchmark's output; `peers` as in {@link ratios}. */
-export function resultLine(bench: string, results: Results, ours: string, peers?: readonly string[]): string {
-  return JSON.stringify({ bench, results, ratios: ratios(results, ours, peers) });
+/**
+ * The machine-readable line that must end a benchmark's output; `peers` as in {@link ratios}. `variants` (other
+ * builds of kindwatch, e.g. on HTTP/1.1) get their own ratios to the same peers, under `variant_ratios`.
+ */
+export function resultLine(
+  bench: string,
+  results: Results,
+  ours: string,
+  peers?: readonly string[],
+  variants: readonly string[] = [],
+): string {
+  const line: Record<string, unknown> = { bench, results, ratios: ratios(results, ours, peers) };
+  const present = variants.filter((v) => results[v] !== undefined);
+  if (present.length > 0) {
+    line.variant_ratios = Object.fromEntries(present.map((v) => [v, ratios(results, v, peers)]));
+  }
+  return JSON.stringify(line);
 }

@@ -1,4 +1,4 @@
-/** Turns what undici or Node threw, when no response came, into an {@link ApiError} with a kind and a remedy. */
+/** Turns what undici or Node (its TLS and HTTP/2) threw, when no response came, into an {@link ApiError} with a kind and a remedy. */
 import { ApiError } from "./errors.js";
 
 /** Failures of the connection that a later attempt may not meet: the server restarting, a reset, a flaky network. */
@@ -19,6 +19,15 @@ const transientCodes = new Set([
   "UND_ERR_BODY_TIMEOUT",
   "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
   "UND_ERR_CLOSED",
+  // HTTP/2: a stream reset, or the connection under it gone (GOAWAY, destroyed, a PING unanswered).
+  "ERR_HTTP2_STREAM_ERROR",
+  "ERR_HTTP2_SESSION_ERROR",
+  "ERR_HTTP2_GOAWAY_SESSION",
+  "ERR_HTTP2_INVALID_SESSION",
+  "ERR_HTTP2_STREAM_CANCEL",
+  "ERR_HTTP2_ERROR",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "KINDWATCH_H2_PING_TIMEOUT",
 ]);
 
 /** TLS verification failures (OpenSSL's names, as Node reports them): only a configuration change cures these. */

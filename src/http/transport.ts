@@ -14,6 +14,7 @@ import type { Dispatcher } from "undici";
 import { type AuthCredentials, type ClusterConfig, sameCredentials } from "../config/types.js";
 import { definedProps } from "../util/defined.js";
 import { ApiError, errorFromStatus } from "./errors.js";
+import { H2Connections, http1Only } from "./h2.js";
 import { networkError } from "./network.js";
 import { TokenBucket } from "./ratelimit.js";
 import { Recovery, type RecoveryOptions } from "./recovery.js";
@@ -185,6 +186,7 @@ export interface TransportOptions {
    * Whether to offer HTTP/2 (ALPN `h2`) and, when the server takes it, multiplex every request and watch of the cluster
    * over one connection (or a few, as the server's `SETTINGS_MAX_CONCURRENT_STREAMS` allows); default true. false, or
    * a server that does not offer h2 (or a plain `http:` URL): HTTP/1.1, a pool for requests and a connection per stream.
+   * When not given, a non-empty `DISABLE_HTTP2` environment variable turns it off, as it does for client-go and kubectl.
    */
   readonly http2?: boolean | undefined;
   /**
@@ -194,7 +196,7 @@ export interface TransportOptions {
   readonly pingIntervalMs?: number | undefined;
   /** HTTP/2 only: a PING unanswered for this long fails the connection and every stream on it; default 15 s. */
   readonly pingTimeoutMs?: number | undefined;
-  /** Most connections for ordinary requests; default 32. Each stream has a connection of its own besides. */
+  /** HTTP/1.1 only: most connections for ordinary requests; default 32. Each stream has a connection of its own besides. */
   readonly connections?: number | undefined;
   /** Called before each retry. */
   readonly onRetry?: ((event: RetryEvent) => void) | undefined;
@@ -263,7 +265,17 @@ function withMessage(error: ApiError, message: string): ApiError {
  * connection, so a request waiting for one (a TLS handshake that hangs) would ignore its signal until undici's own
  * 10 s connect timeout; the caller hears at once, and a response that comes after all is thrown away.
  */
-function abortable(sent: Promise<Dispatcher.ResponseData>, scope: CallScope): Promise<Dispatcher.ResponseData> {
+/** A response whose headers are in, from either wire: undici's over HTTP/1.1, or an HTTP/2 stream. */
+type Exchange = Pick<Dispatcher.ResponseData, "statusCode" | "headers"> & { readonly body: Readable };
+
+/** Reads a body to its end. */
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+function abortable(sent: Promise<Exchange>, scope: CallScope): Promise<Exchange> {
   const signal = scope.signal;
   if (signal.aborted) {
     sent.then(
@@ -294,6 +306,21 @@ function abortable(sent: Promise<Dispatcher.ResponseData>, scope: CallScope): Pr
   });
 }
 
+/** One attempt's request, as either wire takes it. */
+interface WireRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string | string[]>;
+  readonly body: string | Buffer | Uint8Array | undefined;
+  readonly signal: AbortSignal;
+}
+
+/** How one attempt is sent, and how what it holds is let go of. */
+interface Wire {
+  send(req: WireRequest): Promise<Exchange>;
+  dispose(): void;
+}
+
 type Outcome<T> =
   | { readonly ok: true; readonly value: T; readonly status: number }
   | { readonly ok: false; readonly error: ApiError };
@@ -319,6 +346,11 @@ export class Transport {
   #pool: Pool;
   #poolCert: string | undefined;
   #streamConnect: { readonly cert: string | undefined; readonly connect: Connector } | undefined;
+  #h2: H2Connections | undefined;
+  #h2Cert: string | undefined;
+  /** HTTP/1.1 only: turned off, a plain `http:` server, or one that did not take h2. */
+  #http1: boolean;
+  #negotiated = false;
   #closed = false;
 
   constructor(config: ClusterConfig, options: TransportOptions = {}) {
@@ -340,6 +372,9 @@ export class Transport {
     } else {
       this.#limiterMode = "off";
     }
+    // As client-go, DISABLE_HTTP2 in the environment turns HTTP/2 off unless the options say otherwise.
+    const http2 = options.http2 ?? !process.env.DISABLE_HTTP2;
+    this.#http1 = !http2 || url.protocol !== "https:";
     this.#pool = this.#newPool(config.tls.cert, config.tls.key);
     this.#poolCert = config.tls.cert;
     // /readyz rather than /version: it fails until the server can serve (storage, informers, post-start hooks), and RBAC's
@@ -445,6 +480,77 @@ export class Transport {
     });
   }
 
+  /**
+   * How one attempt goes out: over HTTP/2 while the server speaks it, else undici's pool (requests) or a client of its
+   * own (streams). `dispose` lets go of what a stream holds: its HTTP/2 stream, or its HTTP/1.1 connection.
+   */
+  #wire(creds: AuthCredentials, stream: boolean): Wire {
+    let dispose = () => {};
+    const http1 = (req: WireRequest): Promise<Exchange> => {
+      const dispatcher: Dispatcher = stream ? this.#newStreamClient(creds) : this.#poolFor(creds);
+      if (stream) dispose = () => void dispatcher.destroy();
+      const options: Dispatcher.RequestOptions = {
+        method: req.method as Dispatcher.HttpMethod,
+        path: req.path,
+        headers: req.headers,
+        ...definedProps({ body: req.body }),
+        signal: req.signal,
+      };
+      return dispatcher.request(options);
+    };
+    return {
+      send: async (req) => {
+        const h2 = this.#h2For(creds);
+        if (!h2) return http1(req);
+        const res = await h2.request(req);
+        if (res === http1Only) {
+          this.#http1Only();
+          return http1(req);
+        }
+        this.#negotiated = true;
+        if (stream) dispose = () => res.close();
+        return res;
+      },
+      dispose: () => dispose(),
+    };
+  }
+
+  /** The HTTP/2 connections for `creds`' client certificate, or undefined where HTTP/1.1 is used. */
+  #h2For(creds: AuthCredentials): H2Connections | undefined {
+    if (this.#http1) return undefined;
+    const identity = creds.cert && creds.key ? creds : this.config.tls;
+    if (!this.#h2 || this.#h2Cert !== identity.cert) {
+      // A rotated client certificate: new connections present it; the streams on the old ones go on to their end.
+      this.#h2?.retire();
+      this.#h2 = new H2Connections(
+        { origin: this.#origin, ...this.#connectOptions(identity.cert, identity.key) },
+        {
+          pingIntervalMs: this.#options.pingIntervalMs ?? 30_000,
+          pingTimeoutMs: this.#options.pingTimeoutMs ?? 15_000,
+          idleMs: 30_000,
+        },
+      );
+      this.#h2Cert = identity.cert;
+    }
+    return this.#h2;
+  }
+
+  /** The server did not take h2 over ALPN: HTTP/1.1 from now on. */
+  #http1Only(): void {
+    this.#http1 = true;
+    this.#h2?.retire();
+    this.#h2 = undefined;
+  }
+
+  /**
+   * The protocol the transport speaks to its server: `"h2"` once a request went over HTTP/2, `"http/1.1"` when HTTP/2
+   * is off or the server did not offer it, undefined before the first connection tells.
+   */
+  get protocol(): "h2" | "http/1.1" | undefined {
+    if (this.#http1) return "http/1.1";
+    return this.#negotiated ? "h2" : undefined;
+  }
+
   /** Rotated client certificates (exec plugins) need a pool whose connections present the new one. */
   #poolFor(creds: AuthCredentials): Pool {
     if (creds.cert && creds.key && creds.cert !== this.#poolCert) {
@@ -541,23 +647,16 @@ export class Transport {
     path: string,
     body: string | Buffer | Uint8Array | undefined,
     creds: AuthCredentials,
-    dispatcher: Dispatcher,
+    wire: Wire,
     scope: CallScope,
     span: CallSpan | undefined,
-    consume: (res: Dispatcher.ResponseData) => Promise<T>,
+    consume: (res: Exchange) => Promise<T>,
   ): Promise<Outcome<T>> {
     const request = `${method} ${opts.path}`;
     try {
       const headers = this.#headers(opts, creds, body !== undefined);
       span?.inject(headers);
-      const send = (): Promise<Dispatcher.ResponseData> =>
-        dispatcher.request({
-          method: method as Dispatcher.HttpMethod,
-          path,
-          headers,
-          ...definedProps({ body }),
-          signal: scope.signal,
-        });
+      const send = () => wire.send({ method, path, headers, body, signal: scope.signal });
       // The call's span is active while undici takes the request, so that an undici instrumentation nests under it.
       const res = await abortable(span ? context.with(span.context, send) : send(), scope);
       span?.response(res.statusCode);
@@ -565,7 +664,7 @@ export class Transport {
       const notModified = res.statusCode === 304 && opts.ifNoneMatch !== undefined;
       if ((res.statusCode >= 200 && res.statusCode < 300) || notModified)
         return { ok: true, value: await consume(res), status: res.statusCode };
-      const text = await res.body.text();
+      const text = (await readAll(res.body)).toString("utf8");
       let parsed: unknown = text;
       try {
         parsed = JSON.parse(text);
@@ -585,7 +684,7 @@ export class Transport {
   async #send<T>(
     opts: RequestOptions,
     stream: boolean,
-    consume: (res: Dispatcher.ResponseData, scope: CallScope, end: () => void) => Promise<T>,
+    consume: (res: Exchange, scope: CallScope, end: () => void) => Promise<T>,
   ): Promise<T> {
     const method = (opts.method ?? "GET").toUpperCase();
     const request = `${method} ${opts.path}`;
@@ -613,12 +712,12 @@ export class Transport {
       let reauthenticated = false;
       for (let attempt = 1; ; attempt++) {
         if (attempt > 1) await this.#throttle(limiter, scope);
-        const dispatcher = stream ? this.#newStreamClient(creds) : this.#poolFor(creds);
+        const wire = this.#wire(creds, stream);
         const end = () => {
           release();
-          if (stream) void dispatcher.destroy();
+          wire.dispose();
         };
-        const outcome = await this.#attempt(opts, method, path, body, creds, dispatcher, scope, span, (res) =>
+        const outcome = await this.#attempt(opts, method, path, body, creds, wire, scope, span, (res) =>
           consume(res, scope, end),
         );
         if (this.#observers.size > 0) this.#attempted(method, opts.path, stream, outcome);
@@ -627,7 +726,7 @@ export class Transport {
           span?.end();
           return outcome.value;
         }
-        if (stream) void dispatcher.destroy();
+        wire.dispose();
         const error = outcome.error;
         if (error.kind === "Aborted" || (error.kind === "Timeout" && error.status === 0)) throw error;
         scope.lastError = error;
@@ -680,7 +779,7 @@ export class Transport {
     return this.#send(opts, false, async (res) => ({
       status: res.statusCode,
       headers: res.headers,
-      body: Buffer.from(await res.body.arrayBuffer()),
+      body: await readAll(res.body),
     }));
   }
 
@@ -744,7 +843,13 @@ export class Transport {
         raw.on("end", () => settle(undefined));
         raw.on("error", (err: unknown) => settle(failure(err)));
         // Destroyed without an error (the caller's signal ended the connection): the scope tells why.
-        raw.on("close", () => settle(failure(new Error("the stream closed before its end"))));
+        raw.on("close", () =>
+          settle(
+            failure(
+              Object.assign(new Error("the stream closed before its end"), { code: "ERR_STREAM_PREMATURE_CLOSE" }),
+            ),
+          ),
+        );
       };
       return {
         status: res.statusCode,
@@ -767,6 +872,7 @@ export class Transport {
     this.#closed = true;
     this.recovery.close();
     for (const scope of this.#scopes) scope.abort(this.#closedError(scope.request));
+    this.#h2?.close();
     await this.#pool.destroy();
   }
 }

@@ -7,6 +7,7 @@ import { JsonLineSplitter } from "../../src/http/ndjson.js";
 import { attachCluster } from "../../src/testing/index.js";
 import { adminConfig, createNamespace, deletePath, throughProxy } from "../support/http.js";
 import { TcpProxy } from "../support/proxy.js";
+import { Http1Relay } from "../support/tls-relay.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 interface ConfigMap {
@@ -71,9 +72,9 @@ describe("transport against the real API server", () => {
     }
   });
 
-  it("reuses kept-alive connections: 50 sequential requests open at most two", async () => {
+  it("over HTTP/1.1, reuses kept-alive connections: 50 sequential requests open at most two", async () => {
     const proxy = await TcpProxy.start(server);
-    const transport = new Transport(throughProxy(config, proxy));
+    const transport = new Transport(throughProxy(config, proxy), { http2: false });
     try {
       for (let i = 0; i < 50; i++) assert.equal((await transport.request({ path: configmaps })).status, 200);
       // undici hears that a connection is free again a moment after the body was read, so a request sent at once
@@ -85,9 +86,9 @@ describe("transport against the real API server", () => {
     }
   });
 
-  it("streams a watch as newline-delimited JSON, and close() ends it and frees its connection", async () => {
+  it("over HTTP/1.1, streams a watch as newline-delimited JSON, and close() ends it and frees its connection", async () => {
     const proxy = await TcpProxy.start(server);
-    const transport = new Transport(throughProxy(config, proxy), { qps: 1, burst: 1 });
+    const transport = new Transport(throughProxy(config, proxy), { qps: 1, burst: 1, http2: false });
     try {
       const list = (await admin.json({ path: configmaps })) as { metadata: { resourceVersion: string } };
       const stream = await transport.stream({
@@ -129,6 +130,86 @@ describe("transport against the real API server", () => {
     } finally {
       await transport.close();
       await proxy.close();
+    }
+  });
+
+  it("speaks HTTP/2 when the server offers it: requests and watches share one connection", async () => {
+    const proxy = await TcpProxy.start(server);
+    const transport = new Transport(throughProxy(config, proxy));
+    try {
+      assert.equal(transport.protocol, undefined, "unknown before the first connection");
+      const list = (await transport.json({ path: configmaps })) as { metadata: { resourceVersion: string } };
+      assert.equal(transport.protocol, "h2");
+      const watches = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          transport.stream({ path: configmaps, query: { watch: 1, resourceVersion: list.metadata.resourceVersion } }),
+        ),
+      );
+      await Promise.all(Array.from({ length: 30 }, () => transport.request({ path: configmaps })));
+      await admin.request({ method: "POST", path: configmaps, body: { metadata: { name: "multiplexed" } } });
+      // Every watch hears the event over the one connection.
+      await Promise.all(
+        watches.map(async (watch) => {
+          for await (const value of jsonLines(watch.body)) {
+            if ((value as WatchEvent).object.metadata.name === "multiplexed") break;
+          }
+        }),
+      );
+      assert.equal(proxy.accepted, 1, `${proxy.accepted} connections for 20 watches and 31 requests`);
+      // Closing the watches ends their streams, not the connection, which the next request takes again.
+      for (const watch of watches) watch.close();
+      assert.equal((await transport.request({ path: configmaps })).status, 200);
+      assert.equal(proxy.accepted, 1);
+      assert.equal(proxy.open, 1);
+      await transport.close();
+      await waitFor("the closed transport's connection to close", () => proxy.open === 0);
+    } finally {
+      await transport.close();
+      await proxy.close();
+    }
+  });
+
+  it("speaks HTTP/1.1 when told to, by its options or by DISABLE_HTTP2 as client-go is", async () => {
+    const off = new Transport(config, { http2: false });
+    process.env.DISABLE_HTTP2 = "true";
+    const byEnv = new Transport(config);
+    const optionsWin = new Transport(config, { http2: true });
+    delete process.env.DISABLE_HTTP2;
+    try {
+      for (const t of [off, byEnv]) {
+        assert.equal(t.protocol, "http/1.1");
+        assert.equal((await t.request({ path: "/api" })).status, 200);
+        assert.equal(t.protocol, "http/1.1");
+      }
+      assert.equal((await optionsWin.request({ path: "/api" })).status, 200);
+      assert.equal(optionsWin.protocol, "h2");
+    } finally {
+      await Promise.all([off.close(), byEnv.close(), optionsWin.close()]);
+    }
+  });
+
+  it("falls back to HTTP/1.1 behind a server that does not offer h2, watches included", async () => {
+    const relay = await Http1Relay.start(config);
+    const transport = new Transport(relay.configFor(config));
+    try {
+      const list = (await transport.json({ path: configmaps })) as { metadata: { resourceVersion: string } };
+      assert.equal(transport.protocol, "http/1.1");
+      const watch = await transport.stream({
+        path: configmaps,
+        query: { watch: 1, resourceVersion: list.metadata.resourceVersion },
+      });
+      await admin.request({ method: "POST", path: configmaps, body: { metadata: { name: "relayed" } } });
+      for await (const value of jsonLines(watch.body)) {
+        if ((value as WatchEvent).object.metadata.name === "relayed") break;
+      }
+      assert.ok(relay.accepted.length >= 2, "the request and the watch each had a connection");
+      assert.ok(
+        relay.accepted.every((alpn) => alpn === "http/1.1"),
+        `ALPN settled on ${relay.accepted.join(", ")}`,
+      );
+    } finally {
+      await transport.close();
+      await relay.close();
     }
   });
 

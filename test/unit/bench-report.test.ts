@@ -31,6 +31,13 @@ describe("bench report", () => {
     assert.deepEqual(JSON.parse(resultLine("x", results, "kindwatch", ["peer"])).ratios, { "time_s/peer": 0.25 });
   });
 
+  it("gives a variant of kindwatch its own ratios to the same peers", () => {
+    const results = { kindwatch: { rss: 40 }, "kindwatch-http1": { rss: 80 }, peer: { rss: 100 } };
+    const line = JSON.parse(resultLine("x", results, "kindwatch", ["peer"], ["kindwatch-http1", "absent"]));
+    assert.deepEqual(line.ratios, { "rss/peer": 0.4 });
+    assert.deepEqual(line.variant_ratios, { "kindwatch-http1": { "rss/peer": 0.8 } });
+  });
+
   it("ends with one JSON object in the agreed shape", () => {
     const line = resultLine("list", { kindwatch: { time_s: 3 }, peer: { time_s: 4 } }, "kindwatch");
     assert.deepEqual(JSON.parse(line), {
