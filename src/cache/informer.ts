@@ -4,14 +4,14 @@
  * (with the last known state and `finalStateUnknown`), so that no handler ever misses a delete. A stopped informer may
  * be started again: it keeps its store and its handlers, and its first list is such a relist.
  */
-import type { WatchOptions } from "../client/options.js";
+import type { WatchOptions, WatchSink } from "../client/options.js";
 import type { ApiError } from "../http/errors.js";
 import type { KubeObject } from "../object/types.js";
 import { internStrings } from "./intern.js";
 import { failureFields, type Logger, type LoggerOption, loggerOf } from "./log.js";
 import { HandlerQueue, type Notification, type Origin } from "./notify.js";
 import { type IndexFunc, keyOf, Store } from "./store.js";
-import { type ListWatch, type WatcherEvent, type WatcherOptions, watcherBatches, wrapListWatch } from "./watcher.js";
+import { type ListWatch, runWatcher, type WatcherEvent, type WatcherOptions, wrapListWatch } from "./watcher.js";
 
 /** What a handler is told about; any subset may be given. Async handlers are awaited before their next call. */
 export interface EventHandlers<T> {
@@ -43,6 +43,13 @@ export interface InformerOptions<T> extends WatcherOptions {
    * silence (they are still counted in {@link Informer.status}).
    */
   readonly logger?: LoggerOption | undefined;
+  /**
+   * How many objects may wait on one handler before the informer stops reading its watch until the handlers have
+   * caught up (the server holds what follows, and the store stands still meanwhile). Default none: a handler's backlog
+   * is bounded anyway by the number of objects (one pending change each), and a slow handler holds neither the watch
+   * nor the other handlers.
+   */
+  readonly maxHandlerBacklog?: number | undefined;
 }
 
 /**
@@ -75,6 +82,11 @@ const metadataStrings = internStrings<KubeObject>({ bodies: false, maxStrings: 1
 export function defaultTransform<T extends KubeObject>(object: T): T {
   metadataStrings(dropManagedFields(object));
   return object;
+}
+
+/** Whether `transform` is one of ours that drops `metadata.managedFields` (the default is). */
+function dropsManagedFields(transform: unknown): boolean {
+  return transform === undefined || transform === defaultTransform || transform === dropManagedFields;
 }
 
 function resourceVersion(obj: KubeObject): string | undefined {
@@ -359,26 +371,47 @@ export class Informer<T extends KubeObject = KubeObject> {
       : undefined;
     let buffer: Map<string, T> | undefined;
     // A restarted informer's first list is a relist of its store: it must not read older than what the store holds.
-    const options = this.#listed ? { ...this.#options, initialListResourceVersion: "" as const } : this.#options;
+    const options: WatcherOptions = {
+      ...this.#options,
+      ...(this.#listed ? { initialListResourceVersion: "" as const } : {}),
+      // A transform that drops managedFields anyway spares their parsing.
+      ...(dropsManagedFields(this.#options.transform) ? { dropManagedFields: true } : {}),
+    };
+    const limit = this.#options.maxHandlerBacklog ?? Number.POSITIVE_INFINITY;
+    const queues = this.#queues;
+    const keepingUp = () => {
+      for (const queue of queues) if (queue.backlog >= limit) return false;
+      return true;
+    };
     try {
-      // A batch is what one read brought: handled in one synchronous pass, one await per read rather than per event.
-      for await (const batch of watcherBatches(this.#watched, { ...options, signal })) {
-        for (const event of batch) {
-          // A handler may have stopped the informer: nothing more is stored or told after that.
-          if (signal.aborted) break;
-          try {
-            buffer = this.#handle(event, buffer);
-          } catch (err) {
-            // A bug here must not end the informer: it would stop silently, its store going stale unseen.
-            this.#log("error", "informer failed to handle an event", {
-              source: this.source.description,
-              event: event.type,
-              ...failureFields(err),
-            });
-          }
-          if (event.type !== "error" && event.type !== "init-start") this.#healthy();
-        }
-      }
+      // A batch is what one read brought, handled in one synchronous pass straight from the network read.
+      await runWatcher(
+        this.#watched,
+        { ...options, signal },
+        {
+          batch: (events) => {
+            for (let i = 0; i < events.length; i++) {
+              const event = events[i] as WatcherEvent<T>;
+              // A handler may have stopped the informer: nothing more is stored or told after that.
+              if (signal.aborted) break;
+              try {
+                buffer = this.#handle(event, buffer);
+              } catch (err) {
+                // A bug here must not end the informer: it would stop silently, its store going stale unseen.
+                this.#log("error", "informer failed to handle an event", {
+                  source: this.source.description,
+                  event: event.type,
+                  ...failureFields(err),
+                });
+              }
+              if (event.type !== "error" && event.type !== "init-start") this.#healthy();
+            }
+            // A handler that is behind pauses the watch rather than let its backlog grow with the stream.
+            return keepingUp();
+          },
+          ready: () => this.idle(),
+        },
+      );
     } finally {
       clearInterval(resync);
     }
@@ -554,10 +587,12 @@ function reportingOpens<T extends KubeObject>(source: ListWatch<T>, opened: () =
           },
         };
   const batches = source.watchBatches?.bind(source);
+  const push = source.watchPush?.bind(source);
   return wrapListWatch(source, {
     list: (opts) => source.list(opts),
     watch: (opts) => source.watch(reporting(opts)),
     watchBatches: batches && ((opts: WatchOptions) => batches(reporting(opts))),
+    watchPush: push && ((opts: WatchOptions, sink: WatchSink<T>) => push(reporting(opts), sink)),
   });
 }
 

@@ -55,6 +55,11 @@ export interface WatchOptions extends CallOptions, SelectorOptions {
   readonly maxRetries?: number | undefined;
   /** Called once the server has accepted the watch (its response has begun), before any event. */
   readonly onOpen?: (() => void) | undefined;
+  /**
+   * Leave each object's `metadata.managedFields` out: cut from the bytes before they are parsed, which spares most of
+   * the parse of an object that many managers have written.
+   */
+  readonly dropManagedFields?: boolean | undefined;
 }
 
 /** Options of create, update and patch. */
@@ -101,6 +106,33 @@ export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ER
 export type WatchEvent<T = KubeObject> =
   | { readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK"; readonly object: T }
   | { readonly type: "ERROR"; readonly error: ApiError; readonly object: unknown };
+
+/**
+ * Receives a pushed watch's events as each network read brings them ({@link ResourceClient.watchPush}): no promise or
+ * async step per read. After the first call of `end` or `error`, nothing more.
+ */
+export interface WatchSink<T = KubeObject> {
+  /** The events of one network read, in order; never empty. The array is the sink's to keep. */
+  events(batch: WatchEvent<T>[]): void;
+  /** The server ended the watch (its timeout). */
+  end(): void;
+  /**
+   * The watch failed: `Aborted` when its signal fired, `Timeout` past its `timeoutMs`, `Network` when the connection
+   * broke or a line was cut, the server's error when it refused the request, `Unknown` for a line that is no event.
+   * The events read before the failure have been given to {@link WatchSink.events} first.
+   */
+  error(error: ApiError): void;
+}
+
+/** A pushed watch under way: flow control, and the end of it. */
+export interface WatchSubscription {
+  /** Reads nothing more from the network until {@link WatchSubscription.resume}: the consumer is behind. */
+  pause(): void;
+  /** Reads again after {@link WatchSubscription.pause}. */
+  resume(): void;
+  /** Ends the watch and releases its connection; the sink hears nothing more. Safe to call twice. */
+  close(): void;
+}
 
 /** A `metav1.Status`, as delete and deleteCollection may return. */
 export interface Status {

@@ -4,7 +4,7 @@
  */
 import { ApiError, errorFromStatus } from "../http/errors.js";
 import { JsonLineSplitter } from "../http/ndjson.js";
-import type { Query, Transport } from "../http/transport.js";
+import type { Query, StreamResponse, StreamSink, Transport } from "../http/transport.js";
 import { isMap } from "../object/narrow.js";
 import type { KubeObject, List } from "../object/types.js";
 import { type GroupVersionResource, qualifiedName, type ResourceType, resourcePath } from "./gvr.js";
@@ -25,6 +25,8 @@ import {
   type TableOptions,
   type WatchEvent,
   type WatchOptions,
+  type WatchSink,
+  type WatchSubscription,
   type WriteOptions,
 } from "./options.js";
 
@@ -309,73 +311,213 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     return this.#watch(opts, undefined, (obj) => obj as T);
   }
 
+  /**
+   * A watch whose events are pushed to `sink` as each network read arrives: split, parsed and decoded in one
+   * synchronous pass per read, with no promise or async step per read or per event. The request goes out at once;
+   * {@link WatchSubscription.pause} stops reading (the server then holds what follows) until
+   * {@link WatchSubscription.resume}. Errors as {@link ResourceClient.watch}'s, given to `sink.error`.
+   */
+  watchPush(opts: WatchOptions, sink: WatchSink<T>): WatchSubscription {
+    return this.#push(opts, undefined, (obj) => obj as T, sink);
+  }
+
+  /** {@link ResourceClient.watchPush} of metadata only, as {@link ResourceClient.watchMetadata}. */
+  watchMetadataPush(opts: WatchOptions, sink: WatchSink<PartialObjectMetadata>): WatchSubscription {
+    return this.#push(opts, metaAccept("PartialObjectMetadata"), toPartialObjectMetadata, sink);
+  }
+
+  /** The batches of a pushed watch as an async generator; the request goes out on the first `next()`. */
   async *#watch<E>(
     opts: WatchOptions,
     accept: string | undefined,
     convert: (obj: unknown, request: string) => E,
     extraQuery: Query = {},
   ): AsyncGenerator<WatchEvent<E>[]> {
+    const request = `WATCH ${this.#path()}`;
+    const queue: WatchEvent<E>[][] = [];
+    let failure: ApiError | undefined;
+    let ended = false;
+    let wake: (() => void) | undefined;
+    const woken = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    let paused = false;
+    const sub = this.#push(
+      opts,
+      accept,
+      convert,
+      {
+        events: (batch) => {
+          queue.push(batch);
+          // One read ahead at most: the rest waits in the socket and at the server until this one is taken.
+          if (!paused) {
+            paused = true;
+            sub.pause();
+          }
+          woken();
+        },
+        end: () => {
+          ended = true;
+          woken();
+        },
+        error: (err) => {
+          failure = err;
+          woken();
+        },
+      },
+      extraQuery,
+    );
+    try {
+      for (;;) {
+        const batch = queue.shift();
+        if (batch) {
+          // Lines already read may still be queued: none is delivered once the caller has asked to stop.
+          if (opts.signal?.aborted) throw watchAborted(request, opts.signal.reason);
+          yield batch;
+          continue;
+        }
+        if (failure) throw failure;
+        if (ended) return;
+        if (paused) {
+          paused = false;
+          // A stream may hand over what it held at once, from within resume(): look again before waiting.
+          sub.resume();
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    } finally {
+      sub.close();
+    }
+  }
+
+  #push<E>(
+    opts: WatchOptions,
+    accept: string | undefined,
+    convert: (obj: unknown, request: string) => E,
+    sink: WatchSink<E>,
+    extraQuery: Query = {},
+  ): WatchSubscription {
     const path = this.#path();
     const request = `WATCH ${path}`;
     // The transport's deadline covers only the wait for the response; a watch's own timeoutMs covers all of it.
     const deadline = opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined;
-    const signals = [opts.signal, deadline].filter((s): s is AbortSignal => s !== undefined);
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-    const timedOut = (cause?: unknown) => watchTimeout(request, opts, cause);
-    let res: Awaited<ReturnType<Transport["stream"]>>;
-    try {
-      res = await this.transport.stream({
+    const closer = new AbortController();
+    const signals = [opts.signal, deadline, closer.signal].filter((s): s is AbortSignal => s !== undefined);
+    const signal = AbortSignal.any(signals);
+    let res: StreamResponse | undefined;
+    let done = false;
+    let paused = false;
+    const close = () => {
+      done = true;
+      res?.close();
+      res = undefined;
+      closer.abort();
+    };
+    const failed = (err: unknown): ApiError => {
+      if (opts.signal?.aborted) {
+        return err instanceof ApiError && err.kind === "Aborted" ? err : watchAborted(request, err);
+      }
+      if (deadline?.aborted) {
+        return err instanceof ApiError && err.kind === "Timeout" ? err : watchTimeout(request, opts, err);
+      }
+      if (err instanceof ApiError) return err;
+      const message = `${request}: the stream broke: ${(err as Error).message}`;
+      return new ApiError({ kind: "Network", status: 0, message, request, cause: err });
+    };
+    const fail = (err: unknown) => {
+      if (done) return;
+      close();
+      sink.error(failed(err));
+    };
+    const splitter = new JsonLineSplitter(request, { dropManagedFields: opts.dropManagedFields });
+    const lines: unknown[] = [];
+    /** The lines of one read (or of the stream's end) decoded and handed over; false once the watch has failed. */
+    const deliver = (failure: ApiError | undefined): boolean => {
+      // Lines already read may still be queued: none is delivered once the caller has asked to stop.
+      if (opts.signal?.aborted) {
+        fail(watchAborted(request, opts.signal.reason));
+        return false;
+      }
+      if (deadline?.aborted) {
+        fail(watchTimeout(request, opts));
+        return false;
+      }
+      let broken: unknown = failure;
+      const batch: WatchEvent<E>[] = [];
+      // A line that is not an event fails the watch, but only after the events read before it.
+      for (let i = 0; i < lines.length; i++) {
+        try {
+          const event = decodeWatchEvent<unknown>(lines[i], request);
+          batch.push(event.type === "ERROR" ? event : { type: event.type, object: convert(event.object, request) });
+        } catch (err) {
+          broken = err;
+          break;
+        }
+      }
+      lines.length = 0;
+      if (batch.length > 0) sink.events(batch);
+      if (broken === undefined) return true;
+      fail(broken);
+      return false;
+    };
+    const stream: StreamSink = {
+      data: (chunk) => {
+        if (done) return;
+        try {
+          deliver(splitter.push(chunk, lines));
+        } catch (err) {
+          fail(err);
+        }
+      },
+      end: () => {
+        if (done) return;
+        if (!deliver(splitter.end(lines)) || done) return;
+        // A stream cut by the deadline can also just end.
+        if (deadline?.aborted && !opts.signal?.aborted) return fail(watchTimeout(request, opts));
+        close();
+        sink.end();
+      },
+      error: fail,
+    };
+    this.transport
+      .stream({
         path,
         query: { ...listQuery(opts, true), ...extraQuery },
         maxRetries: opts.maxRetries,
         signal,
         accept: accept || undefined,
-      });
-    } catch (err) {
-      throw deadline?.aborted && !opts.signal?.aborted ? timedOut(err) : err;
-    }
-    try {
-      opts.onOpen?.();
-      // The lines of a read are split, parsed and decoded here in one pass: no generator per stage, one step per read.
-      const splitter = new JsonLineSplitter(request);
-      const lines: unknown[] = [];
-      let ended = false;
-      const body = res.body[Symbol.asyncIterator]();
-      while (!ended) {
-        const next = await body.next();
-        lines.length = 0;
-        let failure: unknown = next.done ? splitter.end(lines) : splitter.push(next.value, lines);
-        ended = next.done === true;
-        // Lines already read may still be queued: none is delivered once the caller has asked to stop.
-        if (opts.signal?.aborted) throw watchAborted(request, opts.signal.reason);
-        if (deadline?.aborted) throw timedOut();
-        const batch: WatchEvent<E>[] = [];
-        // A line that is not an event fails the watch, but only after the events read before it.
-        for (const raw of lines) {
+      })
+      .then(
+        (opened) => {
+          if (done) return opened.close();
+          res = opened;
           try {
-            const event = decodeWatchEvent<unknown>(raw, request);
-            batch.push(event.type === "ERROR" ? event : { type: event.type, object: convert(event.object, request) });
+            opts.onOpen?.();
           } catch (err) {
-            failure = err;
-            break;
+            return fail(err);
           }
-        }
-        if (batch.length > 0) yield batch;
-        if (failure !== undefined) throw failure;
-      }
-      // A stream cut by the deadline can also just end.
-      if (deadline?.aborted && !opts.signal?.aborted) throw timedOut();
-    } catch (err) {
-      if (opts.signal?.aborted) {
-        throw err instanceof ApiError && err.kind === "Aborted" ? err : watchAborted(request, err);
-      }
-      if (deadline?.aborted) throw err instanceof ApiError && err.kind === "Timeout" ? err : timedOut(err);
-      if (err instanceof ApiError) throw err;
-      const message = `${request}: the stream broke: ${(err as Error).message}`;
-      throw new ApiError({ kind: "Network", status: 0, message, request, cause: err });
-    } finally {
-      res.close();
-    }
+          if (done) return;
+          if (paused) opened.pause();
+          opened.subscribe(stream);
+        },
+        (err: unknown) => fail(deadline?.aborted && !opts.signal?.aborted ? watchTimeout(request, opts, err) : err),
+      );
+    return {
+      pause: () => {
+        paused = true;
+        res?.pause();
+      },
+      resume: () => {
+        paused = false;
+        res?.resume();
+      },
+      close,
+    };
   }
 
   /** Creates an object; its namespace is this client's, else the object's own. */

@@ -23,18 +23,109 @@ function blank(bytes: Buffer, from = 0, to = bytes.length): boolean {
   return true;
 }
 
+const quote = 0x22;
+const backslash = 0x5c;
+const colon = 0x3a;
+const comma = 0x2c;
+const openBrace = 0x7b;
+const closeBrace = 0x7d;
+const openBracket = 0x5b;
+const closeBracket = 0x5d;
+const managedFieldsKey = Buffer.from('"managedFields":');
+const objectKey = Buffer.from("object");
+const metadataKey = Buffer.from("metadata");
+
+/** Where the string that starts at `bytes[at]` (a quote) ends: the index of its closing quote, or -1. */
+function stringEnd(bytes: Buffer, at: number, to: number): number {
+  for (let i = at + 1; i < to; i++) {
+    const b = bytes[i] as number;
+    if (b === backslash) i++;
+    else if (b === quote) return i;
+  }
+  return -1;
+}
+
+function sameBytes(bytes: Buffer, from: number, to: number, word: Buffer): boolean {
+  return to - from === word.length && bytes.compare(word, 0, word.length, from, to) === 0;
+}
+
+/**
+ * The bytes of a watch event line's `object.metadata.managedFields` member, its separating comma included, as
+ * [start, end); undefined when the line has none there. A key of that name elsewhere (in a spec, or a top-level field
+ * sorted before `metadata`) is left alone: the path to it is checked, string by string, up to it.
+ */
+export function managedFieldsRange(bytes: Buffer, from: number, to: number): [number, number] | undefined {
+  const at = bytes.indexOf(managedFieldsKey, from);
+  if (at < 0 || at >= to) return undefined;
+  // The path to `at` must be { "object": { "metadata": { here.
+  let depth = 0;
+  let objectKeyAt = -1;
+  let metadataKeyAt = -1;
+  for (let i = from; i < at; i++) {
+    const b = bytes[i] as number;
+    if (b === quote) {
+      const end = stringEnd(bytes, i, at);
+      if (end < 0) return undefined;
+      if (bytes[end + 1] === colon) {
+        if (depth === 1) objectKeyAt = sameBytes(bytes, i + 1, end, objectKey) ? i : -1;
+        else if (depth === 2) metadataKeyAt = sameBytes(bytes, i + 1, end, metadataKey) ? i : -1;
+      }
+      i = end;
+    } else if (b === openBrace || b === openBracket) depth++;
+    else if (b === closeBrace || b === closeBracket) depth--;
+  }
+  if (depth !== 3 || objectKeyAt < 0 || metadataKeyAt < 0) return undefined;
+  const open = at + managedFieldsKey.length;
+  if (bytes[open] !== openBracket) return undefined;
+  let end = -1;
+  depth = 0;
+  for (let i = open; i < to; i++) {
+    const b = bytes[i] as number;
+    if (b === quote) {
+      i = stringEnd(bytes, i, to);
+      if (i < 0) return undefined;
+    } else if (b === openBrace || b === openBracket) depth++;
+    else if (b === closeBrace || b === closeBracket) {
+      depth--;
+      if (depth === 0) {
+        end = i + 1;
+        break;
+      }
+    }
+  }
+  if (end < 0) return undefined;
+  if (bytes[end] === comma) return [at, end + 1];
+  return bytes[at - 1] === comma ? [at - 1, end] : [at, end];
+}
+
+/** Options of a {@link JsonLineSplitter}. */
+export interface SplitterOptions {
+  /** Leave each watch event's `object.metadata.managedFields` out, cut from the bytes before they are parsed. */
+  readonly dropManagedFields?: boolean | undefined;
+}
+
 /**
  * Splits a byte stream into lines of JSON, chunk by chunk as they arrive, and parses the complete ones. Blank lines are
  * skipped. Synchronous, so that a reader can turn a whole network read into values in one pass.
  */
 export class JsonLineSplitter {
   readonly #request: string;
+  readonly #dropManagedFields: boolean;
   /** The start of a line that a chunk border cut. */
   #pending: Buffer[] = [];
 
   /** `request` names the stream in error messages. */
-  constructor(request = "") {
+  constructor(request = "", options: SplitterOptions = {}) {
     this.#request = request;
+    this.#dropManagedFields = options.dropManagedFields === true;
+  }
+
+  /** The text of the line in `bytes[from, to)`, its managedFields cut when asked. */
+  #text(bytes: Buffer, from: number, to: number): string {
+    const cut = this.#dropManagedFields ? managedFieldsRange(bytes, from, to) : undefined;
+    if (!cut) return bytes.toString("utf8", from, to);
+    // The cut falls on ASCII bytes: no character is split.
+    return bytes.toString("utf8", from, cut[0]) + bytes.toString("utf8", cut[1], to);
   }
 
   /**
@@ -50,14 +141,14 @@ export class JsonLineSplitter {
         const from = start;
         start = at + 1;
         if (blank(chunk, from, at)) continue;
-        text = chunk.toString("utf8", from, at);
+        text = this.#text(chunk, from, at);
       } else {
         this.#pending.push(chunk.subarray(start, at));
         const line = Buffer.concat(this.#pending);
         this.#pending = [];
         start = at + 1;
         if (blank(line)) continue;
-        text = line.toString("utf8");
+        text = this.#text(line, 0, line.length);
       }
       const value = parse(text, this.#request);
       if (value instanceof ApiError) return value;
@@ -76,7 +167,7 @@ export class JsonLineSplitter {
     this.#pending = [];
     if (blank(rest)) return undefined;
     try {
-      into.push(JSON.parse(rest.toString("utf8")));
+      into.push(JSON.parse(this.#text(rest, 0, rest.length)));
       return undefined;
     } catch {
       const request = this.#request;

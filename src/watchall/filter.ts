@@ -1,6 +1,6 @@
 /** Choosing which discovered kinds to watch, and which of their objects. */
 import { type ListWatch, type Selection, wrapListWatch } from "../cache/watcher.js";
-import type { WatchEvent, WatchOptions } from "../client/options.js";
+import type { WatchEvent, WatchOptions, WatchSink } from "../client/options.js";
 import type { ApiResource, DiscoveryResult } from "../discovery/types.js";
 import type { KubeObject } from "../object/types.js";
 import { definedProps } from "../util/defined.js";
@@ -86,6 +86,7 @@ export function objectScope(
 export function filtered<T extends KubeObject>(source: ListWatch<T>, keep: (object: T) => boolean): ListWatch<T> {
   const kept = (event: WatchEvent<T>) => event.type === "BOOKMARK" || event.type === "ERROR" || keep(event.object);
   const batches = source.watchBatches?.bind(source);
+  const push = source.watchPush?.bind(source);
   return wrapListWatch(source, {
     list: async (opts) => {
       const list = await source.list(opts);
@@ -106,6 +107,19 @@ export function filtered<T extends KubeObject>(source: ListWatch<T>, keep: (obje
               }
             },
           }),
+        }
+      : {}),
+    ...(push
+      ? {
+          watchPush: (opts: WatchOptions, sink: WatchSink<T>) =>
+            push(opts, {
+              events: (batch) => {
+                const left = batch.filter(kept);
+                if (left.length > 0) sink.events(left);
+              },
+              end: () => sink.end(),
+              error: (err) => sink.error(err),
+            }),
         }
       : {}),
   });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
 import { ApiError } from "../../src/http/errors.js";
-import { jsonLineBatches, jsonLines } from "../../src/http/ndjson.js";
+import { JsonLineSplitter, jsonLineBatches, jsonLines } from "../../src/http/ndjson.js";
 import { networkError } from "../../src/http/network.js";
 import { CallScope, sleep } from "../../src/http/scope.js";
 import { defaultUserAgent } from "../../src/http/useragent.js";
@@ -84,6 +84,65 @@ describe("jsonLineBatches", () => {
       (err) => err instanceof ApiError && err.kind === "Unknown",
     );
     assert.deepEqual(seen, [[{ a: 1 }, { b: 2 }]]);
+  });
+});
+
+describe("JsonLineSplitter dropping managedFields", () => {
+  const managedFields = [
+    {
+      manager: "kubectl",
+      operation: "Update",
+      fieldsType: "FieldsV1",
+      // Keys with brackets, braces and escaped quotes, as fieldsV1 has them.
+      fieldsV1: { "f:status": { 'k:{"type":"Ready"}': { ".": {} }, "f:list[0]": {} }, "f:note": { "]}\\": {} } },
+    },
+  ];
+  const event = (object: object) => ({ type: "MODIFIED", object });
+  /** What the splitter parses from `line`, sent in chunks of `size` bytes. */
+  const split = (value: unknown, size = 1 << 20): unknown[] => {
+    const bytes = Buffer.from(`${JSON.stringify(value)}\n`);
+    const splitter = new JsonLineSplitter("WATCH /x", { dropManagedFields: true });
+    const out: unknown[] = [];
+    for (let at = 0; at < bytes.length; at += size)
+      assert.equal(splitter.push(bytes.subarray(at, at + size), out), undefined);
+    return out;
+  };
+
+  it("cuts object.metadata.managedFields wherever it stands among metadata's fields, across chunk borders too", () => {
+    const metas = [
+      { annotations: { a: "1" }, managedFields, name: "first", resourceVersion: "5" },
+      { name: "middle", managedFields, uid: "u" },
+      { name: "last", resourceVersion: "7", managedFields },
+      { managedFields },
+    ];
+    for (const metadata of metas) {
+      const { managedFields: _, ...rest } = metadata;
+      const expected = [event({ apiVersion: "v1", kind: "ConfigMap", metadata: rest, data: { k: "v" } })];
+      const line = event({ apiVersion: "v1", kind: "ConfigMap", metadata, data: { k: "v" } });
+      assert.deepEqual(split(line), expected);
+      assert.deepEqual(split(line, 7), expected, "a line cut by chunk borders");
+    }
+  });
+
+  it("leaves a managedFields key anywhere but object.metadata alone, and text that only mentions it", () => {
+    const mention = JSON.stringify({ metadata: { managedFields: [] } });
+    const kept = [
+      // A top-level field sorted before metadata (unstructured objects are written with sorted keys).
+      event({ apiVersion: "example.com/v1", data: { managedFields: [1] }, kind: "Widget", metadata: { name: "a" } }),
+      event({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "b" }, spec: { managedFields: [2] } }),
+      event({ kind: "Widget", metadata: { annotations: { "last-applied": mention }, name: "c" } }),
+      event({ kind: "Widget", metadata: { name: "d", managedFields: null } }),
+      { type: "MODIFIED", items: [{ metadata: { managedFields: [3] } }] },
+    ];
+    for (const line of kept) assert.deepEqual(split(line), [line]);
+  });
+
+  it("keeps managedFields unless asked", () => {
+    const line = event({ kind: "Widget", metadata: { name: "a", managedFields } });
+    const splitter = new JsonLineSplitter("WATCH /x");
+    const out: unknown[] = [];
+    splitter.push(Buffer.from(`${JSON.stringify(line)}\n`), out);
+    assert.deepEqual(out, [line]);
   });
 });
 
