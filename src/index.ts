@@ -98,6 +98,8 @@ export {
   type WatchEvent,
   type WatchEventType,
   type WatchOptions,
+  type WatchSink,
+  type WatchSubscription,
   type WriteOptions,
   waitForObject,
 } from "./client/index.js";
