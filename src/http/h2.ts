@@ -300,6 +300,7 @@ export class H2Connections {
     const url = this.#url;
     const target = this.#target;
     let timer: NodeJS.Timeout | undefined;
+    let onAbandon: (() => void) | undefined;
     // As undici's connect timeout: a handshake that hangs must not hold every call waiting for this connection.
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -307,9 +308,8 @@ export class H2Connections {
         connectTimeoutMs,
       );
       timer.unref();
-      abandon.addEventListener("abort", () => reject(new ConnectionError("abandoned", "UND_ERR_ABORTED")), {
-        once: true,
-      });
+      onAbandon = () => reject(new ConnectionError("abandoned", "UND_ERR_ABORTED"));
+      abandon.addEventListener("abort", onAbandon, { once: true });
     });
     let socket: TLSSocket | undefined;
     let session: ClientHttp2Session | undefined;
@@ -329,6 +329,7 @@ export class H2Connections {
       throw err;
     } finally {
       clearTimeout(timer);
+      if (onAbandon) abandon.removeEventListener("abort", onAbandon);
     }
   }
 
