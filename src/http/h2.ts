@@ -39,6 +39,8 @@ export interface H2Timing {
   readonly pingTimeoutMs: number;
   /** A connection without streams is closed after this long. */
   readonly idleMs: number;
+  /** ... or after this long, when another connection has room. */
+  readonly spareMs: number;
 }
 
 /** One request. */
@@ -94,14 +96,22 @@ class Connection {
   draining = false;
   readonly #timing: H2Timing;
   readonly #onGone: (c: Connection) => void;
+  /** Whether another connection than this one is usable and has room. */
+  readonly #spare: (c: Connection) => boolean;
   #ping: NodeJS.Timeout | undefined;
   #pingDeadline: NodeJS.Timeout | undefined;
   #idle: NodeJS.Timeout | undefined;
 
-  constructor(session: ClientHttp2Session, timing: H2Timing, onGone: (c: Connection) => void) {
+  constructor(
+    session: ClientHttp2Session,
+    timing: H2Timing,
+    onGone: (c: Connection) => void,
+    spare: (c: Connection) => boolean,
+  ) {
     this.session = session;
     this.#timing = timing;
     this.#onGone = onGone;
+    this.#spare = spare;
     const max = session.remoteSettings.maxConcurrentStreams;
     if (max !== undefined && max < 2 ** 31) this.maxStreams = max;
     session.on("remoteSettings", (settings) => {
@@ -151,11 +161,23 @@ class Connection {
     else this.#idleSoon();
   }
 
+  /**
+   * Closes the connection once idle: soon (`spareMs`) when another connection has room for what comes next, as after a
+   * burst of requests that needed more connections than the watches do; after `idleMs` when it is the last one.
+   */
   #idleSoon(): void {
+    const spareMs = Math.min(this.#timing.spareMs, this.#timing.idleMs);
     this.#idle = setTimeout(() => {
       if (this.streams > 0) return;
-      this.#drain();
-    }, this.#timing.idleMs);
+      if (this.#spare(this)) {
+        this.#drain();
+        return;
+      }
+      this.#idle = setTimeout(() => {
+        if (this.streams === 0) this.#drain();
+      }, this.#timing.idleMs - spareMs);
+      this.#idle.unref();
+    }, spareMs);
     this.#idle.unref();
   }
 
@@ -376,7 +398,15 @@ export class H2Connections {
       session.once("remoteSettings", ready);
       session.once("error", reject);
     });
-    const connection = new Connection(session, this.#timing, (c) => this.#live.delete(c));
+    const connection = new Connection(
+      session,
+      this.#timing,
+      (c) => this.#live.delete(c),
+      (c) => {
+        for (const other of this.#live) if (other !== c && other.usable && !other.full) return true;
+        return false;
+      },
+    );
     this.#knownMax = connection.maxStreams;
     if (this.#closed) {
       session.destroy();

@@ -511,6 +511,7 @@ export class Transport {
           pingIntervalMs: this.#options.pingIntervalMs ?? 30_000,
           pingTimeoutMs: this.#options.pingTimeoutMs ?? 15_000,
           idleMs: 30_000,
+          spareMs: 1000,
         },
       );
       this.#h2Cert = identity.cert;
