@@ -169,6 +169,32 @@ describe("transport against the real API server", () => {
     }
   });
 
+  it("closes the connections a burst of requests needed soon after, and keeps the one the watch uses", async () => {
+    const proxy = await TcpProxy.start(server);
+    const transport = new Transport(throughProxy(config, proxy));
+    try {
+      const list = (await transport.json({ path: configmaps })) as { metadata: { resourceVersion: string } };
+      const watch = await transport.stream({
+        path: configmaps,
+        query: { watch: 1, resourceVersion: list.metadata.resourceVersion },
+      });
+      // 250 requests at once, at the server's 100 streams a connection: more connections than the one watch needs.
+      await Promise.all(Array.from({ length: 250 }, () => transport.request({ path: configmaps })));
+      assert.ok(proxy.accepted >= 3, `${proxy.accepted} connections for 250 requests at once`);
+      // Far sooner than the 30 s a last idle connection is kept: each spare one closes a second after its last stream.
+      await waitFor("the spare connections to close", () => proxy.open === 1, { timeoutMs: 10_000 });
+      await admin.request({ method: "POST", path: configmaps, body: { metadata: { name: "after-burst" } } });
+      for await (const value of jsonLines(watch.body)) {
+        if ((value as WatchEvent).object.metadata.name === "after-burst") break;
+      }
+      assert.equal((await transport.request({ path: configmaps })).status, 200);
+      assert.equal(proxy.open, 1);
+    } finally {
+      await transport.close();
+      await proxy.close();
+    }
+  });
+
   it("speaks HTTP/1.1 when told to, by its options or by DISABLE_HTTP2 as client-go is", async () => {
     const off = new Transport(config, { http2: false });
     process.env.DISABLE_HTTP2 = "true";
