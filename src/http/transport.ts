@@ -272,8 +272,35 @@ type Exchange = Pick<Dispatcher.ResponseData, "statusCode" | "headers"> & { read
 /** Reads a body to its end. */
 async function readAll(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+  } catch (err) {
+    if (!endedInFull(body, err)) throw err;
+  }
+  const err = cutOff(body);
+  if (err) throw err;
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+/** An HTTP/2 body whose stream the server reset with an error code was cut off, whatever its reader saw. */
+function cutOff(body: Readable): Error | undefined {
+  const code = (body as { rstCode?: number }).rstCode;
+  return code !== undefined && code !== 0
+    ? Object.assign(new Error(`the stream was cut off (RST ${code})`), { code: "ECONNRESET" })
+    : undefined;
+}
+
+/**
+ * Whether an iteration over `body` failed only by Node's HTTP/2 race (nodejs/node#65677, Node 24.20 and 26.3 on): the
+ * iterator reports a premature close although the body ended in full ('end' came, so every chunk was read, and no
+ * reset with an error code).
+ */
+function endedInFull(body: Readable, err: unknown): boolean {
+  return (
+    (err as { code?: unknown } | undefined)?.code === "ERR_STREAM_PREMATURE_CLOSE" &&
+    body.readableEnded &&
+    cutOff(body) === undefined
+  );
 }
 
 function abortable(sent: Promise<Exchange>, scope: CallScope): Promise<Exchange> {
@@ -797,16 +824,14 @@ export class Transport {
       const raw = res.body as Readable & AsyncIterable<Buffer>;
       let closed = false;
       const failure = (err: unknown) => this.#failure(err, scope, scope.request);
-      const cut = () => {
-        const code = (raw as { rstCode?: number }).rstCode;
-        return code !== undefined && code !== 0
-          ? Object.assign(new Error(`the stream was cut off (RST ${code})`), { code: "ECONNRESET" })
-          : undefined;
-      };
       async function* chunks(): AsyncGenerator<Buffer, void, undefined> {
         try {
-          for await (const chunk of raw) yield chunk;
-          const err = cut();
+          try {
+            for await (const chunk of raw) yield chunk;
+          } catch (err) {
+            if (!endedInFull(raw, err)) throw err;
+          }
+          const err = cutOff(raw);
           if (err) throw err;
         } catch (err) {
           if (!closed) throw failure(err);
@@ -833,7 +858,7 @@ export class Transport {
           if (!closed) sink.data(chunk);
         });
         raw.on("end", () => {
-          const err = cut();
+          const err = cutOff(raw);
           settle(err ? failure(err) : undefined);
         });
         raw.on("error", (err: unknown) => settle(failure(err)));

@@ -134,15 +134,29 @@ describe("transport network failures", () => {
     assert.equal(retries.length, 0);
   });
 
-  it("Timeout: a body that never ends (a watch read as a plain request), and its connection is dropped", async () => {
+  it("Timeout: a body that never ends (a watch read as a plain request); over HTTP/1.1 its connection is dropped", async () => {
     const p = await proxy();
-    const [t] = transport(throughProxy(config, p));
+    const [t] = transport(throughProxy(config, p), { http2: false });
     const err = await failure(t.request({ path: configmaps, query: { watch: 1 }, timeoutMs: 500 }));
     assert.ok(isTimeout(err));
     assert.match(err.message, new RegExp(`^GET ${configmaps} did not complete within 500 ms`));
     assert.ok(p.bytesFromServer > 0, "the server had answered; the body was still coming");
     // (undici then opens a spare connection in its place, idle until the next request.)
     await waitFor("the timed-out connection to be closed", () => p.closed === 1);
+  });
+
+  it("Timeout: a body that never ends; over HTTP/2 only its stream is reset, and the connection serves on", async () => {
+    const p = await proxy();
+    const [t] = transport(throughProxy(config, p));
+    const err = await failure(t.request({ path: configmaps, query: { watch: 1 }, timeoutMs: 500 }));
+    assert.ok(isTimeout(err));
+    assert.equal(t.protocol, "h2");
+    assert.match(err.message, new RegExp(`^GET ${configmaps} did not complete within 500 ms`));
+    assert.ok(p.bytesFromServer > 0, "the server had answered; the body was still coming");
+    const res = await t.request({ path: configmaps });
+    assert.equal(res.status, 200);
+    assert.equal(p.accepted, 1, "the next request went over the same connection");
+    assert.equal(p.closed, 0);
   });
 
   it("Aborted: the caller's signal fires while the request waits for a connection", async () => {
