@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ClusterConfig } from "../../src/config/index.js";
-import { jsonLines, Transport } from "../../src/http/index.js";
+import { jsonLines, type StreamResponse, Transport } from "../../src/http/index.js";
 import { JsonLineSplitter } from "../../src/http/ndjson.js";
 import { attachCluster } from "../../src/testing/index.js";
+import { allHear, heard } from "../support/heard.js";
 import { adminConfig, createNamespace, deletePath, throughProxy } from "../support/http.js";
 import { TcpProxy } from "../support/proxy.js";
 import { Http1Relay } from "../support/tls-relay.js";
@@ -164,6 +165,41 @@ describe("transport against the real API server", () => {
       await transport.close();
       await waitFor("the closed transport's connection to close", () => proxy.open === 0);
     } finally {
+      await transport.close();
+      await proxy.close();
+    }
+  });
+
+  it("opens another connection only at the server's stream limit, and reuses the places closed streams free", async () => {
+    const proxy = await TcpProxy.start(server);
+    const transport = new Transport(throughProxy(config, proxy));
+    const open: StreamResponse[] = [];
+    try {
+      const list = (await admin.json({ path: configmaps })) as { metadata: { resourceVersion: string } };
+      const watch = async () => {
+        const w = await transport.stream({
+          path: configmaps,
+          query: { watch: 1, resourceVersion: list.metadata.resourceVersion },
+        });
+        open.push(w);
+        return w;
+      };
+      // 250 watches at the server's 100 streams a connection (kube-apiserver's default).
+      const first = await Promise.all(Array.from({ length: 250 }, watch));
+      const firstNames = first.map(heard);
+      assert.equal(transport.protocol, "h2");
+      assert.equal(proxy.accepted, 3, `250 watches took ${proxy.accepted} connections`);
+      await admin.request({ method: "POST", path: configmaps, body: { metadata: { name: "limit-first" } } });
+      await allHear(firstNames, "limit-first");
+      // A hundred watches end: their places take a hundred new ones without a new connection.
+      for (const w of first.splice(0, 100)) w.close();
+      firstNames.splice(0, 100);
+      const second = await Promise.all(Array.from({ length: 100 }, watch));
+      assert.equal(proxy.accepted, 3);
+      await admin.request({ method: "POST", path: configmaps, body: { metadata: { name: "limit-second" } } });
+      await allHear([...firstNames, ...second.map(heard)], "limit-second");
+    } finally {
+      for (const w of open) w.close();
       await transport.close();
       await proxy.close();
     }
