@@ -138,6 +138,179 @@ export function decodeWatchEvent<T>(raw: unknown, request: string): WatchEvent<T
   }
 }
 
+/**
+ * One pushed watch ({@link ResourceClient.watchPush}): each read of its stream split, parsed and decoded into the
+ * sink's events in one synchronous pass. A class rather than closures: a watch-all engine holds one per kind, so what
+ * each costs counts a thousand times. One AbortController ends the request, for close(), the caller's signal and the
+ * watch's timeoutMs alike.
+ */
+class PushedWatch<E> implements WatchSubscription, StreamSink {
+  readonly #request: string;
+  readonly #opts: WatchOptions;
+  readonly #convert: (obj: unknown, request: string) => E;
+  readonly #sink: WatchSink<E>;
+  readonly #splitter: JsonLineSplitter;
+  readonly #lines: unknown[] = [];
+  readonly #controller = new AbortController();
+  /** The transport's deadline covers only the wait for the response; the watch's own timeoutMs covers all of it. */
+  #deadline: NodeJS.Timeout | undefined;
+  #timedOut = false;
+  #res: StreamResponse | undefined;
+  #done = false;
+  #paused = false;
+
+  constructor(request: string, opts: WatchOptions, convert: (obj: unknown, request: string) => E, sink: WatchSink<E>) {
+    this.#request = request;
+    this.#opts = opts;
+    this.#convert = convert;
+    this.#sink = sink;
+    this.#splitter = new JsonLineSplitter(request, { dropManagedFields: opts.dropManagedFields });
+    const caller = opts.signal;
+    if (caller?.aborted) this.#controller.abort(caller.reason);
+    else caller?.addEventListener("abort", this, { once: true });
+    if (opts.timeoutMs) {
+      this.#deadline = setTimeout(() => {
+        this.#timedOut = true;
+        this.#controller.abort();
+      }, opts.timeoutMs);
+      this.#deadline.unref();
+    }
+  }
+
+  /** The request's signal. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The caller's signal fired (this object is its listener: no closure per watch). */
+  handleEvent(): void {
+    this.#controller.abort(this.#opts.signal?.reason);
+  }
+
+  /** Takes the stream once its response is in. */
+  opened(response: Promise<StreamResponse>): void {
+    response.then(
+      (opened) => {
+        if (this.#done) return opened.close();
+        this.#res = opened;
+        try {
+          this.#opts.onOpen?.();
+        } catch (err) {
+          return this.#fail(err);
+        }
+        if (this.#done) return;
+        if (this.#paused) opened.pause();
+        opened.subscribe(this);
+      },
+      (err: unknown) => this.#fail(this.#timedOut && !this.#callerAborted ? this.#timeout(err) : err),
+    );
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#res?.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#res?.resume();
+  }
+
+  close(): void {
+    this.#done = true;
+    this.#res?.close();
+    this.#res = undefined;
+    clearTimeout(this.#deadline);
+    this.#opts.signal?.removeEventListener("abort", this);
+    this.#controller.abort();
+  }
+
+  /** {@link StreamSink.data}: one network read. */
+  data(chunk: Buffer): void {
+    if (this.#done) return;
+    try {
+      this.#deliver(this.#splitter.push(chunk, this.#lines));
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /** {@link StreamSink.end}: the server ended the stream. */
+  end(): void {
+    if (this.#done) return;
+    if (!this.#deliver(this.#splitter.end(this.#lines)) || this.#done) return;
+    // A stream cut by the deadline can also just end.
+    if (this.#timedOut && !this.#callerAborted) {
+      this.#fail(this.#timeout());
+      return;
+    }
+    this.close();
+    this.#sink.end();
+  }
+
+  /** {@link StreamSink.error}: the stream broke. */
+  error(err: ApiError): void {
+    this.#fail(err);
+  }
+
+  get #callerAborted(): boolean {
+    return this.#opts.signal?.aborted === true;
+  }
+
+  #timeout(cause?: unknown): ApiError {
+    return watchTimeout(this.#request, this.#opts, cause);
+  }
+
+  #failed(err: unknown): ApiError {
+    if (this.#callerAborted) {
+      return err instanceof ApiError && err.kind === "Aborted" ? err : watchAborted(this.#request, err);
+    }
+    if (this.#timedOut) return err instanceof ApiError && err.kind === "Timeout" ? err : this.#timeout(err);
+    if (err instanceof ApiError) return err;
+    const message = `${this.#request}: the stream broke: ${(err as Error).message}`;
+    return new ApiError({ kind: "Network", status: 0, message, request: this.#request, cause: err });
+  }
+
+  #fail(err: unknown): void {
+    if (this.#done) return;
+    this.close();
+    this.#sink.error(this.#failed(err));
+  }
+
+  /** The lines of one read (or of the stream's end) decoded and handed over; false once the watch has failed. */
+  #deliver(failure: ApiError | undefined): boolean {
+    // Lines already read may still be queued: none is delivered once the caller has asked to stop.
+    if (this.#callerAborted) {
+      this.#fail(watchAborted(this.#request, this.#opts.signal?.reason));
+      return false;
+    }
+    if (this.#timedOut) {
+      this.#fail(this.#timeout());
+      return false;
+    }
+    const lines = this.#lines;
+    let broken: unknown = failure;
+    const batch: WatchEvent<E>[] = [];
+    // A line that is not an event fails the watch, but only after the events read before it.
+    for (let i = 0; i < lines.length; i++) {
+      try {
+        const event = decodeWatchEvent<unknown>(lines[i], this.#request);
+        batch.push(
+          event.type === "ERROR" ? event : { type: event.type, object: this.#convert(event.object, this.#request) },
+        );
+      } catch (err) {
+        broken = err;
+        break;
+      }
+    }
+    lines.length = 0;
+    if (batch.length > 0) this.#sink.events(batch);
+    if (broken === undefined) return true;
+    this.#fail(broken);
+    return false;
+  }
+}
+
 function watchAborted(request: string, cause?: unknown): ApiError {
   return new ApiError({ kind: "Aborted", status: 0, message: `${request} was aborted`, request, cause });
 }
@@ -403,121 +576,17 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     extraQuery: Query = {},
   ): WatchSubscription {
     const path = this.#path();
-    const request = `WATCH ${path}`;
-    // The transport's deadline covers only the wait for the response; a watch's own timeoutMs covers all of it.
-    const deadline = opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined;
-    const closer = new AbortController();
-    const signals = [opts.signal, deadline, closer.signal].filter((s): s is AbortSignal => s !== undefined);
-    const signal = AbortSignal.any(signals);
-    let res: StreamResponse | undefined;
-    let done = false;
-    let paused = false;
-    const close = () => {
-      done = true;
-      res?.close();
-      res = undefined;
-      closer.abort();
-    };
-    const failed = (err: unknown): ApiError => {
-      if (opts.signal?.aborted) {
-        return err instanceof ApiError && err.kind === "Aborted" ? err : watchAborted(request, err);
-      }
-      if (deadline?.aborted) {
-        return err instanceof ApiError && err.kind === "Timeout" ? err : watchTimeout(request, opts, err);
-      }
-      if (err instanceof ApiError) return err;
-      const message = `${request}: the stream broke: ${(err as Error).message}`;
-      return new ApiError({ kind: "Network", status: 0, message, request, cause: err });
-    };
-    const fail = (err: unknown) => {
-      if (done) return;
-      close();
-      sink.error(failed(err));
-    };
-    const splitter = new JsonLineSplitter(request, { dropManagedFields: opts.dropManagedFields });
-    const lines: unknown[] = [];
-    /** The lines of one read (or of the stream's end) decoded and handed over; false once the watch has failed. */
-    const deliver = (failure: ApiError | undefined): boolean => {
-      // Lines already read may still be queued: none is delivered once the caller has asked to stop.
-      if (opts.signal?.aborted) {
-        fail(watchAborted(request, opts.signal.reason));
-        return false;
-      }
-      if (deadline?.aborted) {
-        fail(watchTimeout(request, opts));
-        return false;
-      }
-      let broken: unknown = failure;
-      const batch: WatchEvent<E>[] = [];
-      // A line that is not an event fails the watch, but only after the events read before it.
-      for (let i = 0; i < lines.length; i++) {
-        try {
-          const event = decodeWatchEvent<unknown>(lines[i], request);
-          batch.push(event.type === "ERROR" ? event : { type: event.type, object: convert(event.object, request) });
-        } catch (err) {
-          broken = err;
-          break;
-        }
-      }
-      lines.length = 0;
-      if (batch.length > 0) sink.events(batch);
-      if (broken === undefined) return true;
-      fail(broken);
-      return false;
-    };
-    const stream: StreamSink = {
-      data: (chunk) => {
-        if (done) return;
-        try {
-          deliver(splitter.push(chunk, lines));
-        } catch (err) {
-          fail(err);
-        }
-      },
-      end: () => {
-        if (done) return;
-        if (!deliver(splitter.end(lines)) || done) return;
-        // A stream cut by the deadline can also just end.
-        if (deadline?.aborted && !opts.signal?.aborted) return fail(watchTimeout(request, opts));
-        close();
-        sink.end();
-      },
-      error: fail,
-    };
-    this.transport
-      .stream({
+    const watch = new PushedWatch(`WATCH ${path}`, opts, convert, sink);
+    watch.opened(
+      this.transport.stream({
         path,
         query: { ...listQuery(opts, true), ...extraQuery },
         maxRetries: opts.maxRetries,
-        signal,
+        signal: watch.signal,
         accept: accept || undefined,
-      })
-      .then(
-        (opened) => {
-          if (done) return opened.close();
-          res = opened;
-          try {
-            opts.onOpen?.();
-          } catch (err) {
-            return fail(err);
-          }
-          if (done) return;
-          if (paused) opened.pause();
-          opened.subscribe(stream);
-        },
-        (err: unknown) => fail(deadline?.aborted && !opts.signal?.aborted ? watchTimeout(request, opts, err) : err),
-      );
-    return {
-      pause: () => {
-        paused = true;
-        res?.pause();
-      },
-      resume: () => {
-        paused = false;
-        res?.resume();
-      },
-      close,
-    };
+      }),
+    );
+    return watch;
   }
 
   /** Creates an object; its namespace is this client's, else the object's own. */

@@ -282,6 +282,101 @@ async function readAll(body: Readable): Promise<Buffer> {
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
+/**
+ * A stream's response ({@link Transport.stream}): its body iterated, or pushed to one subscriber. A class rather than
+ * closures: a watch-all engine holds one per kind.
+ */
+class OpenStream implements StreamResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly #raw: Readable & AsyncIterable<Buffer>;
+  /** Frees the call's connection (or stream); safe to call twice. */
+  readonly #end: () => void;
+  readonly #failure: (err: unknown) => ApiError;
+  readonly #request: string;
+  #closed = false;
+  #subscribed = false;
+  #settled = false;
+  #body: AsyncGenerator<Buffer, void, undefined> | undefined;
+
+  constructor(res: Exchange, request: string, end: () => void, failure: (err: unknown) => ApiError) {
+    this.status = res.statusCode;
+    this.#request = request;
+    this.headers = res.headers;
+    this.#raw = res.body as Readable & AsyncIterable<Buffer>;
+    this.#end = end;
+    this.#failure = failure;
+  }
+
+  get body(): AsyncIterable<Buffer> {
+    this.#body ??= this.#chunks();
+    return this.#body;
+  }
+
+  async *#chunks(): AsyncGenerator<Buffer, void, undefined> {
+    const raw = this.#raw;
+    try {
+      try {
+        for await (const chunk of raw) yield chunk;
+      } catch (err) {
+        if (!endedInFull(raw, err)) throw err;
+      }
+      const err = cutOff(raw);
+      if (err) throw err;
+    } catch (err) {
+      if (!this.#closed) throw this.#failure(err);
+    } finally {
+      raw.destroy();
+      this.#end();
+    }
+  }
+
+  subscribe(sink: StreamSink): void {
+    if (this.#subscribed) throw new Error(`${this.#request}: a stream has one subscriber`);
+    this.#subscribed = true;
+    const raw = this.#raw;
+    raw.on("data", (chunk: Buffer) => {
+      if (!this.#closed) sink.data(chunk);
+    });
+    raw.on("end", () => {
+      const err = cutOff(raw);
+      this.#settle(sink, err ? this.#failure(err) : undefined);
+    });
+    raw.on("error", (err: unknown) => this.#settle(sink, this.#failure(err)));
+    // Destroyed without an error (the caller's signal ended the connection): the scope tells why.
+    raw.on("close", () => {
+      const early = Object.assign(new Error("the stream closed before its end"), {
+        code: "ERR_STREAM_PREMATURE_CLOSE",
+      });
+      this.#settle(sink, this.#failure(early));
+    });
+  }
+
+  #settle(sink: StreamSink, error: ApiError | undefined): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#raw.destroy();
+    this.#end();
+    if (this.#closed) return;
+    if (error) sink.error(error);
+    else sink.end();
+  }
+
+  pause(): void {
+    this.#raw.pause();
+  }
+
+  resume(): void {
+    this.#raw.resume();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#raw.destroy();
+    this.#end();
+  }
+}
+
 /** An HTTP/2 body whose stream the server reset with an error code was cut off, whatever its reader saw. */
 function cutOff(body: Readable): Error | undefined {
   const code = (body as { rstCode?: number }).rstCode;
@@ -821,69 +916,7 @@ export class Transport {
       scope.endDeadline();
       // Aborted by the caller or by close(): free the connection even if no one reads the body.
       scope.signal.addEventListener("abort", end, { once: true });
-      const raw = res.body as Readable & AsyncIterable<Buffer>;
-      let closed = false;
-      const failure = (err: unknown) => this.#failure(err, scope, scope.request);
-      async function* chunks(): AsyncGenerator<Buffer, void, undefined> {
-        try {
-          try {
-            for await (const chunk of raw) yield chunk;
-          } catch (err) {
-            if (!endedInFull(raw, err)) throw err;
-          }
-          const err = cutOff(raw);
-          if (err) throw err;
-        } catch (err) {
-          if (!closed) throw failure(err);
-        } finally {
-          raw.destroy();
-          end();
-        }
-      }
-      let subscribed = false;
-      const subscribe = (sink: StreamSink) => {
-        if (subscribed) throw new Error(`${scope.request}: a stream has one subscriber`);
-        subscribed = true;
-        let settled = false;
-        const settle = (error: ApiError | undefined) => {
-          if (settled) return;
-          settled = true;
-          raw.destroy();
-          end();
-          if (closed) return;
-          if (error) sink.error(error);
-          else sink.end();
-        };
-        raw.on("data", (chunk: Buffer) => {
-          if (!closed) sink.data(chunk);
-        });
-        raw.on("end", () => {
-          const err = cutOff(raw);
-          settle(err ? failure(err) : undefined);
-        });
-        raw.on("error", (err: unknown) => settle(failure(err)));
-        // Destroyed without an error (the caller's signal ended the connection): the scope tells why.
-        raw.on("close", () =>
-          settle(
-            failure(
-              Object.assign(new Error("the stream closed before its end"), { code: "ERR_STREAM_PREMATURE_CLOSE" }),
-            ),
-          ),
-        );
-      };
-      return {
-        status: res.statusCode,
-        headers: res.headers,
-        body: chunks(),
-        subscribe,
-        pause: () => raw.pause(),
-        resume: () => raw.resume(),
-        close: () => {
-          closed = true;
-          raw.destroy();
-          end();
-        },
-      };
+      return new OpenStream(res, scope.request, end, (err) => this.#failure(err, scope, scope.request));
     });
   }
 

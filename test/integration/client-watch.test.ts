@@ -17,6 +17,7 @@ import {
   type WidgetKind,
   widget,
 } from "../support/client.js";
+import { outcome, waitFor } from "../support/wait.js";
 
 type Change = Exclude<WatchEvent<KubeObject>, { type: "ERROR" }>;
 
@@ -164,6 +165,37 @@ describe("dynamic client: watch", () => {
 
     const already = configMaps.watch({ signal: AbortSignal.abort() });
     await assert.rejects(already.next(), (e: unknown) => e instanceof ApiError && e.kind === "Aborted");
+  });
+
+  it("ends a watch at once when its signal fires while the server sends nothing, pulled or pushed", async () => {
+    const { metadata } = await configMaps.list({ limit: 1 });
+    const resourceVersion = metadata.resourceVersion;
+    const isAborted = (e: object | undefined) => e instanceof ApiError && e.kind === "Aborted" && e;
+
+    const pulled = new AbortController();
+    let pulledOpen = false;
+    const iterator = configMaps.watch({ resourceVersion, signal: pulled.signal, onOpen: () => (pulledOpen = true) });
+    const next = outcome(iterator.next());
+    await waitFor("the pulled watch to be open", () => pulledOpen);
+    pulled.abort();
+    await waitFor("the pulled watch to end with Aborted", () => isAborted(next()), { timeoutMs: 5000 });
+
+    const pushed = new AbortController();
+    let pushedOpen = false;
+    let ended: ApiError | undefined;
+    configMaps.watchPush(
+      { resourceVersion, signal: pushed.signal, onOpen: () => (pushedOpen = true) },
+      {
+        events: () => assert.fail("no change was made"),
+        end: () => assert.fail("the server did not end it"),
+        error: (err) => {
+          ended = err;
+        },
+      },
+    );
+    await waitFor("the pushed watch to be open", () => pushedOpen);
+    pushed.abort();
+    await waitFor("the pushed watch to end with Aborted", () => isAborted(ended), { timeoutMs: 5000 });
   });
 
   it("streams the current state first with sendInitialEvents, ended by a bookmark, then live changes", async () => {
