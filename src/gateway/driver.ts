@@ -2,7 +2,8 @@
  * The driver side of a gateway: what an operator needs to make a gateway serve what its custom resources declare. The
  * interface keeps the operator independent of this gateway; {@link HttpGatewayDriver} drives it over its admin API.
  */
-import { Agent, request } from "undici";
+
+import { Pool } from "../http/undici.js";
 import type { GatewayStateView } from "./admin.js";
 import type { KeySetSpec, ProfileSpec, RouteSpec } from "./state.js";
 
@@ -57,21 +58,27 @@ export class HttpGatewayDriver implements GatewayDriver {
   readonly #url: string;
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
-  /** The connections that present the client certificate; undici's global pool otherwise. */
-  readonly #agent: Agent | undefined;
+  readonly #basePath: string;
+  /**
+   * The connections to the admin API (presenting the client certificate of `tls`). A pool of the transport's own
+   * undici parts, not undici's index: importing kindwatch must not load all of undici for a driver it may not use.
+   */
+  readonly #pool: Pool;
   #bootId: string | undefined;
 
   constructor(options: HttpGatewayDriverOptions) {
     this.#url = options.url.replace(/\/+$/, "");
+    const url = new URL(this.#url);
+    this.#basePath = url.pathname.replace(/\/+$/, "");
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     const tls = options.tls;
-    if (tls) this.#agent = new Agent({ connect: { ...tls } });
+    this.#pool = new Pool(url.origin, tls ? { connect: { ...tls } } : {});
   }
 
-  /** Closes the connections of the `tls` options, if any. */
+  /** Closes its connections to the admin API. */
   async close(): Promise<void> {
-    await this.#agent?.close();
+    await this.#pool.close();
   }
 
   get bootId(): string | undefined {
@@ -83,7 +90,8 @@ export class HttpGatewayDriver implements GatewayDriver {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; json: unknown }> {
-    const answer = await request(`${this.#url}${path}`, {
+    const answer = await this.#pool.request({
+      path: `${this.#basePath}${path}`,
       method,
       headers: {
         ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }),
@@ -91,7 +99,6 @@ export class HttpGatewayDriver implements GatewayDriver {
       },
       body: body === undefined ? null : JSON.stringify(body),
       signal: AbortSignal.timeout(this.#timeoutMs),
-      ...(this.#agent ? { dispatcher: this.#agent } : {}),
     });
     const boot = answer.headers["x-kindwatch-gateway-boot-id"];
     if (typeof boot === "string") this.#bootId = boot;

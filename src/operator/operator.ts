@@ -92,14 +92,18 @@ export function serviceUrlFrom(template: string): (namespace: string, name: stri
  */
 export async function startOperator(options: OperatorOptions): Promise<OperatorHandle> {
   const logger = options.logger ?? jsonLogger();
-  const driver =
-    "driver" in options.gateway
-      ? options.gateway.driver
-      : new HttpGatewayDriver({
-          url: options.gateway.adminUrl,
-          token: options.gateway.token,
-          timeoutMs: options.gateway.timeoutMs,
-        });
+  // A driver made here is closed here; one passed in is the caller's.
+  let own: HttpGatewayDriver | undefined;
+  let driver: GatewayDriver;
+  if ("driver" in options.gateway) driver = options.gateway.driver;
+  else {
+    own = new HttpGatewayDriver({
+      url: options.gateway.adminUrl,
+      token: options.gateway.token,
+      timeoutMs: options.gateway.timeoutMs,
+    });
+    driver = own;
+  }
   const serviceUrl = serviceUrlFrom(options.serviceUrlTemplate ?? defaultServiceUrlTemplate);
   const election = options.leaderElection
     ? { ...options.leaderElection, name: options.leaderElection.name ?? "kindwatch-operator" }
@@ -131,6 +135,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     stop.abort();
     await polling;
     await recorder.close();
+    await own?.close();
   });
   // The caller awaits `done` or `stop`; a failure is theirs to see there, not an unhandled rejection.
   done.catch(() => {});
