@@ -44,6 +44,8 @@ interface Sample {
   readonly events: number;
   readonly cpu_s: number;
   readonly us_per_event: number;
+  /** Of us_per_event, the part spent in the kernel (system CPU); Node.js children only. */
+  readonly sys_us_per_event?: number;
 }
 
 function isSample(value: unknown): value is Sample {
@@ -205,7 +207,9 @@ export async function informerBench(argv: readonly string[]): Promise<void> {
         log(
           `run ${run + 1}/${opts.runs} ${impl}: synced in ${sample.sync_s.toFixed(3)} s, ` +
             `${Math.round(sample.bytes_per_object)} bytes/object, ${sample.events} events at ` +
-            `${sample.us_per_event.toFixed(1)} µs CPU each (churn ${Math.round(made.per_second)} patches/s)`,
+            `${sample.us_per_event.toFixed(1)} µs CPU each` +
+            (sample.sys_us_per_event === undefined ? "" : ` (${sample.sys_us_per_event.toFixed(1)} µs in the kernel)`) +
+            ` (churn ${Math.round(made.per_second)} patches/s)`,
         );
       }
     }
@@ -279,7 +283,7 @@ function summarize(
     return [show(median(values)), `${show(min)}..${show(max)}`];
   };
   for (const [impl, runs] of Object.entries(samples)) {
-    const of = (key: keyof Sample) => runs.map((s) => s[key]);
+    const of = (key: Exclude<keyof Sample, "sys_us_per_event">) => runs.map((s) => s[key]);
     results[impl] = Object.fromEntries(metrics.map((m) => [m.key, Number(median(of(m.key)).toFixed(4))]));
     rows.push([
       labels[impl] ?? impl,

@@ -4,6 +4,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 
+/** The Node.js options of `BENCH_NODE_ARGS` (space-separated), given to every Node.js child: to profile it. */
+function extraNodeArgs(): string[] {
+  return (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+}
+
 /**
  * Runs `node ...nodeArgs script ...args`; resolves with the JSON object the child printed as its last stdout line.
  * `nodeArgs` are Node.js's own flags (`--expose-gc`).
@@ -15,7 +20,9 @@ export function runChild(
   nodeArgs: readonly string[] = [],
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...extraNodeArgs(), ...nodeArgs, script, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
@@ -59,10 +66,15 @@ export class ChildSession {
   #output = "";
   #failure: Error | undefined;
 
-  /** Starts `command ...args`. */
+  /**
+   * Starts `command ...args`. A Node.js child also takes the options in `BENCH_NODE_ARGS` (space-separated), to
+   * profile what is measured: `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` (Node refuses `--cpu-prof` in
+   * NODE_OPTIONS). Profiling slows a child: a profiled run's figures are not results.
+   */
   constructor(command: string, args: readonly string[]) {
-    this.#what = `${command} ${args.join(" ")}`;
-    this.#child = spawn(command, [...args], { stdio: ["pipe", "pipe", "pipe"] });
+    const extra = command === process.execPath ? extraNodeArgs() : [];
+    this.#what = `${command} ${[...extra, ...args].join(" ")}`;
+    this.#child = spawn(command, [...extra, ...args], { stdio: ["pipe", "pipe", "pipe"] });
     let partial = "";
     this.#child.stdout?.setEncoding("utf8").on("data", (d: string) => {
       const lines = (partial + d).split("\n");
