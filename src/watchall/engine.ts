@@ -15,6 +15,7 @@ import { isBuiltinGroup, preferredResources } from "../discovery/snapshot-mapper
 import type { ApiResource, DiscoveryResult } from "../discovery/types.js";
 import type { Transport } from "../http/transport.js";
 import type { KubeObject } from "../object/types.js";
+import { untilAborted } from "../util/abort.js";
 import { definedProps } from "../util/defined.js";
 import { accessDenied } from "./access.js";
 import { Channel } from "./channel.js";
@@ -56,7 +57,11 @@ export interface WatchAllOptions {
   readonly discoveryRefreshMs?: number | undefined;
   /** Leave out updates that change only bookkeeping (resourceVersion, managedFields); default true. */
   readonly dropNoise?: boolean | undefined;
-  /** Check list and watch rights with SelfSubjectAccessReviews before listing a kind; default true. */
+  /**
+   * Check list and watch rights with SelfSubjectAccessReviews before listing a kind; default true. The engine first
+   * asks once whether it may list and watch every resource (`*` in every group, as an admin may): then no kind needs
+   * a review of its own.
+   */
   readonly accessReview?: boolean | undefined;
   /**
    * Resume from, and keep saving to, this checkpoint file. At least once: an event counts as handled when the loop
@@ -123,6 +128,8 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   /** Kinds whose CRD is gone (or serves nothing) while discovery may still list them. */
   readonly #deletedCrds = new Set<string>();
   #crdsChanged = false;
+  /** Whether every resource may be listed and watched, by the namespace asked about ("" for all): asked once each. */
+  readonly #everywhere = new Map<string, Promise<boolean>>();
   #crdInformer: Informer<KubeObject> | undefined;
   #apiServiceInformer: Informer<KubeObject> | undefined;
   #discovery: DiscoveryResult | undefined;
@@ -423,10 +430,30 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     return new Informer(scope.keep ? filtered(source, scope.keep) : source, this.#informerOptions);
   }
 
-  #denied(r: ApiResource, signal: AbortSignal): Promise<string | undefined> {
-    if (this.#options.accessReview === false) return Promise.resolve(undefined);
+  async #denied(r: ApiResource, signal: AbortSignal): Promise<string | undefined> {
+    if (this.#options.accessReview === false) return undefined;
     const { namespace } = this.#scope(r);
+    if (await untilAborted(this.#allowedEverywhere(namespace), signal)) return undefined;
     return accessDenied(this.#cluster.transport, { group: r.group, resource: r.resource, namespace }, signal);
+  }
+
+  /**
+   * Whether list and watch are allowed on every resource of every group (in `namespace`, or cluster-wide): asked once,
+   * for all kinds, instead of two reviews a kind (2,000 requests at a thousand kinds). RBAC allows `*` only by a
+   * wildcard rule, so a yes holds for each kind. A review that fails counts as a no: each kind is then asked about.
+   */
+  #allowedEverywhere(namespace: string | undefined): Promise<boolean> {
+    const key = namespace ?? "";
+    let asked = this.#everywhere.get(key);
+    if (!asked) {
+      const question = { group: "*", resource: "*", namespace };
+      asked = accessDenied(this.#cluster.transport, question, this.#controller.signal).then(
+        (reason) => reason === undefined,
+        () => false,
+      );
+      this.#everywhere.set(key, asked);
+    }
+    return asked;
   }
 
   /**
