@@ -295,6 +295,11 @@ export async function startFullPlane(ctx: PlaneContext, options: FakeNodesOption
         `--cluster-signing-cert-file=${ctx.files.ca}`,
         `--cluster-signing-key-file=${ctx.files.caKey}`,
         "--controllers=*",
+        // KWOK's fake nodes never die unless a test says so; on two busy cores their lease renewals can come later
+        // than the default 50 s grace, and the node lifecycle controller then marks every Pod on them NotReady
+        // (Ready False, ContainersReady True), which KWOK never undoes: Deployments lose their ready replicas for good.
+        "--node-monitor-grace-period=10m",
+        "--node-startup-grace-period=10m",
         "--leader-elect=false",
         "--cluster-name=kindwatch",
         "--service-cluster-ip-range=10.0.0.0/24",
