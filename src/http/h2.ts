@@ -430,48 +430,10 @@ export class H2Connections {
     }
     // Whoever reads the body hears its failure through it; a stream nobody reads any more must not throw uncaught.
     stream.on("error", () => {});
-    let given = false;
-    const giveBack = () => {
-      if (given) return;
-      given = true;
-      connection.give();
-    };
+    const giveBack = placeGiver(connection);
     stream.once("close", giveBack);
     if (hasBody) stream.end(req.body);
-    return new Promise<H2Response>((resolve, reject) => {
-      // Closed before any response: refused by the server (REFUSED_STREAM, or past a GOAWAY's last stream), nothing
-      // processed, or else broken with the connection.
-      const failed = (err: unknown) =>
-        stream.rstCode === constants.NGHTTP2_REFUSED_STREAM ? new RefusedError("the server refused the stream") : err;
-      const onError = (err: unknown) => {
-        stream.removeListener("response", onResponse);
-        // Given up before any answer (the caller's deadline): the connection may be half-open; a PING tells soon.
-        if (req.signal.aborted) connection.probe();
-        reject(failed(err));
-      };
-      const onClose = () => {
-        stream.removeListener("response", onResponse);
-        stream.removeListener("error", onError);
-        reject(failed(new ConnectionError("the stream closed before its response", "ECONNRESET")));
-      };
-      const onResponse = (raw: IncomingHttpHeaders) => {
-        stream.removeListener("error", onError);
-        stream.removeListener("close", onClose);
-        resolve({
-          statusCode: Number(raw[":status"]),
-          headers: responseHeaders(raw),
-          body: stream,
-          close: () => {
-            stream.destroy();
-            // Its place is free at once: the reset goes out before any stream opened after it.
-            giveBack();
-          },
-        });
-      };
-      stream.once("response", onResponse);
-      stream.once("error", onError);
-      stream.once("close", onClose);
-    });
+    return awaitResponse(connection, stream, req.signal, giveBack);
   }
 
   /** Ends every connection: streams on them fail. */
@@ -490,6 +452,66 @@ export class H2Connections {
       if (connection.streams === 0) connection.session.close();
     }
   }
+}
+
+/** Gives a stream's place on `connection` back, once however often it is called. */
+function placeGiver(connection: Connection): () => void {
+  let given = false;
+  return () => {
+    if (given) return;
+    given = true;
+    connection.give();
+  };
+}
+
+/**
+ * The response to `stream`'s request. Module-level, apart from the request: a watch's response lives as long as the
+ * watch, and must not keep the request's headers or these listeners alive.
+ */
+function awaitResponse(
+  connection: Connection,
+  stream: ClientHttp2Stream,
+  signal: AbortSignal,
+  giveBack: () => void,
+): Promise<H2Response> {
+  return new Promise<H2Response>((resolve, reject) => {
+    // Closed before any response: refused by the server (REFUSED_STREAM, or past a GOAWAY's last stream), nothing
+    // processed, or else broken with the connection.
+    const failed = (err: unknown) =>
+      stream.rstCode === constants.NGHTTP2_REFUSED_STREAM ? new RefusedError("the server refused the stream") : err;
+    const onError = (err: unknown) => {
+      stream.removeListener("response", onResponse);
+      // Given up before any answer (the caller's deadline): the connection may be half-open; a PING tells soon.
+      if (signal.aborted) connection.probe();
+      reject(failed(err));
+    };
+    const onClose = () => {
+      stream.removeListener("response", onResponse);
+      stream.removeListener("error", onError);
+      reject(failed(new ConnectionError("the stream closed before its response", "ECONNRESET")));
+    };
+    const onResponse = (raw: IncomingHttpHeaders) => {
+      stream.removeListener("error", onError);
+      stream.removeListener("close", onClose);
+      resolve(h2Response(raw, stream, giveBack));
+    };
+    stream.once("response", onResponse);
+    stream.once("error", onError);
+    stream.once("close", onClose);
+  });
+}
+
+function h2Response(raw: IncomingHttpHeaders, stream: ClientHttp2Stream, giveBack: () => void): H2Response {
+  return {
+    statusCode: Number(raw[":status"]),
+    headers: responseHeaders(raw),
+    body: stream,
+    close: () => {
+      stream.destroy();
+      // Its place is free at once: the reset goes out before any stream opened after it.
+      giveBack();
+    },
+  };
 }
 
 /** How long a TLS handshake and the server's first SETTINGS may take (undici's connect timeout). */

@@ -589,6 +589,18 @@ export class Transport {
    * How one attempt goes out: over HTTP/2 while the server speaks it, else undici's pool (requests) or a client of its
    * own (streams). `dispose` lets go of what a stream holds: its HTTP/2 stream, or its HTTP/1.1 connection.
    */
+  /**
+   * What ends a call whose stream was handed over: a closure of its own, so that a watch, which holds it for its whole
+   * life, keeps none of {@link Transport.#send}'s frame alive (a thousand watches, a thousand frames).
+   */
+  #ender(scope: CallScope, wire: Wire): () => void {
+    return () => {
+      scope.dispose();
+      this.#scopes.delete(scope);
+      wire.dispose();
+    };
+  }
+
   #wire(creds: AuthCredentials, stream: boolean): Wire {
     let dispose = () => {};
     const http1 = (req: WireRequest): Promise<Exchange> => {
@@ -819,10 +831,7 @@ export class Transport {
       for (let attempt = 1; ; attempt++) {
         if (attempt > 1) await this.#throttle(limiter, scope);
         const wire = this.#wire(creds, stream);
-        const end = () => {
-          release();
-          wire.dispose();
-        };
+        const end = this.#ender(scope, wire);
         const outcome = await this.#attempt(opts, method, path, body, creds, wire, scope, span, (res) =>
           consume(res, scope, end),
         );
