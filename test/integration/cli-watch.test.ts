@@ -8,22 +8,14 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { GroupVersionResource } from "../../src/client/gvr.js";
-import type { KubeObject } from "../../src/object/types.js";
 import { CliProcess } from "../support/cli.js";
 import { type ClientEnv, clientEnv, createWidgetCrd, type WidgetKind } from "../support/client.js";
 import { kubectl } from "../support/kubectl.js";
 import { TcpProxy } from "../support/proxy.js";
+import { grantClusterRole, revokeClusterRole } from "../support/rbac.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 type Event = Record<string, unknown> & { object?: { metadata?: Record<string, unknown>; spec?: unknown } };
-
-const clusterRoles: GroupVersionResource = {
-  group: "rbac.authorization.k8s.io",
-  version: "v1",
-  resource: "clusterroles",
-};
-const clusterRoleBindings: GroupVersionResource = { ...clusterRoles, resource: "clusterrolebindings" };
 
 /** Stop within this after a signal, with the checkpoint saved. */
 const promptMs = 2000;
@@ -52,20 +44,8 @@ describe("kindwatch watch", () => {
   const events = (p: CliProcess): Event[] => p.events() as Event[];
   const find = (p: CliProcess, test: (e: Event) => boolean) => events(p).find(test);
   const synced = (p: CliProcess) => find(p, (e) => e.type === "KIND_SYNCED" && e.group === kind.group);
-  /** Lets `subject` do what `rules` say, cluster-wide. */
-  const grant = async (name: string, subject: unknown, rules: unknown[]) => {
-    const rbac = "rbac.authorization.k8s.io";
-    await env.client
-      .resource(clusterRoles)
-      .create({ apiVersion: `${rbac}/v1`, kind: "ClusterRole", metadata: { name }, rules } as KubeObject);
-    await env.client.resource(clusterRoleBindings).create({
-      apiVersion: `${rbac}/v1`,
-      kind: "ClusterRoleBinding",
-      metadata: { name },
-      roleRef: { apiGroup: rbac, kind: "ClusterRole", name },
-      subjects: [subject],
-    } as KubeObject);
-  };
+  const grant = (name: string, subject: unknown, rules: unknown[]) =>
+    grantClusterRole(env.client, name, subject, rules);
 
   before(async () => {
     env = await clientEnv("cli-watch");
@@ -228,14 +208,7 @@ describe("kindwatch watch", () => {
     const readable = await createWidgetCrd(env.client);
     const role = uniqueName("cli-watch-readable");
     cleanups.push(async () => {
-      await env.client
-        .resource(clusterRoleBindings)
-        .delete(role)
-        .catch(() => {});
-      await env.client
-        .resource(clusterRoles)
-        .delete(role)
-        .catch(() => {});
+      await revokeClusterRole(env.client, role);
       await readable.remove();
     });
     await grant(role, user.subject, [

@@ -5,21 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { GroupVersionResource } from "../../src/client/gvr.js";
 import type { Transport } from "../../src/http/transport.js";
-import type { KubeObject } from "../../src/object/types.js";
 import { type ClientEnv, clientEnv } from "../support/client.js";
 import { createCrd, deleteCrd } from "../support/crds.js";
+import { grantClusterRole, revokeClusterRole } from "../support/rbac.js";
 import { uniqueName } from "../support/wait.js";
 import { EventLog, engineCluster, simpleCrd, transportFor, uniqueGroup } from "../support/watchall.js";
 
 const reviews = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
-const clusterRoles: GroupVersionResource = {
-  group: "rbac.authorization.k8s.io",
-  version: "v1",
-  resource: "clusterroles",
-};
-const clusterRoleBindings: GroupVersionResource = { ...clusterRoles, resource: "clusterrolebindings" };
 
 describe("watch-all: access reviews", () => {
   let env: ClientEnv;
@@ -50,14 +43,7 @@ describe("watch-all: access reviews", () => {
     for (const spec of kinds) await createCrd(env.transport, spec);
   });
   after(async () => {
-    await env.client
-      .resource(clusterRoleBindings)
-      .delete(role)
-      .catch(() => {});
-    await env.client
-      .resource(clusterRoles)
-      .delete(role)
-      .catch(() => {});
+    await revokeClusterRole(env.client, role);
     for (const spec of kinds) await deleteCrd(env.transport, spec);
     for (const t of transports) await t.close();
     await env.close();
@@ -79,22 +65,10 @@ describe("watch-all: access reviews", () => {
   it("asks about each kind when only some may be listed, and quarantines the others", async () => {
     const user = await env.cluster.user(uniqueName("access-watcher"));
     const [allowed, ...denied] = kinds.map((k) => k.group);
-    await env.client.resource(clusterRoles).create({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRole",
-      metadata: { name: role },
-      rules: [
-        { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["list", "watch"] },
-        { apiGroups: [allowed], resources: ["gizmos"], verbs: ["list", "watch"] },
-      ],
-    } as KubeObject);
-    await env.client.resource(clusterRoleBindings).create({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: role },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role },
-      subjects: [user.subject],
-    } as KubeObject);
+    await grantClusterRole(env.client, role, user.subject, [
+      { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["list", "watch"] },
+      { apiGroups: [allowed], resources: ["gizmos"], verbs: ["list", "watch"] },
+    ]);
     const transport = transportFor(user.kubeconfigPath);
     transports.push(transport);
     const asked = counted(transport);

@@ -7,22 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { GroupVersionResource } from "../../src/client/gvr.js";
 import type { Transport } from "../../src/http/transport.js";
 import type { KubeObject } from "../../src/object/types.js";
 import type { TestUser } from "../../src/testing/index.js";
 import { type ClientEnv, clientEnv, crdsGvr } from "../support/client.js";
 import type { CrdSpec } from "../support/crd-manifest.js";
 import { createCrd, deleteCrd } from "../support/crds.js";
+import { grantClusterRole, revokeClusterRole } from "../support/rbac.js";
 import { uniqueName } from "../support/wait.js";
 import { EventLog, engineCluster, isObjectEvent, simpleCrd, transportFor, uniqueGroup } from "../support/watchall.js";
-
-const clusterRoles: GroupVersionResource = {
-  group: "rbac.authorization.k8s.io",
-  version: "v1",
-  resource: "clusterroles",
-};
-const clusterRoleBindings: GroupVersionResource = { ...clusterRoles, resource: "clusterrolebindings" };
 
 describe("watch-all: quarantined kinds", () => {
   let env: ClientEnv;
@@ -41,21 +34,7 @@ describe("watch-all: quarantined kinds", () => {
   const grantRole = `${role}-later`;
   const gizmos = ["gizmos"];
 
-  async function grant(name: string, rules: unknown[]): Promise<void> {
-    await env.client.resource(clusterRoles).create({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRole",
-      metadata: { name },
-      rules,
-    } as KubeObject);
-    await env.client.resource(clusterRoleBindings).create({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
-      subjects: [user.subject],
-    } as KubeObject);
-  }
+  const grant = (name: string, rules: unknown[]) => grantClusterRole(env.client, name, user.subject, rules);
 
   const gizmo = (group: string, name: string, version = "v1"): KubeObject => ({
     apiVersion: `${group}/${version}`,
@@ -88,16 +67,7 @@ describe("watch-all: quarantined kinds", () => {
     ]);
   });
   after(async () => {
-    for (const name of [role, grantRole]) {
-      await env.client
-        .resource(clusterRoleBindings)
-        .delete(name)
-        .catch(() => {});
-      await env.client
-        .resource(clusterRoles)
-        .delete(name)
-        .catch(() => {});
-    }
+    for (const name of [role, grantRole]) await revokeClusterRole(env.client, name);
     for (const spec of all) await deleteCrd(env.transport, spec);
     await transport.close();
     await env.close();
