@@ -5,7 +5,7 @@
 import { SharedInformerFactory } from "./cache/factory.js";
 import type { InformerOptions } from "./cache/informer.js";
 import type { ResourceType } from "./client/gvr.js";
-import { type AppliedObject, type ApplyManifestOptions, applyManifest } from "./client/manifest.js";
+import type { AppliedObject, ApplyManifestOptions } from "./client/manifest.js";
 import { DynamicClient, type ResourceClient } from "./client/resource.js";
 import { type LoadConfigOptions, loadConfig } from "./config/index.js";
 import type { ClusterConfig } from "./config/types.js";
@@ -71,7 +71,12 @@ export class Cluster {
    * Server-side applies a multi-document YAML manifest (or objects), CRDs first, mapping kinds through this cluster's
    * REST mapper; namespaced objects without a namespace go to `options.namespace`, else the kubeconfig context's.
    */
-  applyManifest(manifest: string | readonly KubeObject[], options: ApplyManifestOptions): Promise<AppliedObject[]> {
+  async applyManifest(
+    manifest: string | readonly KubeObject[],
+    options: ApplyManifestOptions,
+  ): Promise<AppliedObject[]> {
+    // Loaded here, with its YAML parser, rather than by everything that connects (every command line run).
+    const { applyManifest } = await import("./client/manifest.js");
     return applyManifest(this.client, this.mapper, manifest, {
       ...options,
       namespace: options.namespace ?? this.config.namespace,

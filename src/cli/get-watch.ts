@@ -19,7 +19,7 @@ import type { CommandContext } from "./context.js";
 import { CliError } from "./errors.js";
 import { exitOk } from "./exit.js";
 import { kindPrefix, type TableLayout, tableLayout } from "./get-table.js";
-import { prettyJson, sortedKeys, yamlDocument } from "./output.js";
+import { prettyJson, sortedKeys, yamlPrinter } from "./output.js";
 import { sortByPath } from "./sort-by.js";
 import { templatePrinter } from "./templates.js";
 
@@ -108,6 +108,7 @@ function tablePrinter(ctx: CommandContext, layout: () => TableLayout | undefined
 async function dataPrinter(ctx: CommandContext, target: Target): Promise<Printer> {
   const output = outputFormat(ctx.inv.output);
   const template = output.template !== undefined ? await templatePrinter(output, ctx.inv.noHeaders) : undefined;
+  const toYaml = ctx.inv.output === "yaml" ? await yamlPrinter() : undefined;
   let documents = 0;
   const print = async (objects: readonly KubeObject[]) => {
     const shown = objects.map((o) => asKubectlShows(o, target.resource, ctx.inv.output));
@@ -121,9 +122,9 @@ async function dataPrinter(ctx: CommandContext, target: Target): Promise<Printer
       await ctx.out.lines(shown.map((o) => `${kindPrefix(target.resource)}/${o.metadata?.name ?? ""}`));
     } else if (ctx.inv.output === "json") {
       await ctx.out.write(shown.map((o) => prettyJson(sortedKeys(o))).join(""));
-    } else {
+    } else if (toYaml) {
       // kubectl separates the YAML documents it prints, one at a time, with `---`.
-      const text = shown.map((o) => `${documents++ > 0 ? "---\n" : ""}${yamlDocument(sortedKeys(o))}`);
+      const text = shown.map((o) => `${documents++ > 0 ? "---\n" : ""}${toYaml(sortedKeys(o))}`);
       await ctx.out.write(text.join(""));
     }
   };

@@ -1,6 +1,5 @@
 /** Writing to stdout and stderr with backpressure: a slow reader slows the writer instead of filling memory. */
 import { once } from "node:events";
-import { stringify } from "yaml";
 
 /** A stream the CLI writes to: process.stdout or stderr, or a test's stand-in. */
 export interface OutStream extends NodeJS.WritableStream {
@@ -57,10 +56,7 @@ export function prettyJson(value: unknown): string {
   return `${JSON.stringify(value, null, 4)}\n`;
 }
 
-/**
- * `value` as one YAML document (without the `---` separator). Written as YAML 1.1, which quotes strings such as
- * `yes`, `on` and timestamps, so that YAML 1.1 readers (go-yaml, PyYAML) read them back as strings too.
- */
-export function yamlDocument(value: unknown): string {
-  return stringify(value, { lineWidth: 0, version: "1.1", indentSeq: false });
+/** The printer of values as YAML documents, loaded on first use: only `-o yaml` needs the YAML library. */
+export async function yamlPrinter(): Promise<(value: unknown) => string> {
+  return (await import("./yaml-output.js")).yamlDocument;
 }

@@ -3,7 +3,7 @@
  * interface keeps the operator independent of this gateway; {@link HttpGatewayDriver} drives it over its admin API.
  */
 
-import { Pool } from "../http/undici.js";
+import { type Pool, undici } from "../http/undici.js";
 import type { GatewayStateView } from "./admin.js";
 import type { KeySetSpec, ProfileSpec, RouteSpec } from "./state.js";
 
@@ -73,7 +73,7 @@ export class HttpGatewayDriver implements GatewayDriver {
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     const tls = options.tls;
-    this.#pool = new Pool(url.origin, tls ? { connect: { ...tls } } : {});
+    this.#pool = new (undici().Pool)(url.origin, tls ? { connect: { ...tls } } : {});
   }
 
   /** Closes its connections to the admin API. */

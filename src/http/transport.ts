@@ -21,7 +21,7 @@ import { TokenBucket } from "./ratelimit.js";
 import { Recovery, type RecoveryOptions } from "./recovery.js";
 import { CallScope, sleep } from "./scope.js";
 import { CallSpan, Tracing } from "./tracing.js";
-import { buildConnector, Client, type Connector, Pool } from "./undici.js";
+import { type Client, type Connector, type Pool, undici } from "./undici.js";
 import { defaultUserAgent } from "./useragent.js";
 import { parseWarnings } from "./warnings.js";
 
@@ -448,7 +448,8 @@ export class Transport {
   readonly #scopes = new Set<CallScope>();
   readonly #observers = new Set<TransportObserver>();
   readonly #tracing: Tracing;
-  #pool: Pool;
+  /** Made on the first HTTP/1.1 request, so that a transport speaking HTTP/2 never loads undici. */
+  #pool: Pool | undefined;
   #poolCert: string | undefined;
   #streamConnect: { readonly cert: string | undefined; readonly connect: Connector } | undefined;
   #h2: H2Connections | undefined;
@@ -480,8 +481,6 @@ export class Transport {
     // As client-go, DISABLE_HTTP2 in the environment turns HTTP/2 off unless the options say otherwise.
     const http2 = options.http2 ?? !process.env.DISABLE_HTTP2;
     this.#http1 = !http2 || url.protocol !== "https:";
-    this.#pool = this.#newPool(config.tls.cert, config.tls.key);
-    this.#poolCert = config.tls.cert;
     // /readyz rather than /version: it fails until the server can serve (storage, informers, post-start hooks), and RBAC's
     // system:public-info-viewer grants it to every user, authenticated or not. One attempt per probe: the next probe is
     // the retry.
@@ -548,7 +547,7 @@ export class Transport {
   #streamConnector(cert: string | undefined, key: string | undefined): Connector {
     let shared = this.#streamConnect;
     if (shared?.cert !== cert || !shared) {
-      shared = { cert, connect: buildConnector(this.#connectOptions(cert, key)) };
+      shared = { cert, connect: undici().buildConnector(this.#connectOptions(cert, key)) };
       this.#streamConnect = shared;
     }
     return shared.connect;
@@ -559,7 +558,7 @@ export class Transport {
    * TLS handshakes.
    */
   #newPool(cert: string | undefined, key: string | undefined): Pool {
-    return new Pool(this.#origin, {
+    return new (undici().Pool)(this.#origin, {
       connect: this.#connectOptions(cert, key),
       connections: this.#options.connections ?? 32,
       // Below the API server's 90 s idle timeout, so that we close idle connections before it does.
@@ -577,7 +576,7 @@ export class Transport {
    */
   #newStreamClient(creds: AuthCredentials): Client {
     const cert = creds.cert && creds.key ? creds : this.config.tls;
-    return new Client(this.#origin, {
+    return new (undici().Client)(this.#origin, {
       connect: this.#streamConnector(cert.cert, cert.key),
       // Watches stay open for minutes with long quiet spells; the call's deadline covers the wait for the headers.
       headersTimeout: 0,
@@ -671,12 +670,12 @@ export class Transport {
 
   /** Rotated client certificates (exec plugins) need a pool whose connections present the new one. */
   #poolFor(creds: AuthCredentials): Pool {
-    if (creds.cert && creds.key && creds.cert !== this.#poolCert) {
-      const old = this.#pool;
-      this.#pool = this.#newPool(creds.cert, creds.key);
-      this.#poolCert = creds.cert;
+    const cert = creds.cert && creds.key ? creds : this.config.tls;
+    if (!this.#pool || cert.cert !== this.#poolCert) {
       // close() lets in-flight requests finish on the old connections.
-      void old.close();
+      void this.#pool?.close();
+      this.#pool = this.#newPool(cert.cert, cert.key);
+      this.#poolCert = cert.cert;
     }
     return this.#pool;
   }
@@ -935,6 +934,6 @@ export class Transport {
     this.recovery.close();
     for (const scope of this.#scopes) scope.abort(this.#closedError(scope.request));
     this.#h2?.close();
-    await this.#pool.destroy();
+    await this.#pool?.destroy();
   }
 }

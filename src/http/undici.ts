@@ -1,5 +1,5 @@
 /**
- * The three parts of undici the transport uses, loaded without the rest. undici's index also loads every other
+ * The three parts of undici the transport uses, loaded on first use and without the rest. undici's index also loads every other
  * dispatcher, the mocks, the cache stores and fetch (and with them Node's own bundled copy of undici): about three
  * times the module loading, which every run of a command line pays. undici has no exports map, so its files are
  * reachable; they are undici 7's layout, and where they are not found the whole package is loaded as before.
@@ -7,7 +7,7 @@
 import { createRequire } from "node:module";
 import type * as Undici from "undici";
 
-interface Parts {
+export interface Parts {
   readonly Pool: typeof Undici.Pool;
   readonly Client: typeof Undici.Client;
   readonly buildConnector: typeof Undici.buildConnector;
@@ -30,15 +30,20 @@ function load(): Parts {
   }
 }
 
-const parts = load();
+let parts: Parts | undefined;
+
+/**
+ * undici's parts, loaded on the first call: over HTTP/2 the transport never needs them, and loading them costs a
+ * command line run about 50 ms of CPU.
+ */
+export function undici(): Parts {
+  parts ??= load();
+  return parts;
+}
 
 /** undici's connection pool. */
-export const Pool = parts.Pool;
 export type Pool = Undici.Pool;
 /** undici's single-connection client. */
-export const Client = parts.Client;
 export type Client = Undici.Client;
-/** undici's TLS/TCP connector factory. */
-export const buildConnector = parts.buildConnector;
-/** A connector made by {@link buildConnector}. */
+/** A connector made by undici's `buildConnector`. */
 export type Connector = Undici.buildConnector.connector;

@@ -6,7 +6,7 @@ import { age, humanDuration } from "../../src/cli/age.js";
 import { parseCommandLine, UsageError } from "../../src/cli/args.js";
 import { cellText, defaultTable, formatColumns } from "../../src/cli/columns.js";
 import { CliError, failureMessage } from "../../src/cli/errors.js";
-import { sortedKeys, yamlDocument } from "../../src/cli/output.js";
+import { sortedKeys, yamlPrinter } from "../../src/cli/output.js";
 import {
   ConnectionReport,
   connectionTrouble,
@@ -258,10 +258,10 @@ describe("cli: event lines for programs", () => {
     assert.equal(kindLabel({ group: "apps", kind: "Deployment" }), "Deployment");
   });
 
-  it("sorts keys as kubectl prints them, and quotes YAML 1.1 look-alikes", () => {
+  it("sorts keys as kubectl prints them, and quotes YAML 1.1 look-alikes", async () => {
     assert.equal(JSON.stringify(sortedKeys({ b: 1, a: [{ d: 1, c: 2 }] })), '{"a":[{"c":2,"d":1}],"b":1}');
     assert.equal(
-      yamlDocument({ at: "2025-01-01T00:00:00Z", flag: "yes", list: ["a"] }),
+      (await yamlPrinter())({ at: "2025-01-01T00:00:00Z", flag: "yes", list: ["a"] }),
       'at: "2025-01-01T00:00:00Z"\nflag: "yes"\nlist:\n- a\n',
     );
   });

@@ -182,9 +182,18 @@ describe("kubeconfig files", () => {
     const scalar = join(dir, "scalar.yaml");
     await writeFile(scalar, "just text\n");
     configError(() => readKubeconfig([scalar]), /scalar\.yaml is not a kubeconfig/);
+    const two = join(dir, "two.yaml");
+    await writeFile(two, "clusters: []\n---\nusers: []\n");
+    configError(
+      () => readKubeconfig([two]),
+      /two\.yaml is not valid YAML \(2 YAML documents where a kubeconfig is one\)/,
+    );
     const empty = join(dir, "empty.yaml");
     await writeFile(empty, "");
     assert.deepEqual(readKubeconfig([empty]).contexts, [], "an empty file is an empty kubeconfig, as in clientcmd");
+    const comments = join(dir, "comments.yaml");
+    await writeFile(comments, "# nothing yet\n");
+    assert.deepEqual(readKubeconfig([comments]).contexts, []);
     configError(
       () => loadKubeconfig({ paths: [empty] }),
       /sets no current-context; pass a context or run 'kubectl config use-context NAME'/,

@@ -13,7 +13,7 @@ import { CliError, failureMessage } from "../errors.js";
 import { exitError, exitOk } from "../exit.js";
 import { kindPrefix, tableLayout } from "../get-table.js";
 import { relaxedPathMessage } from "../jsonpath.js";
-import { prettyJson, sortedKeys, yamlDocument } from "../output.js";
+import { prettyJson, sortedKeys, yamlPrinter } from "../output.js";
 import { resolveKind } from "../resolve.js";
 import { sortByPath, UnsortableError } from "../sort-by.js";
 import { templatePrinter } from "../templates.js";
@@ -262,7 +262,7 @@ async function printData(ctx: CommandContext, targets: readonly Target[], errors
     if (error) throw error;
   } else {
     const sorted = sortedKeys(value);
-    await ctx.out.write(ctx.inv.output === "json" ? prettyJson(sorted) : yamlDocument(sorted));
+    await ctx.out.write(ctx.inv.output === "json" ? prettyJson(sorted) : (await yamlPrinter())(sorted));
   }
   return objects.length;
 }

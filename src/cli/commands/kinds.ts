@@ -9,7 +9,7 @@ import { formatColumns } from "../columns.js";
 import type { CommandContext } from "../context.js";
 import { failureMessage } from "../errors.js";
 import { exitOk } from "../exit.js";
-import { prettyJson, yamlDocument } from "../output.js";
+import { prettyJson, yamlPrinter } from "../output.js";
 
 const crdsGvr = { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" };
 const countConcurrency = 8;
@@ -179,7 +179,7 @@ export async function kindsCommand(ctx: CommandContext): Promise<number> {
       await ctx.out.write(prettyJson(rows));
       break;
     case "yaml":
-      await ctx.out.write(yamlDocument(rows));
+      await ctx.out.write((await yamlPrinter())(rows));
       break;
     case "name":
       await ctx.out.lines(rows.map((k) => (k.group ? `${k.name}.${k.group}` : k.name)));

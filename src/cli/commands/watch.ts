@@ -10,7 +10,7 @@ import type { KindEvent, ObjectEvent, WatchAllEvent } from "../../watchall/types
 import type { CommandContext } from "../context.js";
 import { CliError } from "../errors.js";
 import { exitOk } from "../exit.js";
-import { yamlDocument } from "../output.js";
+import { yamlPrinter } from "../output.js";
 import {
   ConnectionReport,
   connectionTrouble,
@@ -136,8 +136,9 @@ export async function watchCommand(ctx: CommandContext): Promise<number> {
     if (ctx.out.isTTY) clearLines();
     await ctx.out.write(text);
   };
+  const toYaml = inv.output === "yaml" ? await yamlPrinter() : undefined;
   const printData = (e: WatchAllEvent) =>
-    print(inv.output === "json" ? `${JSON.stringify(eventJson(e))}\n` : `---\n${yamlDocument(eventJson(e))}`);
+    print(toYaml ? `---\n${toYaml(eventJson(e))}` : `${JSON.stringify(eventJson(e))}\n`);
   try {
     await engine.start(signal);
     for await (const e of engine) {
