@@ -4,10 +4,13 @@
  */
 import type { ReconcileContext } from "../controller/controller.js";
 import { setStatus } from "../controller/status.js";
+import type { GatewayStateView } from "../gateway/admin.js";
 import { GatewayDriverError } from "../gateway/driver.js";
+import type { RouteSpec } from "../gateway/state.js";
 import type { Condition, KubeObject } from "../object/types.js";
 import type { OperatorDeps } from "./deps.js";
 import { operatorFieldManager } from "./names.js";
+import type { LiveRoute } from "./types.js";
 
 /** Why an object is Degraded. */
 export type DegradedReason =
@@ -133,16 +136,33 @@ export async function reportProblem<T extends KubeObject>(
 }
 
 /**
- * What a gateway failure means: a refusal (400: the object is wrong, retrying cannot help) or an outage (anything
- * else: retried with backoff).
+ * What a gateway failure means: a refusal (a 4xx other than a 409 conflict: the object is wrong, retrying cannot help,
+ * it waits for a change) or an outage (anything else: retried with backoff).
  */
 export function gatewayProblem(err: unknown): Problem & { readonly retry: boolean } {
-  if (err instanceof GatewayDriverError && err.status === 400) {
-    return { reason: "GatewayRejected", message: err.message, retry: false };
+  if (err instanceof GatewayDriverError && err.status >= 400 && err.status < 500 && err.status !== 409) {
+    return { reason: "GatewayRejected", message: `the gateway refused it: ${err.message}`, retry: false };
   }
   return {
     reason: "GatewayUnavailable",
     message: `the gateway did not apply it: ${err instanceof Error ? err.message : String(err)}`,
     retry: true,
+  };
+}
+
+/** The state of the circuit breaker of `upstream` on route `name`, as the gateway last reported it (closed till then). */
+export function breakerOf(state: GatewayStateView | undefined, name: string, upstream: string): string {
+  const view = state?.routes.find((r) => r.name === name);
+  return view?.breakers.find((b) => b.url === upstream)?.state ?? "closed";
+}
+
+/** A route as a status shows it: its first upstream, and that one's breaker. */
+export function liveRoute(route: RouteSpec, state: GatewayStateView | undefined): LiveRoute {
+  const upstream = route.upstreams[0]?.url ?? "";
+  return {
+    name: route.name,
+    pathPrefix: route.match.pathPrefix,
+    upstream,
+    breaker: breakerOf(state, route.name, upstream),
   };
 }

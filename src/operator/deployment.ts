@@ -18,12 +18,12 @@ import {
 import { releaseFinalizer, withFinalizer } from "../controller/finalizer.js";
 import { done, type Request, type Result, requestFor } from "../controller/result.js";
 import { setStatus } from "../controller/status.js";
-import { GatewayDriverError } from "../gateway/driver.js";
 import type { KeySetSpec, RouteSpec, Source } from "../gateway/state.js";
 import type { ConditionInput } from "../object/conditions.js";
 import * as meta from "../object/meta.js";
 import type { KubeObject } from "../object/types.js";
 import { limitSpec } from "./binding.js";
+import { breakerOf, gatewayProblem, liveRoute, type Problem as Unready } from "./conditions.js";
 import type { OperatorDeps } from "./deps.js";
 import { keySetFromSecret } from "./keys.js";
 import { gatewayFinalizer, gatewayName, hardwareClassLabel, operatorFieldManager, workloadLabels } from "./names.js";
@@ -46,19 +46,15 @@ const defaultPorts: Readonly<Record<Framework, number>> = { vllm: 8000, ollama: 
 /** Options of {@link aiModelDeploymentController}: the controller runtime's, bar what the operator fixes. */
 export type DeploymentControllerOptions = Partial<Omit<ControllerOptions, "namespace" | "recorder" | "fieldManager">>;
 
+/** Why an object is Degraded, and whether retrying with backoff may help. */
+type Problem = Unready & { readonly retry: boolean };
+
 /** What the owned Deployment reports. */
 interface DeploymentStatus {
   observedGeneration?: number;
   replicas?: number;
   readyReplicas?: number;
   updatedReplicas?: number;
-}
-
-/** Why an object is Degraded: the condition's reason and message, and whether retrying with backoff may help. */
-interface Problem {
-  readonly reason: string;
-  readonly message: string;
-  readonly retry: boolean;
 }
 
 /** The container port of a model. */
@@ -168,23 +164,6 @@ function usersOf(store: Store<AIModelDeployment> | undefined, secret: KubeObject
     .listNamespace(namespace)
     .filter((amd) => amd.spec?.endpoint?.authentication?.secretRef?.name === meta.name(secret))
     .map(requestFor);
-}
-
-/** The route as the gateway reports it live (its first upstream and that one's breaker), else as it was put. */
-function liveRoute(deps: OperatorDeps, route: RouteSpec): LiveRoute {
-  const live = deps.monitor.latest()?.routes.find((r) => r.name === route.name);
-  const upstream = live?.upstreams[0]?.url ?? route.upstreams[0]?.url ?? "";
-  const breaker = live?.breakers.find((b) => b.url === upstream)?.state;
-  return { name: route.name, pathPrefix: route.match.pathPrefix, upstream, ...(breaker ? { breaker } : {}) };
-}
-
-/** A driver failure as a problem: refused objects wait for a change, an unreachable gateway is retried. */
-function gatewayProblem(err: unknown): Problem {
-  if (err instanceof GatewayDriverError && err.status >= 400 && err.status < 500 && err.status !== 409) {
-    return { reason: "GatewayRejected", message: `the gateway refused the route: ${err.message}`, retry: false };
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { reason: "GatewayUnavailable", message: `the gateway did not take the route: ${message}`, retry: true };
 }
 
 /**
@@ -317,7 +296,7 @@ export function aiModelDeploymentController(
           status.readyReplicas = ready;
           status.selector = selectorString(name);
           status.serviceUrl = serviceUrl;
-          if (route) status.route = liveRoute(deps, route);
+          if (route) status.route = liveRoute(route, deps.monitor.latest());
           else if (!amd.spec.endpoint) delete status.route;
         },
       },
@@ -351,9 +330,7 @@ export function aiModelDeploymentController(
         const changed = (store?.list() ?? []).filter((amd) => {
           const shown = amd.status?.route;
           if (!shown || !amd.spec?.endpoint) return false;
-          const live = deps.monitor.latest()?.routes.find((r) => r.name === shown.name);
-          const breaker = live?.breakers.find((b) => b.url === shown.upstream)?.state;
-          return breaker !== shown.breaker;
+          return breakerOf(deps.monitor.latest(), shown.name, shown.upstream) !== shown.breaker;
         });
         if (changed.length > 0) emit(changed.map(requestFor));
       }),
