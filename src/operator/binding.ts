@@ -17,7 +17,7 @@ import { done, type Request, type Result, requestFor } from "../controller/resul
 import type { GatewayStateView } from "../gateway/admin.js";
 import type { KeySetSpec, RateLimitSpec, RouteSpec, Source, TaskSpec, UpstreamSpec } from "../gateway/state.js";
 import type { KubeObject } from "../object/types.js";
-import { gatewayProblem, type Problem, reportLive, reportProblem, reportWaiting } from "./conditions.js";
+import { gatewayProblem, liveRoute, type Problem, reportLive, reportProblem, reportWaiting } from "./conditions.js";
 import type { OperatorDeps } from "./deps.js";
 import { keySetFromSecret } from "./keys.js";
 import { gatewayFinalizer, gatewayName, operatorFieldManager } from "./names.js";
@@ -183,11 +183,14 @@ function restrictKeys(
 }
 
 /**
- * Credentials that no longer hold (the Secret or a key it should hold is gone): `revoke`, the binding's key set holding
- * no key, goes live before the binding is reported Degraded, so that its routes refuse every key (401).
+ * Credentials that do not hold (the Secret or a key it should hold is missing): `revoke`, the binding's key set holding
+ * no key, goes live before the binding is reported Degraded, so that its routes refuse every key (401). `routes`, the
+ * binding's routes requiring that key set, go live too where they can be built: a route that was open before
+ * `authentication` was added is closed as well.
  */
 interface Revocation extends Problem {
   readonly revoke: KeySetSpec;
+  readonly routes?: RouteSpec[] | undefined;
 }
 
 /** What a binding makes live, or why it cannot. */
@@ -214,22 +217,31 @@ function desired(
     ? keySetFromSecret(keySetName, source, caches.secrets.getByName(namespace, auth.secretRef.name), auth)
     : undefined;
   const revoke: KeySetSpec = { name: keySetName, source, keys: [] };
-  if (built && "problem" in built) return { reason: built.reason, message: built.problem, revoke };
-  const keySet = built && restrictKeys(built.spec, spec.routes, namespace, name);
-  if (keySet && "problem" in keySet) return { ...keySet.problem, revoke };
+  const keySet = built && !("problem" in built) ? restrictKeys(built.spec, spec.routes, namespace, name) : undefined;
+  const revocation: Revocation | undefined =
+    built && "problem" in built
+      ? { reason: built.reason, message: built.problem, revoke }
+      : keySet && "problem" in keySet
+        ? { ...keySet.problem, revoke }
+        : undefined;
   const target = resolveTarget(spec.target, namespace, caches, deps, "target");
-  if (isProblem(target)) return target;
+  if (isProblem(target)) return revocation ?? target;
   const fallback = spec.fallback ? resolveTarget(spec.fallback, namespace, caches, deps, "fallback") : undefined;
-  if (fallback && isProblem(fallback)) return fallback;
+  if (fallback && isProblem(fallback)) return revocation ?? fallback;
   let profile: string | undefined;
   let tasks: TaskSpec[] | undefined;
   if (spec.profileRef) {
     const found = caches.profiles.getByName(namespace, spec.profileRef.name);
     if (!found || found.metadata.deletionTimestamp) {
-      return { reason: "ProfileNotFound", message: `LLMInvocationProfile ${spec.profileRef.name} does not exist` };
+      return (
+        revocation ?? {
+          reason: "ProfileNotFound",
+          message: `LLMInvocationProfile ${spec.profileRef.name} does not exist`,
+        }
+      );
     }
     // A route naming a profile the gateway does not hold yet would answer 5xx: wait until the profile was made live.
-    if (found.status?.observedGeneration === undefined) return "waiting";
+    if (found.status?.observedGeneration === undefined) return revocation ?? "waiting";
     profile = gatewayName("llmp", namespace, spec.profileRef.name);
     const templates = found.spec.promptTemplates ?? [];
     if (templates.length > 0) {
@@ -246,7 +258,8 @@ function desired(
     if (text === undefined) continue;
     const ms = parseDuration(text);
     if (ms === undefined || ms < 1) {
-      return { reason: "InvalidSpec", message: `timeouts.${field}: "${text}" is not a duration like 500ms, 2s or 1m` };
+      const message = `timeouts.${field}: "${text}" is not a duration like 500ms, 2s or 1m`;
+      return revocation ?? { reason: "InvalidSpec", message };
     }
     timeouts[key] = ms;
   }
@@ -269,7 +282,8 @@ function desired(
       ...(tasks ? { tasks } : {}),
     }),
   );
-  return { routes, keySet, target, fallback };
+  if (revocation) return { ...revocation, routes };
+  return { routes, keySet: keySet as { spec: KeySetSpec } | undefined, target, fallback };
 }
 
 /** The routes of a binding live in the gateway, beyond the first `keep` (all when 0): stale ones to delete. */
@@ -284,14 +298,6 @@ function liveRouteNames(state: GatewayStateView | undefined, binding: AIModelBin
     if (owner?.namespace !== namespace || owner.name !== name) return false;
     return Number(route.slice(route.lastIndexOf(".") + 1)) >= keep;
   });
-}
-
-/** A route as the status shows it: the gateway's breaker state of its first upstream, once the gateway reported it. */
-export function liveRoute(route: RouteSpec, state: GatewayStateView | undefined): LiveRoute {
-  const upstream = route.upstreams[0]?.url ?? "";
-  const view = state?.routes.find((r) => r.name === route.name);
-  const breaker = view?.breakers.find((b) => b.url === upstream)?.state ?? "closed";
-  return { name: route.name, pathPrefix: route.match.pathPrefix, upstream, breaker };
 }
 
 /** The breaker state the status shows of each route of a binding, by route name: that of its first upstream. */
@@ -358,6 +364,15 @@ export function aiModelBindingController(cluster: ControllerCluster, deps: Opera
       if (revoked) {
         try {
           await deps.driver.applyKeySet(want.revoke);
+          if (want.routes) {
+            for (const route of want.routes) await deps.driver.applyRoute(route);
+          } else {
+            // Routes that cannot be built now: close those the gateway holds open (made before authentication).
+            const state = deps.monitor.latest();
+            for (const route of liveRouteNames(state, binding, 0)) {
+              if (state?.routes.some((r) => r.name === route && !r.auth)) await deps.driver.deleteRoute(route);
+            }
+          }
         } catch (err) {
           return gatewayFailed(err);
         }

@@ -169,6 +169,27 @@ describe("operator: AIModelBinding", () => {
     assert.deepEqual(await statuses(), [200, 200]);
   });
 
+  it("closes an open route at once when authentication is added with a Secret that is missing", async () => {
+    const open = binding("/opened", { authentication: undefined });
+    await plane.create("bindings", "opened", open);
+    await plane.ready("bindings", "opened");
+    assert.equal((await chat("/opened")).status, 200);
+
+    await plane
+      .kind("bindings")
+      .patch("opened", { spec: { authentication: { secretRef: { name: "late-keys" } } } }, "merge");
+    const degraded = (await plane.degraded("bindings", "opened", "SecretNotFound")) as AIModelBinding;
+    // Degraded is reported once the gateway holds the route closed: no wait here.
+    assert.equal((await chat("/opened")).status, 401, "the route stayed open without its keys");
+    assert.equal((await chat("/opened", alice)).status, 401);
+    assert.deepEqual(degraded.status?.keyIds, []);
+
+    await plane.secret("late-keys", { alice });
+    await plane.ready("bindings", "opened");
+    assert.equal((await chat("/opened", alice)).status, 200);
+    assert.equal((await chat("/opened")).status, 401);
+  });
+
   it("shows a route's circuit breaker opening in status", async () => {
     const failing = await OpenAIUpstream.start("failing");
     try {
