@@ -64,6 +64,7 @@ const options = {
   "gateway-admin-url": { type: "string" },
   "gateway-token-file": { type: "string" },
   "leader-elect": { type: "boolean" },
+  "lease-name": { type: "string" },
   "lease-namespace": { type: "string" },
   "lease-duration": { type: "string" },
   "renew-deadline": { type: "string" },
@@ -167,6 +168,7 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
       "gateway-admin-url",
       "gateway-token-file",
       "leader-elect",
+      "lease-name",
       "lease-namespace",
       "lease-duration",
       "renew-deadline",
@@ -251,6 +253,8 @@ export interface Invocation {
   readonly gatewayTokenFile?: string;
   /** `operator --leader-elect`: one active replica, elected on a Lease. */
   readonly leaderElect?: boolean;
+  /** `operator --lease-name`: the Lease's name. */
+  readonly leaseName?: string;
   /** `operator --lease-namespace`: the Lease's namespace. */
   readonly leaseNamespace?: string;
   /** `operator --lease-duration`, as given (`15s`; the command checks it). */
@@ -452,6 +456,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       gatewayAdminUrl: values["gateway-admin-url"],
       gatewayTokenFile: values["gateway-token-file"],
       leaderElect: values["leader-elect"],
+      leaseName: values["lease-name"],
       leaseNamespace: values["lease-namespace"],
       leaseDuration: values["lease-duration"],
       renewDeadline: values["renew-deadline"],

@@ -176,7 +176,9 @@ Flags:
       --gateway-admin-url URL        the gateway's admin API, e.g. http://kindwatch-gateway:8081 (required)
       --gateway-token-file FILE      the file holding the admin API's bearer token (required)
   -n, --namespace NS                 watch this namespace only (default: all namespaces)
-      --leader-elect                 several replicas, one active: elected on the Lease kindwatch-operator
+      --leader-elect                 several replicas, one active: elected on a Lease
+      --lease-name NAME              the Lease's name (default kindwatch-operator); one per operator that shares a
+                                     namespace with another
       --lease-namespace NS           the Lease's namespace (default: --namespace, else the context's namespace)
       --lease-duration D             how long the others wait after the leader's last renewal before they take
                                      over; whole seconds (default 15s)

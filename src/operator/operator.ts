@@ -17,6 +17,7 @@ import { aiModelDeploymentController } from "./deployment.js";
 import type { OperatorDeps } from "./deps.js";
 import { PollingGatewayMonitor } from "./monitor.js";
 import { llmInvocationProfileController } from "./profile.js";
+import { operatorLeaseName } from "./rbac.js";
 
 /** The operator's controllers, by the kind they reconcile. */
 export type OperatorController = "deployments" | "bindings" | "profiles";
@@ -106,7 +107,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
   }
   const serviceUrl = serviceUrlFrom(options.serviceUrlTemplate ?? defaultServiceUrlTemplate);
   const election = options.leaderElection
-    ? { ...options.leaderElection, name: options.leaderElection.name ?? "kindwatch-operator" }
+    ? { ...options.leaderElection, name: options.leaderElection.name ?? operatorLeaseName }
     : undefined;
   const identity = election?.identity ?? `${hostname()}_${randomUUID()}`;
   const stop = new AbortController();

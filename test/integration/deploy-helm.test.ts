@@ -173,6 +173,15 @@ describe("the Helm chart", () => {
     const args = containerOf(objects, "ai-kindwatch-operator").args;
     assert.equal(argAfter(args, "--namespace"), "models");
     assert.equal(argAfter(args, "--lease-namespace"), "leases");
+    // Each release elects on a Lease of its own, and its Role names that one.
+    assert.equal(argAfter(args, "--lease-name"), "ai-kindwatch-operator");
+    const leaseRole = find(objects, "Role", "ai-kindwatch-operator-leader-election") as KubeObject & {
+      rules: { resourceNames?: string[] }[];
+    };
+    assert.deepEqual(
+      leaseRole.rules.flatMap((r) => r.resourceNames ?? []),
+      ["ai-kindwatch-operator"],
+    );
     assert.equal(argAfter(args, "--gateway-admin-url"), "http://ai-kindwatch-gateway-admin.ai-system.svc:8081");
     assert.equal(find(objects, "Role", "ai-kindwatch-operator").metadata.namespace, "models");
     assert.equal(find(objects, "RoleBinding", "ai-kindwatch-operator").metadata.namespace, "models");

@@ -70,6 +70,7 @@ export async function operatorCommand(ctx: CommandContext): Promise<number> {
   if (inv.args.length > 0) throw new UsageError(`kindwatch operator takes no argument "${inv.args[0]}"`, "operator");
   const url = adminUrl(inv.gatewayAdminUrl);
   const timingFlags = {
+    "--lease-name": inv.leaseName,
     "--lease-namespace": inv.leaseNamespace,
     "--lease-duration": inv.leaseDuration,
     "--renew-deadline": inv.renewDeadline,
@@ -80,6 +81,7 @@ export async function operatorCommand(ctx: CommandContext): Promise<number> {
   }
   const { parseListen } = await import("../../gateway/gateway.js");
   const { serviceUrlFrom, defaultServiceUrlTemplate, startOperator } = await import("../../operator/operator.js");
+  const { operatorLeaseName } = await import("../../operator/rbac.js");
   let listen: { host: string; port: number };
   try {
     listen = parseListen(inv.metricsListen ?? "0.0.0.0:8080", "--metrics-listen");
@@ -91,11 +93,12 @@ export async function operatorCommand(ctx: CommandContext): Promise<number> {
   const token = await gatewayToken(inv.gatewayTokenFile);
   const cluster = ctx.cluster();
   const leaseNamespace = inv.leaseNamespace ?? inv.namespace ?? cluster.config.namespace;
+  const leaseName = inv.leaseName ?? operatorLeaseName;
   const operator = await startOperator({
     cluster,
     gateway: { adminUrl: url, token },
     namespace: inv.namespace,
-    leaderElection: inv.leaderElect ? { namespace: leaseNamespace, ...timing } : false,
+    leaderElection: inv.leaderElect ? { namespace: leaseNamespace, name: leaseName, ...timing } : false,
     listen: { host: listen.host || undefined, port: listen.port },
     serviceUrlTemplate: inv.serviceUrlTemplate,
   }).catch((err: unknown) => {
@@ -104,7 +107,7 @@ export async function operatorCommand(ctx: CommandContext): Promise<number> {
   const where = operator.address();
   await ctx.notice(
     `operator running: gateway ${url}, ${inv.namespace ? `namespace ${inv.namespace}` : "all namespaces"}, ` +
-      `${inv.leaderElect ? `leader election on Lease ${leaseNamespace}/kindwatch-operator` : "no leader election"}, ` +
+      `${inv.leaderElect ? `leader election on Lease ${leaseNamespace}/${leaseName}` : "no leader election"}, ` +
       `metrics and probes on http://${where?.host ?? listen.host}:${where?.port ?? listen.port}`,
   );
   const stopped = new Promise<void>((resolve) => {

@@ -12,6 +12,11 @@
 {{- .Values.namespace.name | default .Release.Namespace -}}
 {{- end -}}
 
+{{/* The Lease's name: one per release, so that two releases in one namespace elect apart. */}}
+{{- define "kindwatch.leaseName" -}}
+{{- .Values.operator.leaderElection.leaseName | default (printf "%s-operator" (include "kindwatch.fullname" .)) -}}
+{{- end -}}
+
 {{/* The Lease's namespace. */}}
 {{- define "kindwatch.leaseNamespace" -}}
 {{- .Values.operator.leaderElection.namespace | default (include "kindwatch.namespace" .) -}}
