@@ -63,6 +63,8 @@ describe("operator end to end: chart RBAC, gateway and two operator replicas as 
   let env: ClientEnv;
   let cluster: Cluster;
   let releaseNs: string;
+  /** The Lease the chart's operators elect on (`--lease-name`, named after the release). */
+  let leaseName: string;
   let gateway: GatewayProcess;
   let upstream: OpenAIUpstream;
   let operators: OperatorProcess[] = [];
@@ -107,6 +109,8 @@ describe("operator end to end: chart RBAC, gateway and two operator replicas as 
         "--metrics-listen": "127.0.0.1:0",
         "--service-url-template": `${upstream.url}/{namespace}/{name}/{port}`,
       });
+      leaseName = args[args.indexOf("--lease-name") + 1] ?? "";
+      assert.equal(leaseName, "e2e-kindwatch-operator");
       operators = await Promise.all([
         OperatorProcess.start(args, sa.kubeconfigPath),
         OperatorProcess.start(args, sa.kubeconfigPath),
@@ -530,7 +534,7 @@ describe("operator end to end: chart RBAC, gateway and two operator replicas as 
   }, async (t) => {
     const leases = cluster.client.resource(leasesGvr).namespace(releaseNs);
     const holder = async () =>
-      ((await leases.get("kindwatch-operator")) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity;
+      ((await leases.get(leaseName)) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity;
     const leaderId = await holder();
     const leader = operators.find((o) => o.identity() === leaderId);
     assert.ok(leader, `a replica holds the Lease (${leaderId})`);
