@@ -185,8 +185,8 @@ function restrictKeys(
 /**
  * Credentials that do not hold (the Secret or a key it should hold is missing): `revoke`, the binding's key set holding
  * no key, goes live before the binding is reported Degraded, so that its routes refuse every key (401). `routes`, the
- * binding's routes requiring that key set, go live too where they can be built: a route that was open before
- * `authentication` was added is closed as well.
+ * binding's routes requiring that key set, replace those already live where they can be built: a route that was open
+ * before `authentication` was added is closed as well.
  */
 interface Revocation extends Problem {
   readonly revoke: KeySetSpec;
@@ -364,14 +364,19 @@ export function aiModelBindingController(cluster: ControllerCluster, deps: Opera
       if (revoked) {
         try {
           await deps.driver.applyKeySet(want.revoke);
-          if (want.routes) {
-            for (const route of want.routes) await deps.driver.applyRoute(route);
-          } else {
-            // Routes that cannot be built now: close those the gateway holds open (made before authentication).
-            const state = deps.monitor.latest();
-            for (const route of liveRouteNames(state, binding, 0)) {
-              if (state?.routes.some((r) => r.name === route && !r.auth)) await deps.driver.deleteRoute(route);
-            }
+          // Routes already live (in the gateway, or in status if the gateway's state lags) may be open, made before
+          // authentication was added: they go live again requiring the empty key set, or, where they cannot be built
+          // now, are deleted if open. Nothing new goes live.
+          const state = deps.monitor.latest();
+          const live = new Set([
+            ...liveRouteNames(state, binding, 0),
+            ...(binding.status?.routes ?? []).map((r) => r.name),
+          ]);
+          for (const route of want.routes ?? []) {
+            if (live.delete(route.name)) await deps.driver.applyRoute(route);
+          }
+          for (const name of live) {
+            if (state?.routes.some((r) => r.name === name && !r.auth)) await deps.driver.deleteRoute(name);
           }
         } catch (err) {
           return gatewayFailed(err);
