@@ -501,6 +501,11 @@ function awaitResponse(
   });
 }
 
+/**
+ * The answer on `stream`, once its headers came: a function of its own so that the response, which a watch holds for
+ * its whole life, keeps none of {@link awaitResponse}'s listeners and promise alive. `giveBack` frees the stream's place
+ * on its connection.
+ */
 function h2Response(raw: IncomingHttpHeaders, stream: ClientHttp2Stream, giveBack: () => void): H2Response {
   return {
     statusCode: Number(raw[":status"]),

@@ -585,21 +585,26 @@ export class Transport {
   }
 
   /**
-   * How one attempt goes out: over HTTP/2 while the server speaks it, else undici's pool (requests) or a client of its
-   * own (streams). `dispose` lets go of what a stream holds: its HTTP/2 stream, or its HTTP/1.1 connection.
-   */
-  /**
    * What ends a call whose stream was handed over: a closure of its own, so that a watch, which holds it for its whole
    * life, keeps none of {@link Transport.#send}'s frame alive (a thousand watches, a thousand frames).
    */
   #ender(scope: CallScope, wire: Wire): () => void {
     return () => {
-      scope.dispose();
-      this.#scopes.delete(scope);
+      this.#forget(scope);
       wire.dispose();
     };
   }
 
+  /** The call is over: its deadline and signal listener go, and {@link Transport.close} no longer aborts it. */
+  #forget(scope: CallScope): void {
+    scope.dispose();
+    this.#scopes.delete(scope);
+  }
+
+  /**
+   * How one attempt goes out: over HTTP/2 while the server speaks it, else undici's pool (requests) or a client of its
+   * own (streams). `dispose` lets go of what a stream holds: its HTTP/2 stream, or its HTTP/1.1 connection.
+   */
   #wire(creds: AuthCredentials, stream: boolean): Wire {
     let dispose = () => {};
     const http1 = (req: WireRequest): Promise<Exchange> => {
@@ -809,10 +814,6 @@ export class Transport {
     const started = performance.now();
     const scope = new CallScope(opts.signal, request);
     this.#scopes.add(scope);
-    const release = () => {
-      scope.dispose();
-      this.#scopes.delete(scope);
-    };
     let handedOver = false;
     let span: CallSpan | undefined;
     try {
@@ -877,7 +878,7 @@ export class Transport {
       span?.end(err);
       throw err;
     } finally {
-      if (!handedOver) release();
+      if (!handedOver) this.#forget(scope);
       if (!stream && this.#observers.size > 0) {
         const seconds = (performance.now() - started) / 1000;
         this.#notify((o) => o.call, { method, path: opts.path, host: this.#host, seconds });
