@@ -28,7 +28,6 @@ import {
   aiResources,
   type BindingTarget,
   type Framework,
-  type LiveRoute,
   type LLMInvocationProfile,
   type RateLimit,
 } from "./types.js";

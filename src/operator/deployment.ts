@@ -33,7 +33,6 @@ import {
   type AIModelDeploymentStatus,
   aiResources,
   type Framework,
-  type LiveRoute,
 } from "./types.js";
 
 const deploymentsGvr: GroupVersionResource = { group: "apps", version: "v1", resource: "deployments" };
