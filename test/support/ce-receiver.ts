@@ -45,6 +45,8 @@ export type ReceivedMode = "binary" | "structured" | "batch" | "unparsed";
 /** One request as the receiver saw it. */
 export interface ReceivedRequest {
   readonly mode: ReceivedMode;
+  /** The request's target: path and query. */
+  readonly url: string;
   /** The request's headers, as Node gives them (lower-case names). */
   readonly headers: IncomingHttpHeaders;
   /** The ids of the events it carried, in order. */
@@ -219,7 +221,7 @@ export class CeReceiver {
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const remotePort = req.socket.remotePort ?? 0;
     const record = (mode: ReceivedMode, ids: readonly string[], answer: ReceivedRequest["answer"]) =>
-      this.#requests.push({ mode, headers: req.headers, ids, remotePort, answer });
+      this.#requests.push({ mode, url: req.url ?? "", headers: req.headers, ids, remotePort, answer });
     if (req.method !== "POST" || (req.url ?? "").split("?")[0] !== this.#path) {
       res.writeHead(req.method === "POST" ? 404 : 405).end();
       return;

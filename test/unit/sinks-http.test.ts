@@ -77,6 +77,8 @@ function rejectsWith(
 }
 
 const signal = () => AbortSignal.timeout(60_000);
+/** For tests whose failure is a send that never ends: they fail instead of hanging the run. */
+const bounded = { timeout: 20_000 };
 
 describe("HttpSink content modes", () => {
   for (const mode of ["binary", "structured"] as const) {
@@ -125,6 +127,16 @@ describe("HttpSink content modes", () => {
     );
     await rejectsWith(s.send([...first, delivery()], signal()), { retryable: false, message: /101 events/ });
     assert.equal(r.requests.length, 2, "nothing sent of a batch too large");
+  });
+
+  it("sends in parallel each get their own answer", async () => {
+    const r = await receiver();
+    const s = sink({ url: r.url });
+    r.schedule({ delayMs: 200 }, 5);
+    const sent = Array.from({ length: 20 }, () => delivery());
+    await Promise.all(sent.map((d) => s.send([d], signal())));
+    assert.deepEqual(new Set(r.events.map((e) => e.id)), new Set(sent.map((d) => d.event.id)));
+    assert.equal(r.requests.length, 20);
   });
 
   it("a send that is repeated reaches the receiver with the same ids, which it de-duplicates", async () => {
@@ -187,6 +199,10 @@ describe("HttpSink failures", () => {
     });
     await s.send([delivery()], signal());
     assert.equal(r.events.length, 3, "accepted after all that");
+    assert.ok(
+      r.requests.every((q) => q.url === "/events?secret=s3cr3t"),
+      "the query is sent, only not shown",
+    );
   });
 
   it("names the URL, the status and the body's first 200 characters on one line", async () => {
@@ -222,22 +238,26 @@ describe("HttpSink failures", () => {
 });
 
 describe("HttpSink timeouts and aborts", () => {
-  it("gives up a request not answered in time, retryably; a slow answer within the time is an ack", async () => {
-    const r = await receiver();
-    const s = sink({ url: r.url, timeoutMs: 1000 });
-    r.schedule({ hang: true });
-    await rejectsWith(s.send([delivery()], signal()), { retryable: true, message: /no answer within 1000 ms/ });
-    r.schedule({ delayMs: 100 });
-    await s.send([delivery()], signal());
-    r.schedule({ delayMs: 5_000 });
-    await rejectsWith(s.send([delivery()], signal()), { retryable: true, message: /no answer within 1000 ms/ });
-    assert.deepEqual(
-      r.requests.map((q) => q.answer),
-      ["hang", 200, 200],
-    );
-  });
+  it(
+    "gives up a request not answered in time, retryably; a slow answer within the time is an ack",
+    bounded,
+    async () => {
+      const r = await receiver();
+      const s = sink({ url: r.url, timeoutMs: 1000 });
+      r.schedule({ hang: true });
+      await rejectsWith(s.send([delivery()], signal()), { retryable: true, message: /no answer within 1000 ms/ });
+      r.schedule({ delayMs: 100 });
+      await s.send([delivery()], signal());
+      r.schedule({ delayMs: 5_000 });
+      await rejectsWith(s.send([delivery()], signal()), { retryable: true, message: /no answer within 1000 ms/ });
+      assert.deepEqual(
+        r.requests.map((q) => q.answer),
+        ["hang", 200, 200],
+      );
+    },
+  );
 
-  it("an aborted signal gives up the request in flight, and one aborted before sends nothing", async () => {
+  it("an aborted signal gives up the request in flight, and one aborted before sends nothing", bounded, async () => {
     const r = await receiver();
     const s = sink({ url: r.url, timeoutMs: 120_000 });
     r.schedule({ hang: true });
@@ -252,7 +272,7 @@ describe("HttpSink timeouts and aborts", () => {
     assert.equal(r.requests.length, 1);
   });
 
-  it("close gives up a send in flight", async () => {
+  it("close gives up a send in flight", bounded, async () => {
     const r = await receiver();
     const s = new HttpSink({ url: r.url, timeoutMs: 120_000 });
     r.schedule({ hang: true });
