@@ -119,12 +119,14 @@ function bearerToken(text: string): AuthHeaders {
 
 function headerLines(text: string): AuthHeaders {
   const headers: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
+  for (const [index, line] of text.split(/\r?\n/).entries()) {
     if (!line.trim()) continue;
     const colon = line.indexOf(":");
     const name = line.slice(0, colon).trim().toLowerCase();
-    // Only the line's name may be shown: its value is a secret.
-    if (colon <= 0 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) throw new Error(`a line is not "Name: value"`);
+    // The line is not shown: it may hold the secret.
+    if (colon <= 0 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
+      throw new Error(`line ${index + 1} is not "Name: value"`);
+    }
     headers[name] = line.slice(colon + 1).trim();
   }
   return headers;

@@ -29,8 +29,9 @@ import { waitFor } from "./wait.js";
 /**
  * What the receiver does with one request instead of accepting it:
  * - `{ status }`: answers that status (with `Retry-After` and a body if given); a 2xx status accepts the events.
- * - `{ hang: true }`: reads the request and never answers (the sender's timeout is what ends it).
- * - `{ delayMs }`: accepts the events on arrival and answers 200 only after `delayMs`.
+ * - `{ hang: true }`: reads the request and never answers, accepting nothing (the sender's timeout ends it).
+ * - `{ delayMs }`: accepts the events on arrival and answers 200 only after `delayMs`; longer than the sender's
+ *   timeout, it is an acknowledgement lost on the way, and the events arrive again (duplicates with the same id).
  * - `{ reset: true }`: destroys the connection as soon as the request's headers arrived.
  */
 export type Misbehaviour =
