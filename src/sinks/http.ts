@@ -237,7 +237,6 @@ function displayUrl(url: URL): string {
 export class HttpSink implements Sink {
   readonly name: string;
   readonly maxBatch: number;
-  readonly #url: URL;
   readonly #path: string;
   readonly #mode: HttpSinkMode;
   readonly #timeoutMs: number;
@@ -250,13 +249,13 @@ export class HttpSink implements Sink {
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new Error(`http sink: ${displayUrl(url)} is not an http or https URL`);
     }
-    this.#url = url;
     this.name = `http ${displayUrl(url)}`;
     this.#path = `${url.pathname}${url.search}`;
     this.#mode = options.mode ?? "binary";
     const maxBatch = options.maxBatch ?? defaultMaxBatch;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1)
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) {
       throw new Error(`${this.name}: maxBatch must be a positive integer`);
+    }
     this.maxBatch = this.#mode === "batch" ? maxBatch : 1;
     this.#timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     if (options.bearerTokenFile !== undefined && options.headersFile !== undefined) {

@@ -365,6 +365,24 @@ describe("HttpSink credentials", () => {
   });
 });
 
+describe("HttpSink options", () => {
+  it("refuses what cannot work when made, not at the first send", async () => {
+    assert.throws(() => new HttpSink({ url: "ftp://127.0.0.1/x" }), /not an http or https URL/);
+    assert.throws(() => new HttpSink({ url: "http://127.0.0.1:1/", mode: "batch", maxBatch: 0 }), /maxBatch/);
+    const token = join(dir, "token-both");
+    await writeFile(token, "t");
+    assert.throws(
+      () => new HttpSink({ url: "http://127.0.0.1:1/", bearerTokenFile: token, headersFile: token }),
+      /not both/,
+    );
+    assert.throws(
+      () => new HttpSink({ url: "https://127.0.0.1:1/", tls: { caFile: join(dir, "no-ca.pem") } }),
+      /cannot read the TLS ca file .*no-ca\.pem \(ENOENT\)/,
+    );
+    assert.equal(sink({ url: "http://127.0.0.1:1/", maxBatch: 50 }).maxBatch, 1, "binary: one a request");
+  });
+});
+
 describe("HttpSink TLS", () => {
   const ca = CertificateAuthority.create("sinks-http-ca");
   const serving = ca.issue({ commonName: "receiver", hosts: ["127.0.0.1"], usage: "server" });
