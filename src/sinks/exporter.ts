@@ -34,6 +34,8 @@ export interface ExporterOptions {
   readonly backoff?: BackoffOptions | undefined;
   /** When stopping, how long queued and in-flight batches may still be delivered; default 5 s. */
   readonly drainMs?: number | undefined;
+  /** Which events to deliver; the others are acknowledged at once. Default all. */
+  readonly accepts?: ((event: WatchAllEvent) => boolean) | undefined;
   /** Where `kindwatch_export_*` metrics are registered, labelled by sink name. */
   readonly registry?: MetricsRegistry | undefined;
   /** Retries are logged as warnings; default warnings and errors to stderr, "none" for silence. */
@@ -114,6 +116,7 @@ export class Exporter {
   readonly #maxInFlight: number;
   readonly #backoff: BackoffOptions;
   readonly #drainMs: number;
+  readonly #accepts: ((event: WatchAllEvent) => boolean) | undefined;
   readonly #log: ReturnType<typeof loggerOf>;
   readonly #metrics:
     | { delivered: () => void; retried: () => void; lag: Histogram<"sink">; labels: { sink: string } }
@@ -149,6 +152,7 @@ export class Exporter {
     this.#maxInFlight = options.maxInFlight ?? 4;
     this.#backoff = { initialMs: 200, maxMs: 30_000, resetAfterMs: 0, ...options.backoff };
     this.#drainMs = options.drainMs ?? 5000;
+    this.#accepts = options.accepts;
     this.#log = loggerOf(options.logger);
     const registry = options.registry;
     if (registry) {
@@ -268,6 +272,10 @@ export class Exporter {
   }
 
   #add(event: WatchAllEvent): void {
+    if (this.#accepts && !this.#accepts(event)) {
+      this.#engine?.acknowledge(event);
+      return;
+    }
     const now = Date.now();
     const key = deliveryKey(event);
     this.#pending++;

@@ -283,3 +283,23 @@ describe("Exporter", () => {
     );
   });
 });
+
+describe("Exporter: selection", () => {
+  it("acknowledges the events it does not deliver at once", async () => {
+    const source = new ScriptedSource();
+    const sink = new ScriptedSink(10);
+    const exporter = new Exporter({
+      sink,
+      clusterName: "c",
+      accepts: (e) => (e as ObjectEvent).name !== "skip",
+      ...quiet,
+    });
+    const stop = new AbortController();
+    const running = exporter.run(source, stop.signal);
+    source.push(ev("a", 1), ev("skip", 2), ev("b", 3));
+    await waitFor("all acknowledged", () => source.acked.length === 3);
+    stop.abort();
+    await running;
+    assert.deepEqual(sink.delivered, ["u-a/1", "u-b/3"]);
+  });
+});
