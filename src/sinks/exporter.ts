@@ -53,6 +53,8 @@ export interface ExportSource extends AsyncIterable<WatchAllEvent> {
   stop(): Promise<void>;
   /** Saves the checkpoint now. */
   saveCheckpoint(): Promise<void>;
+  /** Saves the checkpoint if objects handed out since are not in it: called before each send (write-ahead). */
+  saveAhead?(): Promise<void>;
 }
 
 /** How an {@link Exporter} is doing. */
@@ -337,6 +339,7 @@ export class Exporter {
     const backoff = new Backoff(this.#backoff);
     for (;;) {
       try {
+        await this.#engine?.saveAhead?.();
         await this.#sink.send(batch, this.#giveUp.signal);
         break;
       } catch (err) {

@@ -19,7 +19,7 @@ import { untilAborted } from "../util/abort.js";
 import { definedProps } from "../util/defined.js";
 import { accessDenied } from "./access.js";
 import { Channel } from "./channel.js";
-import { type CheckpointKind, ghost, Ledger, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import { type CheckpointKind, ghost, Ledger, readCheckpoint, stamp, writeCheckpoint } from "./checkpoint.js";
 import { crdEssentials, crdResource } from "./crds.js";
 import { filtered, isUnavailable, isWatchable, namesKind, objectScope, selected } from "./filter.js";
 import { type KindHost, KindWatch } from "./kind.js";
@@ -108,6 +108,7 @@ interface Delivery {
 /** An event of the stream under "manual" acknowledgement, and whether it is acknowledged. */
 interface Pending {
   readonly event: WatchAllEvent;
+  readonly silent: boolean;
   acked: boolean;
 }
 
@@ -387,7 +388,13 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   #addKind(gr: string, r: ApiResource): void {
     const resumed = this.#resumable.get(gr);
     this.#resumable.delete(gr);
-    const kind = new KindWatch(gr, r, this.#host, resumed ? new Map(Object.entries(resumed.objects)) : undefined);
+    const kind = new KindWatch(
+      gr,
+      r,
+      this.#host,
+      resumed ? new Map(Object.entries(resumed.objects)) : undefined,
+      resumed?.doubts ? new Map(Object.entries(resumed.doubts)) : undefined,
+    );
     this.#kinds.set(gr, kind);
   }
 
@@ -411,7 +418,8 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
       if (want.has(gr) || this.#kinds.has(gr) || isUnavailable(this.#discovery, k.group, k.version)) continue;
       this.#resumable.delete(gr);
       const info = kindInfo(k);
-      for (const [key, value] of Object.entries(k.objects)) {
+      const doubted = Object.entries(k.doubts ?? {}).flatMap(([key, uids]) => uids.map((u) => [key, stamp(u, "")]));
+      for (const [key, value] of [...Object.entries(k.objects), ...doubted] as [string, string][]) {
         const object = ghost(info, key, value);
         const meta = object.metadata;
         const event: ObjectEvent = {
@@ -544,10 +552,13 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
         const { event, silent } = next.value;
         if (this.#options.acknowledge === "manual") {
           // A silent event is handled already, but counts only once everything before it is acknowledged.
-          const entry: Pending = { event, acked: silent };
+          const entry: Pending = { event, silent, acked: silent };
           this.#pending.push(entry);
           if (silent) this.#advance();
-          else this.#unacked.set(event, entry);
+          else {
+            this.#unacked.set(event, entry);
+            this.#ledger?.doubt(event);
+          }
         }
         if (!silent) {
           this.#taking(event);
@@ -583,6 +594,16 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     this.#advance();
   }
 
+  /**
+   * With `acknowledge: "manual"`: saves the checkpoint if objects were handed out since the last save that the saved
+   * checkpoint does not know. Call it before an event leaves the process (a sink's send): should the process die
+   * after the receiver got an object, the checkpoint knows it is in doubt, and a restart tells it again, or deletes it
+   * if it is gone by then, instead of leaving it with the receiver forever.
+   */
+  saveAhead(): Promise<void> {
+    return this.#ledger?.ahead ? this.saveCheckpoint() : this.#saving.catch(() => {});
+  }
+
   /** Events yielded and not acknowledged yet (`acknowledge: "manual"`). */
   get unacknowledged(): number {
     return this.#unacked.size;
@@ -592,7 +613,9 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   #advance(): void {
     const pending = this.#pending;
     while (this.#pendingHead < pending.length && pending[this.#pendingHead]?.acked) {
-      this.#ledger?.apply((pending[this.#pendingHead] as Pending).event);
+      const { event, silent } = pending[this.#pendingHead] as Pending;
+      if (!silent) this.#ledger?.settle(event);
+      this.#ledger?.apply(event);
       this.#pendingHead++;
     }
     // Compacts now and then rather than shifting on every event.
