@@ -148,6 +148,12 @@ export class Ledger {
     return this.#ahead;
   }
 
+  /** Notes that the last {@link snapshot} was not saved: it is still {@link dirty} and, with doubts, {@link ahead}. */
+  unsaved(): void {
+    this.#dirty = true;
+    if (this.#doubts.size > 0 || this.#inherited.size > 0) this.#ahead = true;
+  }
+
   /** Records that `event` is handed to the consumer, not handled yet; {@link settle} it once it is applied. */
   doubt(event: WatchAllEvent): void {
     if (event.type !== "ADDED" && event.type !== "MODIFIED") return;

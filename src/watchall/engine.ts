@@ -532,7 +532,15 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     const path = this.#options.checkpoint;
     const ledger = this.#ledger;
     if (!path || !ledger) return Promise.resolve();
-    const save = this.#saving.catch(() => {}).then(() => writeCheckpoint(path, ledger.snapshot()));
+    const save = this.#saving
+      .catch(() => {})
+      .then(() =>
+        writeCheckpoint(path, ledger.snapshot()).catch((err: unknown) => {
+          // What that snapshot held is not on disk: the next save (or saveAhead) must write it.
+          ledger.unsaved();
+          throw err;
+        }),
+      );
     this.#saving = save;
     return save;
   }
@@ -601,6 +609,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
    * if it is gone by then, instead of leaving it with the receiver forever.
    */
   saveAhead(): Promise<void> {
+    // Not ahead: the save under way (or the last one) holds every doubt; a failed one has set `ahead` again.
     return this.#ledger?.ahead ? this.saveCheckpoint() : this.#saving.catch(() => {});
   }
 

@@ -4,7 +4,7 @@
  * a restart from the checkpoint.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -30,6 +30,7 @@ describe("watch-all: explicit acknowledgement", () => {
   let dir: string;
   const replayed = simpleCrd(uniqueGroup("waack-a"));
   const unordered = simpleCrd(uniqueGroup("waack-b"));
+  const ahead = simpleCrd(uniqueGroup("waack-c"));
 
   before(async () => {
     env = await clientEnv("watchall-acknowledge");
@@ -37,7 +38,7 @@ describe("watch-all: explicit acknowledgement", () => {
     dir = await mkdtemp(join(tmpdir(), "kindwatch-watchall-ack-"));
   });
   after(async () => {
-    for (const spec of [replayed, unordered]) await deleteCrd(env.transport, spec);
+    for (const spec of [replayed, unordered, ahead]) await deleteCrd(env.transport, spec);
     await transport.close();
     await env.close();
     await rm(dir, { recursive: true, force: true });
@@ -86,6 +87,27 @@ describe("watch-all: explicit acknowledgement", () => {
       assert.equal(asObject(second.events.find(named("r1"))).resourceVersion, r1.resourceVersion, "the same change");
     } finally {
       await second.stop();
+    }
+  });
+
+  it("saves objects handed out ahead of their delivery, and says so when it cannot", async () => {
+    const sub = join(dir, "ahead");
+    await mkdir(sub);
+    const checkpoint = join(sub, "ahead.json");
+    const options = { ...fastRetries, include: { groups: [ahead.group] }, checkpoint, acknowledge: "manual" as const };
+    await createCrd(env.transport, ahead);
+    const log = EventLog.start(engineCluster(transport), options);
+    try {
+      await log.kindEvent(ahead.group, "KIND_SYNCED");
+      await rm(sub, { recursive: true });
+      await create(ahead, "h1");
+      await log.next("h1", named("h1"));
+      await assert.rejects(log.engine.saveAhead(), /ENOENT/, "h1 could not be saved ahead: the send must wait");
+      await mkdir(sub);
+      await log.engine.saveAhead();
+      assert.deepEqual(Object.keys(await objectsIn(checkpoint, ahead)), [`${env.namespace}/h1`]);
+    } finally {
+      await log.stop();
     }
   });
 

@@ -131,6 +131,9 @@ describe("Ledger: objects in doubt", () => {
     ledger.doubt(newObject);
     ledger.doubt(reused);
     assert.equal(ledger.ahead, true);
+    ledger.snapshot();
+    ledger.unsaved();
+    assert.equal(ledger.ahead, true, "a snapshot that could not be saved leaves the doubts ahead");
     const kind = ledger.snapshot().kinds["widgets.example.com"];
     assert.equal(ledger.ahead, false);
     assert.deepEqual(kind?.objects, { "ns/a": stamp("uid-a1", "1"), "ns/b": stamp("uid-b", "") });
