@@ -15,6 +15,12 @@ export interface CheckpointKind extends KindInfo {
   /** The resourceVersion of the last event handled. */
   readonly resourceVersion?: string;
   readonly objects: Readonly<Record<string, string>>;
+  /**
+   * Objects that may have been delivered without being handled, and that `objects` cannot hold because another
+   * object of theirs has their key (a name deleted and reused): their uids by key. After a restart each is delivered
+   * as deleted unless it is still there.
+   */
+  readonly doubts?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** A checkpoint file's content. */
@@ -56,7 +62,10 @@ function isCheckpointKind(value: unknown): value is CheckpointKind {
     typeof value.resource === "string" &&
     typeof value.namespaced === "boolean" &&
     isMap(value.objects) &&
-    Object.values(value.objects).every((v) => typeof v === "string")
+    Object.values(value.objects).every((v) => typeof v === "string") &&
+    (value.doubts === undefined ||
+      (isMap(value.doubts) &&
+        Object.values(value.doubts).every((v) => Array.isArray(v) && v.every((u) => typeof u === "string"))))
   );
 }
 
@@ -94,10 +103,26 @@ interface LedgerKind {
   readonly objects: Map<string, string>;
 }
 
-/** What the consumer has handled, kept up to date event by event; {@link snapshot} makes the checkpoint of it. */
+/** Objects the consumer may have been told of without having handled them yet, of one kind: by key, by uid, a count. */
+interface Doubts {
+  info: KindInfo;
+  readonly keys: Map<string, Map<string, number>>;
+}
+
+/**
+ * What the consumer has handled, kept up to date event by event; {@link snapshot} makes the checkpoint of it. Objects
+ * in doubt ({@link doubt}: handed to the consumer, not handled yet) that the handled state does not know are in the
+ * snapshot too, with an empty resourceVersion: after a restart they are told again if they still exist (their
+ * resourceVersion differs) and deleted if they are gone, so that a receiver that got them is never left holding an
+ * object the checkpoint forgot.
+ */
 export class Ledger {
   readonly #kinds = new Map<string, LedgerKind>();
+  readonly #doubts = new Map<string, Doubts>();
+  /** The checkpoint's doubts, until an event of their object is handled. */
+  readonly #inherited = new Map<string, Doubts>();
   #dirty = false;
+  #ahead = false;
 
   constructor(checkpoint?: Checkpoint) {
     for (const [gr, k] of Object.entries(checkpoint?.kinds ?? {})) {
@@ -106,6 +131,10 @@ export class Ledger {
         ...definedProps({ resourceVersion: k.resourceVersion || undefined }),
         objects: new Map(Object.entries(k.objects)),
       });
+      const keys = new Map(
+        Object.entries(k.doubts ?? {}).map(([key, uids]) => [key, new Map(uids.map((u) => [u, 1]))]),
+      );
+      if (keys.size > 0) this.#inherited.set(gr, { info: kindInfo(k), keys });
     }
   }
 
@@ -114,11 +143,66 @@ export class Ledger {
     return this.#dirty;
   }
 
+  /** Whether an object in doubt that the last {@link snapshot} did not hold has come since. */
+  get ahead(): boolean {
+    return this.#ahead;
+  }
+
+  /** Notes that the last {@link snapshot} was not saved: it is still {@link dirty} and, with doubts, {@link ahead}. */
+  unsaved(): void {
+    this.#dirty = true;
+    if (this.#doubts.size > 0 || this.#inherited.size > 0) this.#ahead = true;
+  }
+
+  /** Records that `event` is handed to the consumer, not handled yet; {@link settle} it once it is applied. */
+  doubt(event: WatchAllEvent): void {
+    if (event.type !== "ADDED" && event.type !== "MODIFIED") return;
+    const gr = groupResource(event);
+    let d = this.#doubts.get(gr);
+    if (!d) {
+      d = { info: kindInfo(event), keys: new Map() };
+      this.#doubts.set(gr, d);
+    }
+    const key = objectKey(event.object);
+    const uid = event.object.metadata?.uid ?? "";
+    let uids = d.keys.get(key);
+    if (!uids) {
+      uids = new Map();
+      d.keys.set(key, uids);
+    }
+    const count = uids.get(uid) ?? 0;
+    uids.set(uid, count + 1);
+    const known = this.#kinds.get(gr)?.objects.get(key);
+    if (count === 0 && (known === undefined || unstamp(known).uid !== uid)) {
+      this.#dirty = true;
+      this.#ahead = true;
+    }
+  }
+
+  /** Ends the doubt {@link doubt} recorded for `event` (call it before applying the event). */
+  settle(event: WatchAllEvent): void {
+    if (event.type !== "ADDED" && event.type !== "MODIFIED") return;
+    const gr = groupResource(event);
+    const d = this.#doubts.get(gr);
+    const key = objectKey(event.object);
+    const uid = event.object.metadata?.uid ?? "";
+    const uids = d?.keys.get(key);
+    const count = uids?.get(uid);
+    if (!d || !uids || count === undefined) return;
+    if (count > 1) {
+      uids.set(uid, count - 1);
+      return;
+    }
+    uids.delete(uid);
+    if (uids.size === 0) d.keys.delete(key);
+    if (d.keys.size === 0) this.#doubts.delete(gr);
+  }
+
   /** Records that the consumer has handled `event`. */
   apply(event: WatchAllEvent): void {
     const gr = groupResource(event);
     if (event.type === "KIND_REMOVED") {
-      this.#dirty = this.#kinds.delete(gr) || this.#dirty;
+      this.#dirty = this.#kinds.delete(gr) || this.#inherited.delete(gr) || this.#dirty;
       return;
     }
     let k = this.#kinds.get(gr);
@@ -130,8 +214,14 @@ export class Ledger {
     this.#dirty = true;
     if (event.type === "ADDED" || event.type === "MODIFIED" || event.type === "DELETED") {
       const key = objectKey(event.object);
-      if (event.type === "DELETED") k.objects.delete(key);
-      else k.objects.set(key, stamp(event.object.metadata?.uid, event.resourceVersion));
+      const inherited = this.#inherited.get(gr);
+      inherited?.keys.get(key)?.delete(event.object.metadata?.uid ?? "");
+      if (inherited?.keys.get(key)?.size === 0) inherited.keys.delete(key);
+      const uid = event.object.metadata?.uid;
+      const heldUid = unstamp(k.objects.get(key) ?? "").uid;
+      if (event.type !== "DELETED") k.objects.set(key, stamp(uid, event.resourceVersion));
+      // The delete of an object whose name another one has taken since (a doubt told after a restart) keeps the other.
+      else if (!uid || !heldUid || heldUid === uid) k.objects.delete(key);
       if (event.resourceVersion) k.resourceVersion = event.resourceVersion;
     }
   }
@@ -139,6 +229,7 @@ export class Ledger {
   /** The checkpoint of what has been handled. */
   snapshot(): Checkpoint {
     this.#dirty = false;
+    this.#ahead = false;
     const kinds: Record<string, CheckpointKind> = {};
     for (const [gr, k] of this.#kinds) {
       kinds[gr] = {
@@ -146,6 +237,25 @@ export class Ledger {
         ...definedProps({ resourceVersion: k.resourceVersion || undefined }),
         objects: Object.fromEntries(k.objects),
       };
+    }
+    for (const gr of new Set([...this.#doubts.keys(), ...this.#inherited.keys()])) {
+      const d = this.#doubts.get(gr) ?? this.#inherited.get(gr);
+      if (!d) continue;
+      const objects: Record<string, string> = { ...kinds[gr]?.objects };
+      const doubts: Record<string, string[]> = {};
+      for (const source of [this.#doubts.get(gr), this.#inherited.get(gr)]) {
+        for (const [key, uids] of source?.keys ?? []) {
+          for (const uid of uids.keys()) {
+            const held = objects[key];
+            // An object the checkpoint does not know yet is told again (an empty resourceVersion differs from any).
+            if (held === undefined) objects[key] = stamp(uid, "");
+            else if (unstamp(held).uid !== uid && !doubts[key]?.includes(uid))
+              doubts[key] = [...(doubts[key] ?? []), uid];
+          }
+        }
+      }
+      const info = kinds[gr] ?? d.info;
+      kinds[gr] = { ...info, objects, ...(Object.keys(doubts).length > 0 ? { doubts } : {}) };
     }
     return { format: 1, kinds };
   }

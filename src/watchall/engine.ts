@@ -19,7 +19,7 @@ import { untilAborted } from "../util/abort.js";
 import { definedProps } from "../util/defined.js";
 import { accessDenied } from "./access.js";
 import { Channel } from "./channel.js";
-import { type CheckpointKind, ghost, Ledger, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import { type CheckpointKind, ghost, Ledger, readCheckpoint, stamp, writeCheckpoint } from "./checkpoint.js";
 import { crdEssentials, crdResource } from "./crds.js";
 import { filtered, isUnavailable, isWatchable, namesKind, objectScope, selected } from "./filter.js";
 import { type KindHost, KindWatch } from "./kind.js";
@@ -69,6 +69,13 @@ export interface WatchAllOptions {
    * comes again after a restart (as the change it was: a later state of the object if it changed since).
    */
   readonly checkpoint?: string | undefined;
+  /**
+   * When an event counts as handled. "next" (the default): when the loop asks for the next one. "manual": when the
+   * consumer calls {@link WatchAll.acknowledge} with it, in any order (a sink's acknowledgements come back out of
+   * order); the checkpoint then advances only over the longest prefix of the stream that is acknowledged, a low
+   * watermark, so that whatever was not acknowledged comes again after a restart.
+   */
+  readonly acknowledge?: "next" | "manual" | undefined;
   /** How often the checkpoint is saved when it changed; default 5 s (and always on stop). */
   readonly checkpointEveryMs?: number | undefined;
   /** Events buffered for the consumer before informers are slowed down; default 1024. */
@@ -96,6 +103,13 @@ export interface WatchAllCluster {
 interface Delivery {
   readonly event: WatchAllEvent;
   readonly silent: boolean;
+}
+
+/** An event of the stream under "manual" acknowledgement, and whether it is acknowledged. */
+interface Pending {
+  readonly event: WatchAllEvent;
+  readonly silent: boolean;
+  acked: boolean;
 }
 
 const crdsGvr = { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" };
@@ -139,6 +153,11 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   #refreshWanted = false;
   #scheduled = false;
   #ledger: Ledger | undefined;
+  /** "manual" acknowledgement: events yielded (and silent ones) in stream order, from the oldest not applied. */
+  readonly #pending: Pending[] = [];
+  #pendingHead = 0;
+  /** The entries of {@link #pending} not acknowledged yet, by event. */
+  readonly #unacked = new Map<WatchAllEvent, Pending>();
   /** Kinds of the checkpoint not taken up yet: a resumed kind compares its first list with what they hold. */
   readonly #resumable = new Map<string, CheckpointKind>();
   #saving: Promise<void> = Promise.resolve();
@@ -369,7 +388,13 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   #addKind(gr: string, r: ApiResource): void {
     const resumed = this.#resumable.get(gr);
     this.#resumable.delete(gr);
-    const kind = new KindWatch(gr, r, this.#host, resumed ? new Map(Object.entries(resumed.objects)) : undefined);
+    const kind = new KindWatch(
+      gr,
+      r,
+      this.#host,
+      resumed ? new Map(Object.entries(resumed.objects)) : undefined,
+      resumed?.doubts ? new Map(Object.entries(resumed.doubts)) : undefined,
+    );
     this.#kinds.set(gr, kind);
   }
 
@@ -393,7 +418,8 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
       if (want.has(gr) || this.#kinds.has(gr) || isUnavailable(this.#discovery, k.group, k.version)) continue;
       this.#resumable.delete(gr);
       const info = kindInfo(k);
-      for (const [key, value] of Object.entries(k.objects)) {
+      const doubted = Object.entries(k.doubts ?? {}).flatMap(([key, uids]) => uids.map((u) => [key, stamp(u, "")]));
+      for (const [key, value] of [...Object.entries(k.objects), ...doubted] as [string, string][]) {
         const object = ghost(info, key, value);
         const meta = object.metadata;
         const event: ObjectEvent = {
@@ -506,7 +532,15 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     const path = this.#options.checkpoint;
     const ledger = this.#ledger;
     if (!path || !ledger) return Promise.resolve();
-    const save = this.#saving.catch(() => {}).then(() => writeCheckpoint(path, ledger.snapshot()));
+    const save = this.#saving
+      .catch(() => {})
+      .then(() =>
+        writeCheckpoint(path, ledger.snapshot()).catch((err: unknown) => {
+          // What that snapshot held is not on disk: the next save (or saveAhead) must write it.
+          ledger.unsaved();
+          throw err;
+        }),
+      );
     this.#saving = save;
     return save;
   }
@@ -524,13 +558,23 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
         const next = await this.#channel.take();
         if (next.done) return;
         const { event, silent } = next.value;
+        if (this.#options.acknowledge === "manual") {
+          // A silent event is handled already, but counts only once everything before it is acknowledged.
+          const entry: Pending = { event, silent, acked: silent };
+          this.#pending.push(entry);
+          if (silent) this.#advance();
+          else {
+            this.#unacked.set(event, entry);
+            this.#ledger?.doubt(event);
+          }
+        }
         if (!silent) {
           this.#taking(event);
           yield event;
         }
         // Reached only when the consumer asks for the next event: it has handled this one. A loop left by a throw and
         // one left by a `break` look the same from here (both call return()), so neither acknowledges it.
-        this.#ledger?.apply(event);
+        if (this.#options.acknowledge !== "manual") this.#ledger?.apply(event);
       }
     } finally {
       await this.stop();
@@ -539,6 +583,54 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
           this.#log("error", "watch-all: cannot save the checkpoint", { error: err.message }),
         );
       }
+    }
+  }
+
+  /**
+   * With `acknowledge: "manual"`: `event` (one the stream yielded) is handled. The checkpoint takes it, and every
+   * event after it that is acknowledged, once every event before it is. An event acknowledged already, or one the stream
+   * did not yield, is ignored. May be called after the stream ended: then save with {@link saveCheckpoint}.
+   */
+  acknowledge(event: WatchAllEvent): void {
+    if (this.#options.acknowledge !== "manual") {
+      throw new TypeError('acknowledge() needs the engine option acknowledge: "manual"');
+    }
+    const entry = this.#unacked.get(event);
+    if (!entry) return;
+    this.#unacked.delete(event);
+    entry.acked = true;
+    this.#advance();
+  }
+
+  /**
+   * With `acknowledge: "manual"`: saves the checkpoint if objects were handed out since the last save that the saved
+   * checkpoint does not know. Call it before an event leaves the process (a sink's send): should the process die
+   * after the receiver got an object, the checkpoint knows it is in doubt, and a restart tells it again, or deletes it
+   * if it is gone by then, instead of leaving it with the receiver forever.
+   */
+  saveAhead(): Promise<void> {
+    // Not ahead: the save under way (or the last one) holds every doubt; a failed one has set `ahead` again.
+    return this.#ledger?.ahead ? this.saveCheckpoint() : this.#saving.catch(() => {});
+  }
+
+  /** Events yielded and not acknowledged yet (`acknowledge: "manual"`). */
+  get unacknowledged(): number {
+    return this.#unacked.size;
+  }
+
+  /** Applies the acknowledged prefix of the stream to the checkpoint. */
+  #advance(): void {
+    const pending = this.#pending;
+    while (this.#pendingHead < pending.length && pending[this.#pendingHead]?.acked) {
+      const { event, silent } = pending[this.#pendingHead] as Pending;
+      if (!silent) this.#ledger?.settle(event);
+      this.#ledger?.apply(event);
+      this.#pendingHead++;
+    }
+    // Compacts now and then rather than shifting on every event.
+    if (this.#pendingHead > 1024 && this.#pendingHead * 2 > pending.length) {
+      pending.splice(0, this.#pendingHead);
+      this.#pendingHead = 0;
     }
   }
 

@@ -13,7 +13,7 @@ import { ApiError } from "../http/errors.js";
 import { objectKey } from "../object/key.js";
 import type { KubeObject } from "../object/types.js";
 import { definedProps } from "../util/defined.js";
-import { ghost } from "./checkpoint.js";
+import { ghost, stamp } from "./checkpoint.js";
 import { changedPaths, isNoise } from "./diff.js";
 import type { Release, Slots } from "./slots.js";
 import { type KindEvent, type KindStatus, kindInfo, type ObjectEvent, type WatchAllEvent } from "./types.js";
@@ -151,6 +151,8 @@ export class KindWatch {
   #detach: (() => void) | undefined;
   /** What a previous run delivered (from its checkpoint), until the kind is listed and compared with it. */
   #resume: Map<string, string> | undefined;
+  /** The previous run's objects in doubt that its `#resume` could not hold under their key: uids by key. */
+  #doubts: ReadonlyMap<string, readonly string[]> | undefined;
   /** What the informer that a version move stopped had delivered, until the new version is listed and compared with it. */
   #moved: Moved | undefined;
   /**
@@ -161,12 +163,19 @@ export class KindWatch {
   /** The failures counted by the kind's informers that are gone: its counters never go back. */
   #retired = { objectErrors: 0, handlerErrors: 0 };
 
-  constructor(gr: string, r: ApiResource, host: KindHost, resume?: Map<string, string>) {
+  constructor(
+    gr: string,
+    r: ApiResource,
+    host: KindHost,
+    resume?: Map<string, string>,
+    doubts?: ReadonlyMap<string, readonly string[]>,
+  ) {
     this.gr = gr;
     this.#host = host;
     this.#desired = r;
     this.#resource = r;
     this.#resume = resume;
+    this.#doubts = doubts;
     this.done = this.#run();
   }
 
@@ -413,6 +422,7 @@ export class KindWatch {
     } else if (resume) {
       const told = new Map<string, KubeObject>();
       for (const [key, value] of resume) told.set(key, ghost(r, key, value));
+      this.#emitDoubts(emit, (key) => informer.store.get(key));
       this.#emitDiff(emit, told, informer, false);
     } else {
       for (const object of informer.store.list()) void emit.object("ADDED", object, "initial");
@@ -489,6 +499,7 @@ export class KindWatch {
         void emitFrom.object("DELETED", object, "live", { finalStateUnknown: true });
       }
     } else if (this.#resume) {
+      this.#emitDoubts(emit, () => undefined);
       for (const [key, value] of this.#resume) {
         void emit.object("DELETED", ghost(r, key, value), "relist", { finalStateUnknown: true });
       }
@@ -523,6 +534,19 @@ export class KindWatch {
     for (const was of told.values()) {
       void emit.object("DELETED", was, "relist", { finalStateUnknown: true });
     }
+  }
+
+  /** Deletes the previous run's objects in doubt that are not there now (`present` finds what a key holds now). */
+  #emitDoubts(emit: Emitter, present: (key: string) => KubeObject | undefined): void {
+    const r = this.#resource;
+    for (const [key, uids] of this.#doubts ?? []) {
+      const now = present(key);
+      for (const uid of uids) {
+        if (now && uidOf(now) === uid) continue;
+        void emit.object("DELETED", ghost(r, key, stamp(uid, "")), "relist", { finalStateUnknown: true });
+      }
+    }
+    this.#doubts = undefined;
   }
 
   #emitKind(type: KindEvent["type"], extra: Pick<KindEvent, "reason" | "previousVersion"> = {}): void {

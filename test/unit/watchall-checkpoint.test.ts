@@ -116,3 +116,49 @@ describe("checkpoint files", () => {
     }
   });
 });
+
+describe("Ledger: objects in doubt", () => {
+  it("keeps what was handed out and not handled, so that a restart tells it again or deletes it", () => {
+    const ledger = new Ledger();
+    ledger.apply({ type: "KIND_ADDED", ...info });
+    ledger.apply(ev("ADDED", "a", "1", "uid-a1"));
+    assert.equal(ledger.ahead, false);
+    const newObject = ev("ADDED", "b", "2");
+    const reused = ev("ADDED", "a", "4", "uid-a2");
+    const update = ev("MODIFIED", "a", "3", "uid-a1");
+    ledger.doubt(update);
+    assert.equal(ledger.ahead, false, "an object the checkpoint knows needs no saving ahead");
+    ledger.doubt(newObject);
+    ledger.doubt(reused);
+    assert.equal(ledger.ahead, true);
+    ledger.snapshot();
+    ledger.unsaved();
+    assert.equal(ledger.ahead, true, "a snapshot that could not be saved leaves the doubts ahead");
+    const kind = ledger.snapshot().kinds["widgets.example.com"];
+    assert.equal(ledger.ahead, false);
+    assert.deepEqual(kind?.objects, { "ns/a": stamp("uid-a1", "1"), "ns/b": stamp("uid-b", "") });
+    assert.deepEqual(kind?.doubts, { "ns/a": ["uid-a2"] });
+
+    for (const e of [update, newObject, reused]) {
+      ledger.settle(e);
+      ledger.apply(e);
+    }
+    const settled = ledger.snapshot().kinds["widgets.example.com"];
+    assert.deepEqual(settled?.objects, { "ns/a": stamp("uid-a2", "4"), "ns/b": stamp("uid-b", "2") });
+    assert.equal(settled?.doubts, undefined);
+  });
+
+  it("carries a checkpoint's doubts until an event of their object is handled", () => {
+    const ledger = new Ledger({
+      format: 1,
+      kinds: {
+        "widgets.example.com": { ...info, objects: { "ns/a": stamp("uid-a2", "") }, doubts: { "ns/a": ["uid-a1"] } },
+      },
+    });
+    assert.deepEqual(ledger.snapshot().kinds["widgets.example.com"]?.doubts, { "ns/a": ["uid-a1"] });
+    ledger.apply({ ...ev("DELETED", "a", "", "uid-a1"), finalStateUnknown: true });
+    const kind = ledger.snapshot().kinds["widgets.example.com"];
+    assert.equal(kind?.doubts, undefined);
+    assert.deepEqual(kind?.objects, { "ns/a": stamp("uid-a2", "") }, "the delete of a1 leaves a2 be");
+  });
+});
