@@ -1,0 +1,138 @@
+/**
+ * A real NATS for the tests: Debian's `nats-server` with JetStream, on loopback, on a free port, storing in a temp
+ * dir. It can be killed and started again on the same port and store, to test what a sink does while it is gone.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type JetStreamManager, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { freePort } from "../../src/testing/ports.js";
+import { waitFor } from "./wait.js";
+
+/** How to configure the server: limits and authorization the tests need. */
+export interface NatsServerOptions {
+  /** The largest message the server takes (its `max_payload`), in bytes. */
+  maxPayload?: number;
+  /** Clients must log in with this user and password. */
+  user?: { name: string; password: string };
+}
+
+/** A `nats-server` this test process started. */
+export interface TestNats {
+  port: number;
+  url: string;
+  /** A connection of its own (reconnecting across restarts), for the test's checks; closed by `stop`. */
+  client: NatsConnection;
+  jsm: JetStreamManager;
+  /** Every message `stream` holds, in stream order. */
+  messages(stream: string): Promise<StoredMsg[]>;
+  /** Kills the server at once (SIGKILL), as a crash would. */
+  kill(): Promise<void>;
+  /** Stops (SIGSTOP) or continues (SIGCONT) the server: connected, but answering nothing, as a hung host. */
+  pause(): void;
+  resume(): void;
+  /** Starts it again on the same port and store, and waits until JetStream answers. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts `nats-server -js` on 127.0.0.1 and answers once JetStream answers; fails at once when it is not installed. */
+export async function startNats(options: NatsServerOptions = {}): Promise<TestNats> {
+  if (spawnSync("nats-server", ["--version"]).error) {
+    throw new Error("nats-server is not installed: apt-get install -y nats-server (.ci/run does it in CI)");
+  }
+  const port = await freePort();
+  const url = `nats://127.0.0.1:${port}`;
+  const dir = mkdtempSync(join(tmpdir(), "kindwatch-nats-"));
+  const config = join(dir, "nats.conf");
+  const lines = [`listen: "127.0.0.1:${port}"`, `jetstream { store_dir: ${JSON.stringify(join(dir, "store"))} }`];
+  if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
+  if (options.user) {
+    lines.push(
+      `authorization { user: ${JSON.stringify(options.user.name)}, password: ${JSON.stringify(options.user.password)} }`,
+    );
+  }
+  writeFileSync(config, `${lines.join("\n")}\n`);
+  const auth = options.user ? { user: options.user.name, pass: options.user.password } : {};
+  let server: ChildProcess | undefined;
+  let stderr = "";
+
+  async function launch() {
+    stderr = "";
+    const child = spawn("nats-server", ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    server = child;
+    await waitFor(
+      `nats-server on port ${port} to answer JetStream requests`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`nats-server exited ${child.exitCode}: ${stderr.trim()}`);
+        const probe = await connect({ servers: url, reconnect: false, timeout: 1000, ...auth });
+        try {
+          await (await jetstreamManager(probe)).getAccountInfo();
+          return true;
+        } finally {
+          await probe.close();
+        }
+      },
+      { timeoutMs: 15_000 },
+    );
+  }
+
+  async function kill() {
+    const child = server;
+    server = undefined;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  await launch();
+  const client = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100, ...auth });
+  const jsm = await jetstreamManager(client);
+  // A request the client buffers while it is away may go unanswered, so the checks after a restart wait until it is back.
+  let reconnects = 0;
+  void (async () => {
+    for await (const s of client.status()) if (s.type === "reconnect") reconnects++;
+  })();
+  const killOnExit = () => {
+    server?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on("exit", killOnExit);
+  return {
+    port,
+    url,
+    client,
+    jsm,
+    async messages(stream) {
+      const { state } = await jsm.streams.info(stream);
+      const out: StoredMsg[] = [];
+      if (state.messages === 0) return out;
+      for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+        const m = await jsm.streams.getMessage(stream, { seq });
+        if (m) out.push(m);
+      }
+      return out;
+    },
+    kill,
+    pause: () => server?.kill("SIGSTOP"),
+    resume: () => server?.kill("SIGCONT"),
+    async restart() {
+      const seen = reconnects;
+      await kill();
+      await launch();
+      await waitFor("the test's NATS client to reconnect", () => reconnects > seen, { timeoutMs: 15_000 });
+    },
+    async stop() {
+      await client.close();
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+      process.off("exit", killOnExit);
+    },
+  };
+}
