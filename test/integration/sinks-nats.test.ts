@@ -251,21 +251,25 @@ describe("NATS JetStream sink", () => {
     );
   });
 
-  it("refuses for good an event over the stream's largest message", async () => {
+  it("fails a batch whose last event the stream refuses, for good, though the others were stored", async () => {
     const prefix = uniqueName("kw").replace("-", "");
     const stream = prefix.toUpperCase();
     await nats.jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], max_msg_size: 2048 });
-    const [big] = deliveries(1);
-    assert.ok(big);
+    const [a, b, big] = deliveries(3);
+    assert.ok(a && b && big);
     const event = new CloudEvent({ ...big.event, data: { blob: "x".repeat(4096) } });
     const err = await rejection(
       sink({ subject: `${prefix}.{group}.{resource}`, stream }).send(
-        [{ event, key: big.key }],
+        [a, b, { event, key: big.key }],
         AbortSignal.timeout(30_000),
       ),
     );
     assert.equal(err.retryable, false, err.message);
     assert.match(err.message, new RegExp(`could not publish event ${event.id}.*JetStream says .*\\(10054\\)`));
+    assert.deepEqual(
+      ids(await nats.messages(stream)),
+      [a, b].map((d) => d.event.id),
+    );
   });
 });
 
