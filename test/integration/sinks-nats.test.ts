@@ -224,6 +224,18 @@ describe("NATS JetStream sink", () => {
     assert.equal(uncovered.retryable, false);
     assert.match(uncovered.message, new RegExp(`stream ${other} does not cover subject nowhere\\.apps\\.deployments`));
 
+    const elsewhere = uniqueName("ELSEWHERE");
+    await nats.jsm.streams.add({ name: elsewhere, subjects: [`${elsewhere}.>`] });
+    const misrouted = await rejection(
+      sink({ stream: other, subject: `${elsewhere}.{group}.{resource}` }).send(
+        deliveries(1),
+        AbortSignal.timeout(30_000),
+      ),
+    );
+    assert.equal(misrouted.retryable, false, misrouted.message);
+    assert.match(misrouted.message, /JetStream says expected stream does not match \(10060\)/);
+    assert.equal((await nats.jsm.streams.info(elsewhere)).state.messages, 0);
+
     // With no stream named, nobody storing a subject may be a stream not made yet: worth another try.
     const unstored = await rejection(
       sink({ subject: "nowhere.{group}.{resource}", ackTimeoutMs: 1000 }).send(
