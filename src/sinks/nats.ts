@@ -168,6 +168,7 @@ class NatsSink implements Sink {
       servers: typeof o.servers === "string" ? o.servers : [...o.servers],
       name: "kindwatch",
       reconnect: false,
+      noAsyncTraces: true,
       timeout: o.connectTimeoutMs ?? 5000,
     };
     if (o.user !== undefined) options.user = o.user;
