@@ -23,6 +23,8 @@ export interface NatsServerOptions {
 export interface TestNats {
   port: number;
   url: string;
+  /** The server process's pid (undefined while it is down), to charge CPU time to it. */
+  readonly pid: number | undefined;
   /** A connection of its own (reconnecting across restarts), for the test's checks; closed by `stop`. */
   client: NatsConnection;
   jsm: JetStreamManager;
@@ -107,6 +109,9 @@ export async function startNats(options: NatsServerOptions = {}): Promise<TestNa
   return {
     port,
     url,
+    get pid() {
+      return server?.pid;
+    },
     client,
     jsm,
     async messages(stream) {
