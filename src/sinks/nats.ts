@@ -175,12 +175,23 @@ class NatsSink implements Sink {
     if (o.password !== undefined) options.pass = o.password;
     if (o.token !== undefined) options.token = o.token;
     if (o.tls) options.tls = { ...o.tls };
+    if (o.credsFile !== undefined) {
+      const creds = await readFile(o.credsFile).catch((err: unknown) => {
+        throw new SinkError(
+          `could not read the NATS credentials file: ${err instanceof Error ? err.message : String(err)}`,
+          {
+            retryable: false,
+            cause: err,
+          },
+        );
+      });
+      options.authenticator = credsAuthenticator(creds);
+    }
     let nc: NatsConnection;
     try {
-      if (o.credsFile !== undefined) options.authenticator = credsAuthenticator(await readFile(o.credsFile));
       nc = await connect(options);
     } catch (err) {
-      throw connectFailure(err, o.credsFile);
+      throw mapped(err, "could not connect to NATS");
     }
     try {
       const js = jetstream(nc, { timeout: this.#ackTimeoutMs });
@@ -257,17 +268,6 @@ class NatsSink implements Sink {
   }
 }
 
-/** A failed connect: wrong credentials stop the export, anything else (refused, timed out, DNS) is tried again. */
-function connectFailure(err: unknown, credsFile: string | undefined): SinkError {
-  if (credsFile !== undefined && err instanceof Error && "code" in err && typeof err.code === "string") {
-    return new SinkError(`could not read the NATS credentials file ${credsFile}: ${err.message}`, {
-      retryable: false,
-      cause: err,
-    });
-  }
-  return mapped(err, "could not connect to NATS");
-}
-
 /** Whether sending again may help: the server's own verdict for JetStream errors, ours for the client's. */
 function mapped(err: unknown, what: string): SinkError {
   if (err instanceof JetStreamApiError) {
@@ -278,6 +278,8 @@ function mapped(err: unknown, what: string): SinkError {
     });
   }
   const message = err instanceof Error ? err.message : String(err);
+  const tls = tlsFailure(err);
+  if (tls !== undefined) return new SinkError(`${what}: TLS: ${tls}`, { retryable: false, cause: err });
   if (causedBy(err, TimeoutError)) {
     return new SinkError(`${what}: no answer from NATS in time`, { retryable: true, cause: err });
   }
@@ -290,6 +292,21 @@ function mapped(err: unknown, what: string): SinkError {
     return new SinkError(`${what}: ${message}`, { retryable: false, cause: err });
   }
   return new SinkError(`${what}: ${message}`, { retryable: true, cause: err });
+}
+
+/**
+ * What went wrong in a TLS handshake (a certificate not trusted, refused, or for another host): the configuration, not
+ * the moment, so sending again cannot help.
+ */
+function tlsFailure(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; depth++) {
+    const { code, reason } = e as Error & { code?: unknown; reason?: unknown };
+    if (typeof code === "string" && /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO)/.test(code)) {
+      return typeof reason === "string" ? reason : e.message;
+    }
+    e = e.cause;
+  }
+  return undefined;
 }
 
 function causedBy(err: unknown, type: abstract new (...args: never[]) => Error): boolean {

@@ -294,7 +294,7 @@ describe("NATS JetStream sink on a server with a login and a small max_payload",
     await guarded.stop();
   });
 
-  it("logs in, refuses for good wrong credentials, and an event over max_payload", async () => {
+  it("logs in, refuses for good wrong or unreadable credentials, and an event over max_payload", async () => {
     const prefix = uniqueName("kw").replace("-", "");
     const options = {
       servers: guarded.url,
@@ -307,6 +307,12 @@ describe("NATS JetStream sink on a server with a login and a small max_payload",
     const refused = await rejection(wrong.send(deliveries(1), AbortSignal.timeout(30_000)));
     assert.equal(refused.retryable, false, refused.message);
     assert.match(refused.message, /could not connect to NATS: .*Authorization/i);
+
+    const noCreds = natsSink({ ...options, credsFile: "/nonexistent/kindwatch.creds" });
+    opened.push(noCreds);
+    const unreadable = await rejection(noCreds.send(deliveries(1), AbortSignal.timeout(30_000)));
+    assert.equal(unreadable.retryable, false, unreadable.message);
+    assert.match(unreadable.message, /^could not read the NATS credentials file: ENOENT/);
 
     const right = natsSink({ ...options, user: "exporter", password: "s3cret" });
     opened.push(right);
@@ -327,5 +333,50 @@ describe("NATS JetStream sink on a server with a login and a small max_payload",
       tooBig.message,
       new RegExp(`event ${event.id} is larger than the NATS server's max_payload \\(4096 bytes\\)`),
     );
+  });
+});
+
+describe("NATS JetStream sink on a server that requires mutual TLS", () => {
+  let secured: TestNats;
+  before(async () => {
+    secured = await startNats({ tls: true });
+  });
+  after(async () => {
+    await secured.stop();
+  });
+
+  it("delivers with the CA and a client certificate, and refuses for good without either", async () => {
+    const files = secured.tls;
+    assert.ok(files);
+    const prefix = uniqueName("kw").replace("-", "");
+    const options = {
+      servers: secured.url,
+      subject: `${prefix}.{group}.{resource}`,
+      stream: prefix,
+      createStream: true,
+    };
+    const open = (o: Partial<NatsSinkOptions>) => {
+      const s = natsSink({ ...options, ...o });
+      opened.push(s);
+      return s;
+    };
+    const batch = deliveries(3);
+    await open({ tls: files }).send(batch, AbortSignal.timeout(30_000));
+    assert.deepEqual(
+      ids(await secured.messages(prefix)),
+      batch.map((d) => d.event.id),
+    );
+
+    const noClientCert = await rejection(
+      open({ tls: { caFile: files.caFile } }).send(batch, AbortSignal.timeout(30_000)),
+    );
+    assert.equal(noClientCert.retryable, false, noClientCert.message);
+    assert.match(noClientCert.message, /^could not connect to NATS: TLS: .*bad certificate/);
+
+    const untrusted = await rejection(
+      open({ tls: { certFile: files.certFile, keyFile: files.keyFile } }).send(batch, AbortSignal.timeout(30_000)),
+    );
+    assert.equal(untrusted.retryable, false, untrusted.message);
+    assert.match(untrusted.message, /^could not connect to NATS: TLS: unable to verify/);
   });
 });

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type JetStreamManager, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { CertificateAuthority } from "../../src/testing/certs.js";
 import { freePort } from "../../src/testing/ports.js";
 import { waitFor } from "./wait.js";
 
@@ -17,6 +18,15 @@ export interface NatsServerOptions {
   maxPayload?: number;
   /** Clients must log in with this user and password. */
   user?: { name: string; password: string };
+  /** Mutual TLS: the server presents a certificate of a fresh CA and requires a client certificate of the same CA. */
+  tls?: boolean;
+}
+
+/** A client's TLS files, for a server started with `tls`. */
+export interface NatsTlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
 }
 
 /** A `nats-server` this test process started. */
@@ -25,6 +35,8 @@ export interface TestNats {
   url: string;
   /** The server process's pid (undefined while it is down), to charge CPU time to it. */
   readonly pid: number | undefined;
+  /** The client's CA, certificate and key files when the server requires mutual TLS. */
+  tls: NatsTlsFiles | undefined;
   /** A connection of its own (reconnecting across restarts), for the test's checks; closed by `stop`. */
   client: NatsConnection;
   jsm: JetStreamManager;
@@ -56,8 +68,27 @@ export async function startNats(options: NatsServerOptions = {}): Promise<TestNa
       `authorization { user: ${JSON.stringify(options.user.name)}, password: ${JSON.stringify(options.user.password)} }`,
     );
   }
+  let tls: NatsTlsFiles | undefined;
+  if (options.tls) {
+    const ca = CertificateAuthority.create("kindwatch-nats-test-ca");
+    const server = ca.issue({ commonName: "nats-server", hosts: ["127.0.0.1", "localhost"], usage: "server" });
+    const client = ca.issue({ commonName: "kindwatch", usage: "client" });
+    const file = (name: string, pem: string) => {
+      writeFileSync(join(dir, name), pem, { mode: 0o600 });
+      return join(dir, name);
+    };
+    const caFile = file("ca.pem", ca.pair.certPem);
+    tls = { caFile, certFile: file("client.pem", client.certPem), keyFile: file("client-key.pem", client.keyPem) };
+    const [cert, key] = [file("server.pem", server.certPem), file("server-key.pem", server.keyPem)];
+    lines.push(
+      `tls { cert_file: ${JSON.stringify(cert)}, key_file: ${JSON.stringify(key)}, ca_file: ${JSON.stringify(caFile)}, verify: true }`,
+    );
+  }
   writeFileSync(config, `${lines.join("\n")}\n`);
-  const auth = options.user ? { user: options.user.name, pass: options.user.password } : {};
+  const auth = {
+    ...(options.user ? { user: options.user.name, pass: options.user.password } : {}),
+    ...(tls ? { tls: { ...tls } } : {}),
+  };
   let server: ChildProcess | undefined;
   let stderr = "";
 
@@ -109,6 +140,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<TestNa
   return {
     port,
     url,
+    tls,
     get pid() {
       return server?.pid;
     },
