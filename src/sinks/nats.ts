@@ -19,6 +19,7 @@ import {
   type NatsConnection,
   type NodeConnectionOptions,
   NoRespondersError,
+  nanos,
   PermissionViolationError,
   TimeoutError,
   UserAuthenticationExpiredError,
@@ -46,6 +47,11 @@ export interface NatsSinkOptions {
   stream?: string;
   /** Creates {@link NatsSinkOptions.stream} when it is missing, and adds the template's subjects when it lacks them. */
   createStream?: boolean;
+  /**
+   * The duplicate window of a stream this sink creates (JetStream's default is 2 minutes): a batch sent again later
+   * than that after a lost ack is stored twice (receivers still de-duplicate on the event id).
+   */
+  duplicateWindowMs?: number;
   /** User and password login. */
   user?: string;
   password?: string;
@@ -106,7 +112,8 @@ class NatsSink implements Sink {
       const connection = await Promise.race([this.#connect(), aborted]);
       // All of the batch is published at once and in order on one connection: the server stores what it got of it in
       // that order, so a batch sent again after a failure appends the rest behind what JetStream already holds.
-      const acks = messages.map((m) => this.#publish(connection, m.event, m.subject));
+      const checks = new Map<string, Promise<SinkError>>();
+      const acks = messages.map((m) => this.#publish(connection, m.event, m.subject, checks));
       const settled = await Promise.race([Promise.allSettled(acks), aborted]);
       const failures = settled.flatMap((s) => (s.status === "rejected" ? [s.reason as SinkError] : []));
       if (failures.length > 0) throw failures.find((f) => !f.retryable) ?? failures[0];
@@ -123,7 +130,13 @@ class NatsSink implements Sink {
     await c?.nc.close();
   }
 
-  async #publish(connection: Connection, event: CloudEventV1<unknown>, subject: string): Promise<void> {
+  /** Publishes one event; `checks` shares what the stream says about a subject nobody answered on, once per send. */
+  async #publish(
+    connection: Connection,
+    event: CloudEventV1<unknown>,
+    subject: string,
+    checks: Map<string, Promise<SinkError>>,
+  ): Promise<void> {
     const h = headers();
     h.set("Content-Type", "application/cloudevents+json; charset=utf-8");
     const body = JSON.stringify(event instanceof CloudEvent ? event : new CloudEvent(event, false));
@@ -136,7 +149,13 @@ class NatsSink implements Sink {
         ...(stream === undefined ? {} : { expect: { streamName: stream } }),
       });
     } catch (err) {
-      throw await this.#failure(connection, err, event, subject);
+      if (!causedBy(err, NoRespondersError)) throw this.#failure(connection, err, event, subject);
+      let check = checks.get(subject);
+      if (check === undefined) {
+        check = this.#unanswered(connection, err, subject);
+        checks.set(subject, check);
+      }
+      throw await check;
     }
   }
 
@@ -221,7 +240,12 @@ class NatsSink implements Sink {
     }
     try {
       if (info === undefined) {
-        await connection.jsm.streams.add({ name, subjects: [subjects] });
+        const window = this.#options.duplicateWindowMs;
+        await connection.jsm.streams.add({
+          name,
+          subjects: [subjects],
+          ...(window === undefined ? {} : { duplicate_window: nanos(window) }),
+        });
       } else if (!info.config.subjects?.some((s) => covers(s, subjects))) {
         await connection.jsm.streams.update(name, { subjects: [...(info.config.subjects ?? []), subjects] });
       }
@@ -230,33 +254,36 @@ class NatsSink implements Sink {
     }
   }
 
-  /** What a failed publish means for the batch. */
-  async #failure(connection: Connection, err: unknown, event: CloudEventV1<unknown>, subject: string) {
-    if (err instanceof SinkError) return err;
+  /**
+   * Why no stream answered on `subject`. Without a stream named it may be one not made yet; a named stream may have
+   * gone or not cover the subject: a required one stops the export, one we create is created (or widened) again and
+   * the batch goes on the next try.
+   */
+  async #unanswered(connection: Connection, err: unknown, subject: string): Promise<SinkError> {
     const stream = this.#options.stream;
-    if (causedBy(err, NoRespondersError)) {
-      if (stream === undefined) {
-        return new SinkError(`no JetStream stream takes subject ${subject} (or JetStream is not running)`, {
-          retryable: true,
+    if (stream === undefined) {
+      return new SinkError(`no JetStream stream takes subject ${subject} (or JetStream is not running)`, {
+        retryable: true,
+        cause: err,
+      });
+    }
+    try {
+      await this.#ensureStream(connection, stream);
+      const info = await connection.jsm.streams.info(stream);
+      if (!info.config.subjects?.some((s) => covers(s, subject))) {
+        return new SinkError(`JetStream stream ${stream} does not cover subject ${subject}`, {
+          retryable: false,
           cause: err,
         });
       }
-      // The stream may have gone, or not cover this subject: a required stream stops the export, one we create is
-      // created (or widened) again and the batch goes on the next try.
-      try {
-        await this.#ensureStream(connection, stream);
-        const info = await connection.jsm.streams.info(stream);
-        if (!info.config.subjects?.some((s) => covers(s, subject))) {
-          return new SinkError(`JetStream stream ${stream} does not cover subject ${subject}`, {
-            retryable: false,
-            cause: err,
-          });
-        }
-      } catch (check) {
-        return check instanceof SinkError ? check : mapped(check, `could not check JetStream stream ${stream}`);
-      }
-      return new SinkError(`JetStream stream ${stream} did not answer on ${subject}`, { retryable: true, cause: err });
+    } catch (check) {
+      return check instanceof SinkError ? check : mapped(check, `could not check JetStream stream ${stream}`);
     }
+    return new SinkError(`JetStream stream ${stream} did not answer on ${subject}`, { retryable: true, cause: err });
+  }
+
+  /** What a failed publish means for the batch. */
+  #failure(connection: Connection, err: unknown, event: CloudEventV1<unknown>, subject: string): SinkError {
     if (err instanceof InvalidArgumentError && /max_payload/.test(err.message)) {
       const limit = connection.nc.info?.max_payload;
       return new SinkError(

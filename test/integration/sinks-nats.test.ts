@@ -124,12 +124,13 @@ describe("NATS JetStream sink", () => {
   });
 
   it("stores a batch sent again only once (JetStream de-duplicates on the event id)", async () => {
-    const { stream, sink: s } = streamSink();
+    const { stream, sink: s } = streamSink({ duplicateWindowMs: 10 * 60_000 });
     const batch = deliveries(20);
     await s.send(batch, AbortSignal.timeout(30_000));
     const more = deliveries(3);
     await s.send([...batch, ...more], AbortSignal.timeout(30_000));
     await s.send(batch.slice(5, 9), AbortSignal.timeout(30_000));
+    assert.equal((await nats.jsm.streams.info(stream)).config.duplicate_window, 10 * 60 * 1e9);
     assert.deepEqual(
       ids(await nats.messages(stream)),
       [...batch, ...more].map((d) => d.event.id),
