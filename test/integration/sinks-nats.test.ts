@@ -4,12 +4,15 @@
  * next send after a restart lands; aborting gives up; what can never succeed says so and is not retried.
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { StoredMsg } from "@nats-io/jetstream";
 import { CloudEvent, type CloudEventV1 } from "cloudevents";
 import { type NatsSinkOptions, natsSink } from "../../src/sinks/nats.js";
 import { type Delivery, type Sink, SinkError } from "../../src/sinks/types.js";
-import { startNats, type TestNats } from "../support/nats.js";
+import { startNats, type TestNats, userCreds } from "../support/nats.js";
+import { processTempDir } from "../support/tempdir.js";
 import { uniqueName, waitFor } from "../support/wait.js";
 
 const kinds = [
@@ -383,5 +386,42 @@ describe("NATS JetStream sink on a server that requires mutual TLS", () => {
     );
     assert.equal(untrusted.retryable, false, untrusted.message);
     assert.match(untrusted.message, /^could not connect to NATS: TLS: unable to verify/);
+  });
+});
+
+describe("NATS JetStream sink on a server in operator mode (JWT accounts)", () => {
+  let decentral: TestNats;
+  before(async () => {
+    decentral = await startNats({ operator: true });
+  });
+  after(async () => {
+    await decentral.stop();
+  });
+
+  it("delivers with the user's creds file, and refuses for good creds the server does not trust", async () => {
+    assert.ok(decentral.credsFile);
+    const prefix = uniqueName("kw").replace("-", "");
+    const options = {
+      servers: decentral.url,
+      subject: `${prefix}.{group}.{resource}`,
+      stream: prefix,
+      createStream: true,
+    };
+    const trusted = natsSink({ ...options, credsFile: decentral.credsFile });
+    opened.push(trusted);
+    const batch = deliveries(3);
+    await trusted.send(batch, AbortSignal.timeout(30_000));
+    assert.deepEqual(
+      ids(await decentral.messages(prefix)),
+      batch.map((d) => d.event.id),
+    );
+
+    const strangerFile = join(processTempDir("kindwatch-nats-creds"), "stranger.creds");
+    writeFileSync(strangerFile, userCreds());
+    const stranger = natsSink({ ...options, credsFile: strangerFile });
+    opened.push(stranger);
+    const refused = await rejection(stranger.send(batch, AbortSignal.timeout(30_000)));
+    assert.equal(refused.retryable, false, refused.message);
+    assert.match(refused.message, /^could not connect to NATS: .*Authorization Violation/i);
   });
 });

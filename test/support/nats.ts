@@ -3,11 +3,12 @@
  * dir. It can be killed and started again on the same port and store, to test what a sink does while it is gone.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type JetStreamManager, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, credsAuthenticator, type NatsConnection, nkeys } from "@nats-io/transport-node";
 import { CertificateAuthority } from "../../src/testing/certs.js";
 import { freePort } from "../../src/testing/ports.js";
 import { waitFor } from "./wait.js";
@@ -18,6 +19,11 @@ export interface NatsServerOptions {
   maxPayload?: number;
   /** Clients must log in with this user and password. */
   user?: { name: string; password: string };
+  /**
+   * Decentralized auth (operator mode): an operator, an account with JetStream and a user whose `.creds` file the
+   * server answers as {@link TestNats.credsFile}.
+   */
+  operator?: boolean;
   /** Mutual TLS: the server presents a certificate of a fresh CA and requires a client certificate of the same CA. */
   tls?: boolean;
 }
@@ -37,6 +43,8 @@ export interface TestNats {
   readonly pid: number | undefined;
   /** The client's CA, certificate and key files when the server requires mutual TLS. */
   tls: NatsTlsFiles | undefined;
+  /** The user's `.creds` file when the server runs in operator mode. */
+  credsFile: string | undefined;
   /** A connection of its own (reconnecting across restarts), for the test's checks; closed by `stop`. */
   client: NatsConnection;
   jsm: JetStreamManager;
@@ -84,10 +92,50 @@ export async function startNats(options: NatsServerOptions = {}): Promise<TestNa
       `tls { cert_file: ${JSON.stringify(cert)}, key_file: ${JSON.stringify(key)}, ca_file: ${JSON.stringify(caFile)}, verify: true }`,
     );
   }
+  let credsFile: string | undefined;
+  let creds: Uint8Array | undefined;
+  if (options.operator) {
+    const operator = nkeys.createOperator();
+    const account = nkeys.createAccount();
+    const system = nkeys.createAccount();
+    const user = nkeys.createUser();
+    const accountLimits = {
+      subs: -1,
+      data: -1,
+      payload: -1,
+      imports: -1,
+      exports: -1,
+      wildcards: true,
+      conn: -1,
+      leaf: -1,
+    };
+    const permissions = { pub: {}, sub: {} };
+    const jetStreamLimits = { mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 };
+    const accountJwt = natsJwt(operator, account.getPublicKey(), {
+      type: "account",
+      limits: { ...accountLimits, ...jetStreamLimits },
+      default_permissions: permissions,
+    });
+    const systemJwt = natsJwt(operator, system.getPublicKey(), {
+      type: "account",
+      limits: accountLimits,
+      default_permissions: permissions,
+    });
+    lines.push(
+      `operator: ${natsJwt(operator, operator.getPublicKey(), { type: "operator" })}`,
+      "resolver: MEMORY",
+      `system_account: ${system.getPublicKey()}`,
+      `resolver_preload: { ${account.getPublicKey()}: ${accountJwt}, ${system.getPublicKey()}: ${systemJwt} }`,
+    );
+    creds = new TextEncoder().encode(userCreds(account, user));
+    credsFile = join(dir, "user.creds");
+    writeFileSync(credsFile, creds, { mode: 0o600 });
+  }
   writeFileSync(config, `${lines.join("\n")}\n`);
   const auth = {
     ...(options.user ? { user: options.user.name, pass: options.user.password } : {}),
     ...(tls ? { tls: { ...tls } } : {}),
+    ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
   };
   let server: ChildProcess | undefined;
   let stderr = "";
@@ -141,6 +189,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<TestNa
     port,
     url,
     tls,
+    credsFile,
     get pid() {
       return server?.pid;
     },
@@ -172,4 +221,44 @@ export async function startNats(options: NatsServerOptions = {}): Promise<TestNa
       process.off("exit", killOnExit);
     },
   };
+}
+
+type KeyPair = ReturnType<typeof nkeys.createUser>;
+
+/** A NATS JWT (what `nsc` writes) for `subject`, signed by `issuer`. */
+function natsJwt(issuer: KeyPair, subject: string, nats: Record<string, unknown>): string {
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const claims = {
+    iat: Math.floor(Date.now() / 1000),
+    iss: issuer.getPublicKey(),
+    name: subject.slice(0, 8),
+    sub: subject,
+    nats: { ...nats, version: 2 },
+  };
+  const jti = createHash("sha256").update(JSON.stringify(claims)).digest("hex").toUpperCase();
+  const signed = `${encode({ typ: "JWT", alg: "ed25519-nkey" })}.${encode({ jti, ...claims })}`;
+  return `${signed}.${Buffer.from(issuer.sign(new TextEncoder().encode(signed))).toString("base64url")}`;
+}
+
+/** A `.creds` file's text for `user` of `account`; an account the server does not know makes credentials it refuses. */
+export function userCreds(account: KeyPair = nkeys.createAccount(), user: KeyPair = nkeys.createUser()): string {
+  const jwt = natsJwt(account, user.getPublicKey(), {
+    type: "user",
+    pub: {},
+    sub: {},
+    subs: -1,
+    data: -1,
+    payload: -1,
+  });
+  const seed = new TextDecoder().decode(user.getSeed());
+  return [
+    "-----BEGIN NATS USER JWT-----",
+    jwt,
+    "------END NATS USER JWT------",
+    "",
+    "-----BEGIN USER NKEY SEED-----",
+    seed,
+    "------END USER NKEY SEED------",
+    "",
+  ].join("\n");
 }
