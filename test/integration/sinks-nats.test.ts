@@ -425,3 +425,35 @@ describe("NATS JetStream sink on a server in operator mode (JWT accounts)", () =
     assert.match(refused.message, /^could not connect to NATS: .*Authorization Violation/i);
   });
 });
+
+describe("NATS JetStream sink on a server that takes a token", () => {
+  let tokened: TestNats;
+  before(async () => {
+    tokened = await startNats({ token: "t0ken-for-kindwatch" });
+  });
+  after(async () => {
+    await tokened.stop();
+  });
+
+  it("delivers with the token, and refuses for good a wrong one", async () => {
+    const prefix = uniqueName("kw").replace("-", "");
+    const options = {
+      servers: tokened.url,
+      subject: `${prefix}.{group}.{resource}`,
+      stream: prefix,
+      createStream: true,
+    };
+    const right = natsSink({ ...options, token: "t0ken-for-kindwatch" });
+    const wrong = natsSink({ ...options, token: "guess" });
+    opened.push(right, wrong);
+    const batch = deliveries(2);
+    await right.send(batch, AbortSignal.timeout(30_000));
+    assert.deepEqual(
+      ids(await tokened.messages(prefix)),
+      batch.map((d) => d.event.id),
+    );
+    const refused = await rejection(wrong.send(batch, AbortSignal.timeout(30_000)));
+    assert.equal(refused.retryable, false, refused.message);
+    assert.match(refused.message, /Authorization Violation/i);
+  });
+});

@@ -19,6 +19,8 @@ export interface NatsServerOptions {
   maxPayload?: number;
   /** Clients must log in with this user and password. */
   user?: { name: string; password: string };
+  /** Clients must log in with this token. */
+  token?: string;
   /**
    * Decentralized auth (operator mode): an operator, an account with JetStream and a user whose `.creds` file the
    * server answers as {@link TestNats.credsFile}.
@@ -71,6 +73,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<TestNa
   const config = join(dir, "nats.conf");
   const lines = [`listen: "127.0.0.1:${port}"`, `jetstream { store_dir: ${JSON.stringify(join(dir, "store"))} }`];
   if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
+  if (options.token !== undefined) lines.push(`authorization { token: ${JSON.stringify(options.token)} }`);
   if (options.user) {
     lines.push(
       `authorization { user: ${JSON.stringify(options.user.name)}, password: ${JSON.stringify(options.user.password)} }`,
@@ -134,6 +137,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<TestNa
   writeFileSync(config, `${lines.join("\n")}\n`);
   const auth = {
     ...(options.user ? { user: options.user.name, pass: options.user.password } : {}),
+    ...(options.token !== undefined ? { token: options.token } : {}),
     ...(tls ? { tls: { ...tls } } : {}),
     ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
   };
