@@ -100,7 +100,6 @@ class NatsSink implements Sink {
   }
 
   async send(batch: readonly Delivery[], signal: AbortSignal): Promise<void> {
-    if (this.#closed) throw new SinkError("the NATS sink is closed", { retryable: false });
     signal.throwIfAborted();
     const messages = batch.map((d) => ({ event: d.event, subject: this.#template.render(d.event) }));
     let onAbort = () => {};
@@ -161,6 +160,7 @@ class NatsSink implements Sink {
 
   /** The connection, made when there is none or the last one closed (it does not reconnect: see `#open`). */
   #connect(): Promise<Connection> {
+    if (this.#closed) return Promise.reject(new SinkError("the NATS sink is closed", { retryable: false }));
     if (this.#connection === undefined) {
       const opening = this.#open();
       this.#connection = opening;

@@ -210,6 +210,23 @@ describe("NATS JetStream sink", () => {
     );
   });
 
+  it("lets go of its connection on close, and refuses to send after it", async () => {
+    const ours = async () => (await nats.connectionNames()).filter((n) => n === "kindwatch").length;
+    const before = await ours();
+    const { sink: s } = streamSink();
+    await s.send(deliveries(2), AbortSignal.timeout(30_000));
+    assert.equal(await ours(), before + 1);
+    // A send in flight when the sink closes settles (either way) rather than hanging.
+    const sending = s.send(deliveries(2), AbortSignal.timeout(30_000)).catch((err: unknown) => err);
+    await s.close();
+    await sending;
+    await waitFor("the sink's connection to be gone", async () => (await ours()) === before);
+    const err = await rejection(s.send(deliveries(1), AbortSignal.timeout(30_000)));
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /the NATS sink is closed/);
+    assert.equal(await ours(), before);
+  });
+
   it("refuses for good a stream that must exist and does not, or that does not cover the subject", async () => {
     const missing = await rejection(
       sink({ stream: uniqueName("ABSENT"), subject: `${uniqueName("kw")}.{resource}` }).send(

@@ -45,6 +45,8 @@ export interface TestNats {
   readonly pid: number | undefined;
   /** The client's CA, certificate and key files when the server requires mutual TLS. */
   tls: NatsTlsFiles | undefined;
+  /** The names of the clients connected now (the server's monitoring `/connz`). */
+  connectionNames(): Promise<string[]>;
   /** The user's `.creds` file when the server runs in operator mode. */
   credsFile: string | undefined;
   /** A connection of its own (reconnecting across restarts), for the test's checks; closed by `stop`. */
@@ -68,10 +70,15 @@ export async function startNats(options: NatsServerOptions = {}): Promise<TestNa
     throw new Error("nats-server is not installed: apt-get install -y nats-server (.ci/run does it in CI)");
   }
   const port = await freePort();
+  const monitorPort = await freePort();
   const url = `nats://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), "kindwatch-nats-"));
   const config = join(dir, "nats.conf");
-  const lines = [`listen: "127.0.0.1:${port}"`, `jetstream { store_dir: ${JSON.stringify(join(dir, "store"))} }`];
+  const lines = [
+    `listen: "127.0.0.1:${port}"`,
+    `http: "127.0.0.1:${monitorPort}"`,
+    `jetstream { store_dir: ${JSON.stringify(join(dir, "store"))} }`,
+  ];
   if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
   if (options.token !== undefined) lines.push(`authorization { token: ${JSON.stringify(options.token)} }`);
   if (options.user) {
@@ -194,6 +201,11 @@ export async function startNats(options: NatsServerOptions = {}): Promise<TestNa
     url,
     tls,
     credsFile,
+    async connectionNames() {
+      const res = await fetch(`http://127.0.0.1:${monitorPort}/connz`);
+      const connz = (await res.json()) as { connections?: { name?: string }[] };
+      return (connz.connections ?? []).map((c) => c.name ?? "");
+    },
     get pid() {
       return server?.pid;
     },
