@@ -166,7 +166,7 @@ describe("NATS JetStream sink", () => {
     const { stream, sink: s } = streamSink({ ackTimeoutMs: 300 });
     const batch = deliveries(5);
     await s.send(batch.slice(0, 1), AbortSignal.timeout(30_000));
-    nats.pause();
+    await nats.pause();
     let err: SinkError;
     try {
       const started = Date.now();
@@ -191,7 +191,7 @@ describe("NATS JetStream sink", () => {
     const gone = new AbortController();
     gone.abort(new Error("shutting down"));
     await assert.rejects(s.send(deliveries(3), gone.signal));
-    nats.pause();
+    await nats.pause();
     try {
       const controller = new AbortController();
       const started = Date.now();
@@ -266,6 +266,20 @@ describe("NATS JetStream sink", () => {
     );
     assert.equal(unstored.retryable, true, unstored.message);
     assert.match(unstored.message, /no JetStream stream takes subject nowhere\.apps\.deployments/);
+  });
+
+  it("creates its stream again when it is deleted under it", async () => {
+    const { stream, sink: s } = streamSink();
+    await s.send(deliveries(2), AbortSignal.timeout(30_000));
+    await nats.jsm.streams.delete(stream);
+    const batch = deliveries(3);
+    const err = await rejection(s.send(batch, AbortSignal.timeout(30_000)));
+    assert.equal(err.retryable, true, err.message);
+    await s.send(batch, AbortSignal.timeout(30_000));
+    assert.deepEqual(
+      ids(await nats.messages(stream)),
+      batch.map((d) => d.event.id),
+    );
   });
 
   it("adds the template's subjects to an existing stream it may create", async () => {

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type JetStreamManager, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
@@ -56,8 +57,11 @@ export interface TestNats {
   messages(stream: string): Promise<StoredMsg[]>;
   /** Kills the server at once (SIGKILL), as a crash would. */
   kill(): Promise<void>;
-  /** Stops (SIGSTOP) or continues (SIGCONT) the server: connected, but answering nothing, as a hung host. */
-  pause(): void;
+  /**
+   * Stops (SIGSTOP) or continues (SIGCONT) the server: connected, but answering nothing, as a hung host. `pause`
+   * resolves once the kernel shows it stopped: a signal lands a moment after it is sent, time enough to answer.
+   */
+  pause(): Promise<void>;
   resume(): void;
   /** Starts it again on the same port and store, and waits until JetStream answers. */
   restart(): Promise<void>;
@@ -222,7 +226,21 @@ export async function startNats(options: NatsServerOptions = {}): Promise<TestNa
       return out;
     },
     kill,
-    pause: () => server?.kill("SIGSTOP"),
+    async pause() {
+      const pid = server?.pid;
+      if (pid === undefined) throw new Error("nats-server is not running");
+      process.kill(pid, "SIGSTOP");
+      // Every thread: Go runs the server on several, and each stops on its own.
+      await waitFor(`nats-server (pid ${pid}) to be stopped`, async () => {
+        const states = await Promise.all(
+          (await readdir(`/proc/${pid}/task`)).map(async (tid) => {
+            const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8");
+            return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+          }),
+        );
+        return states.every((state) => state === "T");
+      });
+    },
     resume: () => server?.kill("SIGCONT"),
     async restart() {
       const seen = reconnects;
