@@ -18,9 +18,9 @@ export class UsageError extends Error {
 }
 
 /** The commands. */
-export type Command = "watch" | "kinds" | "get" | "gateway" | "operator" | "help" | "version";
+export type Command = "watch" | "kinds" | "get" | "gateway" | "operator" | "rbac" | "help" | "version";
 
-const commands: readonly Command[] = ["watch", "kinds", "get", "gateway", "operator", "help", "version"];
+const commands: readonly Command[] = ["watch", "kinds", "get", "gateway", "operator", "rbac", "help", "version"];
 
 const options = {
   kubeconfig: { type: "string" },
@@ -71,6 +71,7 @@ const options = {
   "retry-period": { type: "string" },
   "metrics-listen": { type: "string" },
   "service-url-template": { type: "string" },
+  name: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -178,6 +179,10 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
     ],
     outputs: [""],
   },
+  rbac: {
+    flags: [...connection, "namespace", "all-namespaces", "all-resources", "output", "name"],
+    outputs: ["", "yaml", "json"],
+  },
   help: { flags: ["help"], outputs: [""] },
   version: { flags: ["help"], outputs: [""] },
 };
@@ -267,6 +272,8 @@ export interface Invocation {
   readonly metricsListen?: string;
   /** `operator --service-url-template`: a Service's URL, with {name}, {namespace} and {port}. */
   readonly serviceUrlTemplate?: string;
+  /** `rbac --name`: the name of the ClusterRole (and Role) printed. */
+  readonly name?: string;
 }
 
 /** An output format and its argument: `jsonpath={.a}` is format "jsonpath" with template "{.a}". */
@@ -367,12 +374,12 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const { values, positionals, tokens } = parsed;
   const [first, ...args] = positionals;
   if (first !== undefined && !isCommand(first)) {
-    throw new UsageError(`unknown command "${first}": use watch, kinds, get, gateway or operator`);
+    throw new UsageError(`unknown command "${first}": use watch, kinds, get, gateway, operator or rbac`);
   }
   const command = first;
   const flagWithoutCommand = tokens.find((t) => t.kind === "option" && t.name !== "help" && t.name !== "version");
   if (!command && flagWithoutCommand?.kind === "option") {
-    throw new UsageError(`${flagWithoutCommand.rawName} needs a command: watch, kinds, get, gateway or operator`);
+    throw new UsageError(`${flagWithoutCommand.rawName} needs a command: watch, kinds, get, gateway, operator or rbac`);
   }
   if (command) {
     const allowed = accepts[command];
@@ -464,6 +471,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       metricsListen: values["metrics-listen"],
       serviceUrlTemplate: values["service-url-template"],
     }),
+    ...definedProps({ name: values.name }),
   };
 }
 
