@@ -15,10 +15,11 @@ import type { KubeObject } from "../../src/object/types.js";
 import type { WatchAllOptions } from "../../src/watchall/engine.js";
 import { type RbacRule, watchAllRules } from "../../src/watchall/rbac.js";
 import { CliProcess, runCli } from "../support/cli.js";
+import { crdsGvr } from "../support/client.js";
 import { createCrd } from "../support/crds.js";
 import { createNamespace, type FaultCluster, faultCluster } from "../support/faults.js";
 import { type ServiceAccountKubeconfig, serviceAccountKubeconfig } from "../support/serviceaccount.js";
-import { uniqueName, waitFor } from "../support/wait.js";
+import { outcome, uniqueName, waitFor } from "../support/wait.js";
 import { EventLog, engineCluster, fastRetries, simpleCrd, transportFor, uniqueGroup } from "../support/watchall.js";
 
 const rbac = "rbac.authorization.k8s.io";
@@ -213,7 +214,9 @@ describe("kindwatch rbac: the least read-only RBAC of a watch", () => {
 
   async function enoughIn(options: WatchAllOptions, kinds: readonly string[]): Promise<Run> {
     const run = engineAsServiceAccount(options);
-    await run.log.engine.synced();
+    // Without discovery the initial sync never comes: a deadline, not a hang.
+    const sync = await waitFor("the engine's initial sync", outcome(run.log.engine.synced()));
+    assert.ok("resolved" in sync, String(sync));
     const status = run.log.engine.status().kinds;
     assert.deepEqual(status.map((k) => `${k.resource}.${k.group}`).sort(), [...kinds].sort());
     for (const k of status) assert.equal(k.state, "synced", `${k.resource}.${k.group}: ${k.reason ?? ""}`);
@@ -383,13 +386,14 @@ describe("kindwatch rbac: the least read-only RBAC of a watch", () => {
     );
     const rules = (docs[0] as { rules: RbacRule[] }).rules;
     await setRules({ cluster: rules, namespaced: [] });
-    const run = await assertEnough({}, [
-      `gizmos.${one.group}`,
-      `gizmos.${namesake.group}`,
-      `gadgets.${group}`,
-      `doohickeys.${group}`,
-      `widgets.${group}`,
-    ]);
+    // The CRDs there are now (the group's later kind too, unless the test before failed short of making it).
+    const crds = await env.admin.client.resource(crdsGvr).list();
+    const served = crds.items.map((crd) => {
+      const spec = crd.spec as { group: string; names: { plural: string } };
+      return `${spec.names.plural}.${spec.group}`;
+    });
+    assert.ok(served.includes(`gizmos.${namesake.group}`), served.join(" "));
+    const run = await assertEnough({}, served);
     await run.stop();
   });
 
