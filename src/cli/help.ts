@@ -201,10 +201,9 @@ Usage:
   kindwatch rbac [KIND...] [flags]
 
 Computed from the server's discovery, as the watch resolves the kinds: list and watch on each kind watched (the
-watch never reads single objects), grouped by API group; '*' of a group the selection names as a whole, so its kinds
-to come are covered. Also what the watch itself needs: list and watch on CustomResourceDefinitions and APIServices
-(how it follows kinds as they come and go), create on SelfSubjectAccessReviews (it asks before listing a kind), and
-get on the discovery URLs. Custom kinds installed later (with no KIND, or a category) are not covered: run it again.
+watch never reads single objects), grouped by API group. Also what the watch itself needs: list and watch on
+CustomResourceDefinitions and APIServices (how it follows kinds as they come and go), create on
+SelfSubjectAccessReviews (it asks before listing a kind), and get on the discovery URLs. Custom kinds installed later (with no KIND, or a category) are not covered: run it again.
 With -n NS, the kinds are granted by a Role in NS (the watch reads that namespace only) and the rest by the
 ClusterRole; bind both.
 
