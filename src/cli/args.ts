@@ -18,9 +18,19 @@ export class UsageError extends Error {
 }
 
 /** The commands. */
-export type Command = "watch" | "kinds" | "get" | "gateway" | "operator" | "export" | "help" | "version";
+export type Command = "watch" | "kinds" | "get" | "gateway" | "operator" | "export" | "rbac" | "help" | "version";
 
-const commands: readonly Command[] = ["watch", "kinds", "get", "gateway", "operator", "export", "help", "version"];
+const commands: readonly Command[] = [
+  "watch",
+  "kinds",
+  "get",
+  "gateway",
+  "operator",
+  "export",
+  "rbac",
+  "help",
+  "version",
+];
 
 const options = {
   kubeconfig: { type: "string" },
@@ -76,6 +86,7 @@ const options = {
   data: { type: "string" },
   "latest-state": { type: "boolean" },
   "cluster-name": { type: "string" },
+  name: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -203,6 +214,10 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
     ],
     outputs: [""],
   },
+  rbac: {
+    flags: [...connection, "namespace", "all-namespaces", "all-resources", "output", "name"],
+    outputs: ["", "yaml", "json"],
+  },
   help: { flags: ["help"], outputs: [""] },
   version: { flags: ["help"], outputs: [""] },
 };
@@ -302,6 +317,8 @@ export interface Invocation {
   readonly latestState: boolean;
   /** `export --cluster-name`: the cluster's name in each event's source. */
   readonly clusterName?: string;
+  /** `rbac --name`: the name of the ClusterRole (and Role) printed. */
+  readonly name?: string;
 }
 
 /** An output format and its argument: `jsonpath={.a}` is format "jsonpath" with template "{.a}". */
@@ -402,12 +419,12 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const { values, positionals, tokens } = parsed;
   const [first, ...args] = positionals;
   if (first !== undefined && !isCommand(first)) {
-    throw new UsageError(`unknown command "${first}": use watch, kinds, get, gateway or operator`);
+    throw new UsageError(`unknown command "${first}": use watch, kinds, get, gateway, operator, export or rbac`);
   }
   const command = first;
   const flagWithoutCommand = tokens.find((t) => t.kind === "option" && t.name !== "help" && t.name !== "version");
   if (!command && flagWithoutCommand?.kind === "option") {
-    throw new UsageError(`${flagWithoutCommand.rawName} needs a command: watch, kinds, get, gateway or operator`);
+    throw new UsageError(`${flagWithoutCommand.rawName} needs a command: watch, kinds, get, gateway, operator or rbac`);
   }
   if (command) {
     const allowed = accepts[command];
@@ -502,6 +519,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     ...definedProps({ sink: values.sink, data: values.data, clusterName: values["cluster-name"] }),
     kinds: commaList(values.kinds).filter((k) => k !== ""),
     latestState: values["latest-state"] ?? false,
+    ...definedProps({ name: values.name }),
   };
 }
 

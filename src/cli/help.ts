@@ -24,6 +24,7 @@ Usage:
   kindwatch gateway [flags]           an OpenAI-compatible gateway, configured through its admin API
   kindwatch operator [flags]          the AI-model operator: AI custom resources into workloads and gateway routes
   kindwatch export --sink URL [flags] every change delivered to a sink as CloudEvents, at least once
+  kindwatch rbac [KIND...] [flags]    the least read-only ClusterRole that 'kindwatch watch' needs for those kinds
   kindwatch help [COMMAND]            this help, or a command's
   kindwatch version                   the version (also --version)
 
@@ -235,6 +236,27 @@ ${connectionFlags}
 
 SIGTERM or SIGINT stops reading, delivers what it can for up to 5 s, saves the checkpoint and exits (143 or 130).`,
 
+  rbac: `kindwatch rbac: the least read-only RBAC under which 'kindwatch watch' with the same kinds and flags watches
+every kind it selects, never '*' on '*'.
+
+Usage:
+  kindwatch rbac [KIND...] [flags]
+
+Computed from the server's discovery, as the watch resolves the kinds: list and watch on each kind watched (the
+watch never reads single objects), grouped by API group. Also what the watch itself needs: list and watch on
+CustomResourceDefinitions and APIServices (how it follows kinds as they come and go), create on
+SelfSubjectAccessReviews (it asks before listing a kind), and get on the discovery URLs. Custom kinds installed later (with no KIND, or a category) are not covered: run it again.
+With -n NS, the kinds are granted by a Role in NS (the watch reads that namespace only) and the rest by the
+ClusterRole; bind both.
+
+Flags:
+  -n, --namespace NS        as 'kindwatch watch -n': the kinds in a Role in NS, cluster-scoped kinds left out
+  -A, --all-namespaces      all namespaces (the default)
+      --all-resources       built-in kinds too
+      --name NAME           the ClusterRole's (and Role's) name; default kindwatch-watch
+  -o, --output FORMAT       yaml (the default) or json
+
+${connectionFlags}`,
   help: `kindwatch help [COMMAND]: the help of kindwatch, or of one command.`,
   version: `kindwatch version: prints the version of kindwatch.`,
 };

@@ -14,14 +14,17 @@ export interface Selection {
 }
 
 /**
- * The kinds the user named (`words`, default the command's arguments), resolved as kubectl does. Each named kind is listed once first, so that a kind the user
- * may not read fails here with the server's reason instead of waiting in quarantine.
+ * The kinds the user named (`options.words`, default the command's arguments), resolved as kubectl does. Unless
+ * `options.probe` is false, each named kind is listed once first, so that a kind the user may not read fails here with
+ * the server's reason instead of waiting in quarantine.
  */
 export async function selection(
   ctx: CommandContext,
   cluster: Cluster,
-  words: readonly string[] = ctx.inv.args,
+  options: { readonly words?: readonly string[]; readonly probe?: boolean } = {},
 ): Promise<Selection> {
+  const words = options.words ?? ctx.inv.args;
+  const probe = options.probe ?? true;
   if (words.length === 0) return { allResources: ctx.inv.allResources, accepts: () => true };
   const kinds: string[] = [];
   const categories: string[] = [];
@@ -40,10 +43,13 @@ export async function selection(
       if (ctx.inv.namespace && !r.namespaced) {
         throw new CliError(`${name} is cluster-scoped: -n/--namespace does not apply to it; watch it without -n`);
       }
-      const base = cluster.resource(r);
-      const client = ctx.inv.namespace ? base.namespace(ctx.inv.namespace) : base;
-      await client.list({ limit: 1, signal: ctx.signal });
-      kinds.push(r.resource);
+      if (probe) {
+        const base = cluster.resource(r);
+        const client = ctx.inv.namespace ? base.namespace(ctx.inv.namespace) : base;
+        await client.list({ limit: 1, signal: ctx.signal });
+      }
+      // Qualified: the engine then watches this group's resource only, not every group's of the same name.
+      kinds.push(`${r.resource}.${r.group}`);
       const groups = groupsByResource.get(r.resource) ?? new Set<string>();
       groups.add(r.group);
       groupsByResource.set(r.resource, groups);

@@ -11,7 +11,7 @@ import { type Logger, type LoggerOption, loggerOf } from "../cache/log.js";
 import { listWatchOf } from "../cache/watcher.js";
 import type { DynamicClient } from "../client/resource.js";
 import type { DiscoveryClient } from "../discovery/client.js";
-import { isBuiltinGroup, preferredResources } from "../discovery/snapshot-mapper.js";
+import { preferredResources } from "../discovery/snapshot-mapper.js";
 import type { ApiResource, DiscoveryResult } from "../discovery/types.js";
 import type { Transport } from "../http/transport.js";
 import type { KubeObject } from "../object/types.js";
@@ -21,7 +21,7 @@ import { accessDenied } from "./access.js";
 import { Channel } from "./channel.js";
 import { type CheckpointKind, ghost, Ledger, readCheckpoint, stamp, writeCheckpoint } from "./checkpoint.js";
 import { crdEssentials, crdResource } from "./crds.js";
-import { filtered, isUnavailable, isWatchable, namesKind, objectScope, selected } from "./filter.js";
+import { filtered, isUnavailable, isWanted, isWatchable, objectScope, selected } from "./filter.js";
 import { type KindHost, KindWatch } from "./kind.js";
 import { Slots } from "./slots.js";
 import {
@@ -357,7 +357,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
     for (const r of this.#discovered) {
       const gr = groupResource(r);
       if (this.#deletedCrds.has(gr) || this.#crdResources.has(gr)) continue;
-      if (o.allResources || !isBuiltinGroup(r.group) || (o.include && namesKind(o.include, r))) consider(r);
+      if (isWanted(r, o)) want.set(gr, r);
     }
     for (const r of this.#crdResources.values()) consider(r);
     return want;

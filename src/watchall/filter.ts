@@ -1,6 +1,7 @@
 /** Choosing which discovered kinds to watch, and which of their objects. */
 import { type ListWatch, type Selection, wrapListWatch } from "../cache/watcher.js";
 import type { WatchEvent, WatchOptions, WatchSink } from "../client/options.js";
+import { isBuiltinGroup } from "../discovery/snapshot-mapper.js";
 import type { ApiResource, DiscoveryResult } from "../discovery/types.js";
 import type { KubeObject } from "../object/types.js";
 import { definedProps } from "../util/defined.js";
@@ -15,11 +16,12 @@ function namesKinds(filter: KindFilter): boolean {
   return (filter.groups?.length ?? 0) + (filter.kinds?.length ?? 0) + (filter.categories?.length ?? 0) > 0;
 }
 
-/** Whether `filter` names `r` by group, kind, resource or category. */
+/** Whether `filter` names `r` by group, kind, resource (plain, or `resource.group` for one group's) or category. */
 export function namesKind(filter: KindFilter, r: ApiResource): boolean {
   if (filter.groups?.includes(r.group)) return true;
   const kinds = lower(filter.kinds);
-  if (kinds.includes(r.kind.toLowerCase()) || kinds.includes(r.resource.toLowerCase())) return true;
+  const names = [r.kind, r.resource, `${r.resource}.${r.group}`].map((n) => n.toLowerCase());
+  if (names.some((n) => kinds.includes(n))) return true;
   return (r.categories ?? []).some((c) => filter.categories?.includes(c));
 }
 
@@ -36,6 +38,23 @@ export function selected(r: ApiResource, include?: KindFilter, exclude?: KindFil
   if (include && namesKinds(include) && !namesKind(include, r)) return false;
   if (include?.namespaces?.length && !r.namespaced) return false;
   return !(exclude && namesKinds(exclude) && namesKind(exclude, r));
+}
+
+/** The engine options that choose kinds. */
+export interface KindSelection {
+  readonly include?: KindFilter | undefined;
+  readonly exclude?: KindFilter | undefined;
+  readonly allResources?: boolean | undefined;
+}
+
+/**
+ * Whether the engine watches discovered kind `r`: watchable and selected, and custom, named by `include`, or built in
+ * with `allResources`.
+ */
+export function isWanted(r: ApiResource, options: KindSelection): boolean {
+  if (!isWatchable(r) || !selected(r, options.include, options.exclude)) return false;
+  const { include } = options;
+  return options.allResources === true || !isBuiltinGroup(r.group) || (include !== undefined && namesKind(include, r));
 }
 
 /** Whether `group/version` is one that discovery could not read now (its resources are missing, not gone). */

@@ -69,7 +69,7 @@ export type WatchAllEvent = ObjectEvent | KindEvent;
 export interface KindFilter {
   /** API groups; `""` is the core group. */
   readonly groups?: readonly string[] | undefined;
-  /** Kinds (`Widget`) or resources (`widgets`), case-insensitive. */
+  /** Kinds (`Widget`) or resources (`widgets`; `widgets.example.com`, `pods.` for one group's only), case-insensitive. */
   readonly kinds?: readonly string[] | undefined;
   readonly categories?: readonly string[] | undefined;
   /**

@@ -64,7 +64,10 @@ describe("kindwatch: errors and exit codes", () => {
     assert.match(watchHelp.stdout, /--checkpoint FILE/);
 
     const cases: [string[], RegExp][] = [
-      [["frobnicate"], /^error: unknown command "frobnicate": use watch, kinds, get, gateway or operator$/],
+      [
+        ["frobnicate"],
+        /^error: unknown command "frobnicate": use watch, kinds, get, gateway, operator, export or rbac$/,
+      ],
       [["get"], /^error: kindwatch get needs a KIND/],
       [["get", "pods", "--counts"], /^error: kindwatch get takes no flag --counts$/],
       [["get", "pods", "--bogus"], /^error: unknown flag --bogus$/],

@@ -132,8 +132,8 @@ describe("cli: the command line", () => {
 
   it("rejects what a command does not take, naming the command", () => {
     const cases: [string[], string, string | undefined][] = [
-      [["bogus"], 'unknown command "bogus": use watch, kinds, get, gateway or operator', undefined],
-      [["-A"], "-A needs a command: watch, kinds, get, gateway or operator", undefined],
+      [["bogus"], 'unknown command "bogus": use watch, kinds, get, gateway, operator, export or rbac', undefined],
+      [["-A"], "-A needs a command: watch, kinds, get, gateway, operator or rbac", undefined],
       [["get", "--counts"], "kindwatch get takes no flag --counts", "get"],
       [["kinds", "-A"], "kindwatch kinds takes no flag -A", "kinds"],
       [["kinds", "--nope"], "unknown flag --nope", "kinds"],

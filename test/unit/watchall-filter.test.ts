@@ -43,6 +43,17 @@ describe("selected", () => {
     assert.equal(selected(node, { groups: [""] }), true, "the core group is named by the empty string");
   });
 
+  it("a resource qualified by its group (`pods.` for the core group) names that group's resource only", () => {
+    const namesake = res("other.io", "Widget");
+    const pod = res("", "Pod");
+    const metricsPod = res("metrics.k8s.io", "Pod");
+    assert.equal(selected(widget, { kinds: ["widgets.example.com"] }), true);
+    assert.equal(selected(namesake, { kinds: ["widgets.example.com"] }), false);
+    assert.equal(selected(pod, { kinds: ["pods."] }), true);
+    assert.equal(selected(metricsPod, { kinds: ["pods."] }), false);
+    assert.equal(selected(metricsPod, { kinds: ["pods"] }), true, "unqualified, every group's");
+  });
+
   it("excludes kinds named by the exclude filter, even when included", () => {
     assert.equal(selected(widget, undefined, { categories: ["toys"] }), false);
     assert.equal(selected(widget, { groups: ["example.com"] }, { kinds: ["Widget"] }), false);

@@ -103,7 +103,7 @@ export async function exportCommand(ctx: CommandContext): Promise<number> {
     const cluster = ctx.cluster();
     // Reaches the server and checks the credentials before anything else, as watch does.
     await cluster.discovery.snapshot({ signal });
-    const selected = await selection(ctx, cluster, [...inv.args, ...inv.kinds]);
+    const selected = await selection(ctx, cluster, { words: [...inv.args, ...inv.kinds] });
     await checkCheckpoint(inv.checkpoint);
     const registry = new Registry();
     const exporter = new Exporter({
