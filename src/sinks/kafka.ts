@@ -61,6 +61,7 @@ interface KafkaJSFailure {
   readonly message?: unknown;
   readonly cause?: unknown;
   readonly originalError?: unknown;
+  readonly retriable?: unknown;
 }
 
 /** The chain of failures behind `err` (kafkajs wraps the broker's answer in retry and non-retriable errors). */
@@ -80,14 +81,23 @@ function protocolErrorType(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Maps a kafkajs failure to a {@link SinkError}: what a later try can get past is retryable, the rest is not. */
+/** kafkajs' own errors that say "not now" although it marks them non-retriable: waits on its internal locks. */
+const transientKafkaJSErrors = new Set(["KafkaJSTimeout", "KafkaJSLockTimeout"]);
+
+/**
+ * Maps a kafkajs failure to a {@link SinkError}: what a later try can get past is retryable (a broker down or hung, a
+ * leader election, a lost producer id), the rest is not (a record too large, an authorization or configuration error).
+ */
 export function kafkaSinkError(err: unknown, what: string): SinkError {
+  const chain = failureChain(err);
   const type = protocolErrorType(err);
-  const names = failureChain(err).map((f) => f.name);
+  // kafkajs wraps the last failure of its own retries; the innermost one says what went wrong.
+  const root = chain[chain.length - 1];
   const permanent =
     (type !== undefined && permanentProtocolErrors.has(type)) ||
-    names.includes("KafkaJSSASLAuthenticationError") ||
-    names.includes("KafkaJSServerDoesNotSupportApiKey");
+    (root?.retriable === false &&
+      !(type !== undefined && producerStateErrors.has(type)) &&
+      !transientKafkaJSErrors.has(String(root.name)));
   const detail = err instanceof Error ? err.message : String(err);
   return new SinkError(`${what}: ${type === undefined ? detail : `${type}: ${detail}`}`, {
     retryable: !permanent,
@@ -156,7 +166,15 @@ export class KafkaSink implements Sink {
     if (this.#closed) throw new SinkError(`${this.name}: closed`, { retryable: false });
     if (signal.aborted) throw aborted(signal, this.name);
     if (batch.length === 0) return;
-    const messages = batch.map((d) => kafkaRecord(d, this.#mode));
+    let messages: Message[];
+    try {
+      messages = batch.map((d) => kafkaRecord(d, this.#mode));
+    } catch (err) {
+      throw new SinkError(`${this.name}: cannot encode the batch as Kafka records: ${String(err)}`, {
+        retryable: false,
+        cause: err,
+      });
+    }
     const connecting = this.#connect();
     let onAbort: (() => void) | undefined;
     const abort = new Promise<never>((_, reject) => {

@@ -73,7 +73,7 @@ describe("Kafka sink", () => {
   };
 
   before(async () => {
-    kafka = await startKafka({ topics: ["kindwatch", "structured", "outage", "hung", "big"] });
+    kafka = await startKafka({ topics: ["kindwatch", "structured", "outage", "hung", "resent", "big"] });
   });
   after(async () => {
     await Promise.all(sinks.map((s) => s.close()));
@@ -194,6 +194,31 @@ describe("Kafka sink", () => {
     await s.send(batch, live());
     const records = await kafka.read("hung", 10);
     assert.ok(records.some((r) => r.headers.ce_id === batch[4]?.event.id));
+  });
+
+  test("a produce re-sent after its answer timed out is stored once (idempotent producer)", async () => {
+    const s = sink({ topic: "resent", requestTimeoutMs: 500 });
+    const warmup = deliveries(3, 3);
+    await s.send(warmup, live());
+    const batch = deliveries(30, 3);
+    kafka.pause();
+    let sending: Promise<void>;
+    try {
+      sending = s.send(batch, live());
+      // The broker stays hung longer than the request timeout, so kafkajs gives the produce up and sends it again:
+      // both copies wait in the broker's socket for it to wake up.
+      await new Promise((r) => setTimeout(r, 1200));
+    } finally {
+      kafka.resume();
+    }
+    await sending.catch(async (err: unknown) => {
+      if (!(err instanceof SinkError) || !err.retryable) throw err;
+      await s.send(batch, live());
+    });
+    const sent = [...warmup, ...batch];
+    const records = await kafka.read("resent", sent.length);
+    assert.equal(await kafka.acknowledged("resent"), sent.length, "no record stored twice");
+    assert.deepEqual(idsByKey(records), sentIdsByKey(sent));
   });
 
   test("a record larger than the broker takes is not retryable", async () => {
