@@ -86,7 +86,8 @@ const transientKafkaJSErrors = new Set(["KafkaJSTimeout", "KafkaJSLockTimeout"])
 
 /**
  * Maps a kafkajs failure to a {@link SinkError}: what a later try can get past is retryable (a broker down or hung, a
- * leader election, a lost producer id), the rest is not (a record too large, an authorization or configuration error).
+ * leader election, a lost producer id), the rest is not (a record too large or that cannot be encoded, an authorization
+ * or configuration error).
  */
 export function kafkaSinkError(err: unknown, what: string): SinkError {
   const chain = failureChain(err);
@@ -95,6 +96,9 @@ export function kafkaSinkError(err: unknown, what: string): SinkError {
   const root = chain[chain.length - 1];
   const permanent =
     (type !== undefined && permanentProtocolErrors.has(type)) ||
+    // A record kafkajs cannot encode fails the same way every time.
+    root instanceof TypeError ||
+    root instanceof RangeError ||
     (root?.retriable === false &&
       !(type !== undefined && producerStateErrors.has(type)) &&
       !transientKafkaJSErrors.has(String(root.name)));

@@ -221,6 +221,20 @@ describe("Kafka sink", () => {
     assert.deepEqual(idsByKey(records), sentIdsByKey(sent));
   });
 
+  test("a change that cannot be encoded is not retryable", async () => {
+    const [change] = deliveries(1, 1);
+    assert.ok(change);
+    const unencodable: Delivery = { key: change.key, event: { ...change.event, data: { count: 10n } } };
+    const err = await sink({ topic: "big" })
+      .send([unencodable], live())
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof SinkError, String(err));
+    assert.equal(err.retryable, false, err.message);
+  });
+
   test("a record larger than the broker takes is not retryable", async () => {
     const [small] = deliveries(1, 1);
     assert.ok(small);
