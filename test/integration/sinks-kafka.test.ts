@@ -252,4 +252,21 @@ describe("Kafka sink", () => {
     assert.equal(err.retryable, false, err.message);
     assert.match(err.message, /MESSAGE_TOO_LARGE/);
   });
+
+  test("a broker that refuses the client as unauthorized is not retried", async () => {
+    const locked = await startKafka({ topics: ["kindwatch"], denyAll: true });
+    try {
+      const denied = new KafkaSink({ brokers: locked.brokers, connectionTimeoutMs: 1000 });
+      sinks.push(denied);
+      const err = await denied.send(deliveries(1, 1), live()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof SinkError, String(err));
+      assert.equal(err.retryable, false, err.message);
+      assert.match(err.message, /AUTHORIZATION_FAILED/);
+    } finally {
+      await locked.stop();
+    }
+  });
 });

@@ -97,6 +97,8 @@ export interface StartKafkaOptions {
   readonly topics?: readonly string[];
   /** Partitions of each topic; default 3, so that keys spread. */
   readonly partitions?: number;
+  /** Turns on ACLs and grants none, so every request is refused as unauthorized (the harness's reads too). */
+  readonly denyAll?: boolean;
 }
 
 /** Starts kfake on 127.0.0.1 and answers once it listens. */
@@ -107,6 +109,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<TestK
   const dataDir = join(processTempDir("kindwatch-kafka"), uniqueName("broker"));
   const args = ["-port", String(port), "-data-dir", dataDir, "-partitions", String(options.partitions ?? 3)];
   for (const topic of options.topics ?? ["kindwatch"]) args.push("-topic", topic);
+  if (options.denyAll) args.push("-deny-all");
   let server: ChildProcess | undefined;
 
   async function launch() {

@@ -35,6 +35,7 @@ func main() {
 	flag.Var(&topics, "topic", "topic to create at start (repeatable)")
 	brokerConfigs := make(configs)
 	flag.Var(brokerConfigs, "c", "broker config key=value (repeatable)")
+	denyAll := flag.Bool("deny-all", false, "turn on ACLs and grant none: every client is refused")
 	flag.Parse()
 
 	opts := []kfake.Opt{kfake.Ports(*port), kfake.DefaultNumPartitions(*partitions)}
@@ -44,6 +45,9 @@ func main() {
 	if *dataDir != "" {
 		// Every write reaches the disk before the produce is answered, so an acknowledged record survives a kill.
 		opts = append(opts, kfake.DataDir(*dataDir), kfake.SyncWrites())
+	}
+	if *denyAll {
+		opts = append(opts, kfake.EnableACLs())
 	}
 	if len(brokerConfigs) > 0 {
 		opts = append(opts, kfake.BrokerConfigs(brokerConfigs))
