@@ -6,6 +6,7 @@
  */
 import { CloudEvent, Kafka as CloudEventsKafka, type CloudEventV1 } from "cloudevents";
 import type { IHeaders, KafkaConfig as KafkaJSConfig, Message, Producer, ProducerConfig } from "kafkajs";
+import { ConfigError } from "../config/errors.js";
 import { type Delivery, type Sink, SinkError } from "./types.js";
 
 /** How a CloudEvent rides a Kafka record: attributes as `ce_*` headers (binary) or the whole event as JSON (structured). */
@@ -257,4 +258,39 @@ export class KafkaSink implements Sink {
     await producer.connect();
     return producer;
   }
+}
+
+const urlParams = new Set(["broker", "mode", "tls", "max-batch"]);
+
+/**
+ * The Kafka sink a URL names: `kafka://host:9092/topic?broker=host2:9092&mode=structured&tls=true&max-batch=500`
+ * (port 9092 by default, topic `kindwatch` when the path is empty, more bootstrap brokers as repeated `broker`).
+ * Throws a {@link ConfigError} with a one-line message for anything it does not understand.
+ */
+export function kafkaSinkFromUrl(url: URL): KafkaSink {
+  const shown = new URL(url.href);
+  // A message may reach logs: the URL is shown without what the user put before the @.
+  shown.username = "";
+  shown.password = "";
+  const fail = (why: string) =>
+    new ConfigError(`sink ${shown.href}: ${why} (kafka://host:9092/topic?broker=host2:9092&mode=binary|structured)`);
+  if (url.protocol !== "kafka:") throw fail("not a kafka:// URL");
+  if (url.hostname === "") throw fail("no broker");
+  if (url.username !== "" || url.password !== "") throw fail("credentials do not belong in the URL");
+  for (const name of url.searchParams.keys()) if (!urlParams.has(name)) throw fail(`unknown parameter ${name}`);
+  const brokers = [`${url.hostname}:${url.port || "9092"}`, ...url.searchParams.getAll("broker")];
+  for (const broker of brokers)
+    if (!/^[^\s/:]+:\d+$|^\[[0-9a-fA-F:.]+\]:\d+$/.test(broker)) throw fail(`bad broker ${broker}`);
+  const topic = decodeURIComponent(url.pathname.replace(/^\//, "")) || "kindwatch";
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) throw fail(`bad topic ${topic}`);
+  const mode = url.searchParams.get("mode") ?? "binary";
+  if (mode !== "binary" && mode !== "structured") throw fail(`mode must be binary or structured, not ${mode}`);
+  const tls = url.searchParams.get("tls") ?? "false";
+  if (tls !== "true" && tls !== "false") throw fail(`tls must be true or false, not ${tls}`);
+  const maxBatchParam = url.searchParams.get("max-batch");
+  const maxBatch = maxBatchParam === null ? undefined : Number(maxBatchParam);
+  if (maxBatch !== undefined && !(Number.isInteger(maxBatch) && maxBatch > 0)) {
+    throw fail(`max-batch must be a positive integer, not ${maxBatchParam}`);
+  }
+  return new KafkaSink({ brokers, topic, mode, ssl: tls === "true", maxBatch });
 }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { CloudEvent, Kafka as CloudEventsKafka, type KafkaMessage } from "cloudevents";
-import { KafkaSink, type KafkaSinkOptions } from "../../src/sinks/kafka.js";
+import { KafkaSink, type KafkaSinkOptions, kafkaSinkFromUrl } from "../../src/sinks/kafka.js";
 import { type Delivery, SinkError } from "../../src/sinks/types.js";
 import { type ReadRecord, startKafka, type TestKafka } from "../support/kafka.js";
 import { outcome, uniqueName, waitFor } from "../support/wait.js";
@@ -127,9 +127,12 @@ describe("Kafka sink", () => {
     assert.deepEqual(idsByKey(records), sentIdsByKey(sent));
   });
 
-  test("structured mode: the record's value is the whole event as application/cloudevents+json", async () => {
+  test("structured mode (a sink made from its URL): the record's value is the whole event as JSON", async () => {
     const sent = deliveries(10, 3);
-    await sink({ topic: "structured", mode: "structured" }).send(sent, live());
+    const s = kafkaSinkFromUrl(new URL(`kafka://${kafka.brokers[0]}/structured?mode=structured&max-batch=10`));
+    sinks.push(s);
+    assert.equal(s.maxBatch, 10);
+    await s.send(sent, live());
     const records = await kafka.read("structured", 10);
     assert.equal(records.length, 10);
     for (const r of records) {
