@@ -1,8 +1,10 @@
 /**
  * The Kafka sink: each change becomes one Kafka record, keyed by the object's uid so one object's events land in one
  * partition, in order. The producer is idempotent and waits for acks=all, so a send resolves only when every in-sync
- * replica has every record of the batch, and a retried send of the same batch is de-duplicated by the broker while the
- * producer lives. Records follow the CloudEvents Kafka protocol binding, built with the SDK's `Kafka` binding.
+ * replica has every record of the batch, and a produce kafkajs re-sends after a timeout is stored once. A send that
+ * fails is sent again by the exporter through a new producer, so it may be stored twice (at least once; the
+ * CloudEvent `id` says which). Records follow the CloudEvents Kafka protocol binding, built with the SDK's `Kafka`
+ * binding.
  */
 import { CloudEvent, Kafka as CloudEventsKafka, type CloudEventV1 } from "cloudevents";
 import type { IHeaders, KafkaConfig as KafkaJSConfig, Message, Producer, ProducerConfig } from "kafkajs";
@@ -52,7 +54,7 @@ const permanentProtocolErrors = new Set([
   "POLICY_VIOLATION",
 ]);
 
-/** Errors after which the broker no longer knows the producer's id or sequence: only a new producer gets past them. */
+/** Errors after which the broker no longer knows the producer's id or sequence: the new producer of the next try gets past. */
 const producerStateErrors = new Set(["OUT_OF_ORDER_SEQUENCE_NUMBER", "UNKNOWN_PRODUCER_ID", "INVALID_PRODUCER_EPOCH"]);
 
 /** kafkajs' failures, as far as the sink reads them. */
@@ -156,6 +158,8 @@ export class KafkaSink implements Sink {
   readonly #topic: string;
   readonly #mode: KafkaContentMode;
   #producer: Promise<Producer> | undefined;
+  /** Settles once every send so far has settled. */
+  #tail: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(options: KafkaSinkOptions) {
@@ -180,13 +184,22 @@ export class KafkaSink implements Sink {
         cause: err,
       });
     }
-    const connecting = this.#connect();
     let onAbort: (() => void) | undefined;
     const abort = new Promise<never>((_, reject) => {
       onAbort = () => reject(aborted(signal, this.name));
       signal.addEventListener("abort", onAbort, { once: true });
     });
+    // One produce at a time: kafkajs hands a timed-out produce's sequence numbers back, and a concurrent produce that
+    // takes them is answered as a duplicate of the first one if that one was written after all, so it is lost.
+    const previous = this.#tail;
+    let release = () => {};
+    this.#tail = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let connecting: Promise<Producer> | undefined;
     try {
+      await Promise.race([previous, abort]);
+      connecting = this.#connect();
       const producer = await Promise.race([connecting, abort]);
       await Promise.race([
         producer.send({
@@ -198,16 +211,16 @@ export class KafkaSink implements Sink {
         abort,
       ]);
     } catch (err) {
-      if (err instanceof SinkError) {
-        // The abandoned produce may still be answered; a fresh producer keeps its sequence numbers out of the next try.
-        this.#discard(connecting);
-        throw err;
-      }
-      const type = protocolErrorType(err);
-      if (type !== undefined && producerStateErrors.has(type)) this.#discard(connecting);
-      throw kafkaSinkError(err, `${this.name}: produce of ${batch.length} records failed`);
+      // For the same reason, after a failure the next produce goes through a new producer id: the failed produce (or
+      // the abandoned one) may still be written, and its sequence numbers must not be taken by another batch.
+      if (connecting) this.#discard(connecting);
+      throw err instanceof SinkError
+        ? err
+        : kafkaSinkError(err, `${this.name}: produce of ${batch.length} records failed`);
     } finally {
       if (onAbort) signal.removeEventListener("abort", onAbort);
+      // The next send waits for this one and for every send before it, even when this one gave up waiting.
+      void previous.then(release);
     }
   }
 

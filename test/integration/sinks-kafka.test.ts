@@ -224,6 +224,49 @@ describe("Kafka sink", () => {
     assert.deepEqual(idsByKey(records), sentIdsByKey(sent));
   });
 
+  test("concurrent sends through a broker that hangs past the request timeout lose nothing", async () => {
+    // One partition: every batch lands in it, with as many records as the others.
+    const single = await startKafka({ topics: ["concurrent"], partitions: 1 });
+    try {
+      const s = new KafkaSink({ brokers: single.brokers, topic: "concurrent", requestTimeoutMs: 500 });
+      sinks.push(s);
+      const warmup = deliveries(2, 2);
+      await s.send(warmup, live());
+      const batches = [deliveries(10, 2), deliveries(10, 2), deliveries(10, 2)];
+      const deliver = async (batch: Delivery[]) => {
+        for (;;) {
+          try {
+            return await s.send(batch, live());
+          } catch (err) {
+            if (!(err instanceof SinkError) || !err.retryable) throw err;
+          }
+        }
+      };
+      single.pause();
+      let sending: Promise<unknown>;
+      try {
+        sending = Promise.all(batches.map(deliver));
+        // Longer than the request timeout, shorter than two: the first produce is given up and the next one sent
+        // before the broker wakes up and answers them both.
+        await new Promise((r) => setTimeout(r, 750));
+      } finally {
+        single.resume();
+      }
+      await sending;
+      const sent = [...warmup, ...batches.flat()];
+      const records = await single.read("concurrent", sent.length);
+      const stored = new Set(records.map((r) => r.headers.ce_id));
+      assert.deepEqual(
+        sent.map((d) => d.event.id).filter((id) => !stored.has(id)),
+        [],
+        "every acknowledged change is stored",
+      );
+      assert.deepEqual(firstSeen(idsByKey(records)), sentIdsByKey(sent));
+    } finally {
+      await single.stop();
+    }
+  });
+
   test("a change that cannot be encoded is not retryable", async () => {
     const [change] = deliveries(1, 1);
     assert.ok(change);
