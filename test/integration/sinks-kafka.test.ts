@@ -267,6 +267,42 @@ describe("Kafka sink", () => {
     }
   });
 
+  test("after a send that failed but was written late, the next batch is not taken for its duplicate", async () => {
+    const single = await startKafka({ topics: ["late"], partitions: 1 });
+    try {
+      const s = new KafkaSink({ brokers: single.brokers, topic: "late", requestTimeoutMs: 300 });
+      sinks.push(s);
+      await s.send(deliveries(2, 2), live());
+      const first = deliveries(10, 2);
+      const second = deliveries(10, 2);
+      single.pause();
+      try {
+        // Every try of the first batch waits in the hung broker's socket until kafkajs gives the send up.
+        const failed = await waitFor("the first send to fail", outcome(s.send(first, live())), { timeoutMs: 20_000 });
+        assert.ok(failed instanceof SinkError && failed.retryable, String(failed));
+      } finally {
+        single.resume();
+      }
+      for (;;) {
+        try {
+          await s.send(second, live());
+          break;
+        } catch (err) {
+          if (!(err instanceof SinkError) || !err.retryable) throw err;
+        }
+      }
+      const records = await single.read("late", 12);
+      const stored = new Set(records.map((r) => r.headers.ce_id));
+      assert.deepEqual(
+        second.map((d) => d.event.id).filter((id) => !stored.has(id)),
+        [],
+        "the second batch, acknowledged, is stored",
+      );
+    } finally {
+      await single.stop();
+    }
+  });
+
   test("a change that cannot be encoded is not retryable", async () => {
     const [change] = deliveries(1, 1);
     assert.ok(change);
