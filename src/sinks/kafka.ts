@@ -199,6 +199,8 @@ export class KafkaSink implements Sink {
     let connecting: Promise<Producer> | undefined;
     try {
       await Promise.race([previous, abort]);
+      // A send queued behind others when the sink was closed must not connect again.
+      if (this.#closed) throw new SinkError(`${this.name}: closed`, { retryable: false });
       connecting = this.#connect();
       const producer = await Promise.race([connecting, abort]);
       await Promise.race([

@@ -199,6 +199,30 @@ describe("Kafka sink", () => {
     assert.ok(records.some((r) => r.headers.ce_id === batch[4]?.event.id));
   });
 
+  test("closing gives up the send in flight and the sends queued behind it", async () => {
+    const s = sink({ topic: "hung", requestTimeoutMs: 60_000 });
+    await s.send(deliveries(1, 1), live());
+    kafka.pause();
+    try {
+      const inFlight = outcome(s.send(deliveries(5, 5), live()));
+      const queued = outcome(s.send(deliveries(5, 5), live()));
+      await s.close();
+      const [first, second] = await waitFor(
+        "both sends to reject",
+        () => {
+          const settled = [inFlight(), queued()];
+          return settled.every((o) => o !== undefined) && settled;
+        },
+        { timeoutMs: 5000 },
+      );
+      assert.ok(first instanceof SinkError, String(first));
+      assert.ok(second instanceof SinkError && !second.retryable, String(second));
+      assert.match(second.message, /closed/);
+    } finally {
+      kafka.resume();
+    }
+  });
+
   test("a produce re-sent after its answer timed out is stored once (idempotent producer)", async () => {
     const s = sink({ topic: "resent", requestTimeoutMs: 500 });
     const warmup = deliveries(3, 3);
