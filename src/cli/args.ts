@@ -18,9 +18,9 @@ export class UsageError extends Error {
 }
 
 /** The commands. */
-export type Command = "watch" | "kinds" | "get" | "gateway" | "operator" | "help" | "version";
+export type Command = "watch" | "kinds" | "get" | "gateway" | "operator" | "export" | "help" | "version";
 
-const commands: readonly Command[] = ["watch", "kinds", "get", "gateway", "operator", "help", "version"];
+const commands: readonly Command[] = ["watch", "kinds", "get", "gateway", "operator", "export", "help", "version"];
 
 const options = {
   kubeconfig: { type: "string" },
@@ -71,6 +71,11 @@ const options = {
   "retry-period": { type: "string" },
   "metrics-listen": { type: "string" },
   "service-url-template": { type: "string" },
+  sink: { type: "string" },
+  kinds: { type: "string", multiple: true },
+  data: { type: "string" },
+  "latest-state": { type: "boolean" },
+  "cluster-name": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -178,6 +183,26 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
     ],
     outputs: [""],
   },
+  export: {
+    flags: [
+      ...connection,
+      "namespace",
+      "all-namespaces",
+      "selector",
+      "field-selector",
+      "all-resources",
+      "checkpoint",
+      "metadata-only",
+      "verbose",
+      "sink",
+      "kinds",
+      "data",
+      "latest-state",
+      "cluster-name",
+      "metrics-listen",
+    ],
+    outputs: [""],
+  },
   help: { flags: ["help"], outputs: [""] },
   version: { flags: ["help"], outputs: [""] },
 };
@@ -267,6 +292,16 @@ export interface Invocation {
   readonly metricsListen?: string;
   /** `operator --service-url-template`: a Service's URL, with {name}, {namespace} and {port}. */
   readonly serviceUrlTemplate?: string;
+  /** `export --sink URL`: where events go (`file:///path`, `-`). */
+  readonly sink?: string;
+  /** `export --kinds`: the kinds to export, each flag's value split at commas (positional KINDs count too). */
+  readonly kinds: readonly string[];
+  /** `export --data`: object, metadata or patch, as given (the command checks it). */
+  readonly data?: string;
+  /** `export --latest-state`: an object's unsent changes may merge into its newest state. */
+  readonly latestState: boolean;
+  /** `export --cluster-name`: the cluster's name in each event's source. */
+  readonly clusterName?: string;
 }
 
 /** An output format and its argument: `jsonpath={.a}` is format "jsonpath" with template "{.a}". */
@@ -464,6 +499,9 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       metricsListen: values["metrics-listen"],
       serviceUrlTemplate: values["service-url-template"],
     }),
+    ...definedProps({ sink: values.sink, data: values.data, clusterName: values["cluster-name"] }),
+    kinds: commaList(values.kinds).filter((k) => k !== ""),
+    latestState: values["latest-state"] ?? false,
   };
 }
 

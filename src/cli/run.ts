@@ -10,13 +10,15 @@ import { cliVersion } from "./version.js";
 type Runner = (ctx: CommandContext) => Promise<number>;
 
 /** Loaded on demand: help and usage errors then answer without loading the client and its HTTP stack. */
-const commands: Readonly<Record<"watch" | "kinds" | "get" | "gateway" | "operator", () => Promise<Runner>>> = {
-  watch: async () => (await import("./commands/watch.js")).watchCommand,
-  kinds: async () => (await import("./commands/kinds.js")).kindsCommand,
-  get: async () => (await import("./commands/get.js")).getCommand,
-  gateway: async () => (await import("./commands/gateway.js")).gatewayCommand,
-  operator: async () => (await import("./commands/operator.js")).operatorCommand,
-};
+const commands: Readonly<Record<"watch" | "kinds" | "get" | "gateway" | "operator" | "export", () => Promise<Runner>>> =
+  {
+    watch: async () => (await import("./commands/watch.js")).watchCommand,
+    kinds: async () => (await import("./commands/kinds.js")).kindsCommand,
+    get: async () => (await import("./commands/get.js")).getCommand,
+    gateway: async () => (await import("./commands/gateway.js")).gatewayCommand,
+    operator: async () => (await import("./commands/operator.js")).operatorCommand,
+    export: async () => (await import("./commands/export.js")).exportCommand,
+  };
 
 function usageFailure(io: Io, err: UsageError): number {
   const red = styleFor(io.stderr, io.env).red;
@@ -26,7 +28,7 @@ function usageFailure(io: Io, err: UsageError): number {
 }
 
 function helpFor(io: Io, topic: string | undefined): number {
-  const known = ["watch", "kinds", "get", "gateway", "operator", "help", "version"];
+  const known = ["watch", "kinds", "get", "gateway", "operator", "export", "help", "version"];
   if (topic !== undefined && !known.includes(topic)) {
     return usageFailure(io, new UsageError(`no help for "${topic}": use watch, kinds, get, gateway or operator`));
   }

@@ -14,15 +14,19 @@ export interface Selection {
 }
 
 /**
- * The kinds the user named, resolved as kubectl does. Each named kind is listed once first, so that a kind the user
+ * The kinds the user named (`words`, default the command's arguments), resolved as kubectl does. Each named kind is listed once first, so that a kind the user
  * may not read fails here with the server's reason instead of waiting in quarantine.
  */
-export async function selection(ctx: CommandContext, cluster: Cluster): Promise<Selection> {
-  if (ctx.inv.args.length === 0) return { allResources: ctx.inv.allResources, accepts: () => true };
+export async function selection(
+  ctx: CommandContext,
+  cluster: Cluster,
+  words: readonly string[] = ctx.inv.args,
+): Promise<Selection> {
+  if (words.length === 0) return { allResources: ctx.inv.allResources, accepts: () => true };
   const kinds: string[] = [];
   const categories: string[] = [];
   const groupsByResource = new Map<string, Set<string>>();
-  for (const arg of ctx.inv.args.flatMap((a) => a.split(",")).filter((a) => a)) {
+  for (const arg of words.flatMap((a) => a.split(",")).filter((a) => a)) {
     const resolution = await resolveKind(cluster, arg, ctx.signal);
     if (resolution.category) {
       categories.push(resolution.category);

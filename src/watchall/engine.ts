@@ -69,6 +69,13 @@ export interface WatchAllOptions {
    * comes again after a restart (as the change it was: a later state of the object if it changed since).
    */
   readonly checkpoint?: string | undefined;
+  /**
+   * When an event counts as handled. "next" (the default): when the loop asks for the next one. "manual": when the
+   * consumer calls {@link WatchAll.acknowledge} with it, in any order (a sink's acknowledgements come back out of
+   * order); the checkpoint then advances only over the longest prefix of the stream that is acknowledged, a low
+   * watermark, so that whatever was not acknowledged comes again after a restart.
+   */
+  readonly acknowledge?: "next" | "manual" | undefined;
   /** How often the checkpoint is saved when it changed; default 5 s (and always on stop). */
   readonly checkpointEveryMs?: number | undefined;
   /** Events buffered for the consumer before informers are slowed down; default 1024. */
@@ -96,6 +103,12 @@ export interface WatchAllCluster {
 interface Delivery {
   readonly event: WatchAllEvent;
   readonly silent: boolean;
+}
+
+/** An event of the stream under "manual" acknowledgement, and whether it is acknowledged. */
+interface Pending {
+  readonly event: WatchAllEvent;
+  acked: boolean;
 }
 
 const crdsGvr = { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" };
@@ -139,6 +152,11 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   #refreshWanted = false;
   #scheduled = false;
   #ledger: Ledger | undefined;
+  /** "manual" acknowledgement: events yielded (and silent ones) in stream order, from the oldest not applied. */
+  readonly #pending: Pending[] = [];
+  #pendingHead = 0;
+  /** The entries of {@link #pending} not acknowledged yet, by event. */
+  readonly #unacked = new Map<WatchAllEvent, Pending>();
   /** Kinds of the checkpoint not taken up yet: a resumed kind compares its first list with what they hold. */
   readonly #resumable = new Map<string, CheckpointKind>();
   #saving: Promise<void> = Promise.resolve();
@@ -524,13 +542,20 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
         const next = await this.#channel.take();
         if (next.done) return;
         const { event, silent } = next.value;
+        if (this.#options.acknowledge === "manual") {
+          // A silent event is handled already, but counts only once everything before it is acknowledged.
+          const entry: Pending = { event, acked: silent };
+          this.#pending.push(entry);
+          if (silent) this.#advance();
+          else this.#unacked.set(event, entry);
+        }
         if (!silent) {
           this.#taking(event);
           yield event;
         }
         // Reached only when the consumer asks for the next event: it has handled this one. A loop left by a throw and
         // one left by a `break` look the same from here (both call return()), so neither acknowledges it.
-        this.#ledger?.apply(event);
+        if (this.#options.acknowledge !== "manual") this.#ledger?.apply(event);
       }
     } finally {
       await this.stop();
@@ -539,6 +564,41 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
           this.#log("error", "watch-all: cannot save the checkpoint", { error: err.message }),
         );
       }
+    }
+  }
+
+  /**
+   * With `acknowledge: "manual"`: `event` (one the stream yielded) is handled. The checkpoint takes it, and every
+   * event after it that is acknowledged, once every event before it is. An event acknowledged already, or one the stream
+   * did not yield, is ignored. May be called after the stream ended: then save with {@link saveCheckpoint}.
+   */
+  acknowledge(event: WatchAllEvent): void {
+    if (this.#options.acknowledge !== "manual") {
+      throw new TypeError('acknowledge() needs the engine option acknowledge: "manual"');
+    }
+    const entry = this.#unacked.get(event);
+    if (!entry) return;
+    this.#unacked.delete(event);
+    entry.acked = true;
+    this.#advance();
+  }
+
+  /** Events yielded and not acknowledged yet (`acknowledge: "manual"`). */
+  get unacknowledged(): number {
+    return this.#unacked.size;
+  }
+
+  /** Applies the acknowledged prefix of the stream to the checkpoint. */
+  #advance(): void {
+    const pending = this.#pending;
+    while (this.#pendingHead < pending.length && pending[this.#pendingHead]?.acked) {
+      this.#ledger?.apply((pending[this.#pendingHead] as Pending).event);
+      this.#pendingHead++;
+    }
+    // Compacts now and then rather than shifting on every event.
+    if (this.#pendingHead > 1024 && this.#pendingHead * 2 > pending.length) {
+      pending.splice(0, this.#pendingHead);
+      this.#pendingHead = 0;
     }
   }
 

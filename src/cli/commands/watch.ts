@@ -23,7 +23,7 @@ import { eventJson, HumanLines, kindNotice } from "../watch-format.js";
 import { type Selection, selection } from "../watch-select.js";
 
 /** Fails before watching when the checkpoint cannot be read or its folder cannot be written. */
-async function checkCheckpoint(path: string): Promise<void> {
+export async function checkCheckpoint(path: string): Promise<void> {
   try {
     await readCheckpoint(path);
   } catch (err) {
@@ -36,8 +36,8 @@ async function checkCheckpoint(path: string): Promise<void> {
   }
 }
 
-/** `clearLines` takes the progress lines off the terminal before a log line is written. */
-function engineOptions(ctx: CommandContext, selected: Selection, clearLines: () => void): WatchAllOptions {
+/** The engine's options from the command line; `clearLines` takes the progress lines off before a log line. */
+export function engineOptions(ctx: CommandContext, selected: Selection, clearLines: () => void): WatchAllOptions {
   const { inv, errStyle } = ctx;
   // -n: only that namespace's objects (the engine then leaves cluster-scoped kinds out); -A or neither: every namespace.
   const include = inv.namespace ? { ...selected.include, namespaces: [inv.namespace] } : selected.include;
