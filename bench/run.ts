@@ -10,6 +10,7 @@ import { informerBench } from "./informer.js";
 import { listBench } from "./list.js";
 import { operatorBench } from "./operator.js";
 import { queueBench } from "./queue.js";
+import { sinksNatsBench } from "./sinks-nats.js";
 import { storeBench } from "./store.js";
 import { watchallBench } from "./watchall.js";
 
@@ -20,6 +21,7 @@ const benchmarks: Record<string, (argv: readonly string[]) => Promise<void>> = {
   list: listBench,
   operator: operatorBench,
   queue: queueBench,
+  "sinks-nats": sinksNatsBench,
   store: storeBench,
   watchall: watchallBench,
 };
