@@ -5,6 +5,7 @@
  *   npm run bench -- NAME [OPTIONS]      e.g. `npm run bench -- list`, `npm run bench -- informer --objects 10000`
  */
 import { cliBench } from "./cli.js";
+import { exportSinksBench } from "./export-sinks.js";
 import { gatewayBench } from "./gateway.js";
 import { informerBench } from "./informer.js";
 import { listBench } from "./list.js";
@@ -16,6 +17,7 @@ import { watchallBench } from "./watchall.js";
 
 const benchmarks: Record<string, (argv: readonly string[]) => Promise<void>> = {
   cli: cliBench,
+  "export-sinks": exportSinksBench,
   gateway: gatewayBench,
   informer: informerBench,
   list: listBench,

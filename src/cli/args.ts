@@ -82,6 +82,7 @@ const options = {
   "metrics-listen": { type: "string" },
   "service-url-template": { type: "string" },
   sink: { type: "string" },
+  "sink-option": { type: "string", multiple: true },
   kinds: { type: "string", multiple: true },
   data: { type: "string" },
   "latest-state": { type: "boolean" },
@@ -206,6 +207,7 @@ const accepts: Readonly<Record<Command, { flags: readonly OptionName[]; outputs:
       "metadata-only",
       "verbose",
       "sink",
+      "sink-option",
       "kinds",
       "data",
       "latest-state",
@@ -309,6 +311,8 @@ export interface Invocation {
   readonly serviceUrlTemplate?: string;
   /** `export --sink URL`: where events go (`file:///path`, `-`). */
   readonly sink?: string;
+  /** `export --sink-option NAME=VALUE` (repeatable), as given (the sink checks names and values). */
+  readonly sinkOptions: readonly string[];
   /** `export --kinds`: the kinds to export, each flag's value split at commas (positional KINDs count too). */
   readonly kinds: readonly string[];
   /** `export --data`: object, metadata or patch, as given (the command checks it). */
@@ -520,6 +524,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     kinds: commaList(values.kinds).filter((k) => k !== ""),
     latestState: values["latest-state"] ?? false,
     ...definedProps({ name: values.name }),
+    sinkOptions: values["sink-option"] ?? [],
   };
 }
 

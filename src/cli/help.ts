@@ -211,9 +211,23 @@ the reading.
 Sinks (--sink):
   file:///path/events.ndjson   structured CloudEvents as JSON, one a line, appended and fsynced before the ack
   -                            the same on stdout
+  http(s)://host/path          POSTed per the CloudEvents HTTP binding; a 2xx acknowledges (the query is the receiver's)
+  nats://host:4222[,host:4222][?stream=S&subject=T]  published to JetStream; each publish ack acknowledges
+  kafka://broker:9092[,broker:9092]/topic  produced with acks=all by an idempotent producer, keyed by object uid
+
+Sink options (--sink-option NAME=VALUE, repeatable; NATS and Kafka take them in the URL's query too). Credentials
+are named by file only: a URL with user:password@ is refused, as URLs are logged.
+  http   mode=binary|structured|batch  batch=N (events per batched request, default 100)  headers-file=PATH
+         ("Name: value" lines)  bearer-token-file=PATH  ca-file= cert-file= key-file=PATH  insecure-skip-verify=true
+         timeout-ms=N
+  nats   subject=TEMPLATE (default kindwatch.{group}.{resource})  stream=NAME  create-stream=true  creds-file=PATH
+         token-file=PATH  ca-file= cert-file= key-file=PATH (then tls://)  batch=N  ack-timeout-ms=N
+  kafka  topic=NAME (or the path; default kindwatch)  mode=binary|structured  batch=N  client-id=ID  tls=true
+         ca-file= cert-file= key-file=PATH
 
 Flags:
       --sink URL            where events go (required)
+      --sink-option NAME=VALUE  an option of the sink (see above; repeatable)
       --checkpoint FILE     resume from, and keep saving to, FILE (required)
       --kinds KIND,...      only these kinds (as watch's KIND arguments; repeatable)
   -n, --namespace NS        one namespace's objects only (cluster-scoped kinds are then left out)

@@ -72,7 +72,11 @@ async function serveMetrics(
 /** Runs `kindwatch export`. */
 export async function exportCommand(ctx: CommandContext): Promise<number> {
   const { inv, signal } = ctx;
-  if (!inv.sink) throw new UsageError("kindwatch export needs --sink URL (file:///path/events.ndjson or -)", "export");
+  if (!inv.sink)
+    throw new UsageError(
+      "kindwatch export needs --sink URL (file:///path/events.ndjson, -, http(s)://, nats://, kafka://)",
+      "export",
+    );
   if (!inv.checkpoint) throw new UsageError("kindwatch export needs --checkpoint FILE", "export");
   const data = (inv.data ?? "object") as DataMode;
   if (!dataModes.includes(data)) {
@@ -91,10 +95,16 @@ export async function exportCommand(ctx: CommandContext): Promise<number> {
     import("../../sinks/index.js"),
     import("../../watchall/engine.js"),
   ]);
+  const options: Record<string, string> = {};
+  for (const option of inv.sinkOptions) {
+    const eq = option.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--sink-option ${option}: use NAME=VALUE, e.g. mode=batch`, "export");
+    options[option.slice(0, eq)] = option.slice(eq + 1);
+  }
   let sink: ReturnType<typeof sinkFromUrl>;
   try {
     // Events go to stdout with -: nothing else may be written there.
-    sink = sinkFromUrl(inv.sink, { stdout: process.stdout });
+    sink = sinkFromUrl(inv.sink, { stdout: process.stdout, options });
   } catch (err) {
     throw new CliError((err as Error).message);
   }
