@@ -589,7 +589,7 @@ export class WatchAll implements AsyncIterable<WatchAllEvent> {
   /**
    * With `acknowledge: "manual"`: `event` (one the stream yielded) is handled. The checkpoint takes it, and every
    * event after it that is acknowledged, once every event before it is. An event acknowledged already, or one the stream
-   * did not yield, is ignored. May be called after the stream ended: then save with {@link saveCheckpoint}.
+   * did not yield, is ignored. May be called after the stream ended: then save with {@link WatchAll.saveCheckpoint}.
    */
   acknowledge(event: WatchAllEvent): void {
     if (this.#options.acknowledge !== "manual") {
